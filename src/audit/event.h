@@ -1,0 +1,61 @@
+// The CADF-shaped audit event (reference/ibm-e2e-spec.md §8), as Activity Tracker shapes it.
+//
+// The HTTP layer creates one Event per request, fills the transport fields (initiator host,
+// requestPath, reason code, correlationId) and lets the service's handler fill the rest (action,
+// target, message, requestData/responseData). An event never carries key material, tokens,
+// passphrases, Authorization headers or signatures: services put ids and fingerprints only.
+//
+// Thread-safety: a value type.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+namespace veil::audit {
+
+struct Initiator {
+  std::string id;               // iam_id, service CRN, or "anonymous"
+  std::string name;             // user name / service name
+  std::string type_uri;         // service/security/account/user|serviceid, service/security/clientid
+  std::string credential_type;  // token|user|apikey|certificate (empty when none)
+  std::string host_address;     // client IP
+  std::string host_address_type;  // IPv4|IPv6
+  std::string host_agent;       // User-Agent
+};
+
+struct Target {
+  std::string id;        // a CRN
+  std::string name;
+  std::string type_uri;  // service/objectType, e.g. kms/secrets
+  std::string host_address;
+};
+
+struct Event {
+  std::string id;               // UUIDv4, set by the emitter
+  std::string action;           // serviceName.objectType.action, e.g. kms.secrets.wrap
+  std::string event_time;       // YYYY-MM-DDTHH:mm:ss.SS+0000 (UTC)
+  Initiator initiator;
+  Target target;
+  std::string outcome;          // success|pending|failure
+  int reason_code = 0;          // HTTP status
+  std::string reason_type;      // e.g. "Not Found"
+  std::string reason_for_failure;
+  std::string severity = "normal";  // normal|warning|critical
+  std::string message;          // "<Service>: <description>[ -failure]"
+  std::string request_path;
+  std::string method;
+  std::string correlation_id;
+  bool data_event = false;
+  bool save_service_copy = true;
+  std::string log_source_crn;
+  boost::json::object request_data;   // service-defined, never secrets
+  boost::json::object response_data;  // service-defined, never secrets
+};
+
+// The event as Activity Tracker's JSON (typeURI, observer, eventTime, ... ).
+boost::json::object ToJson(const Event& event);
+
+}  // namespace veil::audit

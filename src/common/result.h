@@ -1,0 +1,131 @@
+// Result<T> and Error: Veil's one error model.
+//
+// Every fallible function returns Result<T> (a tl::expected<T, Error>) and is [[nodiscard]].
+// Our code does not throw: exceptions from libraries are caught in their adapters and become an
+// Error; C return codes become Errors in their RAII wrappers. Invariants that only a bug can break
+// use VEIL_CHECK, which aborts. Never VEIL_CHECK external input.
+//
+// Thread-safety: values; no shared state.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <tl/expected.hpp>
+
+namespace veil {
+
+// Canonical codes. Each API dialect maps them to its own status and body in one table
+// (see src/http/error_map.h).
+enum class ErrorCode {
+  kOk = 0,
+  kInvalidArgument,
+  kNotFound,
+  kAlreadyExists,
+  kPermissionDenied,
+  kUnauthenticated,
+  kFailedPrecondition,
+  kResourceExhausted,
+  kUnavailable,
+  kDataLoss,
+  kInternal,
+  kCancelled,
+  kDeadlineExceeded,
+  kUnimplemented,
+  kOutOfRange,
+};
+
+std::string_view ErrorCodeName(ErrorCode code);
+
+struct Error {
+  ErrorCode code = ErrorCode::kInternal;
+  // Human-readable, safe to show to a client and to log: never a secret.
+  std::string message;
+
+  Error() = default;
+  Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
+
+  // "NotFound: key abc does not exist"
+  std::string ToString() const;
+  // Prefixes the message with context: Error{kNotFound, "x"}.Wrap("open db") -> "open db: x".
+  Error Wrap(std::string_view context) const&;
+  Error Wrap(std::string_view context) &&;
+};
+
+template <typename T>
+using Result = tl::expected<T, Error>;
+using Status = tl::expected<void, Error>;
+
+inline tl::unexpected<Error> MakeError(ErrorCode code, std::string message) {
+  return tl::unexpected<Error>(Error(code, std::move(message)));
+}
+inline tl::unexpected<Error> InvalidArgument(std::string m) {
+  return MakeError(ErrorCode::kInvalidArgument, std::move(m));
+}
+inline tl::unexpected<Error> NotFound(std::string m) {
+  return MakeError(ErrorCode::kNotFound, std::move(m));
+}
+inline tl::unexpected<Error> AlreadyExists(std::string m) {
+  return MakeError(ErrorCode::kAlreadyExists, std::move(m));
+}
+inline tl::unexpected<Error> PermissionDenied(std::string m) {
+  return MakeError(ErrorCode::kPermissionDenied, std::move(m));
+}
+inline tl::unexpected<Error> Unauthenticated(std::string m) {
+  return MakeError(ErrorCode::kUnauthenticated, std::move(m));
+}
+inline tl::unexpected<Error> FailedPrecondition(std::string m) {
+  return MakeError(ErrorCode::kFailedPrecondition, std::move(m));
+}
+inline tl::unexpected<Error> ResourceExhausted(std::string m) {
+  return MakeError(ErrorCode::kResourceExhausted, std::move(m));
+}
+inline tl::unexpected<Error> Unavailable(std::string m) {
+  return MakeError(ErrorCode::kUnavailable, std::move(m));
+}
+inline tl::unexpected<Error> DataLoss(std::string m) {
+  return MakeError(ErrorCode::kDataLoss, std::move(m));
+}
+inline tl::unexpected<Error> Internal(std::string m) {
+  return MakeError(ErrorCode::kInternal, std::move(m));
+}
+inline tl::unexpected<Error> Unimplemented(std::string m) {
+  return MakeError(ErrorCode::kUnimplemented, std::move(m));
+}
+inline tl::unexpected<Error> OutOfRange(std::string m) {
+  return MakeError(ErrorCode::kOutOfRange, std::move(m));
+}
+inline tl::unexpected<Error> DeadlineExceeded(std::string m) {
+  return MakeError(ErrorCode::kDeadlineExceeded, std::move(m));
+}
+
+inline Status OkStatus() { return {}; }
+
+[[noreturn]] void CheckFailed(const char* expr, const char* file, int line, const char* msg);
+
+}  // namespace veil
+
+// Aborts on a broken invariant (a bug), never on bad input.
+#define VEIL_CHECK(cond)                                                     \
+  do {                                                                       \
+    if (!(cond)) ::veil::CheckFailed(#cond, __FILE__, __LINE__, nullptr);    \
+  } while (0)
+#define VEIL_CHECK_MSG(cond, msg)                                            \
+  do {                                                                       \
+    if (!(cond)) ::veil::CheckFailed(#cond, __FILE__, __LINE__, (msg));      \
+  } while (0)
+
+// Propagates an error: VEIL_TRY(status_expr); or auto v = VEIL_TRY_VALUE(result_expr)
+// (the latter uses a GNU statement expression, supported by g++ and clang).
+#define VEIL_TRY(expr)                                             \
+  do {                                                             \
+    auto veil_try_r_ = (expr);                                     \
+    if (!veil_try_r_) return ::tl::unexpected(veil_try_r_.error()); \
+  } while (0)
+#define VEIL_TRY_VALUE(expr)                                        \
+  ({                                                                \
+    auto veil_try_v_ = (expr);                                      \
+    if (!veil_try_v_) return ::tl::unexpected(veil_try_v_.error()); \
+    std::move(*veil_try_v_);                                        \
+  })
