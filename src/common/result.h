@@ -10,9 +10,8 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace veil {
 
@@ -107,24 +106,25 @@ inline Status OkStatus() { return {}; }
 }  // namespace veil
 
 // Aborts on a broken invariant (a bug), never on bad input.
-#define VEIL_CHECK(cond)                                                     \
-  do {                                                                       \
-    if (!(cond)) ::veil::CheckFailed(#cond, __FILE__, __LINE__, nullptr);    \
+#define VEIL_CHECK(cond)                                                  \
+  do {                                                                    \
+    if (!(cond)) ::veil::CheckFailed(#cond, __FILE__, __LINE__, nullptr); \
   } while (0)
-#define VEIL_CHECK_MSG(cond, msg)                                            \
-  do {                                                                       \
-    if (!(cond)) ::veil::CheckFailed(#cond, __FILE__, __LINE__, (msg));      \
+#define VEIL_CHECK_MSG(cond, msg)                                       \
+  do {                                                                  \
+    if (!(cond)) ::veil::CheckFailed(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)
 
 // Propagates an error: VEIL_TRY(status_expr); or auto v = VEIL_TRY_VALUE(result_expr)
-// (the latter uses a GNU statement expression, supported by g++ and clang).
-#define VEIL_TRY(expr)                                             \
-  do {                                                             \
-    auto veil_try_r_ = (expr);                                     \
+// (the latter uses a GNU statement expression, supported by g++ and clang; __extension__ keeps
+// -Wpedantic quiet about it).
+#define VEIL_TRY(expr)                                              \
+  do {                                                              \
+    auto veil_try_r_ = (expr);                                      \
     if (!veil_try_r_) return ::tl::unexpected(veil_try_r_.error()); \
   } while (0)
 #define VEIL_TRY_VALUE(expr)                                        \
-  ({                                                                \
+  __extension__({                                                   \
     auto veil_try_v_ = (expr);                                      \
     if (!veil_try_v_) return ::tl::unexpected(veil_try_v_.error()); \
     std::move(*veil_try_v_);                                        \

@@ -1,0 +1,39 @@
+// Timestamps as text: RFC 3339 (APIs, logs) and the audit-event format.
+//
+// Time values are std::chrono::system_clock::time_point (UTC, nanosecond resolution with
+// libstdc++). Formatting always writes UTC with 'Z'; parsing accepts any RFC 3339 offset and
+// converts to UTC.
+//
+//   FormatRfc3339:  2026-11-28T20:30:00Z / ...00.123Z / ...00.123456Z / ...00.123456789Z
+//                   (digits truncated, never rounded, so a formatted time is never in the future)
+//   ParseRfc3339:   YYYY-MM-DD('T'|'t')hh:mm:ss[.1-9 digits]('Z'|'z'|(+|-)hh:mm)
+//                   Rejects anything else (no spaces, no missing seconds, no leap second 60, no
+//                   day 31 in a 30-day month, years outside 0000-9999) with kInvalidArgument.
+//   FormatAuditTime: 2026-11-28T20:30:00.12+0000 (centiseconds, always +0000), the eventTime
+//                   format of the seed cloud's audit events.
+//   ParseAuditTime: exactly YYYY-MM-DDThh:mm:ss.SS(+|-)hhmm.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace veil {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+enum class TimePrecision { kSeconds, kMillis, kMicros, kNanos };
+
+// Precondition: `t` lies in years 0000-9999.
+std::string FormatRfc3339(TimePoint t, TimePrecision precision = TimePrecision::kMillis);
+[[nodiscard]] Result<TimePoint> ParseRfc3339(std::string_view text);
+
+// Precondition: `t` lies in years 0000-9999.
+std::string FormatAuditTime(TimePoint t);
+[[nodiscard]] Result<TimePoint> ParseAuditTime(std::string_view text);
+
+}  // namespace veil

@@ -1,0 +1,90 @@
+#include "common/time.h"
+
+#include <gtest/gtest.h>
+
+namespace veil {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
+
+// 2026-11-28T20:30:05Z is 1795897805 seconds after the epoch.
+constexpr int64_t kEpochSeconds = 1795897805;
+
+TimePoint At(int64_t secs, int64_t nanos = 0) {
+  return TimePoint(
+      std::chrono::duration_cast<TimePoint::duration>(seconds(secs) + nanoseconds(nanos)));
+}
+
+TEST(TimeTest, FormatsRfc3339AtEachPrecision) {
+  TimePoint t = At(kEpochSeconds, 123456789);
+  EXPECT_EQ(FormatRfc3339(t, TimePrecision::kSeconds), "2026-11-28T20:30:05Z");
+  EXPECT_EQ(FormatRfc3339(t), "2026-11-28T20:30:05.123Z");
+  EXPECT_EQ(FormatRfc3339(t, TimePrecision::kMicros), "2026-11-28T20:30:05.123456Z");
+  EXPECT_EQ(FormatRfc3339(t, TimePrecision::kNanos), "2026-11-28T20:30:05.123456789Z");
+  EXPECT_EQ(FormatRfc3339(At(0), TimePrecision::kSeconds), "1970-01-01T00:00:00Z");
+  // Truncation, never rounding up into the next second.
+  EXPECT_EQ(FormatRfc3339(At(kEpochSeconds, 999999999)), "2026-11-28T20:30:05.999Z");
+  // Before the epoch.
+  EXPECT_EQ(FormatRfc3339(At(-1, 500000000)), "1969-12-31T23:59:59.500Z");
+}
+
+TEST(TimeTest, ParsesRfc3339WithOffsetsAndFractions) {
+  EXPECT_EQ(ParseRfc3339("2026-11-28T20:30:05Z").value(), At(kEpochSeconds));
+  EXPECT_EQ(ParseRfc3339("2026-11-28t20:30:05z").value(), At(kEpochSeconds));
+  EXPECT_EQ(ParseRfc3339("2026-11-28T21:30:05+01:00").value(), At(kEpochSeconds));
+  EXPECT_EQ(ParseRfc3339("2026-11-28T15:00:05-05:30").value(), At(kEpochSeconds));
+  EXPECT_EQ(ParseRfc3339("2026-11-28T20:30:05-00:00").value(), At(kEpochSeconds));
+  EXPECT_EQ(ParseRfc3339("2026-11-28T20:30:05.5Z").value(), At(kEpochSeconds, 500000000));
+  EXPECT_EQ(ParseRfc3339("2026-11-28T20:30:05.123456789Z").value(), At(kEpochSeconds, 123456789));
+  EXPECT_EQ(ParseRfc3339("2024-02-29T00:00:00Z").value(), At(1709164800));  // leap day
+}
+
+TEST(TimeTest, Rfc3339RoundTrips) {
+  for (int64_t ns : {int64_t{0}, int64_t{1}, int64_t{999999999}, int64_t{120000000}}) {
+    TimePoint t = At(kEpochSeconds, ns);
+    EXPECT_EQ(ParseRfc3339(FormatRfc3339(t, TimePrecision::kNanos)).value(), t);
+  }
+}
+
+TEST(TimeTest, RejectsMalformedRfc3339) {
+  for (std::string_view bad : {
+           "",
+           "2026-11-28",                       // date only
+           "2026-11-28T20:30Z",                // no seconds
+           "2026-11-28 20:30:05Z",             // space separator
+           "2026-11-28T20:30:05",              // no offset
+           "2026-11-28T20:30:05+0100",         // offset without colon
+           "2026-11-28T20:30:05.Z",            // empty fraction
+           "2026-11-28T20:30:05.1234567890Z",  // 10 fraction digits
+           "2026-13-01T00:00:00Z",             // month 13
+           "2026-04-31T00:00:00Z",             // April 31
+           "2025-02-29T00:00:00Z",             // not a leap year
+           "2026-11-28T24:00:00Z",             // hour 24
+           "2026-11-28T23:59:60Z",             // leap second
+           "2026-11-28T20:30:05+24:00",        // offset hour
+           "2026-11-28T20:30:05Z ",            // trailing space
+           "+2026-11-28T20:30:05Z",            // sign
+       }) {
+    auto r = ParseRfc3339(bad);
+    EXPECT_FALSE(r.has_value()) << bad;
+    if (!r) {
+      EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    }
+  }
+}
+
+TEST(TimeTest, AuditTimeFormat) {
+  TimePoint t = At(kEpochSeconds, 519999999);
+  EXPECT_EQ(FormatAuditTime(t), "2026-11-28T20:30:05.51+0000");
+  EXPECT_EQ(ParseAuditTime("2026-11-28T20:30:05.51+0000").value(), At(kEpochSeconds, 510000000));
+  EXPECT_EQ(ParseAuditTime("2026-11-28T21:30:05.00+0100").value(), At(kEpochSeconds));
+  for (std::string_view bad : {"2026-11-28T20:30:05.5+0000", "2026-11-28T20:30:05.51Z",
+                               "2026-11-28T20:30:05.51+00:00", "2026-11-28T20:30:05+0000"}) {
+    EXPECT_FALSE(ParseAuditTime(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace veil
