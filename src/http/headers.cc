@@ -1,0 +1,59 @@
+#include "http/headers.h"
+
+#include <algorithm>
+
+namespace veil::http {
+
+namespace {
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::optional<std::string_view> Headers::Get(std::string_view name) const {
+  for (const auto& [n, v] : fields_) {
+    if (EqualsIgnoreCase(n, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> Headers::GetAll(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const auto& [n, v] : fields_) {
+    if (EqualsIgnoreCase(n, name)) out.emplace_back(v);
+  }
+  return out;
+}
+
+void Headers::Set(std::string_view name, std::string_view value) {
+  auto first = std::find_if(fields_.begin(), fields_.end(),
+                            [&](const Field& f) { return EqualsIgnoreCase(f.first, name); });
+  if (first == fields_.end()) {
+    fields_.emplace_back(std::string(name), std::string(value));
+    return;
+  }
+  first->second.assign(value);
+  auto rest = std::remove_if(first + 1, fields_.end(),
+                             [&](const Field& f) { return EqualsIgnoreCase(f.first, name); });
+  fields_.erase(rest, fields_.end());
+}
+
+void Headers::Add(std::string_view name, std::string_view value) {
+  fields_.emplace_back(std::string(name), std::string(value));
+}
+
+size_t Headers::Remove(std::string_view name) {
+  auto rest = std::remove_if(fields_.begin(), fields_.end(),
+                             [&](const Field& f) { return EqualsIgnoreCase(f.first, name); });
+  size_t removed = static_cast<size_t>(fields_.end() - rest);
+  fields_.erase(rest, fields_.end());
+  return removed;
+}
+
+}  // namespace veil::http
