@@ -1,0 +1,68 @@
+# Veil: the commands. Each target sets itself up on a fresh Debian 12 machine.
+#   make deps         install every Debian package Veil builds, tests or runs with (idempotent)
+#   make build        Release build into build/ (binaries in build/bin/)
+#   make test         deps + build + every test (ctest), ending with ctest's summary line
+#   make demo         start veild on a fresh data directory and walk the flow
+#   make bench        benchmarks (wrk against veild, build time, ...)
+#   make format / format-check   clang-format 14
+#   make asan         ASan + UBSan build, unit and integration tests
+SHELL := /bin/bash
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+WERROR ?= $(if $(CI),ON,OFF)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CLANG_FORMAT ?= $(shell command -v clang-format-14 || command -v clang-format)
+FORMAT_FILES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
+
+# Build: compiler, CMake, libraries. Test/run: the real tools the tests drive.
+DEPS_BUILD := build-essential cmake ninja-build pkg-config git \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
+  libexpected-dev libcli11-dev libssl-dev libsqlite3-dev libcryptsetup-dev libp11-kit-dev \
+  libgtest-dev googletest clang-format-14
+DEPS_RUN := softhsm2 sqlite3 openssl curl wrk cryptsetup-bin qemu-utils python3-cryptography \
+  procps
+DEPS := $(DEPS_BUILD) $(DEPS_RUN)
+
+.PHONY: all deps build test demo bench format format-check asan clean configure
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all $(words $(DEPS)) packages present"; fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVEIL_WERROR=$(WERROR)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+demo: build
+	./scripts/demo.sh
+
+bench: build
+	./bench/run.sh
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+format-check:
+	@$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_FILES) && echo "format-check: $(words $(FORMAT_FILES)) files clean"
+
+asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVEIL_SANITIZE=ON -DVEIL_WERROR=$(WERROR)
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan

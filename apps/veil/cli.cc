@@ -1,0 +1,114 @@
+#include "cli.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace veil::cli {
+
+Result<BaseUrl> ParseBaseUrl(const std::string& text) {
+  BaseUrl url;
+  std::string rest;
+  if (text.rfind("http://", 0) == 0) {
+    url.scheme = "http";
+    rest = text.substr(7);
+  } else if (text.rfind("https://", 0) == 0) {
+    url.scheme = "https";
+    rest = text.substr(8);
+  } else {
+    return InvalidArgument("endpoint '" + text + "' must start with http:// or https://");
+  }
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.find('/') != std::string::npos) {
+    return InvalidArgument("endpoint '" + text + "' must not have a path");
+  }
+  std::string port_text;
+  if (!rest.empty() && rest.front() == '[') {  // [::1]:8440
+    auto close = rest.find(']');
+    if (close == std::string::npos) return InvalidArgument("endpoint '" + text + "': bad IPv6");
+    url.host = rest.substr(0, close + 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return InvalidArgument("endpoint '" + text + "': bad port");
+      port_text = rest.substr(close + 2);
+    }
+  } else {
+    auto colon = rest.rfind(':');
+    url.host = rest.substr(0, colon);
+    if (colon != std::string::npos) port_text = rest.substr(colon + 1);
+  }
+  if (url.host.empty()) return InvalidArgument("endpoint '" + text + "' has no host");
+  url.port = 8440;
+  if (!port_text.empty()) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || value == 0 ||
+        value > 65535) {
+      return InvalidArgument("endpoint '" + text + "' has a bad port");
+    }
+    url.port = static_cast<uint16_t>(value);
+  }
+  return url;
+}
+
+std::string ServiceUrl(const BaseUrl& base, uint16_t offset) {
+  return base.scheme + "://" + base.host + ":" + std::to_string(base.port + offset);
+}
+
+std::string ProfileDir() {
+  if (const char* home = std::getenv("VEIL_HOME"); home && *home) return home;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.veil";
+}
+
+Result<std::map<std::string, std::string>> ReadProfile(const std::string& dir) {
+  std::map<std::string, std::string> profile;
+  std::ifstream in(dir + "/config");
+  if (!in) return profile;
+  std::string line;
+  int number = 0;
+  auto trim = [](std::string s) {
+    auto not_space = [](unsigned char c) { return !std::isspace(c); };
+    s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+    s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+    return s;
+  };
+  while (std::getline(in, line)) {
+    ++number;
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      return InvalidArgument(dir + "/config:" + std::to_string(number) + ": expected key = value");
+    }
+    profile[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+  }
+  return profile;
+}
+
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size(), 0);
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  std::ostringstream out;
+  auto emit = [&](const std::vector<std::string>& row, bool upper) {
+    for (size_t i = 0; i < width.size(); ++i) {
+      std::string cell = i < row.size() ? row[i] : "";
+      if (upper) std::transform(cell.begin(), cell.end(), cell.begin(), ::toupper);
+      out << cell;
+      if (i + 1 < width.size()) out << std::string(width[i] - cell.size() + 2, ' ');
+    }
+    out << '\n';
+  };
+  emit(header, true);
+  for (const auto& row : rows) emit(row, false);
+  return out.str();
+}
+
+}  // namespace veil::cli

@@ -1,0 +1,37 @@
+// The pieces of the veil CLI that are not CLI11 wiring: finding the services from one base URL,
+// the profile under ~/.veil, and rendering tables. Used by apps/veil/main.cc and its tests.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace veil::cli {
+
+struct BaseUrl {
+  std::string scheme;  // http|https
+  std::string host;
+  uint16_t port = 0;
+};
+
+// Parses "http://127.0.0.1:8440" (a trailing slash is allowed; a path is not). The port defaults
+// to 8440 when absent.
+[[nodiscard]] Result<BaseUrl> ParseBaseUrl(const std::string& text);
+
+// "http://host:(port+offset)".
+std::string ServiceUrl(const BaseUrl& base, uint16_t offset);
+
+// Where the CLI looks for its profile: $VEIL_HOME, else $HOME/.veil.
+std::string ProfileDir();
+
+// Reads ~/.veil/config ("key = value" lines). A missing file is an empty profile.
+[[nodiscard]] Result<std::map<std::string, std::string>> ReadProfile(const std::string& dir);
+
+// Renders rows as an aligned text table with an upper-case header line.
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows);
+
+}  // namespace veil::cli

@@ -1,0 +1,61 @@
+#include "cli.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace veil::cli {
+namespace {
+
+TEST(ParseBaseUrl, AcceptsHostAndPort) {
+  auto url = ParseBaseUrl("http://127.0.0.1:9000/");
+  ASSERT_TRUE(url) << url.error().message;
+  EXPECT_EQ(url->scheme, "http");
+  EXPECT_EQ(url->host, "127.0.0.1");
+  EXPECT_EQ(url->port, 9000);
+  EXPECT_EQ(ServiceUrl(*url, 2), "http://127.0.0.1:9002");
+}
+
+TEST(ParseBaseUrl, DefaultsThePortAndKeepsIpv6Brackets) {
+  auto url = ParseBaseUrl("https://[::1]");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->host, "[::1]");
+  EXPECT_EQ(url->port, 8440);
+  EXPECT_EQ(ServiceUrl(*url, 5), "https://[::1]:8445");
+}
+
+TEST(ParseBaseUrl, RejectsBadInput) {
+  for (const char* bad : {"ftp://x", "http://", "http://h:0", "http://h:70000", "http://h:12x",
+                          "http://h:1/path", "127.0.0.1:8440"}) {
+    EXPECT_FALSE(ParseBaseUrl(bad)) << bad;
+  }
+}
+
+TEST(ReadProfile, ReadsKeyValuesAndRejectsGarbage) {
+  auto dir = std::filesystem::temp_directory_path() / "veil-cli-profile-test";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream(dir / "config") << "# comment\nendpoint = http://10.0.0.1:8440\n\n";
+  }
+  auto profile = ReadProfile(dir.string());
+  ASSERT_TRUE(profile);
+  EXPECT_EQ(profile->at("endpoint"), "http://10.0.0.1:8440");
+  {
+    std::ofstream(dir / "config") << "endpoint\n";
+  }
+  auto bad = ReadProfile(dir.string());
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find(":1:"), std::string::npos);
+  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(ReadProfile(dir.string()));  // missing file = empty profile
+}
+
+TEST(RenderTable, AlignsColumns) {
+  std::string t = RenderTable({"a", "bb"}, {{"xxx", "y"}, {"z", "wwww"}});
+  EXPECT_EQ(t, "A    BB\nxxx  y\nz    wwww\n");
+}
+
+}  // namespace
+}  // namespace veil::cli

@@ -1,0 +1,156 @@
+// veil: the command-line client of every Veil service. Composition root: CLI11 wiring only.
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+
+#include "cli.h"
+#include "common/services.h"
+#include "http/client.h"
+
+namespace {
+
+using veil::cli::BaseUrl;
+
+struct Globals {
+  std::string endpoint;
+  std::string output = "table";
+  std::map<std::string, std::string> service_endpoints;  // --iam-endpoint ...
+  int timeout_ms = 10000;
+};
+
+// Precedence: --endpoint flag > VEIL_ENDPOINT > ~/.veil/config "endpoint" > built-in default.
+veil::Result<BaseUrl> ResolveBase(const Globals& g) {
+  std::string text = g.endpoint;
+  if (text.empty()) {
+    if (const char* env = std::getenv("VEIL_ENDPOINT"); env && *env) text = env;
+  }
+  if (text.empty()) {
+    auto profile = veil::cli::ReadProfile(veil::cli::ProfileDir());
+    if (!profile) return tl::unexpected(profile.error());
+    if (auto it = profile->find("endpoint"); it != profile->end()) text = it->second;
+  }
+  if (text.empty()) text = "http://127.0.0.1:" + std::to_string(veil::kDefaultPortBase);
+  return veil::cli::ParseBaseUrl(text);
+}
+
+std::string ServiceEndpoint(const Globals& g, const BaseUrl& base, const veil::ServiceInfo& s) {
+  if (auto it = g.service_endpoints.find(std::string(s.name));
+      it != g.service_endpoints.end() && !it->second.empty()) {
+    return it->second;
+  }
+  std::string env = "VEIL_" + std::string(s.name) + "_ENDPOINT";
+  for (char& c : env) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (const char* value = std::getenv(env.c_str()); value && *value) return value;
+  return veil::cli::ServiceUrl(base, s.port_offset);
+}
+
+int Fail(const veil::Error& error) {
+  std::cerr << "veil: " << error.message << "\n";
+  return 2;
+}
+
+int RunStatus(const Globals& g) {
+  auto base = ResolveBase(g);
+  if (!base) return Fail(base.error());
+  veil::http::ClientOptions options;
+  options.connect_timeout = std::chrono::milliseconds(g.timeout_ms);
+  options.request_timeout = std::chrono::milliseconds(g.timeout_ms);
+  veil::http::HttpClient client(options);
+
+  boost::json::array json_rows;
+  std::vector<std::vector<std::string>> rows;
+  bool all_healthy = true;
+  for (const veil::ServiceInfo& service : veil::kServices) {
+    std::string url = ServiceEndpoint(g, *base, service);
+    veil::http::ClientRequest request;
+    request.method = "GET";
+    request.url = url + "/healthz";
+    auto start = std::chrono::steady_clock::now();
+    auto response = client.Send(request);
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+    std::string state, version, detail;
+    if (!response) {
+      state = "unreachable";
+      detail = response.error().message;
+    } else if (response->status != 200) {
+      state = "unhealthy";
+      detail = "HTTP " + std::to_string(response->status);
+    } else {
+      state = "healthy";
+      boost::system::error_code ec;
+      auto body = boost::json::parse(response->body, ec);
+      if (!ec && body.is_object()) {
+        if (auto* v = body.as_object().if_contains("version"); v && v->is_string()) {
+          version = v->as_string().c_str();
+        }
+      }
+    }
+    all_healthy = all_healthy && state == "healthy";
+    char latency[32];
+    std::snprintf(latency, sizeof latency, "%.1f ms", ms.count());
+    rows.push_back({std::string(service.name), url, state, version,
+                    state == "healthy" ? latency : detail});
+    json_rows.push_back({{"service", service.name},
+                         {"url", url},
+                         {"status", state},
+                         {"version", version},
+                         {"latency_ms", ms.count()},
+                         {"detail", detail}});
+  }
+  if (g.output == "json") {
+    std::cout << boost::json::serialize(boost::json::object{{"services", json_rows},
+                                                            {"healthy", all_healthy}})
+              << "\n";
+  } else {
+    std::cout << veil::cli::RenderTable({"service", "url", "status", "version", "latency"}, rows);
+  }
+  return all_healthy ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"veil: the command-line client of Veil, bring-your-own-key encrypted VM images.\n"
+               "Every service is found from one base URL: service k listens on base port + k\n"
+               "(iam +1, kms +2, cos +3, is +4, audit +5)."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  Globals g;
+  app.add_option("--endpoint", g.endpoint,
+                 "Base URL of veild (default: $VEIL_ENDPOINT, then 'endpoint' in ~/.veil/config, "
+                 "then http://127.0.0.1:8440)");
+  for (const veil::ServiceInfo& s : veil::kServices) {
+    app.add_option("--" + std::string(s.name) + "-endpoint",
+                   g.service_endpoints[std::string(s.name)],
+                   "URL of the " + std::string(s.name) + " service (overrides the base URL)");
+  }
+  app.add_option("-o,--output", g.output, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.add_option("--timeout-ms", g.timeout_ms, "Timeout of each request in milliseconds")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+
+  auto* version = app.add_subcommand("version", "Print the version of this client");
+  auto* status = app.add_subcommand("status", "Show the health of every service (exit 1 if any is "
+                                              "not healthy)");
+  int rc = 0;
+  version->callback([&] {
+    if (g.output == "json") {
+      std::cout << R"({"version":")" << veil::kVersion << "\"}\n";
+    } else {
+      std::cout << "veil " << veil::kVersion << "\n";
+    }
+  });
+  status->callback([&] { rc = RunStatus(g); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return rc;
+}

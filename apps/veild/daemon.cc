@@ -1,0 +1,138 @@
+#include "daemon.h"
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "audit/jsonl_file_sink.h"
+#include "common/log.h"
+#include "common/services.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "store/sqlite/sqlite_database.h"
+
+namespace veil::veild {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A process that holds keys must not leave them in a core file.
+void DisableCoreDumps() {
+  struct rlimit none {};
+  setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+Status PrepareDataDir(const std::string& dir) {
+  std::error_code ec;
+  bool created = fs::create_directories(dir, ec);
+  if (ec) return Internal("cannot create data directory " + dir + ": " + ec.message());
+  // The directory holds wrapped keys and the audit trail: owner only, whether new or old.
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return Internal("cannot set mode 0700 on " + dir + ": " + std::strerror(errno));
+  }
+  for (const char* sub : {"audit"}) {
+    fs::create_directories(fs::path(dir) / sub, ec);
+    if (ec) return Internal("cannot create " + (fs::path(dir) / sub).string() + ": " + ec.message());
+    ::chmod((fs::path(dir) / sub).c_str(), 0700);
+  }
+  if (created) log::Info("veild", "created data directory " + dir);
+  return OkStatus();
+}
+
+// Schema of veild itself (each service migrates its own component).
+std::vector<store::Migration> DaemonMigrations() {
+  return {
+      {1, "CREATE TABLE veild_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"},
+  };
+}
+
+http::Router HealthRouter(const ServiceInfo& service) {
+  http::Router router;
+  std::string body = std::string(R"({"status":"ok","service":")") + std::string(service.name) +
+                     R"(","version":")" + std::string(kVersion) + R"("})";
+  http::RouteOptions options;
+  options.inline_handler = true;
+  options.audit = false;
+  router.Add(
+      "GET", "/healthz",
+      [body](http::RequestContext&) {
+        http::Response response;
+        response.status = 200;
+        response.headers.Set("Content-Type", "application/json");
+        response.body = body;
+        return response;
+      },
+      options);
+  return router;
+}
+
+}  // namespace
+
+bool IsLoopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address == "[::1]" ||
+         address.rfind("127.", 0) == 0;
+}
+
+Status RunDaemon(const DaemonOptions& options) {
+  DisableCoreDumps();
+  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  if (tls && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
+    return InvalidArgument("TLS needs both a certificate (--tls-cert) and a key (--tls-key)");
+  }
+  if (!IsLoopback(options.bind_address) && !tls && !options.insecure_bind) {
+    return InvalidArgument("refusing to serve " + options.bind_address +
+                           " without TLS: give --tls-cert and --tls-key, or --insecure-bind");
+  }
+  if (options.port_base == 0 || options.port_base > 65535 - kServices.size()) {
+    return InvalidArgument("--port-base must leave room for " + std::to_string(kServices.size()) +
+                           " ports below 65536");
+  }
+  VEIL_TRY(PrepareDataDir(options.data_dir));
+
+  const fs::path data(options.data_dir);
+  auto db = store::SqliteDatabase::Open((data / "veil.db").string(), {});
+  if (!db) return tl::unexpected(db.error().Wrap("open database"));
+  VEIL_TRY((*db)->Migrate("veild", DaemonMigrations()));
+
+  auto sink = audit::JsonLinesFileSink::Open((data / "audit" / "events.jsonl").string());
+  if (!sink) return tl::unexpected(sink.error().Wrap("open audit log"));
+
+  http::RuntimeOptions runtime_options;
+  runtime_options.io_threads = options.io_threads;
+  runtime_options.worker_threads = options.worker_threads;
+  http::Runtime runtime(runtime_options);
+
+  for (const ServiceInfo& service : kServices) {
+    http::ServerOptions server;
+    server.service_name = std::string(service.name);
+    server.bind_address = options.bind_address;
+    server.port = static_cast<uint16_t>(options.port_base + service.port_offset);
+    server.max_header_bytes = options.max_header_bytes;
+    server.default_body_limit = options.max_body_bytes;
+    server.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+    server.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
+    server.max_connections = options.max_connections;
+    if (tls) server.tls = http::TlsOptions{options.tls_cert_file, options.tls_key_file};
+    http::ServerHooks hooks;
+    hooks.audit = sink->get();
+    auto port = runtime.AddServer(server, HealthRouter(service), hooks);
+    if (!port) return tl::unexpected(port.error().Wrap("start " + std::string(service.name)));
+    log::Info("veild", std::string(service.name) + " listening on " +
+                           (tls ? "https://" : "http://") + options.bind_address + ":" +
+                           std::to_string(*port));
+  }
+  log::Info("veild", "ready (version " + std::string(kVersion) + ", data directory " +
+                         options.data_dir + ")");
+  runtime.Run();
+  log::Info("veild", "stopped");
+  return OkStatus();
+}
+
+}  // namespace veil::veild

@@ -1,0 +1,34 @@
+// veild's composition root: reads its options, prepares the data directory, constructs every
+// component and wires them to their listeners. Nothing else lives here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+
+namespace veil::veild {
+
+struct DaemonOptions {
+  std::string data_dir = ".veil";
+  std::string bind_address = "127.0.0.1";
+  uint16_t port_base = 8440;
+  bool insecure_bind = false;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  int io_threads = 2;
+  int worker_threads = 8;
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1 << 20;
+  int64_t read_timeout_ms = 30000;
+  int64_t idle_timeout_ms = 60000;
+  size_t max_connections = 10000;
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopback(const std::string& address);
+
+// Runs the daemon until SIGTERM/SIGINT. Returns the error that stopped it from starting.
+[[nodiscard]] Status RunDaemon(const DaemonOptions& options);
+
+}  // namespace veil::veild

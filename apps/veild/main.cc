@@ -1,0 +1,174 @@
+// veild: the Veil daemon. Parses flags, merges configuration, hands over to RunDaemon().
+//
+// Configuration precedence (docs/configuration.md): flags > VEIL_* environment > --config file >
+// built-in defaults.
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/services.h"
+#include "daemon.h"
+
+extern char** environ;
+
+namespace {
+
+using veil::Config;
+
+struct Setting {
+  const char* key;
+  const char* default_value;
+  const char* help;
+  bool is_flag;  // a boolean switch on the command line
+};
+
+// Every setting veild knows: its config key (flag --<key> with '.' -> '-'), default and help.
+const std::vector<Setting> kSettings = {
+    {"data-dir", ".veil", "Data directory (created with mode 0700)", false},
+    {"bind", "127.0.0.1", "Address every service listens on", false},
+    {"port-base", "8440", "Service k listens on port-base + k (iam 1, kms 2, cos 3, is 4, audit 5)",
+     false},
+    {"insecure-bind", "false", "Allow a non-loopback --bind without TLS", true},
+    {"tls.cert", "", "TLS certificate chain (PEM); with tls.key, every service speaks HTTPS",
+     false},
+    {"tls.key", "", "TLS private key (PEM)", false},
+    {"log.level", "info", "debug|info|warn|error|off", false},
+    {"log.file", "", "Append log lines to this file instead of stderr", false},
+    {"http.io-threads", "2", "Threads running network I/O", false},
+    {"http.worker-threads", "8", "Threads running request handlers (database, HSM, disk)", false},
+    {"http.max-header-size", "16KiB", "Largest request header accepted (431 past it)", false},
+    {"http.max-body-size", "1MiB", "Default largest request body (413 past it)", false},
+    {"http.read-timeout", "30s", "A client that stalls this long mid-request is disconnected",
+     false},
+    {"http.idle-timeout", "60s", "Idle keep-alive connections are closed after this", false},
+    {"http.max-connections", "10000", "Connections per service beyond which new ones are refused",
+     false},
+};
+
+std::string FlagName(std::string key) {
+  for (char& c : key) {
+    if (c == '.') c = '-';
+  }
+  return "--" + key;
+}
+
+veil::Result<veil::veild::DaemonOptions> Resolve(const Config& config) {
+  veil::veild::DaemonOptions o;
+  o.data_dir = VEIL_TRY_VALUE(config.GetString("data-dir"));
+  o.bind_address = VEIL_TRY_VALUE(config.GetString("bind"));
+  o.port_base = static_cast<uint16_t>(VEIL_TRY_VALUE(config.GetInt("port-base", 1, 65535)));
+  o.insecure_bind = VEIL_TRY_VALUE(config.GetBool("insecure-bind"));
+  o.tls_cert_file = VEIL_TRY_VALUE(config.GetString("tls.cert"));
+  o.tls_key_file = VEIL_TRY_VALUE(config.GetString("tls.key"));
+  o.io_threads = static_cast<int>(VEIL_TRY_VALUE(config.GetInt("http.io-threads", 1, 64)));
+  o.worker_threads =
+      static_cast<int>(VEIL_TRY_VALUE(config.GetInt("http.worker-threads", 1, 256)));
+  o.max_header_bytes = VEIL_TRY_VALUE(config.GetSize("http.max-header-size"));
+  o.max_body_bytes = VEIL_TRY_VALUE(config.GetSize("http.max-body-size"));
+  o.read_timeout_ms = VEIL_TRY_VALUE(config.GetDuration("http.read-timeout")).count();
+  o.idle_timeout_ms = VEIL_TRY_VALUE(config.GetDuration("http.idle-timeout")).count();
+  o.max_connections = static_cast<size_t>(
+      VEIL_TRY_VALUE(config.GetInt("http.max-connections", 1, 1000000)));
+  if (o.max_header_bytes < 1024 || o.max_header_bytes > (1 << 20)) {
+    return veil::InvalidArgument("http.max-header-size must be between 1KiB and 1MiB");
+  }
+  if (o.read_timeout_ms <= 0 || o.idle_timeout_ms <= 0) {
+    return veil::InvalidArgument("http.read-timeout and http.idle-timeout must be positive");
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "veild: the Veil daemon. Serves iam, kms, cos, is and audit, each on its own port.\n"
+      "Every setting can also come from the environment (VEIL_<KEY>, e.g. VEIL_PORT_BASE) or a\n"
+      "configuration file (--config); flags win over the environment, which wins over the file."};
+  std::string config_file;
+  std::vector<std::string> assignments;
+  app.add_option("--config", config_file, "Configuration file (key = value lines, [sections])")
+      ->check(CLI::ExistingFile);
+  app.add_option("--set", assignments, "Set any configuration key: --set http.read-timeout=10s");
+  std::vector<std::string> values(kSettings.size());
+  std::vector<CLI::Option*> options;
+  for (size_t i = 0; i < kSettings.size(); ++i) {
+    const Setting& s = kSettings[i];
+    std::string help = std::string(s.help) + " [default: " +
+                       (*s.default_value ? s.default_value : "none") + "]";
+    if (s.is_flag) {
+      options.push_back(app.add_flag(FlagName(s.key), help));
+    } else {
+      options.push_back(app.add_option(FlagName(s.key), values[i], help));
+    }
+  }
+  app.add_flag_callback(
+      "--version", [] { std::cout << "veild " << veil::kVersion << "\n"; std::exit(0); },
+      "Print the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  Config config;
+  for (const Setting& s : kSettings) config.SetDefault(s.key, s.default_value);
+  if (!config_file.empty()) {
+    if (auto st = config.LoadFile(config_file); !st) {
+      std::cerr << "veild: " << st.error().message << "\n";
+      return 2;
+    }
+  }
+  config.LoadEnvironment(environ);
+  for (size_t i = 0; i < kSettings.size(); ++i) {
+    if (options[i]->count() == 0) continue;
+    auto st = config.SetFlag(kSettings[i].key, kSettings[i].is_flag ? "true" : values[i]);
+    if (!st) {
+      std::cerr << "veild: " << st.error().message << "\n";
+      return 2;
+    }
+  }
+  for (const std::string& a : assignments) {
+    if (auto st = config.SetFlagAssignment(a); !st) {
+      std::cerr << "veild: --set " << a << ": " << st.error().message << "\n";
+      return 2;
+    }
+  }
+
+  auto level_text = config.GetString("log.level");
+  veil::log::Level level;
+  if (!level_text || !veil::log::ParseLevel(*level_text, &level)) {
+    std::cerr << "veild: log.level must be debug, info, warn, error or off\n";
+    return 2;
+  }
+  veil::log::SetLevel(level);
+  if (auto file = config.GetString("log.file"); file && !file->empty()) {
+    if (!veil::log::SetFile(*file)) {
+      std::cerr << "veild: cannot open log file " << *file << "\n";
+      return 2;
+    }
+  }
+  std::set<std::string> known;
+  for (const Setting& s : kSettings) known.insert(s.key);
+  for (const char* client_var : {"VEIL_ENDPOINT", "VEIL_HOME"}) known.insert(client_var);
+  for (const std::string& unknown : config.UnknownKeys(known)) {
+    veil::log::Warn("veild", "ignoring unknown setting " + unknown);
+  }
+
+  auto options_or = Resolve(config);
+  if (!options_or) {
+    std::cerr << "veild: " << options_or.error().message << "\n";
+    return 2;
+  }
+  if (auto st = veil::veild::RunDaemon(*options_or); !st) {
+    veil::log::Error("veild", st.error().message);
+    std::cerr << "veild: " << st.error().message << "\n";
+    return 1;
+  }
+  return 0;
+}

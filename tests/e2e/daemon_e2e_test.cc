@@ -1,0 +1,216 @@
+// End-to-end: the built veild and veil binaries, over HTTP on loopback, checked with curl.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "e2e/process.h"
+
+namespace veil::testing {
+namespace {
+
+const std::string kBin = VEIL_BIN_DIR;
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    base_ = FreePortBase();
+  }
+  void TearDown() override {
+    daemon_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string data() const { return dir_ + "/data"; }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(base_); }
+  std::string url(int offset, const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(base_ + offset) + path;
+  }
+
+  // Starts veild and waits until every service answers.
+  void Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {kBin + "/veild", "--data-dir", data(), "--port-base",
+                                     std::to_string(base_)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    daemon_ = std::make_unique<Background>(argv, dir_ + "/veild.log");
+    for (int i = 0; i < 200; ++i) {
+      if (Veil({"status"}).exit_code == 0) return;
+      ASSERT_TRUE(daemon_->Alive()) << ReadFile(dir_ + "/veild.log");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL() << "veild did not become healthy: " << ReadFile(dir_ + "/veild.log");
+  }
+
+  ProcessResult Veil(std::vector<std::string> args) {
+    std::vector<std::string> argv = {kBin + "/veil", "--endpoint", endpoint()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Run(argv);
+  }
+
+  // curl -s -o body -w '%{http_code}'
+  std::pair<int, std::string> Curl(std::vector<std::string> args) {
+    std::string body_file = dir_ + "/curl-body";
+    std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", body_file, "-w", "%{http_code}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = Run(argv);
+    int status = r.exit_code == 0 ? std::atoi(r.output.c_str()) : -1;
+    return {status, ReadFile(body_file)};
+  }
+
+  std::string dir_;
+  int base_ = 0;
+  std::unique_ptr<Background> daemon_;
+};
+
+TEST_F(DaemonTest, EveryServiceAnswersHealthzOnItsOwnPort) {
+  Start();
+  const char* names[] = {"iam", "kms", "cos", "is", "audit"};
+  for (int k = 1; k <= 5; ++k) {
+    auto [status, body] = Curl({url(k, "/healthz")});
+    EXPECT_EQ(status, 200) << names[k - 1];
+    auto json = boost::json::parse(body);
+    EXPECT_EQ(json.at("status").as_string(), "ok");
+    EXPECT_EQ(json.at("service").as_string(), names[k - 1]);
+  }
+}
+
+TEST_F(DaemonTest, StatusShowsEveryServiceHealthyInTableAndJson) {
+  Start();
+  auto table = Veil({"status"});
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("SERVICE"), std::string::npos);
+  for (const char* name : {"iam", "kms", "cos", "is", "audit"}) {
+    EXPECT_NE(table.output.find(name), std::string::npos) << name;
+  }
+  auto json_run = Veil({"--output", "json", "status"});
+  ASSERT_EQ(json_run.exit_code, 0) << json_run.output;
+  auto json = boost::json::parse(json_run.output);
+  EXPECT_TRUE(json.at("healthy").as_bool());
+  auto& services = json.at("services").as_array();
+  ASSERT_EQ(services.size(), 5u);
+  for (auto& s : services) EXPECT_EQ(s.at("status").as_string(), "healthy");
+}
+
+TEST_F(DaemonTest, StatusFailsWhenTheDaemonIsDown) {
+  auto r = Veil({"status"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("unreachable"), std::string::npos) << r.output;
+}
+
+TEST_F(DaemonTest, CreatesTheDataDirectoryOwnerOnly) {
+  Start();
+  struct stat st {};
+  ASSERT_EQ(stat(data().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE(std::filesystem::exists(data() + "/veil.db"));
+}
+
+TEST_F(DaemonTest, SigtermStopsGracefullyWithExitZero) {
+  Start();
+  EXPECT_EQ(daemon_->Stop(SIGTERM), 0);
+  EXPECT_NE(ReadFile(dir_ + "/veild.log").find("stopped"), std::string::npos);
+}
+
+TEST_F(DaemonTest, SigintStopsGracefullyWithExitZero) {
+  Start();
+  EXPECT_EQ(daemon_->Stop(SIGINT), 0);
+}
+
+TEST_F(DaemonTest, CoreDumpsAreTurnedOff) {
+  Start();
+  std::string limits = ReadFile("/proc/" + std::to_string(daemon_->pid()) + "/limits");
+  auto line_start = limits.find("Max core file size");
+  ASSERT_NE(line_start, std::string::npos);
+  std::string line = limits.substr(line_start, limits.find('\n', line_start) - line_start);
+  EXPECT_NE(line.find(" 0 "), std::string::npos) << line;
+}
+
+TEST_F(DaemonTest, RefusesANonLoopbackAddressWithoutTls) {
+  auto r = Run({kBin + "/veild", "--data-dir", data(), "--port-base", std::to_string(base_),
+                "--bind", "0.0.0.0"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("TLS"), std::string::npos) << r.output;
+}
+
+TEST_F(DaemonTest, RefusesABadPortBase) {
+  auto r = Run({kBin + "/veild", "--data-dir", data(), "--port-base", "65533"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("port"), std::string::npos) << r.output;
+}
+
+TEST_F(DaemonTest, UnknownRouteAndWrongMethodGetJsonErrors) {
+  Start();
+  auto [status, body] = Curl({url(2, "/no/such/route")});
+  EXPECT_EQ(status, 404);
+  auto json = boost::json::parse(body);
+  EXPECT_TRUE(json.as_object().contains("errors")) << body;
+  auto [status2, body2] = Curl({"-X", "DELETE", url(2, "/healthz")});
+  EXPECT_EQ(status2, 405);
+  EXPECT_TRUE(boost::json::parse(body2).as_object().contains("errors")) << body2;
+}
+
+TEST_F(DaemonTest, ARejectedRequestLeavesOneAuditEvent) {
+  Start();
+  auto [status, body] = Curl({"-H", "correlation-id: e2e-audit-1", url(2, "/no/such/route")});
+  ASSERT_EQ(status, 404);
+  // The sink writes each event whole before the response is complete.
+  std::string events = ReadFile(data() + "/audit/events.jsonl");
+  int found = 0;
+  size_t pos = 0;
+  while ((pos = events.find("e2e-audit-1", pos)) != std::string::npos) {
+    ++found;
+    ++pos;
+  }
+  EXPECT_EQ(found, 1) << events;
+}
+
+TEST_F(DaemonTest, ServesTlsWhenGivenACertificate) {
+  std::string cert = dir_ + "/cert.pem", key = dir_ + "/key.pem";
+  auto gen = Run({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                  "-subj", "/CN=127.0.0.1"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  std::vector<std::string> argv = {kBin + "/veild", "--data-dir", data(), "--port-base",
+                                   std::to_string(base_), "--tls-cert", cert, "--tls-key", key};
+  daemon_ = std::make_unique<Background>(argv, dir_ + "/veild.log");
+  std::string https = "https://127.0.0.1:" + std::to_string(base_ + 1) + "/healthz";
+  int status = -1;
+  for (int i = 0; i < 200 && status != 200; ++i) {
+    status = Curl({"--cacert", cert, https}).first;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status, 200) << ReadFile(dir_ + "/veild.log");
+  // Plain HTTP on a TLS port does not get an answer that looks like success.
+  EXPECT_NE(Curl({url(1, "/healthz")}).first, 200);
+}
+
+TEST(CliTest, VersionAndHelpWork) {
+  auto v = Run({kBin + "/veil", "version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.output.find("veil 0."), std::string::npos) << v.output;
+  auto help = Run({kBin + "/veil", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("status"), std::string::npos);
+  auto sub = Run({kBin + "/veil", "status", "--help"});
+  EXPECT_EQ(sub.exit_code, 0);
+  auto daemon_help = Run({kBin + "/veild", "--help"});
+  EXPECT_EQ(daemon_help.exit_code, 0);
+  EXPECT_NE(daemon_help.output.find("--data-dir"), std::string::npos);
+}
+
+TEST(CliTest, BadEndpointAndBadOutputAreRefusedClearly) {
+  auto r = Run({kBin + "/veil", "--endpoint", "ftp://x", "status"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("http://"), std::string::npos) << r.output;
+  auto o = Run({kBin + "/veil", "--output", "yaml", "status"});
+  EXPECT_NE(o.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace veil::testing
