@@ -36,5 +36,5 @@ kill -TERM "$VEILD_PID"
 wait "$VEILD_PID"
 echo "veild exited with status $?"
 VEILD_PID=
-echo; echo "veild log:"; sed 's/^/  /' "$LOG"
+echo; echo "veild log (without access lines):"; grep -v " access " "$LOG" | sed "s/^/  /"
 echo; echo "Demo finished."

@@ -1,10 +1,10 @@
 #include "cli.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace veil::cli {
 namespace {
@@ -36,15 +36,11 @@ TEST(ParseBaseUrl, RejectsBadInput) {
 TEST(ReadProfile, ReadsKeyValuesAndRejectsGarbage) {
   auto dir = std::filesystem::temp_directory_path() / "veil-cli-profile-test";
   std::filesystem::create_directories(dir);
-  {
-    std::ofstream(dir / "config") << "# comment\nendpoint = http://10.0.0.1:8440\n\n";
-  }
+  { std::ofstream(dir / "config") << "# comment\nendpoint = http://10.0.0.1:8440\n\n"; }
   auto profile = ReadProfile(dir.string());
   ASSERT_TRUE(profile);
   EXPECT_EQ(profile->at("endpoint"), "http://10.0.0.1:8440");
-  {
-    std::ofstream(dir / "config") << "endpoint\n";
-  }
+  { std::ofstream(dir / "config") << "endpoint\n"; }
   auto bad = ReadProfile(dir.string());
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find(":1:"), std::string::npos);

@@ -1,11 +1,10 @@
 // veil: the command-line client of every Veil service. Composition root: CLI11 wiring only.
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <string>
-
-#include <CLI/CLI.hpp>
-#include <boost/json.hpp>
 
 #include "cli.h"
 #include "common/services.h"
@@ -92,8 +91,8 @@ int RunStatus(const Globals& g) {
     all_healthy = all_healthy && state == "healthy";
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", ms.count());
-    rows.push_back({std::string(service.name), url, state, version,
-                    state == "healthy" ? latency : detail});
+    rows.push_back(
+        {std::string(service.name), url, state, version, state == "healthy" ? latency : detail});
     json_rows.push_back({{"service", service.name},
                          {"url", url},
                          {"status", state},
@@ -102,8 +101,8 @@ int RunStatus(const Globals& g) {
                          {"detail", detail}});
   }
   if (g.output == "json") {
-    std::cout << boost::json::serialize(boost::json::object{{"services", json_rows},
-                                                            {"healthy", all_healthy}})
+    std::cout << boost::json::serialize(
+                     boost::json::object{{"services", json_rows}, {"healthy", all_healthy}})
               << "\n";
   } else {
     std::cout << veil::cli::RenderTable({"service", "url", "status", "version", "latency"}, rows);
@@ -114,10 +113,12 @@ int RunStatus(const Globals& g) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"veil: the command-line client of Veil, bring-your-own-key encrypted VM images.\n"
-               "Every service is found from one base URL: service k listens on base port + k\n"
-               "(iam +1, kms +2, cos +3, is +4, audit +5)."};
+  CLI::App app{
+      "veil: the command-line client of Veil, bring-your-own-key encrypted VM images.\n"
+      "Every service is found from one base URL: service k listens on base port + k\n"
+      "(iam +1, kms +2, cos +3, is +4, audit +5)."};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the command
   app.set_help_all_flag("--help-all", "Show help for every command");
   Globals g;
   app.add_option("--endpoint", g.endpoint,
@@ -136,8 +137,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto* version = app.add_subcommand("version", "Print the version of this client");
-  auto* status = app.add_subcommand("status", "Show the health of every service (exit 1 if any is "
-                                              "not healthy)");
+  auto* status = app.add_subcommand("status",
+                                    "Show the health of every service (exit 1 if any is "
+                                    "not healthy)");
   int rc = 0;
   version->callback([&] {
     if (g.output == "json") {

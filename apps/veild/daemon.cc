@@ -39,7 +39,8 @@ Status PrepareDataDir(const std::string& dir) {
   }
   for (const char* sub : {"audit"}) {
     fs::create_directories(fs::path(dir) / sub, ec);
-    if (ec) return Internal("cannot create " + (fs::path(dir) / sub).string() + ": " + ec.message());
+    if (ec)
+      return Internal("cannot create " + (fs::path(dir) / sub).string() + ": " + ec.message());
     ::chmod((fs::path(dir) / sub).c_str(), 0700);
   }
   if (created) log::Info("veild", "created data directory " + dir);
@@ -53,14 +54,15 @@ std::vector<store::Migration> DaemonMigrations() {
   };
 }
 
-http::Router HealthRouter(const ServiceInfo& service) {
+Result<http::Router> HealthRouter(const ServiceInfo& service) {
   http::Router router;
   std::string body = std::string(R"({"status":"ok","service":")") + std::string(service.name) +
                      R"(","version":")" + std::string(kVersion) + R"("})";
   http::RouteOptions options;
   options.inline_handler = true;
   options.audit = false;
-  router.Add(
+  options.authenticated = false;
+  VEIL_TRY(router.Add(
       "GET", "/healthz",
       [body](http::RequestContext&) {
         http::Response response;
@@ -69,7 +71,7 @@ http::Router HealthRouter(const ServiceInfo& service) {
         response.body = body;
         return response;
       },
-      options);
+      options));
   return router;
 }
 
@@ -122,11 +124,10 @@ Status RunDaemon(const DaemonOptions& options) {
     if (tls) server.tls = http::TlsOptions{options.tls_cert_file, options.tls_key_file};
     http::ServerHooks hooks;
     hooks.audit = sink->get();
-    auto port = runtime.AddServer(server, HealthRouter(service), hooks);
+    auto router = HealthRouter(service);
+    if (!router) return tl::unexpected(router.error());
+    auto port = runtime.AddServer(server, std::move(*router), hooks);
     if (!port) return tl::unexpected(port.error().Wrap("start " + std::string(service.name)));
-    log::Info("veild", std::string(service.name) + " listening on " +
-                           (tls ? "https://" : "http://") + options.bind_address + ":" +
-                           std::to_string(*port));
   }
   log::Info("veild", "ready (version " + std::string(kVersion) + ", data directory " +
                          options.data_dir + ")");

@@ -2,12 +2,11 @@
 //
 // Configuration precedence (docs/configuration.md): flags > VEIL_* environment > --config file >
 // built-in defaults.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -66,14 +65,13 @@ veil::Result<veil::veild::DaemonOptions> Resolve(const Config& config) {
   o.tls_cert_file = VEIL_TRY_VALUE(config.GetString("tls.cert"));
   o.tls_key_file = VEIL_TRY_VALUE(config.GetString("tls.key"));
   o.io_threads = static_cast<int>(VEIL_TRY_VALUE(config.GetInt("http.io-threads", 1, 64)));
-  o.worker_threads =
-      static_cast<int>(VEIL_TRY_VALUE(config.GetInt("http.worker-threads", 1, 256)));
+  o.worker_threads = static_cast<int>(VEIL_TRY_VALUE(config.GetInt("http.worker-threads", 1, 256)));
   o.max_header_bytes = VEIL_TRY_VALUE(config.GetSize("http.max-header-size"));
   o.max_body_bytes = VEIL_TRY_VALUE(config.GetSize("http.max-body-size"));
   o.read_timeout_ms = VEIL_TRY_VALUE(config.GetDuration("http.read-timeout")).count();
   o.idle_timeout_ms = VEIL_TRY_VALUE(config.GetDuration("http.idle-timeout")).count();
-  o.max_connections = static_cast<size_t>(
-      VEIL_TRY_VALUE(config.GetInt("http.max-connections", 1, 1000000)));
+  o.max_connections =
+      static_cast<size_t>(VEIL_TRY_VALUE(config.GetInt("http.max-connections", 1, 1000000)));
   if (o.max_header_bytes < 1024 || o.max_header_bytes > (1 << 20)) {
     return veil::InvalidArgument("http.max-header-size must be between 1KiB and 1MiB");
   }
@@ -99,8 +97,8 @@ int main(int argc, char** argv) {
   std::vector<CLI::Option*> options;
   for (size_t i = 0; i < kSettings.size(); ++i) {
     const Setting& s = kSettings[i];
-    std::string help = std::string(s.help) + " [default: " +
-                       (*s.default_value ? s.default_value : "none") + "]";
+    std::string help =
+        std::string(s.help) + " [default: " + (*s.default_value ? s.default_value : "none") + "]";
     if (s.is_flag) {
       options.push_back(app.add_flag(FlagName(s.key), help));
     } else {
@@ -108,7 +106,11 @@ int main(int argc, char** argv) {
     }
   }
   app.add_flag_callback(
-      "--version", [] { std::cout << "veild " << veil::kVersion << "\n"; std::exit(0); },
+      "--version",
+      [] {
+        std::cout << "veild " << veil::kVersion << "\n";
+        std::exit(0);
+      },
       "Print the version and exit");
   try {
     app.parse(argc, argv);

@@ -1,13 +1,12 @@
 // End-to-end: the built veild and veil binaries, over HTTP on loopback, checked with curl.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <string>
 #include <thread>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "e2e/process.h"
 
@@ -50,7 +49,7 @@ class DaemonTest : public ::testing::Test {
   ProcessResult Veil(std::vector<std::string> args) {
     std::vector<std::string> argv = {kBin + "/veil", "--endpoint", endpoint()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return Run(argv);
+    return RunProcess(argv);
   }
 
   // curl -s -o body -w '%{http_code}'
@@ -58,7 +57,7 @@ class DaemonTest : public ::testing::Test {
     std::string body_file = dir_ + "/curl-body";
     std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", body_file, "-w", "%{http_code}"};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto r = Run(argv);
+    auto r = RunProcess(argv);
     int status = r.exit_code == 0 ? std::atoi(r.output.c_str()) : -1;
     return {status, ReadFile(body_file)};
   }
@@ -132,14 +131,14 @@ TEST_F(DaemonTest, CoreDumpsAreTurnedOff) {
 }
 
 TEST_F(DaemonTest, RefusesANonLoopbackAddressWithoutTls) {
-  auto r = Run({kBin + "/veild", "--data-dir", data(), "--port-base", std::to_string(base_),
-                "--bind", "0.0.0.0"});
+  auto r = RunProcess({kBin + "/veild", "--data-dir", data(), "--port-base", std::to_string(base_),
+                       "--bind", "0.0.0.0"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("TLS"), std::string::npos) << r.output;
 }
 
 TEST_F(DaemonTest, RefusesABadPortBase) {
-  auto r = Run({kBin + "/veild", "--data-dir", data(), "--port-base", "65533"});
+  auto r = RunProcess({kBin + "/veild", "--data-dir", data(), "--port-base", "65533"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("port"), std::string::npos) << r.output;
 }
@@ -172,12 +171,19 @@ TEST_F(DaemonTest, ARejectedRequestLeavesOneAuditEvent) {
 
 TEST_F(DaemonTest, ServesTlsWhenGivenACertificate) {
   std::string cert = dir_ + "/cert.pem", key = dir_ + "/key.pem";
-  auto gen = Run({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-                  "-subj", "/CN=127.0.0.1"});
+  auto gen = RunProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days",
+                         "1", "-subj", "/CN=127.0.0.1"});
   ASSERT_EQ(gen.exit_code, 0) << gen.output;
-  std::vector<std::string> argv = {kBin + "/veild", "--data-dir", data(), "--port-base",
-                                   std::to_string(base_), "--tls-cert", cert, "--tls-key", key};
+  std::vector<std::string> argv = {kBin + "/veild",
+                                   "--data-dir",
+                                   data(),
+                                   "--port-base",
+                                   std::to_string(base_),
+                                   "--tls-cert",
+                                   cert,
+                                   "--tls-key",
+                                   key};
   daemon_ = std::make_unique<Background>(argv, dir_ + "/veild.log");
   std::string https = "https://127.0.0.1:" + std::to_string(base_ + 1) + "/healthz";
   int status = -1;
@@ -191,24 +197,24 @@ TEST_F(DaemonTest, ServesTlsWhenGivenACertificate) {
 }
 
 TEST(CliTest, VersionAndHelpWork) {
-  auto v = Run({kBin + "/veil", "version"});
+  auto v = RunProcess({kBin + "/veil", "version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_NE(v.output.find("veil 0."), std::string::npos) << v.output;
-  auto help = Run({kBin + "/veil", "--help"});
+  auto help = RunProcess({kBin + "/veil", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("status"), std::string::npos);
-  auto sub = Run({kBin + "/veil", "status", "--help"});
+  auto sub = RunProcess({kBin + "/veil", "status", "--help"});
   EXPECT_EQ(sub.exit_code, 0);
-  auto daemon_help = Run({kBin + "/veild", "--help"});
+  auto daemon_help = RunProcess({kBin + "/veild", "--help"});
   EXPECT_EQ(daemon_help.exit_code, 0);
   EXPECT_NE(daemon_help.output.find("--data-dir"), std::string::npos);
 }
 
 TEST(CliTest, BadEndpointAndBadOutputAreRefusedClearly) {
-  auto r = Run({kBin + "/veil", "--endpoint", "ftp://x", "status"});
+  auto r = RunProcess({kBin + "/veil", "--endpoint", "ftp://x", "status"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("http://"), std::string::npos) << r.output;
-  auto o = Run({kBin + "/veil", "--output", "yaml", "status"});
+  auto o = RunProcess({kBin + "/veil", "--output", "yaml", "status"});
   EXPECT_NE(o.exit_code, 0);
 }
 

@@ -54,8 +54,8 @@ int WaitFor(pid_t pid, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-ProcessResult Run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                  const std::vector<std::string>& extra_env) {
+ProcessResult RunProcess(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                         const std::vector<std::string>& extra_env) {
   char path[] = "/tmp/veil-test-out.XXXXXX";
   int fd = mkstemp(path);
   ProcessResult result;

@@ -15,9 +15,9 @@ struct ProcessResult {
 };
 
 // Runs argv to completion (killed after `timeout`).
-ProcessResult Run(const std::vector<std::string>& argv,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(30),
-                  const std::vector<std::string>& extra_env = {});
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                         const std::vector<std::string>& extra_env = {});
 
 // A background process (veild); stopped with SIGTERM on destruction.
 class Background {
