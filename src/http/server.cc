@@ -746,6 +746,15 @@ asio::awaitable<bool> DrainBody(Conn& c, Stream& stream, beast::flat_buffer& buf
   co_return true;
 }
 
+// Whether the unread rest of a request body has already arrived (small bodies come with their
+// header): then skipping it costs no wait and the connection stays usable. A body still on
+// the wire is never waited for, since the client may be waiting for our answer first.
+bool BodyAlreadyBuffered(const bhttp::request_parser<bhttp::buffer_body>& parser,
+                         const beast::flat_buffer& buffer) {
+  auto remaining = parser.content_length_remaining();
+  return remaining && *remaining <= kDrainLimit && *remaining <= buffer.size();
+}
+
 // After a response that closes the connection while the client may still be sending: stop
 // writing, then read and discard for a moment, so the client reads our response instead of a
 // reset.
@@ -919,7 +928,7 @@ asio::awaitable<bool> ServeOne(Conn& c, Stream& stream, beast::flat_buffer& buff
       co_await AsyncOnPool(
           e.pool, [&] { EmitAudit(s, ctx, route); }, asio::use_awaitable);
     }
-    if (!body_complete && parser.content_length() && *parser.content_length() <= kDrainLimit) {
+    if (!body_complete && BodyAlreadyBuffered(parser, buffer)) {
       body_complete = co_await DrainBody(c, stream, buffer, parser, kDrainLimit);
     }
     keep_alive = keep_alive && body_complete && !c.ctl->stopping;
@@ -1010,7 +1019,7 @@ asio::awaitable<bool> ServeOne(Conn& c, Stream& stream, beast::flat_buffer& buff
   Response resp = ex->TakeResponse();
   RequestContext& rctx = ex->ctx();
 
-  if (!body_complete && parser.content_length() && *parser.content_length() <= kDrainLimit) {
+  if (!body_complete && BodyAlreadyBuffered(parser, buffer)) {
     body_complete = co_await DrainBody(c, stream, buffer, parser, kDrainLimit);
   }
   keep_alive = keep_alive && body_complete && !c.ctl->stopping &&
