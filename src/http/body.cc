@@ -32,6 +32,7 @@ Result<std::string> BodyReader::ReadAll(size_t limit) {
 }
 
 Result<size_t> StringBodyReader::Read(std::span<char> out) {
+  if (out.empty()) return InvalidArgument("BodyReader::Read needs a non-empty buffer");
   size_t n = std::min(out.size(), data_.size() - offset_);
   if (n > 0) std::memcpy(out.data(), data_.data() + offset_, n);
   offset_ += n;

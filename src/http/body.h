@@ -34,9 +34,9 @@ class BodyReader {
  public:
   virtual ~BodyReader() = default;
 
-  // Reads up to out.size() bytes of the request body into `out`; returns the count, 0 at the end
-  // of the body. Blocks until at least one byte or the end is available. Errors (terminal: every
-  // later call returns the same one):
+  // Reads up to out.size() bytes of the request body into `out` (which must not be empty:
+  // kInvalidArgument); returns the count, 0 at the end of the body. Blocks until at least one
+  // byte or the end is available. Errors (terminal: every later call returns the same one):
   //   kResourceExhausted   the body is larger than the route's limit (the response becomes 413)
   //   kDeadlineExceeded    the client stalled longer than the read timeout (408)
   //   kInvalidArgument     malformed chunked encoding (400)

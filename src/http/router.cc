@@ -123,6 +123,9 @@ Status Router::Add(std::string method, std::string_view path_template, Handler h
     return InvalidArgument("route template must start with '/'");
   }
   if (!handler) return InvalidArgument("route has no handler");
+  if (options.inline_handler && options.authenticated) {
+    return InvalidArgument("an inline route must be anonymous (authenticated = false)");
+  }
   auto route = std::make_unique<Route>();
   route->method = method;
   route->path_template = std::string(path_template);

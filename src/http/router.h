@@ -41,7 +41,9 @@ struct RouteOptions {
   // ServerOptions::default_body_limit.
   std::optional<size_t> body_limit;
   // Run the handler directly on the I/O thread: only for trivial handlers that never block
-  // (e.g. /healthz). The body of an inline route is read whole (within body_limit) first.
+  // (e.g. /healthz). The body of an inline route is read whole (within body_limit) first. An
+  // inline route must be anonymous (authenticated = false): the Authenticator, which may
+  // block, never runs on an I/O thread, so it is skipped for inline routes.
   bool inline_handler = false;
   // Whether the route needs a principal: an anonymous request gets 401 before the handler runs.
   // The Authenticator decides who the caller is; this decides whether anonymous is enough.
@@ -80,7 +82,8 @@ class Router {
 
   // Adds a route. kInvalidArgument for a malformed template or method (empty, not starting with
   // '/', an unclosed brace, a parameter that is not a whole segment, a bad name, a greedy tail
-  // that is not last, a repeated name); kAlreadyExists when the same method and shape exist.
+  // that is not last, a repeated name), a missing handler, or an inline route that is not
+  // anonymous; kAlreadyExists when the same method and shape exist.
   [[nodiscard]] Status Add(std::string method, std::string_view path_template, Handler handler,
                            RouteOptions options = {});
 

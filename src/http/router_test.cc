@@ -107,6 +107,10 @@ TEST(RouterTest, RejectsMalformedTemplatesAndDuplicates) {
   EXPECT_EQ(r.Add("GET", "/a//b", Named("x")).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(r.Add("get", "/a", Named("x")).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(r.Add("GET", "/a", nullptr).error().code, ErrorCode::kInvalidArgument);
+  RouteOptions inline_authenticated;
+  inline_authenticated.inline_handler = true;
+  EXPECT_EQ(r.Add("GET", "/a", Named("x"), inline_authenticated).error().code,
+            ErrorCode::kInvalidArgument);
   ASSERT_TRUE(r.Add("GET", "/keys/{id}", Named("x")));
   // Same shape under another parameter name is the same route.
   EXPECT_EQ(r.Add("GET", "/keys/{key_id}", Named("y")).error().code, ErrorCode::kAlreadyExists);

@@ -150,6 +150,7 @@ class Exchange final : public BodyReader {
 
   // Worker side (the handler).
   [[nodiscard]] Result<size_t> Read(std::span<char> out) override {
+    if (out.empty()) return InvalidArgument("BodyReader::Read needs a non-empty buffer");
     std::unique_lock<std::mutex> lock(mu_);
     if (failure()) return tl::unexpected(*failure());
     cv_.wait(lock, [&] { return !chunks_.empty() || eof_ || error_.has_value(); });
@@ -417,6 +418,10 @@ void FillEvent(const Server& s, RequestContext& ctx, const Route* route, int sta
 
 // Turns the handler's outcome (or a rejection) into what the client gets, and fills the audit
 // event. `body` is the reader the handler used, if any.
+bool AuditWanted(const Server& s, const Route* route) {
+  return s.hooks.audit != nullptr && (route == nullptr || route->options.audit);
+}
+
 // `status` (non-zero) is the status of a rejection; otherwise an error takes its status from
 // the body's failure or from HttpStatusFor.
 Response Finalize(const Server& s, RequestContext& ctx, const Route* route,
@@ -452,7 +457,8 @@ Response Finalize(const Server& s, RequestContext& ctx, const Route* route,
     resp.status = status;
     if (status == kStatusMethodNotAllowed && !allow.empty()) resp.headers.Set("Allow", allow);
   }
-  FillEvent(s, ctx, route, resp.status, failure ? &*failure : nullptr);
+  // Skipped when no event will be emitted (health probes at full rate).
+  if (AuditWanted(s, route)) FillEvent(s, ctx, route, resp.status, failure ? &*failure : nullptr);
   return resp;
 }
 
@@ -471,10 +477,6 @@ void EmitAudit(const Server& s, const RequestContext& ctx, const Route* route) {
   }
 }
 
-bool AuditWanted(const Server& s, const Route* route) {
-  return s.hooks.audit != nullptr && (route == nullptr || route->options.audit);
-}
-
 // What routing found, handed to Decide().
 struct Routing {
   std::optional<Error> target_error;
@@ -483,11 +485,15 @@ struct Routing {
 };
 
 // Authentication and the route's admission rules, in order: a malformed target (400), the
-// Authenticator's verdict (401, 503, ...), no route (404), wrong method (405), anonymous on an
-// authenticated route (401), a declared body over the limit (413).
+// Authenticator's verdict (401, 503, ...; skipped for inline routes), no route (404), wrong method
+// (405), anonymous on an authenticated route (401), a declared body over the limit (413).
 std::optional<Rejection> Decide(const Server& s, RequestContext& ctx, const Routing& routing) {
   if (routing.target_error) return Rejection{*routing.target_error, 400};
-  if (s.hooks.authenticator) {
+  // Inline routes are anonymous (Router::Add enforces it) and run on the I/O thread, where a
+  // possibly blocking Authenticator must not run.
+  const bool inline_route =
+      routing.match.route != nullptr && routing.match.route->options.inline_handler;
+  if (s.hooks.authenticator && !inline_route) {
     Result<std::optional<Principal>> who = std::optional<Principal>();
     try {
       who = s.hooks.authenticator(ctx.request());
@@ -534,16 +540,21 @@ void WorkerTask(const Server& s, Exchange& ex, const Routing& routing) {
   RequestContext& ctx = ex.ctx();
   const Route* route = routing.match.route;
   Response resp;
-  if (auto rejection = Decide(s, ctx, routing)) {
-    ex.Decide(false);
-    resp = Finalize(s, ctx, route, tl::unexpected(rejection->error), nullptr, routing.match.allow,
-                    rejection->status);
-  } else {
-    ex.Decide(true);
-    Result<Response> outcome = InvokeHandler(*route, ctx);
-    resp = Finalize(s, ctx, route, std::move(outcome), &ex, routing.match.allow);
+  try {
+    if (auto rejection = Decide(s, ctx, routing)) {
+      ex.Decide(false);
+      resp = Finalize(s, ctx, route, tl::unexpected(rejection->error), nullptr, routing.match.allow,
+                      rejection->status);
+    } else {
+      ex.Decide(true);
+      Result<Response> outcome = InvokeHandler(*route, ctx);
+      resp = Finalize(s, ctx, route, std::move(outcome), &ex, routing.match.allow);
+    }
+    EmitAudit(s, ctx, route);
+  } catch (...) {
+    // Only allocation failure gets here; answer without touching the renderer again.
+    resp = Response::Text(500, "internal error");
   }
-  EmitAudit(s, ctx, route);
   ex.Complete(std::move(resp));
 }
 

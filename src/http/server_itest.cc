@@ -612,6 +612,46 @@ TEST(ServerTest, GracefulStopLetsAnInFlightRequestFinish) {
   server.reset();
 }
 
+TEST(ServerTest, ShutdownGraceEndsRequestsThatDoNotFinish) {
+  Router r;
+  std::atomic<int> started{0};
+  std::atomic<bool> read_failed{false};
+  ASSERT_TRUE(r.Add(
+      "PUT", "/upload",
+      [&](RequestContext& ctx) -> Result<Response> {
+        ++started;
+        auto body = ctx.request().body().ReadAll(1 << 20);  // the client never finishes
+        if (!body) read_failed = true;
+        return Response::Empty(204);
+      },
+      Anonymous()));
+  ASSERT_TRUE(r.Add(
+      "GET", "/sleep",
+      [&](RequestContext&) -> Result<Response> {
+        ++started;
+        std::this_thread::sleep_for(2500ms);  // not interruptible
+        return Response::Empty(204);
+      },
+      Anonymous()));
+  RuntimeOptions ro = TestServer::DefaultRuntime();
+  ro.shutdown_grace = 200ms;
+  auto server = std::make_unique<TestServer>(std::move(r), ServerOptions{}, Authenticator{}, ro);
+  RawConn uploader(server->port());
+  uploader.Send("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc");
+  RawConn sleeper(server->port());
+  sleeper.Send("GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (int i = 0; i < 200 && started.load() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(started.load(), 2);
+  auto t0 = std::chrono::steady_clock::now();
+  server->runtime().Stop();
+  server->runtime().Join();
+  // grace (0.2 s) + the forced phase (at most 1 s), not the sleeping handler's 2.5 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_TRUE(uploader.WaitClosed(1s));
+  EXPECT_TRUE(read_failed.load());
+  server.reset();  // waits for the sleeping handler, then frees its abandoned connection
+}
+
 TEST(ServerTest, HandlerExceptionBecomes500AndServerSurvives) {
   Router r;
   ASSERT_TRUE(r.Add(
