@@ -1,0 +1,64 @@
+// The LUKS2 binary header (LUKS2 spec §2.1) and the choice between the primary and secondary
+// copies of the metadata.
+//
+// A LUKS2 container starts with two copies of the metadata: the primary (magic "LUKS\xba\xbe")
+// at offset 0 and the secondary ("SKUL\xba\xbe") at hdr_size, each a 4096-byte binary header
+// followed by the JSON area, hdr_size bytes in all, with a SHA-256 checksum over those bytes
+// (checksum field zeroed). hdr_size is one of 16 KiB .. 4 MiB (spec table 1).
+//
+// Used by Inspect() and OpenVolumeKey(); callers go through inspect.h.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "common/result.h"
+#include "luks/header_info.h"
+
+namespace veil::luks {
+
+inline constexpr size_t kLuks2BinaryHeaderSize = 4096;
+inline constexpr uint8_t kLuks2SecondaryMagic[6] = {'S', 'K', 'U', 'L', 0xba, 0xbe};
+
+// The decoded fields of one binary header whose checksum has been verified.
+struct Luks2BinaryHeader {
+  bool primary = true;
+  uint64_t hdr_size = 0;
+  uint64_t seqid = 0;
+  uint64_t hdr_offset = 0;
+  std::string label;
+  std::string subsystem;
+  std::string uuid;
+  // The JSON text (up to its terminating NUL), a view into the parsed bytes.
+  std::string_view json;
+};
+
+// Parses and verifies the binary header at `offset` of `bytes` (primary when offset is 0):
+// magic, version 2, hdr_size from the table, hdr_offset == offset, NUL-terminated fields, zero
+// padding, checksum algorithm "sha256", the checksum itself, and a NUL-terminated JSON area with
+// zeros after the NUL. kDataLoss for anything wrong (kUnimplemented for another checksum
+// algorithm). The result views `bytes`.
+[[nodiscard]] Result<Luks2BinaryHeader> ParseLuks2BinaryHeader(std::span<const uint8_t> bytes,
+                                                               uint64_t offset);
+
+// A parsed header of either version.
+struct ParsedHeader {
+  HeaderInfo info;
+  // LUKS2: the byte range [first, second) of the metadata copy that was NOT chosen (damaged,
+  // older, or equal and redundant: the secondary). OpenVolumeKey blanks it in its private copy so
+  // that libcryptsetup can only see the metadata that Veil validated.
+  std::optional<std::pair<uint64_t, uint64_t>> unused_copy;
+};
+
+// Reads the primary header and, when `bytes` holds it, the secondary one. Every copy whose
+// checksum verifies must also hold valid JSON metadata; the copy with the higher seqid is used
+// (the primary on a tie), as cryptsetup does. If the primary is damaged the secondary is looked
+// for at every offset of the spec's table. kDataLoss when no copy is valid.
+[[nodiscard]] Result<ParsedHeader> ParseLuks2(std::span<const uint8_t> bytes);
+
+}  // namespace veil::luks

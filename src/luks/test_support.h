@@ -1,0 +1,157 @@
+// Helpers shared by the tests of src/luks (header-only; not part of the library).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "crypto/hash.h"
+
+namespace veil::luks::testing {
+
+inline std::vector<uint8_t> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void WriteFile(const std::string& path, std::span<const uint8_t> bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << "cannot write " << path;
+}
+
+inline void WriteFile(const std::string& path, std::string_view text) {
+  WriteFile(path,
+            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+inline std::vector<uint8_t> Fixture(const std::string& name) {
+  return ReadFile(std::string(VEIL_SOURCE_DIR) + "/fuzz/corpus/luks/" + name);
+}
+
+// A private directory under $TMPDIR (or /tmp), removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = std::filesystem::temp_directory_path() / "veil-luks-test-XXXXXX";
+    char* made = ::mkdtemp(tmpl.data());
+    EXPECT_NE(made, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+inline RunResult Run(const std::string& command) {
+  RunResult r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+inline bool HaveTool(const std::string& name) {
+  return Run("command -v " + name + " >/dev/null").exit_code == 0;
+}
+
+inline std::string Hex(std::span<const uint8_t> b) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (uint8_t v : b) {
+    s += d[v >> 4];
+    s += d[v & 15];
+  }
+  return s;
+}
+
+// Deterministic bytes that differ in every 512-byte unit (so a wrong IV or offset shows).
+inline std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
+  std::vector<uint8_t> out(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    out[i] = static_cast<uint8_t>(x);
+  }
+  return out;
+}
+
+inline uint64_t LoadBe64At(const std::vector<uint8_t>& b, size_t at) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | b[at + i];
+  return v;
+}
+
+inline void StoreBe32At(std::vector<uint8_t>& b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+}
+
+inline void StoreBe64At(std::vector<uint8_t>& b, size_t at, uint64_t v) {
+  for (int i = 0; i < 8; ++i) b[at + i] = static_cast<uint8_t>(v >> (56 - 8 * i));
+}
+
+// Recomputes the SHA-256 checksum of the LUKS2 binary header at `offset` (what a forger does).
+inline void FixLuks2Checksum(std::vector<uint8_t>& img, size_t offset) {
+  const size_t hdr_size = static_cast<size_t>(LoadBe64At(img, offset + 8));
+  std::memset(img.data() + offset + 448, 0, 64);
+  const auto sum = crypto::Sha256(std::span<const uint8_t>(img.data() + offset, hdr_size));
+  std::memcpy(img.data() + offset + 448, sum.data(), sum.size());
+}
+
+// Replaces the JSON text of the LUKS2 header copy at `offset` and fixes its checksum.
+inline void SetLuks2Json(std::vector<uint8_t>& img, size_t offset, const std::string& text) {
+  const size_t hdr_size = static_cast<size_t>(LoadBe64At(img, offset + 8));
+  ASSERT_LT(text.size(), hdr_size - 4096);
+  std::memset(img.data() + offset + 4096, 0, hdr_size - 4096);
+  std::memcpy(img.data() + offset + 4096, text.data(), text.size());
+  FixLuks2Checksum(img, offset);
+}
+
+inline std::string GetLuks2Json(const std::vector<uint8_t>& img, size_t offset = 0) {
+  return std::string(reinterpret_cast<const char*>(img.data() + offset + 4096));
+}
+
+// Edits the JSON metadata of both LUKS2 copies (when present) and re-signs them.
+inline void EditLuks2Json(std::vector<uint8_t>& img,
+                          const std::function<void(boost::json::object&)>& edit) {
+  const size_t hdr_size = static_cast<size_t>(LoadBe64At(img, 8));
+  boost::json::value v = boost::json::parse(GetLuks2Json(img));
+  edit(v.as_object());
+  const std::string text = boost::json::serialize(v);
+  SetLuks2Json(img, 0, text);
+  if (img.size() >= 2 * hdr_size) SetLuks2Json(img, hdr_size, text);
+}
+
+}  // namespace veil::luks::testing
