@@ -87,7 +87,7 @@ struct CommandResult {
   std::string output;  // stdout and stderr
 };
 
-inline CommandResult Run(const std::string& command) {
+inline CommandResult RunCommand(const std::string& command) {
   CommandResult result;
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return result;
@@ -99,8 +99,23 @@ inline CommandResult Run(const std::string& command) {
   return result;
 }
 
+// QEMU benchmarks PBKDF2 with getrusage() when it creates a LUKS header, and on a busy machine it
+// now and then fails with "Unable to get accurate CPU usage". Commands that create LUKS headers
+// run through this, which retries that one failure.
+inline CommandResult RunCommandRetryingPbkdfBenchmark(const std::string& command) {
+  CommandResult result;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    result = RunCommand(command);
+    if (result.status == 0 ||
+        result.output.find("Unable to get accurate CPU usage") == std::string::npos) {
+      break;
+    }
+  }
+  return result;
+}
+
 inline bool HaveTool(const std::string& name) {
-  return Run("command -v " + name + " >/dev/null").status == 0;
+  return RunCommand("command -v " + name + " >/dev/null").status == 0;
 }
 
 // Reads the whole disk in chunks of `chunk` bytes.
@@ -132,8 +147,8 @@ inline std::string HexOf(std::span<const uint8_t> bytes) {
 // The volume key of a LUKS header file, from `cryptsetup luksDump --dump-volume-key`.
 inline std::vector<uint8_t> DumpVolumeKey(const std::string& header_path,
                                           const std::string& passphrase_path) {
-  CommandResult r = Run("cryptsetup luksDump --dump-volume-key --batch-mode --key-file " +
-                        passphrase_path + " " + header_path);
+  CommandResult r = RunCommand("cryptsetup luksDump --dump-volume-key --batch-mode --key-file " +
+                               passphrase_path + " " + header_path);
   std::vector<uint8_t> key;
   if (r.status != 0) {
     ADD_FAILURE() << r.output;
@@ -179,6 +194,32 @@ inline bool Xts512(std::span<const uint8_t> key, std::span<uint8_t> data, uint64
   }
   EVP_CIPHER_CTX_free(ctx);
   return ok;
+}
+
+}  // namespace veil::disk::testutil
+
+namespace veil::disk::testutil {
+
+// `qemu-img map --output=json` as extents: data = the "data" member of each line.
+inline std::vector<Extent> QemuMap(const std::string& image_args) {
+  CommandResult r = RunCommand("qemu-img map --output=json " + image_args);
+  std::vector<Extent> extents;
+  if (r.status != 0) {
+    ADD_FAILURE() << r.output;
+    return extents;
+  }
+  std::istringstream lines(r.output);
+  std::string line;
+  auto number = [&](const std::string& key) -> uint64_t {
+    size_t at = line.find("\"" + key + "\": ");
+    return at == std::string::npos ? 0 : std::stoull(line.substr(at + key.size() + 4));
+  };
+  while (std::getline(lines, line)) {
+    if (line.find("\"start\"") == std::string::npos) continue;
+    AppendExtent(&extents, number("start"), number("length"),
+                 line.find("\"data\": true") != std::string::npos);
+  }
+  return extents;
 }
 
 }  // namespace veil::disk::testutil
