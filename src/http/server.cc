@@ -1150,7 +1150,22 @@ asio::awaitable<void> RejectConnection(Server* s, tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     stream.expires_after(std::chrono::seconds(2));
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), kNoThrow);
-    if (!ec) co_await LingeringClose(stream);
+    if (!ec) {
+      // Discard what the client already sent, so that closing does not reset the connection
+      // before it reads the 503; never wait for more (the flood this guards against must not
+      // hold sockets open).
+      error_code ignored;
+      auto& sock = stream.socket();
+      std::vector<char> scratch(16 * 1024);
+      size_t avail = sock.available(ignored);
+      while (avail > 0 && !ignored) {
+        size_t got =
+            sock.read_some(asio::buffer(scratch.data(), std::min(avail, scratch.size())), ignored);
+        if (got == 0) break;
+        avail = sock.available(ignored);
+      }
+      sock.shutdown(tcp::socket::shutdown_both, ignored);
+    }
   }
 }
 

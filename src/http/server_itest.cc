@@ -150,6 +150,20 @@ TEST(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
     EXPECT_TRUE(r->headers.Get("x-request-id"));
   }
   EXPECT_EQ(server.runtime().active_connections(), 1u);
+
+  // Connection: close, and HTTP/1.0 without keep-alive, end the connection after the answer.
+  c.Send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto last = c.ReadResponse();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->headers.Get("Connection"), "close");
+  EXPECT_TRUE(c.WaitClosed(2s));
+  RawConn old(server.port());
+  old.Send("GET /hello HTTP/1.0\r\n\r\n");
+  auto r10 = old.ReadResponse();
+  ASSERT_TRUE(r10);
+  EXPECT_EQ(r10->status, 200);
+  EXPECT_EQ(r10->body, "hello");
+  EXPECT_TRUE(old.WaitClosed(2s));
 }
 
 TEST(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
