@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -14,7 +15,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -23,9 +23,12 @@
 namespace veil::luks::testing {
 
 inline std::vector<uint8_t> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   EXPECT_TRUE(in.good()) << "cannot read " << path;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::vector<uint8_t> bytes(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return bytes;
 }
 
 inline void WriteFile(const std::string& path, std::span<const uint8_t> bytes) {
@@ -69,7 +72,7 @@ struct RunResult {
   std::string output;  // stdout and stderr
 };
 
-inline RunResult Run(const std::string& command) {
+inline RunResult RunCommand(const std::string& command) {
   RunResult r;
   FILE* p = ::popen((command + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;
@@ -82,7 +85,7 @@ inline RunResult Run(const std::string& command) {
 }
 
 inline bool HaveTool(const std::string& name) {
-  return Run("command -v " + name + " >/dev/null").exit_code == 0;
+  return RunCommand("command -v " + name + " >/dev/null").exit_code == 0;
 }
 
 inline std::string Hex(std::span<const uint8_t> b) {
@@ -99,11 +102,11 @@ inline std::string Hex(std::span<const uint8_t> b) {
 inline std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
   std::vector<uint8_t> out(n);
   uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; ++i) {
+  for (uint8_t& b : out) {
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
-    out[i] = static_cast<uint8_t>(x);
+    b = static_cast<uint8_t>(x);
   }
   return out;
 }
