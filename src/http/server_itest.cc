@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdio>
@@ -752,7 +754,7 @@ TEST(ServerTest, HostileRequestsGet4xxAndNeverHurtTheServer) {
   EXPECT_EQ(r->status, 200);
 }
 
-TEST(ServerTest, AccessLogNeverHoldsQueryStringsOrAuthorization) {
+TEST(ServerTest, NoLogLineOrAuditEventHoldsQueryStringsCredentialsOrBodies) {
   char tmpl[] = "/tmp/veil-http-log-XXXXXX";
   int fd = mkstemp(tmpl);
   ASSERT_GE(fd, 0);
@@ -761,6 +763,7 @@ TEST(ServerTest, AccessLogNeverHoldsQueryStringsOrAuthorization) {
   ASSERT_TRUE(log::SetFile(path));
   log::Level old_level = log::GetLevel();
   log::SetLevel(log::Level::kInfo);
+  std::string events_json;
   {
     TestServer server(BasicRouter());
     RawConn c(server.port());
@@ -774,7 +777,17 @@ TEST(ServerTest, AccessLogNeverHoldsQueryStringsOrAuthorization) {
         "POST /echo?password=QUERYSECRET123 HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n"
         "BODYSECRET00");
     ASSERT_TRUE(c.ReadResponse());
-  }  // the runtime's shutdown flushes every line
+    // A failing request too: its error message and event must not echo the credentials.
+    c.Send(
+        "GET /nope?apikey=QUERYSECRET123 HTTP/1.1\r\nHost: x\r\n"
+        "Authorization: Bearer AUTHSECRET789\r\n\r\n");
+    ASSERT_TRUE(c.ReadResponse());
+    server.runtime().Stop();
+    server.runtime().Join();  // every access line is written by now
+    for (const auto& e : server.sink().events()) {
+      events_json += boost::json::serialize(audit::ToJson(e)) + "\n";
+    }
+  }
   log::SetFile("");
   log::SetLevel(old_level);
   std::ifstream in(path);
@@ -787,7 +800,10 @@ TEST(ServerTest, AccessLogNeverHoldsQueryStringsOrAuthorization) {
   for (const char* secret :
        {"QUERYSECRET123", "SIGSECRET456", "AUTHSECRET789", "COOKIESECRET", "BODYSECRET00"}) {
     EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+    EXPECT_EQ(events_json.find(secret), std::string::npos) << secret;
   }
+  EXPECT_NE(events_json.find("\"/hello\""), std::string::npos) << events_json;
+  EXPECT_EQ(std::count(events_json.begin(), events_json.end(), '\n'), 3);
 }
 
 }  // namespace
