@@ -116,10 +116,11 @@ class DiskReader {
   // before reading.
   [[nodiscard]] virtual Status SetDecryptor(Decryptor decryptor, uint32_t sector_size = 512);
 
-  // Encrypted qcow2: reads guest range [offset, offset + out.size()) WITHOUT decrypting, and says
-  // which host offset (the IV base) each run came from; unallocated runs are zeros. For the bytes
-  // to be decryptable, ask for sector-aligned ranges. kFailedPrecondition for a compressed cluster
-  // (it has no host-contiguous ciphertext) and for images that are not encrypted qcow2.
+  // qcow2 (meant for encrypted ones): reads guest range [offset, offset + out.size()) WITHOUT
+  // decrypting, and says which host offset (the IV base) each run came from; unallocated runs are
+  // zeros. For the bytes to be decryptable, ask for sector-aligned ranges. kFailedPrecondition for
+  // a compressed cluster (it has no host-contiguous ciphertext) and for formats other than qcow2;
+  // kOutOfRange when offset > virtual_size().
   [[nodiscard]] virtual Result<std::vector<RawRun>> ReadRawAt(uint64_t offset,
                                                               std::span<uint8_t> out) const;
 };

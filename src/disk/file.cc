@@ -90,9 +90,9 @@ Result<size_t> PosixFile::ReadAt(uint64_t offset, std::span<uint8_t> out) const 
 }
 
 Result<std::vector<Extent>> PosixFile::DataExtents(uint64_t offset, uint64_t length) const {
+  if (!regular_) return RandomAccessFile::DataExtents(offset, length);
   std::vector<Extent> extents;
-  uint64_t end = std::min(offset + length, size_);
-  if (!regular_ || offset >= end) return RandomAccessFile::DataExtents(offset, length);
+  const uint64_t end = std::min(offset + length, size_);
   uint64_t pos = offset;
   while (pos < end) {
     // lseek moves the shared file position, but nothing here reads through it (pread only), and
@@ -115,8 +115,9 @@ Result<std::vector<Extent>> PosixFile::DataExtents(uint64_t offset, uint64_t len
     AppendExtent(&extents, data_at, hole_at - data_at, true);
     pos = hole_at;
   }
-  // Past the end of the host file (callers never ask, but stay exact).
-  if (offset + length > end) AppendExtent(&extents, end, offset + length - end, false);
+  // Past the end of the host file (callers never ask, but stay exact): nothing is stored there.
+  const uint64_t from = std::max(offset, end);
+  AppendExtent(&extents, from, offset + length - from, false);
   return extents;
 }
 

@@ -41,6 +41,7 @@ class Qcow2Reader final : public DiskReader {
   uint32_t version() const { return version_; }
   uint32_t cluster_size() const { return uint32_t{1} << cluster_bits_; }
 
+ private:
   // One guest range of uniform kind, as the L2 tables map it.
   struct Piece {
     enum class Kind { kZero, kData, kCompressed };
@@ -51,7 +52,6 @@ class Qcow2Reader final : public DiskReader {
     uint64_t descriptor = 0;  // kCompressed: the L2 entry
   };
 
- private:
   Qcow2Reader() = default;
 
   // Calls `visit` with the pieces of guest range [offset, offset + length) (within the virtual
