@@ -1,5 +1,6 @@
 // Fuzz target for Veil's own LUKS parsing: Inspect() (LUKS1 phdr, LUKS2 binary headers and
-// checksums, the JSON metadata) and HeaderInfoToJson on whatever it accepts.
+// checksums, the JSON metadata) and HeaderInfoToJson on whatever it accepts. LUKS2-looking inputs
+// are also inspected once more with their checksums recomputed, so that mutations reach the JSON.
 //
 // Two builds from this one file:
 //   - libFuzzer (docs/formats/luks.md):
@@ -7,6 +8,7 @@
 //   - the default: a plain program (target luks_header_fuzz) whose main() replays every file
 //     given, or every file in every directory given, through the same entry point; ctest runs
 //     it on fuzz/corpus/luks/ (label unit) so the corpus stays a regression test.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,15 +18,49 @@
 #include <span>
 #include <vector>
 
+#include "crypto/hash.h"
 #include "luks/header_info.h"
 #include "luks/inspect.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto info = veil::luks::Inspect(std::span<const uint8_t>(data, size));
+namespace {
+
+void InspectOne(std::span<const uint8_t> bytes) {
+  auto info = veil::luks::Inspect(bytes);
   if (info) {
     // Whatever Inspect accepts must be describable, and self-consistent.
     (void)veil::luks::HeaderInfoToJson(*info);
     if (info->metadata_end_bytes < info->header_size_bytes) __builtin_trap();
+  }
+}
+
+uint64_t Be64(const std::vector<uint8_t>& b, size_t at) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | b[at + i];
+  return v;
+}
+
+// Re-signs the LUKS2 binary header at `offset` (SHA-256 over hdr_size bytes, csum zeroed) when
+// hdr_size fits: without this the fuzzer would almost never get past the checksum into the JSON.
+void Resign(std::vector<uint8_t>& b, size_t offset) {
+  if (b.size() < offset + 4096) return;
+  const uint64_t hdr_size = Be64(b, offset + 8);
+  if (hdr_size < 4096 || hdr_size > b.size() - offset) return;
+  std::fill(b.begin() + static_cast<ptrdiff_t>(offset + 448),
+            b.begin() + static_cast<ptrdiff_t>(offset + 512), 0);
+  const auto sum = veil::crypto::Sha256(std::span<const uint8_t>(b).subspan(offset, hdr_size));
+  std::copy(sum.begin(), sum.end(), b.begin() + static_cast<ptrdiff_t>(offset + 448));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::span<const uint8_t> input(data, size);
+  InspectOne(input);
+  if (size >= 4096 && data[6] == 0 && data[7] == 2) {
+    std::vector<uint8_t> signed_copy(input.begin(), input.end());
+    Resign(signed_copy, 0);
+    Resign(signed_copy, static_cast<size_t>(std::min<uint64_t>(Be64(signed_copy, 8), size)));
+    InspectOne(signed_copy);
   }
   return 0;
 }

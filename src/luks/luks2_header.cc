@@ -158,7 +158,10 @@ Result<ParsedHeader> ParseLuks2(std::span<const uint8_t> bytes) {
         break;
       }
     }
-    if (!secondary) return tl::unexpected(primary_error);
+    if (!secondary) {
+      return MakeError(primary_error.code,
+                       primary_error.message + "; no usable secondary header either");
+    }
   }
 
   ParsedHeader out;
