@@ -122,7 +122,7 @@ Result<std::vector<Extent>> PosixFile::DataExtents(uint64_t offset, uint64_t len
 }
 
 Result<size_t> MemoryFile::ReadAt(uint64_t offset, std::span<uint8_t> out) const {
-  if (offset >= bytes_.size()) return size_t{0};
+  if (offset >= bytes_.size() || out.empty()) return size_t{0};
   size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), bytes_.size() - offset));
   std::memcpy(out.data(), bytes_.data() + offset, n);
   return n;

@@ -55,7 +55,7 @@ class FdStreamReader final : public SequentialReader {
       out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), left)));
     }
     size_t done = 0;
-    if (peek_pos_ < peeked_.size()) {
+    if (peek_pos_ < peeked_.size() && !out.empty()) {
       done = std::min(out.size(), peeked_.size() - peek_pos_);
       std::memcpy(out.data(), peeked_.data() + peek_pos_, done);
       peek_pos_ += done;
