@@ -25,9 +25,15 @@ void LogLine(int level, const char* msg) {
 
 void GlobalLog(int level, const char* msg, void*) { LogLine(level, msg); }
 
-void InstallGlobalLog() {
+// libcryptsetup's process-wide settings, set once before the first context exists (they are
+// plain globals inside the library): the default log callback, and no metadata locking (Veil only
+// ever hands it private memfds; locking would need /run/cryptsetup, i.e. root).
+void InitLibraryOnce() {
   static std::once_flag once;
-  std::call_once(once, [] { crypt_set_log_callback(nullptr, GlobalLog, nullptr); });
+  std::call_once(once, [] {
+    crypt_set_log_callback(nullptr, GlobalLog, nullptr);
+    crypt_metadata_locking(nullptr, 0);
+  });
 }
 
 Error ErrnoError(ErrorCode code, const std::string& what) {
@@ -137,7 +143,7 @@ CryptDevice::CryptDevice(CryptDevice&&) noexcept = default;
 CryptDevice& CryptDevice::operator=(CryptDevice&&) noexcept = default;
 
 Result<CryptDevice> CryptDevice::Init(const std::string& path) {
-  InstallGlobalLog();
+  InitLibraryOnce();
   auto state = std::make_unique<State>();
   const int r = crypt_init(&state->cd, path.c_str());
   if (r < 0) {
@@ -145,8 +151,6 @@ Result<CryptDevice> CryptDevice::Init(const std::string& path) {
     return Internal("libcryptsetup crypt_init: " + std::string(std::strerror(-r)));
   }
   crypt_set_log_callback(state->cd, &State::Log, state.get());
-  // Process-wide in libcryptsetup; only src/luks uses libcryptsetup, always on private memfds.
-  crypt_metadata_locking(state->cd, 0);
   return CryptDevice(std::move(state));
 }
 

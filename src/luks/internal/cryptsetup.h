@@ -43,8 +43,8 @@ class MemFile {
 
 class CryptDevice {
  public:
-  // crypt_init on `path`, with metadata locking off (the path is Veil's private memfd; locking
-  // would need /run/cryptsetup, i.e. root).
+  // crypt_init on `path`. Metadata locking is off process-wide (the path is Veil's private memfd;
+  // locking would need /run/cryptsetup, i.e. root).
   [[nodiscard]] static Result<CryptDevice> Init(const std::string& path);
   ~CryptDevice();
   CryptDevice(CryptDevice&&) noexcept;
