@@ -7,6 +7,8 @@
 #include <chrono>
 
 #include "common/bytes.h"
+#include "common/encoding.h"
+#include "common/log.h"
 #include "luks/inspect.h"
 #include "luks/sector_cipher.h"
 #include "luks/test_support.h"
@@ -280,6 +282,48 @@ TEST_F(OpenVolumeKeyTest, FromAFileChecksItsSize) {
   ASSERT_FALSE(inspected);
   EXPECT_EQ(inspected.error().code, ErrorCode::kDataLoss);
   EXPECT_EQ(InspectFile(dir / "absent.img").error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace veil::luks
+
+namespace veil::luks {
+namespace {
+
+// Security invariant: the passphrase and the volume key never reach the log (where
+// libcryptsetup's lines go) or an error message.
+TEST(Secrets, NeitherPassphraseNorVolumeKeyReachLogsOrErrors) {
+  testing::TempDir dir;
+  const std::string log_path = dir / "log";
+  const log::Level previous = log::GetLevel();
+  log::SetLevel(log::Level::kDebug);
+  ASSERT_TRUE(log::SetFile(log_path));
+  const std::string pass = "p4ss-phrase-that-must-not-leak";
+  const SecretBytes key = Key(64, 99);
+  std::vector<std::string> errors;
+  auto blob = CreateHeader(FastOptions(Version::kLuks2), key, AsBytes(pass));
+  ASSERT_TRUE(blob) << blob.error().ToString();
+  EXPECT_TRUE(OpenVolumeKey(std::span<const uint8_t>(blob->bytes), AsBytes(pass)));
+  auto wrong = OpenVolumeKey(std::span<const uint8_t>(blob->bytes), AsBytes(pass + "x"));
+  ASSERT_FALSE(wrong);
+  errors.push_back(wrong.error().ToString());
+  CreateOptions bad = FastOptions(Version::kLuks1);
+  bad.data_offset_bytes = 4096;
+  auto refused = CreateHeader(bad, key, AsBytes(pass));
+  ASSERT_FALSE(refused);
+  errors.push_back(refused.error().ToString());
+  log::SetFile("");
+  log::SetLevel(previous);
+
+  const auto bytes = testing::ReadFile(log_path);
+  const std::string logged(bytes.begin(), bytes.end());
+  EXPECT_NE(logged.find("libcryptsetup:"), std::string::npos) << "the log routing is not tested";
+  const std::string key_hex = testing::Hex(key.Reveal());
+  for (const std::string& text : std::vector<std::string>{logged, errors[0], errors[1]}) {
+    EXPECT_EQ(text.find(pass), std::string::npos) << text;
+    EXPECT_EQ(text.find(key_hex.substr(0, 16)), std::string::npos) << text;
+    EXPECT_EQ(text.find(Base64Encode(key.Reveal()).substr(0, 12)), std::string::npos) << text;
+  }
 }
 
 }  // namespace
