@@ -7,8 +7,9 @@
 //
 // Tweak: "plain64": the sector number as a 64-bit little-endian integer in the first 8 bytes of the
 // 16-byte tweak, the rest zero (IEEE 1619's data unit sequence number for sectors < 2^64). The
-// sector number counts units of the sector size used (dm-crypt's iv_large_sectors, which LUKS2
-// uses for 4096-byte sectors); a caller addressing 512-byte units computes the number itself.
+// sector number counts units of the sector size passed (dm-crypt's iv_large_sectors). LUKS2 does
+// NOT use that mode: with 4096-byte sectors its IV still counts 512-byte units (proven against
+// cryptsetup in src/luks), so luks::SectorCipher computes each sector's number itself.
 //
 // Speed: an XtsCipher expands the key once into two cached OpenSSL contexts (encrypt, decrypt);
 // each sector only re-arms the tweak and runs the AES-NI bulk path, so encrypting many sectors
