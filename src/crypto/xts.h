@@ -11,9 +11,14 @@
 // NOT use that mode: with 4096-byte sectors its IV still counts 512-byte units (proven against
 // cryptsetup in src/luks), so luks::SectorCipher computes each sector's number itself.
 //
-// Speed: an XtsCipher expands the key once into two cached OpenSSL contexts (encrypt, decrypt);
-// each sector only re-arms the tweak and runs the AES-NI bulk path, so encrypting many sectors
-// costs no allocation and no key schedule per sector. Data are transformed in place.
+// Speed: an XtsCipher expands the key once into cached OpenSSL contexts. EncryptSector runs
+// OpenSSL's AES-XTS and re-arms only the tweak, which costs ~100 ns per call (EVP dispatch): a
+// quarter of a 512-byte sector's time. EncryptSectors therefore takes another path for sectors
+// smaller than 2048 bytes: it computes the sector tweaks of a 16 KiB tile with one AES-ECB call
+// under the tweak key, derives every block's tweak by doubling in GF(2^128) (IEEE 1619 5.2), and
+// runs the data through one bulk AES-ECB call between two XORs: about 1.7x faster at 512 bytes.
+// Both paths give identical output (IEEE 1619 vectors and cross-checks in xts_test.cc). Data are
+// transformed in place; nothing is allocated per call.
 //
 // Thread-safety: an XtsCipher is used by one thread at a time (create one per worker thread).
 #pragma once
@@ -47,13 +52,15 @@ class XtsCipher {
   [[nodiscard]] Status EncryptSector(std::span<uint8_t> data, uint64_t sector);
   [[nodiscard]] Status DecryptSector(std::span<uint8_t> data, uint64_t sector);
 
-  // Encrypts / decrypts `buffer` in place as consecutive sectors of `sector_size` bytes, the first
-  // being sector `first_sector`. kInvalidArgument unless sector_size is 512, 1024, 2048 or 4096
-  // and buffer.size() is a multiple of it (and the sector numbers do not wrap around).
+  // Encrypts / decrypts `buffer` in place as consecutive sectors of `sector_size` bytes. Sector i
+  // (from 0) has tweak first_sector + i * tweak_step: tweak_step is 1 when tweaks count sectors,
+  // and sector_size / 512 for dm-crypt's 4096-byte sectors whose IVs still count 512-byte units
+  // (LUKS2 without iv_large_sectors). kInvalidArgument unless sector_size is 512, 1024, 2048 or
+  // 4096, buffer.size() is a multiple of it, tweak_step > 0, and the tweaks do not wrap around.
   [[nodiscard]] Status EncryptSectors(std::span<uint8_t> buffer, uint64_t first_sector,
-                                      size_t sector_size);
+                                      size_t sector_size, uint64_t tweak_step = 1);
   [[nodiscard]] Status DecryptSectors(std::span<uint8_t> buffer, uint64_t first_sector,
-                                      size_t sector_size);
+                                      size_t sector_size, uint64_t tweak_step = 1);
 
  private:
   struct State;
@@ -61,7 +68,9 @@ class XtsCipher {
   explicit XtsCipher(std::unique_ptr<State> state);
   Status Transform(std::span<uint8_t> data, uint64_t sector, Direction direction);
   Status TransformSectors(std::span<uint8_t> buffer, uint64_t first_sector, size_t sector_size,
-                          Direction direction);
+                          uint64_t tweak_step, Direction direction);
+  Status TransformTiles(std::span<uint8_t> buffer, uint64_t first_sector, size_t sector_size,
+                        uint64_t tweak_step, Direction direction);
   std::unique_ptr<State> state_;
 };
 

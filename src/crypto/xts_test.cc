@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/encoding.h"
 #include "common/random.h"
 
@@ -142,6 +144,61 @@ TEST(XtsTest, ManySectorsMatchSectorBySectorAt4096) {
   EXPECT_NE(a, b);
   ASSERT_TRUE(xts.DecryptSectors(bulk, 1000, 4096));
   EXPECT_EQ(bulk, plain);
+}
+
+TEST(XtsTest, Ieee1619Aes256Vector10ThroughTheTiledPath) {
+  // Sector 0xff as the second of three 512-byte sectors in one EncryptSectors call.
+  auto xts = XtsCipher::Create(Hex(kKey10)).value();
+  std::vector<uint8_t> buffer(3 * 512, 0x5a);
+  std::vector<uint8_t> counting = CountingSector();
+  std::copy(counting.begin(), counting.end(), buffer.begin() + 512);
+  ASSERT_TRUE(xts.EncryptSectors(buffer, 0xfe, 512));
+  EXPECT_EQ(HexEncode(std::span(buffer).subspan(512, 512)), kVector10Ciphertext);
+  ASSERT_TRUE(xts.DecryptSectors(buffer, 0xfe, 512));
+  EXPECT_TRUE(std::equal(counting.begin(), counting.end(), buffer.begin() + 512));
+  EXPECT_EQ(buffer[0], 0x5a);
+  EXPECT_EQ(buffer[1024], 0x5a);
+}
+
+// EncryptSectors (tiled ECB path below 2048-byte sectors, OpenSSL's XTS above) must equal
+// EncryptSector called sector by sector, for every sector size, both key sizes, tweak steps 1 and
+// 8, buffers that end mid-tile, and tweaks up to the last one before the wrap.
+TEST(XtsTest, SectorsMatchSectorBySectorForEverySizeStepAndKey) {
+  OsRandom random;
+  for (size_t key_bytes : {32, 64}) {
+    auto xts = XtsCipher::Create(random.Bytes(key_bytes)).value();
+    for (size_t sector_size : {512, 1024, 2048, 4096}) {
+      for (uint64_t step : {uint64_t{1}, uint64_t{8}}) {
+        for (size_t sectors : {size_t{1}, size_t{3}, size_t{33}, size_t{70}}) {
+          const std::vector<uint8_t> plain = random.Bytes(sector_size * sectors);
+          for (uint64_t first :
+               {uint64_t{0}, uint64_t{0x0123456789abcdef}, UINT64_MAX - (sectors - 1) * step}) {
+            std::vector<uint8_t> bulk = plain;
+            ASSERT_TRUE(xts.EncryptSectors(bulk, first, sector_size, step));
+            for (size_t i = 0; i < sectors; ++i) {
+              std::vector<uint8_t> one(plain.begin() + i * sector_size,
+                                       plain.begin() + (i + 1) * sector_size);
+              ASSERT_TRUE(xts.EncryptSector(one, first + i * step));
+              ASSERT_TRUE(std::equal(one.begin(), one.end(), bulk.begin() + i * sector_size))
+                  << key_bytes << " " << sector_size << " " << step << " " << sectors << " "
+                  << first << " sector " << i;
+            }
+            ASSERT_TRUE(xts.DecryptSectors(bulk, first, sector_size, step));
+            ASSERT_EQ(bulk, plain);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(XtsTest, TweakStepMustBePositiveAndMustNotWrap) {
+  auto xts = XtsCipher::Create(Hex(kKey4)).value();
+  std::vector<uint8_t> buffer(1024);
+  EXPECT_EQ(xts.EncryptSectors(buffer, 0, 512, 0).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(xts.EncryptSectors(buffer, UINT64_MAX - 7, 512, 8).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(xts.EncryptSectors(buffer, UINT64_MAX - 8, 512, 8));
 }
 
 TEST(XtsTest, RejectsBadKeysAndSizes) {

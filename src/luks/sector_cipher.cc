@@ -159,6 +159,16 @@ Status SectorCipher::Transform(std::span<uint8_t> data, uint64_t offset, bool en
     return InvalidArgument("sector cipher: data size and offset must be multiples of " +
                            std::to_string(ss) + " bytes");
   }
+  if (state_->mode == Mode::kXtsPlain64 && !data.empty()) {
+    // The whole run in one call (XtsCipher's tiled path): consecutive sectors' IVs step by
+    // ss / 512. Only a run whose IVs wrap around 2^64 takes the sector-by-sector loop below.
+    const uint64_t first = state_->layout.iv_tweak + offset / kIvUnitBytes;
+    const uint64_t step = ss / kIvUnitBytes;
+    if (data.size() / ss - 1 <= (UINT64_MAX - first) / step) {
+      return encrypt ? state_->xts->EncryptSectors(data, first, ss, step)
+                     : state_->xts->DecryptSectors(data, first, ss, step);
+    }
+  }
   for (size_t at = 0; at < data.size(); at += ss) {
     // dm-crypt without iv_large_sectors: IVs count 512-byte units (wrapping like a u64).
     uint64_t iv = state_->layout.iv_tweak + (offset + at) / kIvUnitBytes;

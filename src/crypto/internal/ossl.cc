@@ -45,6 +45,14 @@ const EVP_CIPHER* Aes256Xts() {
   static const EVP_CIPHER* cipher = FetchCipher("AES-256-XTS");
   return cipher;
 }
+const EVP_CIPHER* Aes128Ecb() {
+  static const EVP_CIPHER* cipher = FetchCipher("AES-128-ECB");
+  return cipher;
+}
+const EVP_CIPHER* Aes256Ecb() {
+  static const EVP_CIPHER* cipher = FetchCipher("AES-256-ECB");
+  return cipher;
+}
 
 Error OpenSslError(ErrorCode code, std::string_view what) {
   std::string message(what);

@@ -48,6 +48,8 @@ const EVP_MD* Sha512();
 const EVP_CIPHER* Aes256Gcm();
 const EVP_CIPHER* Aes128Xts();
 const EVP_CIPHER* Aes256Xts();
+const EVP_CIPHER* Aes128Ecb();
+const EVP_CIPHER* Aes256Ecb();
 
 // Builds an Error with `code` from `what` and the first reason on OpenSSL's error queue (reason
 // strings name the failure, never key material), and empties the queue so that a stale entry
