@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "common/services.h"
 #include "http/client.h"
+#include "image_cmd.h"
 
 namespace {
 
@@ -149,10 +150,12 @@ int main(int argc, char** argv) {
     }
   });
   status->callback([&] { rc = RunStatus(g); });
+  veil::cli::RegisterImageCommands(app, g.output, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help exits 0; every usage error exits 2 (docs/image-tool.md).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return rc;
 }

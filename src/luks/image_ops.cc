@@ -1,0 +1,1072 @@
+#include "luks/image_ops.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "crypto/hash.h"
+#include "disk/disk_reader.h"
+#include "disk/file.h"
+#include "disk/file_writer.h"
+#include "disk/qcow2_writer.h"
+#include "disk/sequential_reader.h"
+#include "luks/inspect.h"
+#include "luks/pipeline.h"
+#include "luks/sector_cipher.h"
+
+namespace veil::luks {
+
+std::string_view EncryptFormatName(EncryptFormat format) {
+  switch (format) {
+    case EncryptFormat::kLuks2:
+      return "luks2";
+    case EncryptFormat::kQcow2:
+      return "qcow2";
+    case EncryptFormat::kLuks1:
+      break;
+  }
+  return "luks1";
+}
+
+std::string_view DecryptFormatName(DecryptFormat format) {
+  return format == DecryptFormat::kQcow2 ? "qcow2" : "raw";
+}
+
+namespace {
+
+constexpr size_t kClusterBytes = 64 * 1024;  // Qcow2Writer's default (QEMU's) cluster size
+constexpr size_t kMaxChunkBytes = size_t{64} << 20;
+
+// ---- Errors: one canonical code per case (image_ops.h) ----------------------------------------
+
+Error Recode(const Error& e, ErrorCode code, std::string_view context = {}) {
+  Error out(code, e.message);
+  return context.empty() ? out : out.Wrap(context);
+}
+
+// Errors of src/disk while opening or reading the INPUT image.
+Error InputError(const Error& e, std::string_view context) {
+  switch (e.code) {
+    case ErrorCode::kNotFound:
+    case ErrorCode::kUnimplemented:
+    case ErrorCode::kOutOfRange:
+    case ErrorCode::kCancelled:
+      return Recode(e, e.code, context);
+    case ErrorCode::kDataLoss:  // tables or data past the end of the file, bad checksums
+      return Recode(e, ErrorCode::kOutOfRange, context);
+    case ErrorCode::kInvalidArgument:  // a format feature Veil does not read
+      return Recode(e, ErrorCode::kUnimplemented, context);
+    case ErrorCode::kFailedPrecondition:  // qcow2/VHD on a pipe
+      return Recode(e, ErrorCode::kInvalidArgument, context);
+    default:  // permissions, I/O
+      return Recode(e, ErrorCode::kUnavailable, context);
+  }
+}
+
+// Errors of the writers (the OUTPUT).
+Error OutputError(const Error& e, std::string_view context) {
+  switch (e.code) {
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kCancelled:
+      return Recode(e, e.code, context);
+    default:  // no such directory, permissions, disk full, I/O, closed pipe
+      return Recode(e, ErrorCode::kUnavailable, context);
+  }
+}
+
+// Errors of Inspect/ReadMetadataRegion/OpenVolumeKey on an image to open.
+Error HeaderError(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kInvalidArgument:  // no LUKS magic
+      return Recode(e, ErrorCode::kFailedPrecondition);
+    case ErrorCode::kFailedPrecondition:  // no active keyslot protects the data
+      return Recode(e, ErrorCode::kPermissionDenied);
+    case ErrorCode::kDataLoss:
+    case ErrorCode::kUnimplemented:
+    case ErrorCode::kResourceExhausted:
+    case ErrorCode::kPermissionDenied:  // the passphrase (files are read before)
+    case ErrorCode::kNotFound:
+    case ErrorCode::kCancelled:
+    case ErrorCode::kInternal:
+      return e;
+    default:
+      return Recode(e, ErrorCode::kUnavailable);
+  }
+}
+
+// ReadMetadataRegion reads the file itself: its kPermissionDenied is the file's, not a passphrase.
+Error MetadataReadError(const Error& e) {
+  if (e.code == ErrorCode::kPermissionDenied || e.code == ErrorCode::kUnavailable) {
+    return Recode(e, ErrorCode::kUnavailable);
+  }
+  return HeaderError(e);
+}
+
+// ---- Small helpers ------------------------------------------------------------------------------
+
+bool IsAllZero(std::span<const uint8_t> b) {
+  return b.empty() || (b[0] == 0 && std::memcmp(b.data(), b.data() + 1, b.size() - 1) == 0);
+}
+
+uint64_t RoundUp(uint64_t v, uint64_t unit) { return (v + unit - 1) / unit * unit; }
+
+size_t ThreadCount(size_t asked) {
+  if (asked != 0) return asked;
+  return std::max<size_t>(1, std::thread::hardware_concurrency());
+}
+
+Status CheckCopyOptions(const CopyOptions& c) {
+  if (c.chunk_bytes < kClusterBytes || c.chunk_bytes > kMaxChunkBytes ||
+      c.chunk_bytes % kClusterBytes != 0) {
+    return InvalidArgument("chunk size must be a multiple of 64 KiB from 64 KiB to 64 MiB");
+  }
+  if (c.threads > 1024) return InvalidArgument("at most 1024 threads");
+  return OkStatus();
+}
+
+bool Cancelled(const CopyOptions& c) {
+  return c.cancel != nullptr && c.cancel->load(std::memory_order_relaxed);
+}
+
+Status CheckCancel(const CopyOptions& c) {
+  if (Cancelled(c)) return MakeError(ErrorCode::kCancelled, "interrupted");
+  return OkStatus();
+}
+
+// QEMU's payload offset for a LUKS1 header inside qcow2 (crypto/block-luks.c,
+// qcrypto_block_luks_create): 4 KiB of header, then 8 key-material areas of key_bytes x 4000
+// bytes, each rounded up to 4 KiB; qcow2 stores exactly that many bytes of header.
+uint64_t QemuLuksHeaderBytes(size_t key_bytes) {
+  const uint64_t split_sectors = RoundUp(RoundUp(key_bytes * 4000, 512) / 512, 8);
+  return (8 + 8 * split_sectors) * 512;
+}
+
+// Thread CPU time in seconds (the PBKDF benchmark must not count time the scheduler gave others).
+double ThreadCpuSeconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// cryptsetup's --iter-time for PBKDF2, calibrated by Veil: libcryptsetup's own benchmark runs
+// PBKDF2 until one run exceeds 500 ms, twice for LUKS1 (keyslot and volume-key digest): 2-3 s
+// whatever the iter-time. This one measures for ~60 ms of CPU time with the keyslot's output
+// length, then asks libcryptsetup for that fixed count. The volume-key digest then gets
+// libcryptsetup's minimum of 1000 iterations (its default is ~125 ms): a passphrase guess costs the
+// keyslot's iter-time either way, and the digest of a random 256/512-bit key protects nothing.
+Result<uint32_t> CalibratePbkdf2(const std::string& hash, size_t key_bytes, uint32_t iter_time_ms) {
+  crypto::Pbkdf2Params params;
+  if (hash == "sha256") {
+    params.hash = crypto::HashAlgorithm::kSha256;
+  } else if (hash == "sha512") {
+    params.hash = crypto::HashAlgorithm::kSha512;
+  } else if (hash == "sha1") {
+    params.hash = crypto::HashAlgorithm::kSha1;
+  } else {
+    return InvalidArgument("PBKDF2 hash '" + hash + "' is not sha1, sha256 or sha512");
+  }
+  params.length = key_bytes;
+  const std::vector<uint8_t> password = {'v', 'e', 'i', 'l'};
+  const std::vector<uint8_t> salt(32, 0x5a);
+  uint32_t iterations = 1 << 12;
+  for (;;) {
+    params.iterations = iterations;
+    const double start = ThreadCpuSeconds();
+    auto out = crypto::Pbkdf2Hmac(params, password, salt);
+    if (!out) return tl::unexpected(out.error());
+    const double seconds = ThreadCpuSeconds() - start;
+    if (seconds >= 0.06 || iterations >= (1u << 30)) {
+      const double wanted = iterations / std::max(seconds, 1e-6) * iter_time_ms / 1000.0;
+      return static_cast<uint32_t>(std::clamp(wanted, 1000.0, 4'000'000'000.0));
+    }
+    iterations *= seconds < 0.006 ? 8 : 2;
+  }
+}
+
+// A file descriptor we opened.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// ---- Temporary output, renamed into place on success --------------------------------------------
+
+class TempPath {
+ public:
+  // Picks ".<name>.veil-tmp-<hex>" beside `destination`, which must not exist.
+  static Result<TempPath> Reserve(const std::string& destination, Random& random) {
+    if (destination.empty()) return InvalidArgument("empty destination path");
+    struct stat st {};
+    if (::lstat(destination.c_str(), &st) == 0) {
+      return AlreadyExists(destination + " already exists: remove it or choose another name");
+    }
+    if (errno != ENOENT) {
+      return Unavailable("cannot check " + destination + ": " + std::strerror(errno));
+    }
+    const std::filesystem::path dst(destination);
+    std::string dir = dst.parent_path().string();
+    if (dir.empty()) dir = ".";
+    const std::vector<uint8_t> tag = random.Bytes(6);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string suffix;
+    for (uint8_t b : tag) {
+      suffix += kHex[b >> 4];
+      suffix += kHex[b & 15];
+    }
+    TempPath t;
+    t.destination_ = destination;
+    t.dir_ = dir;
+    t.path_ = dir + "/." + dst.filename().string() + ".veil-tmp-" + suffix;
+    return t;
+  }
+
+  TempPath() = default;
+  TempPath(TempPath&& o) noexcept
+      : path_(std::move(o.path_)),
+        destination_(std::move(o.destination_)),
+        dir_(std::move(o.dir_)),
+        committed_(o.committed_) {
+    o.path_.clear();
+  }
+  TempPath& operator=(TempPath&&) = delete;
+  ~TempPath() {
+    if (!committed_ && !path_.empty()) ::unlink(path_.c_str());
+  }
+
+  const std::string& path() const { return path_; }
+
+  // Renames the (complete, fsynced) temporary file to the destination without replacing
+  // anything, then fsyncs the directory so that the name survives a crash.
+  Status Commit() {
+    if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, destination_.c_str(), RENAME_NOREPLACE) !=
+        0) {
+      if (errno == EEXIST) {
+        return AlreadyExists(destination_ + " appeared while writing; the result was discarded");
+      }
+      if (errno != EINVAL && errno != ENOSYS) {
+        return Unavailable("rename to " + destination_ + ": " + std::strerror(errno));
+      }
+      // A file system without RENAME_NOREPLACE: link() does not replace either.
+      if (::link(path_.c_str(), destination_.c_str()) != 0) {
+        if (errno == EEXIST) return AlreadyExists(destination_ + " appeared while writing");
+        return Unavailable("link to " + destination_ + ": " + std::strerror(errno));
+      }
+      ::unlink(path_.c_str());
+    }
+    committed_ = true;
+    Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
+      return Unavailable("fsync " + dir_ + ": " + std::strerror(errno));
+    }
+    return OkStatus();
+  }
+
+ private:
+  std::string path_, destination_, dir_;
+  bool committed_ = false;
+};
+
+// ---- Inputs -------------------------------------------------------------------------------------
+
+// A disk to read: random access (a file) or a stream (a pipe, stdin).
+struct Source {
+  std::shared_ptr<disk::DiskReader> disk;
+  std::unique_ptr<disk::SequentialReader> stream;
+  Fd owned_fd;  // a FIFO we opened
+  std::string format_name;
+  std::optional<uint64_t> size;
+};
+
+bool IsStreamPath(const struct stat& st) {
+  return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
+Result<Source> OpenStreamSource(int fd, std::optional<uint64_t> size, const std::string& name,
+                                Fd owned) {
+  auto stream = disk::OpenStream(fd, disk::StreamOptions{size});
+  if (!stream) return tl::unexpected(InputError(stream.error(), name));
+  Source s;
+  s.owned_fd = std::move(owned);
+  s.stream = std::move(*stream);
+  s.format_name = s.stream->format() == disk::DiskFormat::kLuks ? "luks" : "raw (stream)";
+  s.size = size;
+  if (s.stream->format() == disk::DiskFormat::kLuks) {
+    return FailedPrecondition(name + " is already a LUKS container: decrypt it first, or copy it");
+  }
+  return s;
+}
+
+Result<Source> OpenEncryptSource(const EncryptOptions& o) {
+  if (o.source == kStdio) {
+    return OpenStreamSource(o.copy.stdin_fd, o.source_size, "stdin", Fd());
+  }
+  struct stat st {};
+  if (::stat(o.source.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return NotFound(o.source + ": no such file");
+    return Unavailable(o.source + ": " + std::strerror(err));
+  }
+  if (IsStreamPath(st)) {
+    Fd fd(::open(o.source.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return Unavailable("open " + o.source + ": " + std::strerror(errno));
+    const int raw_fd = fd.get();
+    return OpenStreamSource(raw_fd, o.source_size, o.source, std::move(fd));
+  }
+  auto disk = disk::OpenDisk(o.source);
+  if (!disk) return tl::unexpected(InputError(disk.error(), o.source));
+  Source s;
+  s.disk = std::move(*disk);
+  s.format_name = s.disk->format_name();
+  s.size = s.disk->virtual_size();
+  if (s.disk->format() == disk::DiskFormat::kLuks) {
+    return FailedPrecondition(o.source +
+                              " is already a LUKS container: decrypt it first, or copy it");
+  }
+  if (s.disk->encryption() != nullptr) {
+    return FailedPrecondition(o.source + " is a qcow2 image with LUKS encryption already");
+  }
+  if (o.source_size && *o.source_size != *s.size) {
+    return InvalidArgument("--size " + std::to_string(*o.source_size) + " but " + o.source +
+                           " holds a disk of " + std::to_string(*s.size) + " bytes");
+  }
+  return s;
+}
+
+// An opened LUKS image: a raw container or a qcow2 with LUKS inside.
+struct LuksSource {
+  std::shared_ptr<disk::DiskReader> disk;  // raw bytes (kLuks/kRaw) or the qcow2
+  bool qcow2 = false;
+  HeaderInfo header;
+  std::vector<uint8_t> header_bytes;  // metadata and keyslots, as checked
+  uint64_t file_size = 0;
+  uint64_t payload_size = 0;  // plaintext bytes: the virtual disk
+  std::string format_name;    // "luks1", "luks2", "qcow2"
+};
+
+Result<LuksSource> OpenLuksSource(const std::string& path) {
+  auto disk = disk::OpenDisk(path);
+  if (!disk) return tl::unexpected(InputError(disk.error(), path));
+  LuksSource s;
+  s.disk = std::move(*disk);
+  const disk::DiskFormat format = s.disk->format();
+  if (format == disk::DiskFormat::kQcow2) {
+    const disk::EncryptionInfo* enc = s.disk->encryption();
+    if (enc == nullptr) {
+      return FailedPrecondition("not a LUKS image: " + path + " is a qcow2 image without " +
+                                "encryption");
+    }
+    auto info = Inspect(enc->header);
+    if (!info) return tl::unexpected(HeaderError(info.error()).Wrap("LUKS header inside qcow2"));
+    s.qcow2 = true;
+    s.header = std::move(*info);
+    s.header_bytes = enc->header;
+    s.payload_size = s.disk->virtual_size();
+    s.format_name = "qcow2";
+    if (s.payload_size % 512 != 0) {
+      return OutOfRange("qcow2 virtual size " + std::to_string(s.payload_size) +
+                        " is not a multiple of 512");
+    }
+    return s;
+  }
+  if (format == disk::DiskFormat::kVhd) {
+    return FailedPrecondition("not a LUKS image: " + path + " is a VHD image");
+  }
+  // kLuks, or kRaw with a damaged primary LUKS2 header but a secondary one: Inspect decides.
+  auto region = ReadMetadataRegion(path);
+  if (!region) {
+    Error e = MetadataReadError(region.error());
+    if (e.code == ErrorCode::kFailedPrecondition) {
+      e.message = "not a LUKS image: " + path + " is " + s.disk->format_name() + " data (" +
+                  e.message + ")";
+    }
+    return tl::unexpected(e);
+  }
+  auto info = Inspect(region->bytes);
+  if (!info) return tl::unexpected(HeaderError(info.error()));
+  if (auto size_ok = CheckContainerSize(*info, region->file_size); !size_ok) {
+    return tl::unexpected(size_ok.error());  // kDataLoss: truncated
+  }
+  const Layout& l = info->layout;
+  if (l.payload_offset_bytes == 0) {
+    return FailedPrecondition(path + " is a detached LUKS header: it holds no payload");
+  }
+  s.file_size = region->file_size;
+  s.header = std::move(*info);
+  s.header_bytes = std::move(region->bytes);
+  if (l.payload_size_bytes) {
+    s.payload_size = *l.payload_size_bytes;
+  } else {
+    // What cryptsetup maps: whole sectors after the payload offset.
+    const uint64_t rest =
+        s.file_size > l.payload_offset_bytes ? s.file_size - l.payload_offset_bytes : 0;
+    s.payload_size = rest / l.sector_size * l.sector_size;
+  }
+  s.format_name = std::string(VersionName(s.header.version));
+  return s;
+}
+
+Result<OpenedVolume> Unlock(const LuksSource& s, std::span<const uint8_t> passphrase,
+                            const OpenLimits& limits) {
+  auto opened = OpenVolumeKey(std::span<const uint8_t>(s.header_bytes), passphrase, limits);
+  if (!opened) return tl::unexpected(HeaderError(opened.error()));
+  if (s.qcow2) {
+    // QEMU's IVs count from the start of the qcow2 FILE: the cipher gets host offsets, the
+    // LUKS header's own payload offset is meaningless here.
+    opened->layout.iv_tweak = 0;
+    opened->layout.payload_size_bytes.reset();
+  }
+  return opened;
+}
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+// What InspectImage says about an opened LUKS image.
+ImageInfo LuksImageInfo(const std::string& path, const LuksSource& src) {
+  ImageInfo info;
+  info.path = path;
+  info.container = src.qcow2 ? "qcow2" : "luks";
+  info.container_detail = src.qcow2 ? src.disk->format_name() : src.format_name;
+  info.file_size = FileSize(path);
+  info.virtual_size = src.payload_size;
+  info.encrypted = true;
+  info.luks = src.header;
+  if (src.qcow2) info.luks_header_offset = src.disk->encryption()->header_offset;
+  return info;
+}
+
+Result<std::vector<SectorCipher>> CipherPerWorker(const Layout& layout, const SecretBytes& key,
+                                                  size_t threads) {
+  std::vector<SectorCipher> ciphers;
+  auto first = SectorCipher::Create(layout, key);
+  if (!first) return tl::unexpected(HeaderError(first.error()));
+  for (size_t i = 1; i < threads; ++i) {
+    auto clone = first->Clone();
+    if (!clone) return tl::unexpected(clone.error());
+    ciphers.push_back(std::move(*clone));
+  }
+  ciphers.push_back(std::move(*first));
+  return ciphers;
+}
+
+// ---- The copy job: one input, one transform, one output -----------------------------------------
+
+struct CopyPlan {
+  // Input: exactly one of these.
+  const disk::DiskReader* disk = nullptr;      // plaintext, random access (ReadAt)
+  disk::SequentialReader* stream = nullptr;    // plaintext, in order (read by the producer)
+  const disk::DiskReader* luks_raw = nullptr;  // a raw LUKS container's bytes
+  uint64_t luks_payload_offset = 0;
+  const disk::DiskReader* qcow2_luks = nullptr;  // a qcow2 with LUKS (ReadRawAt)
+  // Size of the virtual disk, when known (all but a stream without a promised size).
+  std::optional<uint64_t> size;
+
+  // Transform: encrypt plaintext (raw LUKS output: at the payload offset of each byte; qcow2: at
+  // host offsets), or decrypt (luks_raw / qcow2_luks input). Both need the ciphers.
+  bool encrypt = false;
+  std::vector<SectorCipher>* ciphers = nullptr;
+  // The last chunk is padded with zeros to a multiple of this (the LUKS sector size).
+  uint32_t pad_to = 512;
+
+  // Output: exactly one of these.
+  disk::FileWriter* file = nullptr;  // at file_base + disk offset
+  uint64_t file_base = 0;
+  disk::StreamWriter* out = nullptr;
+  disk::Qcow2Writer* qcow2 = nullptr;  // zero clusters unallocated; encrypt: at host offsets
+
+  size_t chunk_bytes = 0;
+};
+
+class CopyJob final : public PipelineJob {
+ public:
+  explicit CopyJob(const CopyPlan& plan) : p_(plan) {
+    // Reading and the cipher run in parallel; writes to one file are serialised (the kernel would
+    // serialise them on the inode lock anyway, with the waiting core spinning).
+    steps_.push_back(Step::kFill);
+    if (p_.file != nullptr) {
+      steps_.push_back(Step::kWriteFile);
+    } else if (p_.out != nullptr) {
+      steps_.push_back(Step::kWriteStream);
+    } else {
+      steps_.push_back(Step::kAllocateClusters);
+      if (p_.encrypt) steps_.push_back(Step::kEncryptClusters);
+      steps_.push_back(Step::kWriteClusters);
+    }
+  }
+
+  uint64_t total() const { return position_; }  // bytes of virtual disk produced
+
+  Result<bool> Next(Chunk& chunk) override {
+    size_t valid = 0;
+    if (p_.stream != nullptr) {
+      auto n = p_.stream->Read(chunk.buffer.first(p_.chunk_bytes));
+      if (!n) return tl::unexpected(InputError(n.error(), "input"));
+      valid = *n;
+    } else {
+      if (position_ >= *p_.size) return false;
+      valid = static_cast<size_t>(std::min<uint64_t>(p_.chunk_bytes, *p_.size - position_));
+    }
+    if (valid == 0) return false;
+    chunk.offset = position_;
+    chunk.length = valid;
+    position_ += valid;
+    return true;
+  }
+
+  std::vector<StageKind> stages() const override {
+    std::vector<StageKind> kinds;
+    for (Step step : steps_) {
+      switch (step) {
+        case Step::kFill:
+        case Step::kEncryptClusters:
+          kinds.push_back(StageKind::kParallel);
+          break;
+        case Step::kWriteFile:
+        case Step::kWriteClusters:
+          kinds.push_back(StageKind::kSerial);
+          break;
+        case Step::kWriteStream:
+        case Step::kAllocateClusters:
+          kinds.push_back(StageKind::kSerialInOrder);
+          break;
+      }
+    }
+    return kinds;
+  }
+
+  Status Run(size_t stage, Chunk& chunk, size_t worker) override {
+    switch (steps_[stage]) {
+      case Step::kFill:
+        return FillAndTransform(chunk, worker);
+      case Step::kWriteFile: {
+        auto st = p_.file->WriteAt(p_.file_base + chunk.offset, chunk.buffer.first(Padded(chunk)));
+        if (!st) return tl::unexpected(OutputError(st.error(), "write"));
+        return OkStatus();
+      }
+      case Step::kWriteStream: {
+        auto st = p_.out->Write(chunk.buffer.first(Padded(chunk)));
+        if (!st) return tl::unexpected(OutputError(st.error(), "write"));
+        return OkStatus();
+      }
+      case Step::kAllocateClusters: {
+        const uint64_t cs = p_.qcow2->cluster_size();
+        for (Piece& piece : chunk.pieces) {
+          auto host = p_.qcow2->AllocateCluster((chunk.offset + piece.begin) / cs);
+          if (!host) return tl::unexpected(OutputError(host.error(), "qcow2"));
+          piece.output_offset = *host;
+          piece.cipher_offset = *host;
+        }
+        return OkStatus();
+      }
+      case Step::kEncryptClusters:
+        for (const Piece& piece : chunk.pieces) {
+          // QEMU's IVs: the cluster's host offset in the qcow2 file.
+          auto st = (*p_.ciphers)[worker].Encrypt(chunk.buffer.subspan(piece.begin, piece.length),
+                                                  piece.cipher_offset);
+          if (!st) return tl::unexpected(st.error());
+        }
+        return OkStatus();
+      case Step::kWriteClusters:
+        for (const Piece& piece : chunk.pieces) {
+          auto st = p_.qcow2->WriteAllocatedCluster(
+              piece.output_offset, chunk.buffer.subspan(piece.begin, piece.length));
+          if (!st) return tl::unexpected(OutputError(st.error(), "write qcow2"));
+        }
+        return OkStatus();
+    }
+    return Internal("unknown pipeline step");
+  }
+
+ private:
+  enum class Step {
+    kFill,              // read (and decrypt) the input; encrypt for a raw LUKS output
+    kWriteFile,         // pwrite at file_base + offset
+    kWriteStream,       // write to stdout, in order
+    kAllocateClusters,  // qcow2: host offsets for the clusters holding data, in guest order
+    kEncryptClusters,   // qcow2-LUKS: encrypt each cluster at its host offset
+    kWriteClusters,     // qcow2: pwrite each cluster
+  };
+
+  Status FillAndTransform(Chunk& chunk, size_t worker) {
+    VEIL_TRY(Fill(chunk, worker));
+    if (p_.qcow2 != nullptr) {
+      // Which clusters hold data (the rest stays unallocated).
+      const size_t cs = p_.qcow2->cluster_size();
+      const size_t end = static_cast<size_t>(RoundUp(chunk.length, cs));
+      for (size_t at = 0; at < end; at += cs) {
+        if (IsAllZero(chunk.buffer.subspan(at, cs))) continue;
+        chunk.pieces.push_back(Piece{at, cs, true, 0, 0});
+      }
+      return OkStatus();
+    }
+    if (p_.encrypt) {
+      auto st = (*p_.ciphers)[worker].Encrypt(chunk.buffer.first(Padded(chunk)), chunk.offset);
+      if (!st) return tl::unexpected(st.error());
+    }
+    return OkStatus();
+  }
+
+  // chunk.length rounded up to the padding unit; the tail is zero-filled by Fill.
+  size_t Padded(const Chunk& chunk) const {
+    return static_cast<size_t>(RoundUp(chunk.length, p_.pad_to));
+  }
+
+  // Puts the chunk's plaintext into its buffer, zero-padded up to the next cluster boundary.
+  Status Fill(Chunk& chunk, size_t worker) {
+    const std::span<uint8_t> bytes = chunk.buffer.first(chunk.length);
+    if (p_.disk != nullptr) {
+      auto n = p_.disk->ReadAt(chunk.offset, bytes);
+      if (!n) return tl::unexpected(InputError(n.error(), "read input"));
+      if (*n != bytes.size()) return ShortInput(chunk.offset + *n);
+    } else if (p_.luks_raw != nullptr) {
+      auto n = p_.luks_raw->ReadAt(p_.luks_payload_offset + chunk.offset, bytes);
+      if (!n) return tl::unexpected(InputError(n.error(), "read input"));
+      if (*n != bytes.size()) return ShortInput(p_.luks_payload_offset + chunk.offset + *n);
+      auto st = (*p_.ciphers)[worker].Decrypt(bytes, chunk.offset);
+      if (!st) return tl::unexpected(st.error());
+    } else if (p_.qcow2_luks != nullptr) {
+      auto runs = p_.qcow2_luks->ReadRawAt(chunk.offset, bytes);
+      if (!runs) return tl::unexpected(InputError(runs.error(), "read input"));
+      for (const disk::RawRun& run : *runs) {
+        if (!run.data) continue;
+        auto st = (*p_.ciphers)[worker].Decrypt(
+            bytes.subspan(static_cast<size_t>(run.offset - chunk.offset),
+                          static_cast<size_t>(run.length)),
+            run.iv_offset);
+        if (!st) return tl::unexpected(st.error());
+      }
+    }  // a stream chunk was read by Next()
+    const size_t unit = p_.qcow2 != nullptr ? p_.qcow2->cluster_size() : p_.pad_to;
+    const size_t end = static_cast<size_t>(RoundUp(chunk.length, unit));
+    std::memset(chunk.buffer.data() + chunk.length, 0, end - chunk.length);
+    return OkStatus();
+  }
+
+  static Status ShortInput(uint64_t at) {
+    return OutOfRange("the input ended at byte " + std::to_string(at) +
+                      " while being read: input smaller than it claims (did it change?)");
+  }
+
+  const CopyPlan p_;
+  std::vector<Step> steps_;
+  uint64_t position_ = 0;  // producer only
+};
+
+// Runs `job` and turns the pipeline's bookkeeping into progress reports.
+Status RunCopy(CopyJob& job, const CopyOptions& copy, size_t threads, size_t chunk_bytes,
+               std::optional<uint64_t> total) {
+  PipelineOptions po;
+  po.threads = threads;
+  po.chunk_bytes = chunk_bytes;
+  po.cancel = copy.cancel;
+  if (copy.progress) {
+    po.progress = [&copy, total](uint64_t done) { copy.progress(Progress{done, total}); };
+  }
+  return RunPipeline(job, po);
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Status CheckPassphraseSize(const SecretBytes& passphrase) {
+  if (passphrase.empty()) return InvalidArgument("empty passphrase");
+  if (passphrase.size() > kMaxPassphraseBytes) {
+    return InvalidArgument("passphrase longer than 8 MiB (cryptsetup's key file limit)");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+// ---- EncryptImage -------------------------------------------------------------------------------
+
+Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  VEIL_TRY(CheckCopyOptions(o.copy));
+  VEIL_TRY(CheckPassphraseSize(o.passphrase));
+  if (o.key_bytes != 32 && o.key_bytes != 64) {
+    return InvalidArgument("key size must be 256 or 512 bits (AES-128/256-XTS)");
+  }
+  if (o.format == EncryptFormat::kLuks2 ? (o.sector_size != 512 && o.sector_size != 4096)
+                                        : o.sector_size != 512) {
+    return InvalidArgument(std::string("sector size ") + std::to_string(o.sector_size) +
+                           " is not possible for " + std::string(EncryptFormatName(o.format)) +
+                           (o.format == EncryptFormat::kLuks2 ? " (512 or 4096)" : " (512 only)"));
+  }
+  const bool to_stdout = o.destination == kStdio;
+  if (to_stdout && o.format == EncryptFormat::kQcow2) {
+    return InvalidArgument("qcow2 output cannot go to stdout (it is written out of order)");
+  }
+  OsRandom os_random;
+  Random& random = o.copy.random != nullptr ? *o.copy.random : os_random;
+
+  // 1. The input (nothing is created before it is known to be usable).
+  Source src = VEIL_TRY_VALUE(OpenEncryptSource(o));
+  if (o.format == EncryptFormat::kQcow2 && !src.size) {
+    return InvalidArgument("qcow2 output needs the disk size in advance: give --size for a pipe");
+  }
+  std::optional<TempPath> temp;
+  if (!to_stdout) temp.emplace(VEIL_TRY_VALUE(TempPath::Reserve(o.destination, random)));
+
+  // 2. The header: a fresh volume key in keyslot 0 under the passphrase (the PBKDF runs here).
+  CreateOptions create;
+  create.version = o.format == EncryptFormat::kLuks2 ? Version::kLuks2 : Version::kLuks1;
+  create.key_bytes = o.key_bytes;
+  create.sector_size = o.sector_size;
+  create.pbkdf = o.pbkdf;
+  const bool pbkdf2 =
+      o.pbkdf.type == "pbkdf2" || (o.pbkdf.type.empty() && create.version == Version::kLuks1);
+  if (pbkdf2 && !create.pbkdf.iterations) {
+    create.pbkdf.type = "pbkdf2";
+    create.pbkdf.iterations =
+        VEIL_TRY_VALUE(CalibratePbkdf2(o.pbkdf.hash, o.key_bytes, o.pbkdf.iter_time_ms));
+  }
+  create.uuid = o.uuid;
+  if (o.format == EncryptFormat::kQcow2)
+    create.data_offset_bytes = QemuLuksHeaderBytes(o.key_bytes);
+  auto key = GenerateVolumeKey(random, o.key_bytes);
+  if (!key) return tl::unexpected(key.error());
+  auto blob = CreateHeader(create, *key, o.passphrase.Reveal());
+  if (!blob) {
+    const Error& e = blob.error();
+    return tl::unexpected(e.code == ErrorCode::kInvalidArgument ? e
+                                                                : Recode(e, ErrorCode::kInternal));
+  }
+  VEIL_TRY(CheckCancel(o.copy));
+
+  EncryptResult result;
+  result.source_format = src.format_name;
+  result.format = o.format;
+  result.layout = blob->layout;
+  const size_t threads = ThreadCount(o.copy.threads);
+  result.threads = threads;
+
+  Layout cipher_layout = blob->layout;
+  if (o.format == EncryptFormat::kQcow2) cipher_layout.iv_tweak = 0;  // host offsets
+  std::vector<SectorCipher> ciphers = VEIL_TRY_VALUE(CipherPerWorker(cipher_layout, *key, threads));
+  key->Clear();
+
+  CopyPlan plan;
+  plan.disk = src.disk.get();
+  plan.stream = src.stream.get();
+  plan.size = src.size;
+  plan.encrypt = true;
+  plan.ciphers = &ciphers;
+  plan.pad_to = o.sector_size;
+  plan.chunk_bytes = o.copy.chunk_bytes;
+
+  std::unique_ptr<disk::FileWriter> file;
+  std::unique_ptr<disk::Qcow2Writer> qcow2;
+  std::optional<disk::StreamWriter> out;
+  const uint64_t header_bytes = blob->bytes.size();
+  if (o.format == EncryptFormat::kQcow2) {
+    disk::Qcow2WriterOptions qo;
+    qo.virtual_size = RoundUp(*src.size, 512);
+    qo.luks_header = std::move(blob->bytes);
+    if (qo.virtual_size == 0) return InvalidArgument("the input disk is empty");
+    auto w = disk::Qcow2Writer::Create(temp->path(), qo);
+    if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
+    qcow2 = std::move(*w);
+    plan.qcow2 = qcow2.get();
+  } else if (to_stdout) {
+    out.emplace(o.copy.stdout_fd);
+    auto st = out->Write(blob->bytes);
+    if (!st) return tl::unexpected(OutputError(st.error(), "write header"));
+    plan.out = &*out;
+  } else {
+    disk::FileWriterOptions fo;
+    if (src.size) fo.size = header_bytes + RoundUp(*src.size, o.sector_size);
+    auto w = disk::FileWriter::Create(temp->path(), fo);
+    if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
+    file = std::move(*w);
+    auto st = file->WriteAt(0, blob->bytes);
+    if (!st) return tl::unexpected(OutputError(st.error(), "write header"));
+    plan.file = file.get();
+    plan.file_base = header_bytes;
+  }
+
+  CopyJob job(plan);
+  VEIL_TRY(RunCopy(job, o.copy, threads, o.copy.chunk_bytes, src.size));
+  result.virtual_size = job.total();
+  if (src.size && job.total() != *src.size) {
+    return OutOfRange("the input ended after " + std::to_string(job.total()) + " of " +
+                      std::to_string(*src.size) + " bytes");
+  }
+  if (!src.size && job.total() == 0) return InvalidArgument("the input stream was empty");
+
+  // 3. Make it durable, then give it its name.
+  if (qcow2) {
+    auto st = qcow2->Finish();
+    if (!st) return tl::unexpected(OutputError(st.error(), "finish qcow2"));
+  } else if (file) {
+    auto st = file->Finish();
+    if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
+  } else {
+    auto st = out->Finish();
+    if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
+  }
+  VEIL_TRY(CheckCancel(o.copy));
+  if (temp) {
+    struct stat st {};
+    if (::stat(temp->path().c_str(), &st) == 0) result.output_bytes = st.st_size;
+    VEIL_TRY(temp->Commit());
+  } else {
+    result.output_bytes = header_bytes + RoundUp(job.total(), o.sector_size);
+  }
+  result.seconds = SecondsSince(start);
+  return result;
+}
+
+// ---- DecryptImage -------------------------------------------------------------------------------
+
+Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  VEIL_TRY(CheckCopyOptions(o.copy));
+  VEIL_TRY(CheckPassphraseSize(o.passphrase));
+  const bool to_stdout = o.destination == kStdio;
+  if (to_stdout && o.format == DecryptFormat::kQcow2) {
+    return InvalidArgument("qcow2 output cannot go to stdout (it is written out of order)");
+  }
+  if (o.source == kStdio) {
+    return InvalidArgument("decrypt reads a file, not a pipe (the LUKS header must be read first)");
+  }
+  OsRandom os_random;
+  Random& random = o.copy.random != nullptr ? *o.copy.random : os_random;
+
+  LuksSource src = VEIL_TRY_VALUE(OpenLuksSource(o.source));
+  std::optional<TempPath> temp;
+  if (!to_stdout) temp.emplace(VEIL_TRY_VALUE(TempPath::Reserve(o.destination, random)));
+  OpenedVolume opened = VEIL_TRY_VALUE(Unlock(src, o.passphrase.Reveal(), o.limits));
+  VEIL_TRY(CheckCancel(o.copy));
+
+  DecryptResult result;
+  result.source_format = src.format_name;
+  result.layout = opened.layout;
+  result.keyslot = opened.keyslot;
+  const size_t threads = ThreadCount(o.copy.threads);
+  result.threads = threads;
+  std::vector<SectorCipher> ciphers =
+      VEIL_TRY_VALUE(CipherPerWorker(opened.layout, opened.volume_key, threads));
+  opened.volume_key.Clear();
+
+  CopyPlan plan;
+  if (src.qcow2) {
+    plan.qcow2_luks = src.disk.get();
+  } else {
+    plan.luks_raw = src.disk.get();
+    plan.luks_payload_offset = opened.layout.payload_offset_bytes;
+  }
+  plan.size = src.payload_size;
+  plan.ciphers = &ciphers;
+  plan.pad_to = 512;
+  plan.chunk_bytes = o.copy.chunk_bytes;
+
+  std::unique_ptr<disk::FileWriter> file;
+  std::unique_ptr<disk::Qcow2Writer> qcow2;
+  std::optional<disk::StreamWriter> out;
+  if (o.format == DecryptFormat::kQcow2) {
+    if (src.payload_size == 0) return OutOfRange("the LUKS payload is empty");
+    disk::Qcow2WriterOptions qo;
+    qo.virtual_size = src.payload_size;
+    auto w = disk::Qcow2Writer::Create(temp->path(), qo);
+    if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
+    qcow2 = std::move(*w);
+    plan.qcow2 = qcow2.get();
+  } else if (to_stdout) {
+    out.emplace(o.copy.stdout_fd);
+    plan.out = &*out;
+  } else {
+    disk::FileWriterOptions fo;
+    fo.size = src.payload_size;
+    auto w = disk::FileWriter::Create(temp->path(), fo);
+    if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
+    file = std::move(*w);
+    plan.file = file.get();
+  }
+
+  CopyJob job(plan);
+  VEIL_TRY(RunCopy(job, o.copy, threads, o.copy.chunk_bytes, src.payload_size));
+  result.virtual_size = job.total();
+  if (qcow2) {
+    auto st = qcow2->Finish();
+    if (!st) return tl::unexpected(OutputError(st.error(), "finish qcow2"));
+  } else if (file) {
+    auto st = file->Finish();
+    if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
+  } else {
+    auto st = out->Finish();
+    if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
+  }
+  VEIL_TRY(CheckCancel(o.copy));
+  if (temp) VEIL_TRY(temp->Commit());
+  result.seconds = SecondsSince(start);
+  return result;
+}
+
+// ---- InspectImage -------------------------------------------------------------------------------
+
+Result<ImageInfo> InspectImage(const std::string& path) {
+  auto disk = disk::OpenDisk(path);
+  if (!disk) return tl::unexpected(InputError(disk.error(), path));
+  const disk::DiskFormat format = (*disk)->format();
+  if (format == disk::DiskFormat::kLuks ||
+      (format == disk::DiskFormat::kQcow2 && (*disk)->encryption() != nullptr)) {
+    const LuksSource src = VEIL_TRY_VALUE(OpenLuksSource(path));
+    return LuksImageInfo(path, src);
+  }
+  ImageInfo info;
+  info.path = path;
+  info.container = std::string(disk::DiskFormatName(format));
+  info.container_detail = (*disk)->format_name();
+  info.virtual_size = (*disk)->virtual_size();
+  info.file_size = FileSize(path);
+  return info;
+}
+
+namespace {
+
+namespace json = boost::json;
+
+json::value ImageInfoValue(const ImageInfo& info) {
+  json::object o;
+  o["path"] = info.path;
+  o["container"] = info.container;
+  o["container_detail"] = info.container_detail;
+  o["file_size"] = info.file_size;
+  o["virtual_size"] = info.virtual_size;
+  o["encrypted"] = info.encrypted;
+  if (info.luks) {
+    o["luks"] = json::parse(HeaderInfoToJson(*info.luks));
+  } else {
+    o["luks"] = nullptr;
+  }
+  if (info.container == "qcow2" && info.encrypted)
+    o["luks_header_offset"] = info.luks_header_offset;
+  return o;
+}
+
+json::value TableValue(const PartitionTable& t) {
+  json::object o;
+  o["kind"] = TableKindName(t.kind);
+  o["block_size"] = t.block_size;
+  if (t.kind == TableKind::kGpt) o["disk_guid"] = t.disk_guid;
+  json::array parts;
+  for (const Partition& p : t.partitions) {
+    json::object j;
+    j["number"] = p.number;
+    j["first_byte"] = p.first_byte;
+    j["size_bytes"] = p.size_bytes;
+    j["type"] = p.type;
+    j["type_name"] = p.type_name;
+    if (t.kind == TableKind::kGpt) {
+      j["name"] = p.name;
+      j["guid"] = p.guid;
+    }
+    j["bootable"] = p.bootable;
+    parts.push_back(std::move(j));
+  }
+  o["partitions"] = std::move(parts);
+  json::array problems, warnings;
+  for (const auto& s : t.problems) problems.emplace_back(json::string_view(s));
+  for (const auto& s : t.warnings) warnings.emplace_back(json::string_view(s));
+  o["problems"] = std::move(problems);
+  o["warnings"] = std::move(warnings);
+  return o;
+}
+
+}  // namespace
+
+std::string ImageInfoToJson(const ImageInfo& info) { return json::serialize(ImageInfoValue(info)); }
+
+// ---- VerifyImage --------------------------------------------------------------------------------
+
+Result<VerifyReport> VerifyImage(const std::string& path, std::span<const uint8_t> passphrase,
+                                 const OpenLimits& limits) {
+  if (passphrase.empty()) return InvalidArgument("empty passphrase");
+  LuksSource src = VEIL_TRY_VALUE(OpenLuksSource(path));
+  OpenedVolume opened = VEIL_TRY_VALUE(Unlock(src, passphrase, limits));
+  auto cipher = SectorCipher::Create(opened.layout, opened.volume_key);
+  if (!cipher) return tl::unexpected(HeaderError(cipher.error()));
+  opened.volume_key.Clear();
+
+  VerifyReport report;
+  report.keyslot = opened.keyslot;
+  report.image = LuksImageInfo(path, src);
+
+  // Plaintext reads of the payload: whole sectors decrypted, then the asked bytes copied out.
+  const uint32_t ss = opened.layout.sector_size;
+  const uint64_t payload_offset = opened.layout.payload_offset_bytes;
+  const uint64_t size = src.payload_size;
+  std::vector<uint8_t> scratch;
+  auto read = [&](uint64_t offset, std::span<uint8_t> out) -> Result<size_t> {
+    if (offset >= size) return size_t{0};
+    const uint64_t end = std::min<uint64_t>(size, offset + out.size());
+    const uint64_t first = offset / ss * ss;
+    const uint64_t last = RoundUp(end, ss);
+    scratch.assign(static_cast<size_t>(last - first), 0);
+    if (src.qcow2) {
+      auto runs = src.disk->ReadRawAt(first, scratch);
+      if (!runs) return tl::unexpected(InputError(runs.error(), "read input"));
+      for (const disk::RawRun& run : *runs) {
+        if (!run.data) continue;
+        VEIL_TRY(cipher->Decrypt(std::span(scratch).subspan(static_cast<size_t>(run.offset - first),
+                                                            static_cast<size_t>(run.length)),
+                                 run.iv_offset));
+      }
+    } else {
+      auto n = src.disk->ReadAt(payload_offset + first, scratch);
+      if (!n) return tl::unexpected(InputError(n.error(), "read input"));
+      if (*n != scratch.size()) return OutOfRange("the LUKS payload is shorter than it claims");
+      VEIL_TRY(cipher->Decrypt(scratch, first));
+    }
+    const size_t count = static_cast<size_t>(end - offset);
+    std::memcpy(out.data(), scratch.data() + (offset - first), count);
+    return count;
+  };
+  report.table = VEIL_TRY_VALUE(FindPartitionTable(read, size));
+  report.looks_like_disk = report.table.kind != TableKind::kNone;
+  return report;
+}
+
+std::string VerifyReportToJson(const VerifyReport& report) {
+  json::object o;
+  o["image"] = ImageInfoValue(report.image);
+  o["keyslot"] = report.keyslot;
+  o["looks_like_disk"] = report.looks_like_disk;
+  o["partition_table"] = TableValue(report.table);
+  return json::serialize(o);
+}
+
+}  // namespace veil::luks
