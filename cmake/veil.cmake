@@ -4,11 +4,14 @@
 # it into one GoogleTest binary: *_test.cc are labelled `unit`, *_itest.cc `integration`.
 # A library may include only the headers of the libraries it names in DEPS: the layer check
 # (tools/check_layers.sh, run by ctest) enforces the direction of dependencies.
+# A service's HTTP handlers (src/<svc>/api/) are not part of veil_<NAME>: they include http/,
+# which the service library must not depend on; veil_api_library builds them.
 function(veil_library name)
   cmake_parse_arguments(ARG "" "" "DEPS;LIBS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc
                                    ${CMAKE_CURRENT_SOURCE_DIR}/*/*.cc)
   list(FILTER srcs EXCLUDE REGEX "_(i)?test\\.cc$")
+  list(FILTER srcs EXCLUDE REGEX "/api/[^/]*$")
   add_library(veil_${name} STATIC ${srcs})
   target_include_directories(veil_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   set(deps)
@@ -20,6 +23,7 @@ function(veil_library name)
   foreach(kind test itest)
     file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_${kind}.cc
                                       ${CMAKE_CURRENT_SOURCE_DIR}/*/*_${kind}.cc)
+    list(FILTER tests EXCLUDE REGEX "/api/[^/]*$")
     if(tests)
       if(kind STREQUAL "test")
         set(label unit)
@@ -32,6 +36,41 @@ function(veil_library name)
       target_compile_definitions(${exe} PRIVATE VEIL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                                 VEIL_BINARY_DIR="${PROJECT_BINARY_DIR}")
       gtest_discover_tests(${exe} TEST_PREFIX "${name}." PROPERTIES LABELS ${label}
+                           DISCOVERY_TIMEOUT 60)
+    endif()
+  endforeach()
+endfunction()
+
+# veil_api_library(NAME DEPS <veil libs>)
+#
+# Builds src/<NAME>/api/*.cc (minus tests) into veil_<NAME>_api, linked to veil_<NAME>, veil_http
+# and DEPS, with its tests (api/*_test.cc: unit, api/*_itest.cc: integration) in their own
+# binaries, discovered under the test prefix "<NAME>_api.".
+function(veil_api_library name)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  set(dir ${CMAKE_CURRENT_SOURCE_DIR}/api)
+  file(GLOB srcs CONFIGURE_DEPENDS ${dir}/*.cc)
+  list(FILTER srcs EXCLUDE REGEX "_(i)?test\\.cc$")
+  add_library(veil_${name}_api STATIC ${srcs})
+  set(deps veil_${name} veil_http)
+  foreach(d IN LISTS ARG_DEPS)
+    list(APPEND deps veil_${d})
+  endforeach()
+  target_link_libraries(veil_${name}_api PUBLIC ${deps})
+  foreach(kind test itest)
+    file(GLOB tests CONFIGURE_DEPENDS ${dir}/*_${kind}.cc)
+    if(tests)
+      if(kind STREQUAL "test")
+        set(label unit)
+      else()
+        set(label integration)
+      endif()
+      set(exe veil_${name}_api_${kind})
+      add_executable(${exe} ${tests})
+      target_link_libraries(${exe} PRIVATE veil_${name}_api GTest::gtest GTest::gtest_main)
+      target_compile_definitions(${exe} PRIVATE VEIL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                                                VEIL_BINARY_DIR="${PROJECT_BINARY_DIR}")
+      gtest_discover_tests(${exe} TEST_PREFIX "${name}_api." PROPERTIES LABELS ${label}
                            DISCOVERY_TIMEOUT 60)
     endif()
   endforeach()

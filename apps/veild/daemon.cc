@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -11,10 +12,23 @@
 #include <vector>
 
 #include "audit/jsonl_file_sink.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/random.h"
 #include "common/services.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "iam/action_table.h"
+#include "iam/api/errors.h"
+#include "iam/api/iam_api.h"
+#include "iam/api/principal.h"
+#include "iam/authorizer.h"
+#include "iam/bootstrap.h"
+#include "iam/iam_service.h"
+#include "iam/login_limiter.h"
+#include "iam/signing_keys.h"
+#include "iam/token_issuer.h"
+#include "iam/token_verifier.h"
 #include "store/sqlite/sqlite_database.h"
 
 namespace veil::veild {
@@ -106,6 +120,38 @@ Status RunDaemon(const DaemonOptions& options) {
   auto sink = audit::JsonLinesFileSink::Open((data / "audit" / "events.jsonl").string());
   if (!sink) return tl::unexpected(sink.error().Wrap("open audit log"));
 
+  // IAM: the identity store, the in-memory signing keys, the token verifier every service's
+  // authenticator uses, and the policy decision point.
+  SystemClock clock;
+  OsRandom random;
+  auto iam_service = iam::IamService::Create(**db, clock, random);
+  if (!iam_service) return tl::unexpected(iam_service.error().Wrap("iam"));
+  iam::IamStore& iam_store = (*iam_service)->store();
+  const std::chrono::seconds lifetime(options.iam.token_lifetime_s);
+  iam::SigningKeyOptions key_options;
+  key_options.rotation = std::chrono::seconds(options.iam.key_rotation_s);
+  key_options.token_lifetime = lifetime;
+  key_options.holder = "veild-" + std::to_string(::getpid());
+  auto keys = iam::SigningKeyRing::Create(iam_store, clock, random, key_options);
+  if (!keys) return tl::unexpected(keys.error().Wrap("iam signing keys"));
+  iam::TokenVerifierOptions verifier_options;
+  verifier_options.issuer = options.iam.issuer;
+  verifier_options.max_lifetime = lifetime;
+  verifier_options.cache_capacity = options.iam.token_cache_size;
+  auto verifier = iam::TokenVerifier::Create(**db, iam_store, **keys, clock, verifier_options);
+  if (!verifier) return tl::unexpected(verifier.error().Wrap("iam token verifier"));
+  iam::TokenIssuer issuer(iam_store, **keys, clock, random, {options.iam.issuer, lifetime});
+  auto authorizer = iam::LocalAuthorizer::Create(**db, iam_store, iam::DefaultActionRegistry());
+  if (!authorizer) return tl::unexpected(authorizer.error().Wrap("iam authorizer"));
+  iam::LoginLimiterOptions limiter_options;
+  limiter_options.burst = options.iam.login_burst;
+  limiter_options.refill_interval = std::chrono::milliseconds(options.iam.login_refill_ms);
+  iam::LoginRateLimiter limiter(clock, limiter_options);
+  auto first = iam::EnsureFirstAccount(**iam_service, options.data_dir);
+  if (!first) return tl::unexpected(first.error().Wrap("iam first start"));
+  iam::api::IamApiDeps iam_deps{iam_service->get(), &issuer, keys->get(), authorizer->get(),
+                                &limiter};
+
   http::RuntimeOptions runtime_options;
   runtime_options.io_threads = options.io_threads;
   runtime_options.worker_threads = options.worker_threads;
@@ -124,8 +170,14 @@ Status RunDaemon(const DaemonOptions& options) {
     if (tls) server.tls = http::TlsOptions{options.tls_cert_file, options.tls_key_file};
     http::ServerHooks hooks;
     hooks.audit = sink->get();
+    // Every service authenticates bearer tokens; /healthz stays anonymous.
+    hooks.authenticator = iam::api::MakeIamAuthenticator(**verifier);
     auto router = HealthRouter(service);
     if (!router) return tl::unexpected(router.error());
+    if (service.name == "iam") {
+      hooks.error_renderer = iam::api::IamErrorRenderer();
+      VEIL_TRY(iam::api::AddIamRoutes(*router, iam_deps));
+    }
     auto port = runtime.AddServer(server, std::move(*router), hooks);
     if (!port) return tl::unexpected(port.error().Wrap("start " + std::string(service.name)));
   }

@@ -9,6 +9,16 @@
 
 namespace veil::veild {
 
+// The IAM service's settings (docs/iam.md "Configuration").
+struct IamOptions {
+  std::string issuer = "https://iam.veil.local/identity";
+  int64_t token_lifetime_s = 3600;
+  int64_t key_rotation_s = 24 * 3600;
+  int login_burst = 10;
+  int64_t login_refill_ms = 6000;
+  size_t token_cache_size = 100000;
+};
+
 struct DaemonOptions {
   std::string data_dir = ".veil";
   std::string bind_address = "127.0.0.1";
@@ -23,6 +33,7 @@ struct DaemonOptions {
   int64_t read_timeout_ms = 30000;
   int64_t idle_timeout_ms = 60000;
   size_t max_connections = 10000;
+  IamOptions iam;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -47,6 +47,18 @@ const std::vector<Setting> kSettings = {
     {"http.idle-timeout", "60s", "Idle keep-alive connections are closed after this", false},
     {"http.max-connections", "10000", "Connections per service beyond which new ones are refused",
      false},
+    {"iam.issuer", "https://iam.veil.local/identity",
+     "The iss of access tokens (must start with https://iam)", false},
+    {"iam.token-lifetime", "1h", "Lifetime of an access token (1m to 1h)", false},
+    {"iam.signing-key-rotation", "24h",
+     "A new token signing key (in memory only) this often; old ones verify until their tokens "
+     "expire",
+     false},
+    {"iam.login-burst", "10", "Refused API keys one client address may send before it must wait",
+     false},
+    {"iam.login-refill", "6s", "After the burst, one more refused API key per this interval",
+     false},
+    {"iam.token-cache-size", "100000", "Verified access tokens kept in memory", false},
 };
 
 std::string FlagName(std::string key) {
@@ -72,6 +84,27 @@ veil::Result<veil::veild::DaemonOptions> Resolve(const Config& config) {
   o.idle_timeout_ms = VEIL_TRY_VALUE(config.GetDuration("http.idle-timeout")).count();
   o.max_connections =
       static_cast<size_t>(VEIL_TRY_VALUE(config.GetInt("http.max-connections", 1, 1000000)));
+  o.iam.issuer = VEIL_TRY_VALUE(config.GetString("iam.issuer"));
+  o.iam.token_lifetime_s = std::chrono::duration_cast<std::chrono::seconds>(
+                               VEIL_TRY_VALUE(config.GetDuration("iam.token-lifetime")))
+                               .count();
+  o.iam.key_rotation_s = std::chrono::duration_cast<std::chrono::seconds>(
+                             VEIL_TRY_VALUE(config.GetDuration("iam.signing-key-rotation")))
+                             .count();
+  o.iam.login_burst = static_cast<int>(VEIL_TRY_VALUE(config.GetInt("iam.login-burst", 1, 1000)));
+  o.iam.login_refill_ms = VEIL_TRY_VALUE(config.GetDuration("iam.login-refill")).count();
+  o.iam.token_cache_size =
+      static_cast<size_t>(VEIL_TRY_VALUE(config.GetInt("iam.token-cache-size", 1, 10000000)));
+  if (o.iam.token_lifetime_s < 60 || o.iam.token_lifetime_s > 3600) {
+    return veil::InvalidArgument("iam.token-lifetime must be between 1m and 1h");
+  }
+  if (o.iam.key_rotation_s < 60) {
+    return veil::InvalidArgument("iam.signing-key-rotation must be at least 1m");
+  }
+  if (o.iam.login_refill_ms <= 0) return veil::InvalidArgument("iam.login-refill must be positive");
+  if (o.iam.issuer.rfind("https://iam", 0) != 0 || o.iam.issuer.size() <= 11) {
+    return veil::InvalidArgument("iam.issuer must start with https://iam");
+  }
   if (o.max_header_bytes < 1024 || o.max_header_bytes > (1 << 20)) {
     return veil::InvalidArgument("http.max-header-size must be between 1KiB and 1MiB");
   }

@@ -1,0 +1,96 @@
+#include "http/bearer_auth.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace veil::http {
+namespace {
+
+Request WithAuthorization(std::initializer_list<std::string_view> values) {
+  Request r;
+  r.method = "GET";
+  for (std::string_view v : values) r.headers.Add("Authorization", v);
+  return r;
+}
+
+// A verifier that accepts "good" and remembers what it saw.
+struct FakeVerifier {
+  std::string seen;
+  int calls = 0;
+  Result<Principal> operator()(std::string_view token) {
+    ++calls;
+    seen = std::string(token);
+    if (token == "good") return Principal{"iam-ServiceId-1", "svc", "serviceid", "acct", "", {}};
+    if (token == "down") return Unavailable("iam store unavailable");
+    return Unauthenticated("token expired");
+  }
+};
+
+TEST(BearerAuthTest, NoHeaderIsAnonymous) {
+  FakeVerifier v;
+  auto auth = MakeBearerAuthenticator(std::ref(v));
+  auto who = auth(WithAuthorization({}));
+  ASSERT_TRUE(who) << who.error().ToString();
+  EXPECT_FALSE(who->has_value());
+  EXPECT_EQ(v.calls, 0);
+}
+
+TEST(BearerAuthTest, ValidTokenGivesThePrincipalWithTokenCredential) {
+  FakeVerifier v;
+  auto auth = MakeBearerAuthenticator(std::ref(v));
+  for (std::string_view header : {"Bearer good", "bearer good", "BEARER   good", "Bearer good "}) {
+    auto who = auth(WithAuthorization({header}));
+    ASSERT_TRUE(who) << header;
+    ASSERT_TRUE(who->has_value());
+    EXPECT_EQ((*who)->id, "iam-ServiceId-1");
+    EXPECT_EQ((*who)->credential_type, "token");
+    EXPECT_EQ(v.seen, "good");
+  }
+}
+
+TEST(BearerAuthTest, MalformedHeadersAre401WithoutCallingTheVerifier) {
+  FakeVerifier v;
+  auto auth = MakeBearerAuthenticator(std::ref(v));
+  const std::string too_long = "Bearer " + std::string(9000, 'a');
+  for (std::string_view header : std::initializer_list<std::string_view>{
+           "", "Bearer", "Bearer ", "Bearer    ", "Basic dXNlcjpwYXNz", "Bearerx abc",
+           "AWS4-HMAC-SHA256 Credential=x", "Bearer a b", "Bearer a\"b", "Bearer ==abc",
+           "Bearer abc=def", std::string_view(too_long)}) {
+    auto who = auth(WithAuthorization({header}));
+    ASSERT_FALSE(who) << header;
+    EXPECT_EQ(who.error().code, ErrorCode::kUnauthenticated) << header;
+    EXPECT_EQ(who.error().message.find("abc"), std::string::npos) << "never echo the token";
+  }
+  EXPECT_EQ(v.calls, 0);
+}
+
+TEST(BearerAuthTest, RepeatedAuthorizationHeaderIs401) {
+  FakeVerifier v;
+  auto auth = MakeBearerAuthenticator(std::ref(v));
+  auto who = auth(WithAuthorization({"Bearer good", "Bearer good"}));
+  ASSERT_FALSE(who);
+  EXPECT_EQ(who.error().code, ErrorCode::kUnauthenticated);
+}
+
+TEST(BearerAuthTest, VerifierRefusalIs401AndUnavailablePassesThrough) {
+  FakeVerifier v;
+  auto auth = MakeBearerAuthenticator(std::ref(v));
+  auto refused = auth(WithAuthorization({"Bearer expired.token.here"}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_NE(refused.error().message.find("token expired"), std::string::npos);
+  EXPECT_EQ(refused.error().message.find("expired.token.here"), std::string::npos);
+  auto down = auth(WithAuthorization({"Bearer down"}));
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, ErrorCode::kUnavailable);
+}
+
+TEST(BearerAuthTest, ParseBearerAcceptsToken68Padding) {
+  auto t = ParseBearer("Bearer abc.def-_~+/==");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t, "abc.def-_~+/==");
+}
+
+}  // namespace
+}  // namespace veil::http

@@ -1,0 +1,78 @@
+// Pure parsers of IAM request bodies and query parameters (no I/O, no database): the "parse"
+// step of the handlers, unit-tested and fuzzable. Every error is kInvalidArgument naming the
+// field, never quoting a value that may be a secret.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "iam/iam_service.h"
+#include "iam/model.h"
+
+namespace veil::iam::api {
+
+// application/x-www-form-urlencoded: '&'-separated "name=value" pairs, '+' is a space,
+// percent-escapes decoded. kInvalidArgument for a malformed escape, a NUL, or over 32 fields.
+[[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> ParseForm(
+    std::string_view body);
+
+// The first value of `name` in a parsed form or query.
+std::optional<std::string_view> FindField(
+    const std::vector<std::pair<std::string, std::string>>& fields, std::string_view name);
+
+// pagesize (1-100, default 20) and pagetoken from a query.
+[[nodiscard]] Result<PageRequest> ParsePageQuery(
+    const std::vector<std::pair<std::string, std::string>>& query);
+
+// {"name", "description"?, "account_id"?}: account_id defaults to `caller_account`.
+[[nodiscard]] Result<IamService::ServiceIdSpec> ParseServiceIdCreate(
+    const boost::json::value& body, std::string_view caller_account);
+
+// {"name"?, "description"?} for PUT on service IDs and API keys (at least one).
+[[nodiscard]] Result<IamService::Update> ParseUpdate(const boost::json::value& body);
+
+// {"name", "description"?, "iam_id"?, "account_id"?, "store_value"?}: iam_id defaults to
+// `caller_iam_id`; store_value true is refused (Veil never keeps a key's value); account_id, if
+// given, is returned for the caller to check against the owner's.
+struct ApiKeyCreate {
+  IamService::ApiKeySpec spec;
+  std::string account_id;
+};
+[[nodiscard]] Result<ApiKeyCreate> ParseApiKeyCreate(const boost::json::value& body,
+                                                     std::string_view caller_iam_id);
+
+// {"name", "resource_id", "target"?, "account_id"?}: also accepts IBM's "resource_plan_id" and
+// "resource_group" and ignores them.
+[[nodiscard]] Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& body,
+                                                                   std::string_view caller_account);
+
+// One request of a POST /v2/authz batch.
+struct AuthzItem {
+  // Exactly one of: an iam_id ("attributes":{"id"}), a service ("attributes":{"serviceName",
+  // "accountId"?, "serviceInstance"?}), or a JWT payload segment ("accessTokenBody").
+  std::string subject_id;
+  std::string subject_service;
+  std::string subject_account;
+  std::string subject_instance;
+  std::string access_token_body;
+  std::string action;
+  std::string resource_account;
+  std::string resource_service;
+  std::string resource_instance;
+  std::string resource_type;
+  std::string resource;
+};
+// The body of POST /v2/authz: an array of 1-100 items. A malformed item is returned as an
+// error in its slot (the batch answers it with status "400"); a body that is not an array of
+// objects, or holds too many, fails as a whole.
+[[nodiscard]] Result<std::vector<Result<AuthzItem>>> ParseAuthzBatch(
+    const boost::json::value& body);
+
+}  // namespace veil::iam::api

@@ -1,0 +1,37 @@
+// JSON renderings of IAM's objects in the shapes of IBM's APIs (docs/iam.md has examples).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string_view>
+#include <vector>
+
+#include "common/secret_bytes.h"
+#include "iam/model.h"
+#include "iam/policy.h"
+#include "iam/signing_keys.h"
+#include "iam/token_issuer.h"
+
+namespace veil::iam::api {
+
+// {"id","iam_id","entity_tag","crn","locked","created_at","modified_at","account_id","name",
+//  "description"} (+ "email" for users).
+boost::json::object IdentityJson(const Identity& identity);
+// {"id","entity_tag","crn","locked","created_at","created_by","modified_at","name",
+//  "description","iam_id","account_id"}, plus "apikey" when `value` is given (creation only).
+boost::json::object ApiKeyJson(const ApiKey& key, const SecretBytes* value = nullptr);
+// The IBM v1 policy: type, subjects, roles (role_id, display_name, description), resources,
+// description, id, href, account_id, entity_tag, created_at, created_by_id, last_modified_at,
+// last_modified_by_id.
+boost::json::object PolicyJson(const Policy& policy);
+// {"id" (the CRN),"guid","crn","url","name","region_id","account_id","resource_id","state",
+//  "type":"service_instance","created_at","updated_at","created_by"}.
+boost::json::object InstanceJson(const ResourceInstance& instance);
+// {"keys":[{"kty":"RSA","kid","alg":"RS256","use":"sig","n","e"}]}.
+boost::json::object JwksJson(const std::vector<PublishedKey>& keys);
+// {"access_token","refresh_token":"not_supported","token_type":"Bearer","expires_in",
+//  "expiration","scope":"ibm openid"}.
+boost::json::object TokenJson(const IssuedToken& token);
+
+}  // namespace veil::iam::api

@@ -1,0 +1,167 @@
+// IamService: IAM's operations on accounts, users, service IDs, API keys, policies and resource
+// instances — the rules, ids and timestamps — over IamStore. It knows nothing of HTTP and does
+// not authorize: the API layer authorizes (Authorizer) before it calls in.
+//
+// Rules kept here:
+//   - names are 1-100 characters without control characters; descriptions at most 1000;
+//   - a locked service ID or API key cannot be changed or deleted (unlock first: 409), and can
+//     neither log in nor keep using its tokens (docs/iam.md: Veil's lock is IBM's lock plus a
+//     login freeze, as the issue asks);
+//   - an If-Match that is not empty or "*" must equal the current entity_tag (else 409);
+//   - a policy names only resources of its own account, an access policy only subjects of its
+//     own account; an authorization policy's source accountId defaults to the policy's account;
+//   - every change that affects cached decisions or tokens is announced after its commit:
+//     policies on kPolicyChannel (authorizer.h), deletions and locks on kRevocationChannel
+//     (token_verifier.h).
+//
+// Errors: kInvalidArgument for bad input (naming the field), kNotFound, kFailedPrecondition
+// (locked, entity tag mismatch), kAlreadyExists, and the store's errors.
+//
+// Thread-safety: every function may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/result.h"
+#include "common/secret_bytes.h"
+#include "iam/iam_store.h"
+#include "iam/model.h"
+#include "iam/policy.h"
+#include "store/database.h"
+
+namespace veil::iam {
+
+struct IamServiceOptions {
+  std::string region = "local";  // the only accepted resource instance "target"
+};
+
+// Service names policies may name: IAM's own parts, Veil's services and the source services of
+// service-to-service authorizations.
+bool IsKnownServiceName(std::string_view name);
+
+class IamService {
+ public:
+  // Applies IAM's migrations. `db`, `clock` and `random` must outlive the service.
+  [[nodiscard]] static Result<std::unique_ptr<IamService>> Create(store::Database& db,
+                                                                  const Clock& clock,
+                                                                  Random& random,
+                                                                  IamServiceOptions options = {});
+
+  IamStore& store() { return store_; }
+  const Clock& clock() const { return clock_; }
+
+  // Accounts and users: no HTTP API yet (the first start and tests use them).
+  [[nodiscard]] Result<Account> CreateAccount(std::string_view name);
+  [[nodiscard]] Result<Account> GetAccount(std::string_view id);
+  // Disabling an account revokes every token of its identities.
+  [[nodiscard]] Status SetAccountActive(std::string_view id, bool active);
+  [[nodiscard]] Result<Identity> CreateUser(std::string_view account_id, std::string_view name,
+                                            std::string_view email, std::string_view created_by);
+
+  // Creates, in one transaction and only if it never happened before, the first account, its
+  // admin user, the admin's policy (Administrator and Manager on every resource of the account)
+  // and an API key, calling `keep_key` with the key's text before the commit (a failure rolls
+  // everything back; it may be called again if the transaction is retried). nullopt when the
+  // first account exists already. Used by EnsureFirstAccount (bootstrap.h).
+  struct FirstAccount {
+    std::string account_id;
+    std::string admin_iam_id;
+    std::string apikey_id;
+  };
+  [[nodiscard]] Result<std::optional<FirstAccount>> CreateFirstAccount(
+      const std::function<Status(const SecretBytes& apikey)>& keep_key);
+  // The first account's id, or nullopt before the first start.
+  [[nodiscard]] Result<std::optional<std::string>> FirstAccountId();
+
+  // A user or service ID by "IBMid-...", "ServiceId-..." or "iam-ServiceId-...".
+  [[nodiscard]] Result<Identity> GetIdentity(std::string_view any_id);
+
+  struct ServiceIdSpec {
+    std::string account_id;
+    std::string name;
+    std::string description;
+  };
+  struct Update {
+    std::optional<std::string> name;
+    std::optional<std::string> description;
+  };
+
+  [[nodiscard]] Result<Identity> CreateServiceId(const ServiceIdSpec& spec,
+                                                 std::string_view created_by);
+  [[nodiscard]] Result<Page<Identity>> ListServiceIds(std::string_view account_id,
+                                                      const PageRequest& page);
+  [[nodiscard]] Result<Identity> UpdateServiceId(std::string_view id, std::string_view if_match,
+                                                 const Update& update);
+  // Deletes the service ID, its API keys and the access policies naming it; its tokens are
+  // refused from then on.
+  [[nodiscard]] Status DeleteServiceId(std::string_view id);
+  [[nodiscard]] Result<Identity> SetServiceIdLocked(std::string_view id, bool locked);
+
+  struct ApiKeySpec {
+    std::string iam_id;  // the owner: a user or service ID
+    std::string name;
+    std::string description;
+  };
+  struct CreatedApiKey {
+    ApiKey key;
+    SecretBytes value;  // the key's text: shown once, never stored
+  };
+  [[nodiscard]] Result<CreatedApiKey> CreateApiKey(const ApiKeySpec& spec,
+                                                   std::string_view created_by);
+  [[nodiscard]] Result<ApiKey> GetApiKey(std::string_view id);
+  // Keys of `account_id`, of one owner when `iam_id` is not empty.
+  [[nodiscard]] Result<Page<ApiKey>> ListApiKeys(std::string_view account_id,
+                                                 std::string_view iam_id, const PageRequest& page);
+  [[nodiscard]] Result<ApiKey> UpdateApiKey(std::string_view id, std::string_view if_match,
+                                            const Update& update);
+  [[nodiscard]] Status DeleteApiKey(std::string_view id);
+  [[nodiscard]] Result<ApiKey> SetApiKeyLocked(std::string_view id, bool locked);
+
+  [[nodiscard]] Result<Policy> CreatePolicy(std::string_view account_id, PolicySpec spec,
+                                            std::string_view created_by);
+  [[nodiscard]] Result<Policy> ReplacePolicy(std::string_view id, std::string_view if_match,
+                                             PolicySpec spec, std::string_view modified_by);
+  [[nodiscard]] Result<Policy> GetPolicy(std::string_view id);
+  [[nodiscard]] Result<std::vector<Policy>> ListPolicies(std::string_view account_id);
+  [[nodiscard]] Status DeletePolicy(std::string_view id);
+
+  struct InstanceSpec {
+    std::string account_id;
+    std::string name;
+    std::string resource_id;  // "kms" | "cloud-object-storage"
+    std::string target;       // the region; empty means the default
+  };
+  [[nodiscard]] Result<ResourceInstance> CreateInstance(const InstanceSpec& spec,
+                                                        std::string_view created_by);
+  [[nodiscard]] Result<ResourceInstance> GetInstance(std::string_view guid);
+  [[nodiscard]] Result<Page<ResourceInstance>> ListInstances(std::string_view account_id,
+                                                             const InstanceFilter& filter,
+                                                             const PageRequest& page);
+  [[nodiscard]] Status DeleteInstance(std::string_view guid);
+
+ private:
+  IamService(store::Database& db, const Clock& clock, Random& random, IamServiceOptions options);
+  [[nodiscard]] Result<Identity> ServiceIdOf(store::Executor& ex, std::string_view id);
+  [[nodiscard]] Status ValidatePolicy(std::string_view account_id, PolicySpec& spec);
+
+  store::Database& db_;
+  IamStore store_;
+  const Clock& clock_;
+  Random& random_;
+  const IamServiceOptions options_;
+};
+
+// Paging parameters: kInvalidArgument for a size outside 1..100 or a token that is not one this
+// service handed out. Returns (offset, limit).
+[[nodiscard]] Result<std::pair<int64_t, int64_t>> ResolvePage(const PageRequest& page);
+
+}  // namespace veil::iam

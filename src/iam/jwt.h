@@ -1,0 +1,45 @@
+// Compact JWS (RFC 7515) with JWT claims (RFC 7519): building the signing input and taking a
+// token apart, with no verification (TokenVerifier verifies).
+//
+// Veil's tokens: header {"alg":"RS256","typ":"JWT","kid":"<kid>"}, claims of
+// reference/ibm-e2e-spec.md §4.2 (token_issuer.h lists them).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace veil::iam {
+
+// Tokens longer than this are refused unread.
+inline constexpr size_t kMaxTokenSize = 8192;
+
+struct JwtHeader {
+  std::string alg;
+  std::string kid;
+  std::string typ;
+};
+
+struct ParsedJwt {
+  JwtHeader header;
+  boost::json::object claims;
+  std::string_view signing_input;  // "<header>.<payload>", a view into the token
+  std::vector<uint8_t> signature;
+};
+
+// base64url(header JSON) "." base64url(claims JSON).
+std::string JwtSigningInput(const JwtHeader& header, const boost::json::object& claims);
+
+// Splits and decodes a compact JWS. kUnauthenticated (with a reason that never quotes the
+// token) when: longer than kMaxTokenSize; not three '.'-separated segments; a segment that is
+// not strict base64url; a header or payload that is not a JSON object (depth at most 16); a
+// header without string "alg" and "kid"; a header with "crit". The algorithm is NOT checked here.
+[[nodiscard]] Result<ParsedJwt> ParseJwt(std::string_view token);
+
+}  // namespace veil::iam
