@@ -160,6 +160,17 @@ std::string Rate(uint64_t bytes, double seconds) {
   return buf;
 }
 
+// "  64.0 MiB in 0.05 s (1342 MB/s, 2 threads); 0.93 s in all, key derivation included".
+std::string Timing(uint64_t bytes, double copy_seconds, double seconds, size_t threads) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                "  %s in %.2f s (%s, %zu threads); %.2f s in all, key derivation "
+                "included\n",
+                Bytes(bytes).c_str(), copy_seconds, Rate(bytes, copy_seconds).c_str(), threads,
+                seconds);
+  return buf;
+}
+
 // A one-line progress bar on stderr, redrawn at most 10 times a second; silent when stderr is
 // not a terminal.
 class ProgressBar {
@@ -374,16 +385,16 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
                           {"payload_offset", l.payload_offset_bytes},
                           {"uuid", l.uuid},
                           {"threads", result->threads},
-                          {"seconds", result->seconds}};
+                          {"seconds", result->seconds},
+                          {"copy_seconds", result->copy_seconds}};
     out << boost::json::serialize(j) << "\n";
   } else {
     const luks::Layout& l = result->layout;
     out << "Encrypted " << a.source << " (" << result->source_format << ", "
         << Bytes(result->virtual_size) << ") into " << a.destination << ": "
         << luks::EncryptFormatName(result->format) << ", " << l.cipher_spec << " "
-        << l.key_bytes * 8 << "-bit, " << l.sector_size << "-byte sectors, UUID " << l.uuid
-        << "\n  " << Rate(result->virtual_size, result->seconds) << " over " << result->threads
-        << " threads, " << result->seconds << " s (PBKDF included)\n";
+        << l.key_bytes * 8 << "-bit, " << l.sector_size << "-byte sectors, UUID " << l.uuid << "\n"
+        << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads);
   }
   return kExitOk;
 }
@@ -410,18 +421,21 @@ int RunDecrypt(const DecryptArgs& a, const std::string& output) {
   if (!result) return Fail("decrypt", result.error());
   std::ostream& out = to_stdout ? std::cerr : std::cout;
   if (output == "json" && !to_stdout) {
-    boost::json::object j{
-        {"source", a.source},           {"source_format", result->source_format},
-        {"destination", a.destination}, {"format", luks::DecryptFormatName(o.format)},
-        {"keyslot", result->keyslot},   {"virtual_size", result->virtual_size},
-        {"threads", result->threads},   {"seconds", result->seconds}};
+    boost::json::object j{{"source", a.source},
+                          {"source_format", result->source_format},
+                          {"destination", a.destination},
+                          {"format", luks::DecryptFormatName(o.format)},
+                          {"keyslot", result->keyslot},
+                          {"virtual_size", result->virtual_size},
+                          {"threads", result->threads},
+                          {"seconds", result->seconds},
+                          {"copy_seconds", result->copy_seconds}};
     out << boost::json::serialize(j) << "\n";
   } else {
     out << "Decrypted " << a.source << " (" << result->source_format << ", keyslot "
         << result->keyslot << ") into " << a.destination << ": "
-        << luks::DecryptFormatName(o.format) << ", " << Bytes(result->virtual_size) << "\n  "
-        << Rate(result->virtual_size, result->seconds) << " over " << result->threads
-        << " threads, " << result->seconds << " s (PBKDF included)\n";
+        << luks::DecryptFormatName(o.format) << ", " << Bytes(result->virtual_size) << "\n"
+        << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads);
   }
   return kExitOk;
 }

@@ -839,6 +839,7 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   }
 
   CopyJob job(plan);
+  const auto copy_start = std::chrono::steady_clock::now();
   VEIL_TRY(RunCopy(job, o.copy, threads, o.copy.chunk_bytes, src.size));
   result.virtual_size = job.total();
   if (src.size && job.total() != *src.size) {
@@ -858,6 +859,7 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
     auto st = out->Finish();
     if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
   }
+  result.copy_seconds = SecondsSince(copy_start);
   VEIL_TRY(CheckCancel(o.copy));
   if (temp) {
     struct stat st {};
@@ -941,6 +943,7 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   }
 
   CopyJob job(plan);
+  const auto copy_start = std::chrono::steady_clock::now();
   VEIL_TRY(RunCopy(job, o.copy, threads, o.copy.chunk_bytes, src.payload_size));
   result.virtual_size = job.total();
   if (qcow2) {
@@ -953,6 +956,7 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
     auto st = out->Finish();
     if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
   }
+  result.copy_seconds = SecondsSince(copy_start);
   VEIL_TRY(CheckCancel(o.copy));
   if (temp) VEIL_TRY(temp->Commit());
   result.seconds = SecondsSince(start);

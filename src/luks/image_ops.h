@@ -136,7 +136,9 @@ struct EncryptResult {
   // Bytes of the output (header included).
   uint64_t output_bytes = 0;
   size_t threads = 0;
+  // Wall time of the whole call, and of the copy alone (without the PBKDF and opening).
   double seconds = 0;
+  double copy_seconds = 0;
 };
 
 // Encrypts options.source into a new LUKS container at options.destination. See the top of this
@@ -164,6 +166,7 @@ struct DecryptResult {
   uint64_t virtual_size = 0;
   size_t threads = 0;
   double seconds = 0;
+  double copy_seconds = 0;
 };
 
 [[nodiscard]] Result<DecryptResult> DecryptImage(const DecryptOptions& options);
