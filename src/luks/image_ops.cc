@@ -838,6 +838,9 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
     plan.writeback_fd = writeback.get();
   }
 
+  // The header is written: its bytes (up to 16 MiB for LUKS2) need not stay during the copy.
+  std::vector<uint8_t>().swap(blob->bytes);
+
   CopyJob job(plan);
   const auto copy_start = std::chrono::steady_clock::now();
   VEIL_TRY(RunCopy(job, o.copy, threads, o.copy.chunk_bytes, src.size));
@@ -893,6 +896,8 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   if (!to_stdout) temp.emplace(VEIL_TRY_VALUE(TempPath::Reserve(o.destination, random)));
   OpenedVolume opened = VEIL_TRY_VALUE(Unlock(src, o.passphrase.Reveal(), o.limits));
   VEIL_TRY(CheckCancel(o.copy));
+  // The metadata (up to 136 MiB for a hostile LUKS2 header) is not needed for the copy.
+  std::vector<uint8_t>().swap(src.header_bytes);
 
   DecryptResult result;
   result.source_format = src.format_name;
