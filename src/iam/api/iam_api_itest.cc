@@ -66,6 +66,8 @@ TEST_F(IamApiTest, TokenEndpointAnswersInIbmShape) {
   EXPECT_EQ(o.at("expiration").as_int64(), now + 3600);
   EXPECT_EQ(o.at("scope").as_string(), "ibm openid");
   EXPECT_EQ(r.headers.Get("Cache-Control"), "no-store");
+  // A key read from a file with its line feed still works.
+  EXPECT_EQ(TokenRequest(f_.admin_key + "%0A").status, 200);
   // Form errors in the IAM dialect.
   http::Headers form;
   form.Set("Content-Type", "application/x-www-form-urlencoded");

@@ -1,5 +1,6 @@
 // POST /identity/token, GET /identity/keys, GET /identity/userinfo.
 #include <boost/json/object.hpp>
+#include <cctype>
 
 #include "http/headers.h"
 #include "iam/api/errors.h"
@@ -60,6 +61,14 @@ Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& 
     return InvalidArgument("unsupported grant_type: only " + std::string(kApiKeyGrantType));
   }
   auto apikey = FindField(*form, "apikey");
+  // A key read from a file often brings its line end along: surrounding whitespace is not part
+  // of any key.
+  while (apikey && !apikey->empty() && std::isspace(static_cast<unsigned char>(apikey->back()))) {
+    apikey->remove_suffix(1);
+  }
+  while (apikey && !apikey->empty() && std::isspace(static_cast<unsigned char>(apikey->front()))) {
+    apikey->remove_prefix(1);
+  }
   if (!apikey || apikey->empty()) {
     return Refuse(ctx, 400, kMissingPropertyCode, "Property missing or empty: apikey",
                   "apikey missing");
