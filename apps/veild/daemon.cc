@@ -175,6 +175,7 @@ Status RunDaemon(const DaemonOptions& options) {
     auto router = HealthRouter(service);
     if (!router) return tl::unexpected(router.error());
     if (service.name == "iam") {
+      hooks.authenticator = iam::api::MakeIamServiceAuthenticator(**verifier);
       hooks.error_renderer = iam::api::IamErrorRenderer();
       VEIL_TRY(iam::api::AddIamRoutes(*router, iam_deps));
     }

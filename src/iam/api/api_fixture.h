@@ -77,7 +77,7 @@ class IamApiFixture : public ::testing::Test {
     http::ServerOptions options;
     options.service_name = "iam";
     http::ServerHooks hooks;
-    hooks.authenticator = MakeIamAuthenticator(*f_.verifier);
+    hooks.authenticator = MakeIamServiceAuthenticator(*f_.verifier);
     hooks.error_renderer = IamErrorRenderer();
     hooks.audit = sink_.get();
     auto port = runtime_->AddServer(options, std::move(router), hooks);

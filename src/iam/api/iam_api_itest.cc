@@ -68,6 +68,18 @@ TEST_F(IamApiTest, TokenEndpointAnswersInIbmShape) {
   EXPECT_EQ(r.headers.Get("Cache-Control"), "no-store");
   // A key read from a file with its line feed still works.
   EXPECT_EQ(TokenRequest(f_.admin_key + "%0A").status, 200);
+  // A stale Authorization header does not stop a client from logging in again.
+  http::Headers stale;
+  stale.Set("Content-Type", "application/x-www-form-urlencoded");
+  stale.Set("Authorization", "Bearer expired.or.foreign");
+  EXPECT_EQ(
+      Call("POST", "/identity/token", "",
+           "grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Aapikey&apikey=" + f_.admin_key,
+           stale)
+          .status,
+      200);
+  EXPECT_EQ(Call("GET", "/identity/keys", "", "", stale).status, 200);
+  EXPECT_EQ(Call("GET", "/identity/userinfo", "", "", stale).status, 401);
   // Form errors in the IAM dialect.
   http::Headers form;
   form.Set("Content-Type", "application/x-www-form-urlencoded");

@@ -12,6 +12,8 @@ namespace {
 constexpr std::string_view kServiceIdType = "iam-identity/serviceid";
 constexpr std::string_view kApiKeyType = "iam-identity/apikey";
 
+enum class LockChange { kLock, kUnlock };
+
 ResourceAttributes ServiceIdResource(std::string_view account, std::string_view id) {
   return {std::string(account), "iam-identity", "", "serviceid", std::string(id)};
 }
@@ -105,7 +107,9 @@ Result<http::Response> DeleteServiceId(const IamApiDeps& deps, http::RequestCont
   return http::Response::Empty(204);
 }
 
-Result<http::Response> LockServiceId(const IamApiDeps& deps, http::RequestContext& ctx, bool lock) {
+Result<http::Response> LockServiceId(const IamApiDeps& deps, http::RequestContext& ctx,
+                                     LockChange change) {
+  const bool lock = change == LockChange::kLock;
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
   Identity s = VEIL_TRY_VALUE(AuthorizedServiceId(
       deps, ctx, caller, lock ? "iam-identity.serviceid.lock" : "iam-identity.serviceid.unlock"));
@@ -240,7 +244,9 @@ Result<http::Response> DeleteApiKey(const IamApiDeps& deps, http::RequestContext
   return http::Response::Empty(204);
 }
 
-Result<http::Response> LockApiKey(const IamApiDeps& deps, http::RequestContext& ctx, bool lock) {
+Result<http::Response> LockApiKey(const IamApiDeps& deps, http::RequestContext& ctx,
+                                  LockChange change) {
+  const bool lock = change == LockChange::kLock;
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
   ApiKey key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, caller, lock ? "lock" : "unlock"));
   VEIL_TRY(deps.service->SetApiKeyLocked(key.id, lock));
@@ -270,11 +276,11 @@ Status AddIdentityRoutes(http::Router& router, const IamApiDeps& deps) {
       Authenticated("iam-identity.serviceid.delete")));
   VEIL_TRY(router.Add(
       "POST", "/v1/serviceids/{id}/lock",
-      [deps](Ctx& ctx) { return LockServiceId(deps, ctx, true); },
+      [deps](Ctx& ctx) { return LockServiceId(deps, ctx, LockChange::kLock); },
       Authenticated("iam-identity.serviceid.lock")));
   VEIL_TRY(router.Add(
       "DELETE", "/v1/serviceids/{id}/lock",
-      [deps](Ctx& ctx) { return LockServiceId(deps, ctx, false); },
+      [deps](Ctx& ctx) { return LockServiceId(deps, ctx, LockChange::kUnlock); },
       Authenticated("iam-identity.serviceid.unlock")));
 
   VEIL_TRY(router.Add(
@@ -293,10 +299,12 @@ Status AddIdentityRoutes(http::Router& router, const IamApiDeps& deps) {
       "DELETE", "/v1/apikeys/{id}", [deps](Ctx& ctx) { return DeleteApiKey(deps, ctx); },
       Authenticated("iam-identity.apikey.delete")));
   VEIL_TRY(router.Add(
-      "POST", "/v1/apikeys/{id}/lock", [deps](Ctx& ctx) { return LockApiKey(deps, ctx, true); },
+      "POST", "/v1/apikeys/{id}/lock",
+      [deps](Ctx& ctx) { return LockApiKey(deps, ctx, LockChange::kLock); },
       Authenticated("iam-identity.apikey.lock")));
   VEIL_TRY(router.Add(
-      "DELETE", "/v1/apikeys/{id}/lock", [deps](Ctx& ctx) { return LockApiKey(deps, ctx, false); },
+      "DELETE", "/v1/apikeys/{id}/lock",
+      [deps](Ctx& ctx) { return LockApiKey(deps, ctx, LockChange::kUnlock); },
       Authenticated("iam-identity.apikey.unlock")));
   return OkStatus();
 }

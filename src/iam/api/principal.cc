@@ -51,3 +51,17 @@ http::Authenticator MakeIamAuthenticator(TokenVerifier& verifier) {
 }
 
 }  // namespace veil::iam::api
+
+namespace veil::iam::api {
+
+http::Authenticator MakeIamServiceAuthenticator(TokenVerifier& verifier) {
+  return [bearer = MakeIamAuthenticator(verifier)](
+             const http::Request& request) -> Result<std::optional<http::Principal>> {
+    if (request.path == "/identity/token" || request.path == "/identity/keys") {
+      return std::optional<http::Principal>();
+    }
+    return bearer(request);
+  };
+}
+
+}  // namespace veil::iam::api

@@ -31,7 +31,13 @@ http::Principal PrincipalFromToken(const VerifiedToken& token);
 // The authorization subject of a principal. kUnauthenticated for a principal of unknown type.
 [[nodiscard]] Result<Subject> SubjectOf(const http::Principal& principal);
 
-// Bearer tokens checked by `verifier` (which must outlive the authenticator).
+// Bearer tokens checked by `verifier` (which must outlive the authenticator): the authenticator
+// of every service but iam.
 http::Authenticator MakeIamAuthenticator(TokenVerifier& verifier);
+
+// The iam server's authenticator: MakeIamAuthenticator, except that POST /identity/token and
+// GET /identity/keys ignore any Authorization header (they are anonymous: a client holding an
+// expired or foreign token must still be able to log in and to fetch the keys).
+http::Authenticator MakeIamServiceAuthenticator(TokenVerifier& verifier);
 
 }  // namespace veil::iam::api
