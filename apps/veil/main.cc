@@ -6,55 +6,24 @@
 #include <iostream>
 #include <string>
 
+#include "api_client.h"
 #include "cli.h"
 #include "common/services.h"
 #include "http/client.h"
+#include "iam_cmd.h"
 #include "image_cmd.h"
 
 namespace {
 
-using veil::cli::BaseUrl;
-
-struct Globals {
-  std::string endpoint;
-  std::string output = "table";
-  std::map<std::string, std::string> service_endpoints;  // --iam-endpoint ...
-  int timeout_ms = 10000;
-};
-
-// Precedence: --endpoint flag > VEIL_ENDPOINT > ~/.veil/config "endpoint" > built-in default.
-veil::Result<BaseUrl> ResolveBase(const Globals& g) {
-  std::string text = g.endpoint;
-  if (text.empty()) {
-    if (const char* env = std::getenv("VEIL_ENDPOINT"); env && *env) text = env;
-  }
-  if (text.empty()) {
-    auto profile = veil::cli::ReadProfile(veil::cli::ProfileDir());
-    if (!profile) return tl::unexpected(profile.error());
-    if (auto it = profile->find("endpoint"); it != profile->end()) text = it->second;
-  }
-  if (text.empty()) text = "http://127.0.0.1:" + std::to_string(veil::kDefaultPortBase);
-  return veil::cli::ParseBaseUrl(text);
-}
-
-std::string ServiceEndpoint(const Globals& g, const BaseUrl& base, const veil::ServiceInfo& s) {
-  if (auto it = g.service_endpoints.find(std::string(s.name));
-      it != g.service_endpoints.end() && !it->second.empty()) {
-    return it->second;
-  }
-  std::string env = "VEIL_" + std::string(s.name) + "_ENDPOINT";
-  for (char& c : env) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (const char* value = std::getenv(env.c_str()); value && *value) return value;
-  return veil::cli::ServiceUrl(base, s.port_offset);
-}
+using veil::cli::GlobalOptions;
 
 int Fail(const veil::Error& error) {
   std::cerr << "veil: " << error.message << "\n";
   return 2;
 }
 
-int RunStatus(const Globals& g) {
-  auto base = ResolveBase(g);
+int RunStatus(const GlobalOptions& g) {
+  auto base = veil::cli::ResolveBase(g);
   if (!base) return Fail(base.error());
   veil::http::ClientOptions options;
   options.connect_timeout = std::chrono::milliseconds(g.timeout_ms);
@@ -65,7 +34,7 @@ int RunStatus(const Globals& g) {
   std::vector<std::vector<std::string>> rows;
   bool all_healthy = true;
   for (const veil::ServiceInfo& service : veil::kServices) {
-    std::string url = ServiceEndpoint(g, *base, service);
+    std::string url = veil::cli::ServiceEndpoint(g, *base, service);
     veil::http::ClientRequest request;
     request.method = "GET";
     request.url = url + "/healthz";
@@ -118,10 +87,15 @@ int main(int argc, char** argv) {
       "veil: the command-line client of Veil, bring-your-own-key encrypted VM images.\n"
       "Every service is found from one base URL: service k listens on base port + k\n"
       "(iam +1, kms +2, cos +3, is +4, audit +5)."};
+  app.footer(
+      "Start with:\n"
+      "  veil status\n"
+      "  veil login --apikey-file DATA_DIR/admin-apikey   (written by veild on its first start)\n"
+      "  veil iam whoami");
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the command
   app.set_help_all_flag("--help-all", "Show help for every command");
-  Globals g;
+  GlobalOptions g;
   app.add_option("--endpoint", g.endpoint,
                  "Base URL of veild (default: $VEIL_ENDPOINT, then 'endpoint' in ~/.veil/config, "
                  "then http://127.0.0.1:8440)");
@@ -151,6 +125,7 @@ int main(int argc, char** argv) {
   });
   status->callback([&] { rc = RunStatus(g); });
   veil::cli::RegisterImageCommands(app, g.output, rc);
+  veil::cli::RegisterIamCommands(app, g, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

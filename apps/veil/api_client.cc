@@ -1,0 +1,648 @@
+#include "api_client.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+#include "common/bytes.h"
+#include "common/encoding.h"
+#include "http/client.h"
+
+namespace veil::cli {
+namespace {
+
+constexpr int kSessionVersion = 1;
+constexpr size_t kMaxApiKeyFileBytes = 4096;
+constexpr std::string_view kLoginHint = "run `veil login --apikey-file FILE`";
+
+// Overwrites a string that held a token or an API key before it is freed (best effort).
+void Wipe(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+// Overwrites the string member `name` of a JSON object (an access token) before it is freed.
+void WipeMember(boost::json::value& v, std::string_view name) {
+  if (!v.is_object()) return;
+  boost::json::value* m = v.as_object().if_contains(name);
+  if (m != nullptr && m->is_string() && !m->as_string().empty()) {
+    OPENSSL_cleanse(m->as_string().data(), m->as_string().size());
+  }
+}
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// Writes `data` to `path` through `path`.tmp (0600, fsynced) and a rename.
+Status ReplaceFile(const std::string& path, std::span<const uint8_t> data) {
+  const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Internal(Errno("cannot create " + tmp));
+  ::fchmod(fd, 0600);  // whatever the umask
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Status s = Internal(Errno("cannot write " + tmp));
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return Internal(Errno("cannot write " + tmp));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Internal(Errno("cannot replace " + path));
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return OkStatus();
+}
+
+Status EnsureDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return OkStatus();
+  if (errno != EEXIST) return Internal(Errno("cannot create " + dir));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return FailedPrecondition(dir + " is not a directory");
+  }
+  return OkStatus();
+}
+
+// The whole of a small file, into a SecretBytes; kNotFound when it does not exist.
+Result<SecretBytes> ReadSecretFile(const std::string& path, size_t limit) {
+  int fd = path == "-" ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFound(path + " does not exist");
+    return InvalidArgument(Errno("cannot read " + path));
+  }
+  SecretBytes buffer(limit + 1);
+  size_t size = 0;
+  while (size < buffer.size()) {
+    ssize_t n = ::read(fd, buffer.RevealMutable().data() + size, buffer.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return InvalidArgument(Errno("cannot read " + path));
+    }
+    if (n == 0) break;
+    size += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (size > limit) return InvalidArgument(path + " is too large");
+  return SecretBytes(buffer.Reveal().subspan(0, size));
+}
+
+std::string Excerpt(std::string_view body) {
+  std::string out;
+  for (char c : body.substr(0, 200)) {
+    out += std::isprint(static_cast<unsigned char>(c)) ? c : ' ';
+  }
+  return out;
+}
+
+std::string_view StatusWords(int status) {
+  switch (status) {
+    case 400:
+      return "invalid request";
+    case 401:
+      return "not authenticated";
+    case 403:
+      return "permission denied";
+    case 404:
+      return "not found";
+    case 409:
+      return "conflict";
+    case 412:
+      return "precondition failed";
+    case 413:
+      return "request too large";
+    case 429:
+      return "too many requests";
+    case 503:
+      return "service unavailable";
+    default:
+      return status >= 500 ? "server error" : "request refused";
+  }
+}
+
+ErrorCode CodeForStatus(int status) {
+  switch (status) {
+    case 400:
+    case 413:
+    case 422:
+      return ErrorCode::kInvalidArgument;
+    case 401:
+      return ErrorCode::kUnauthenticated;
+    case 403:
+      return ErrorCode::kPermissionDenied;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 409:
+      return ErrorCode::kAlreadyExists;
+    case 412:
+      return ErrorCode::kFailedPrecondition;
+    case 429:
+      return ErrorCode::kResourceExhausted;
+    case 503:
+      return ErrorCode::kUnavailable;
+    default:
+      return status >= 500 ? ErrorCode::kInternal : ErrorCode::kInvalidArgument;
+  }
+}
+
+bool IsUnreserved(unsigned char c) {
+  return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+// The form body of the API key grant, in a SecretBytes (it holds the key).
+SecretBytes TokenForm(const SecretBytes& apikey) {
+  static constexpr std::string_view kPrefix =
+      "grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Aapikey&apikey=";
+  size_t size = kPrefix.size();
+  for (uint8_t c : apikey.Reveal()) size += IsUnreserved(c) ? 1 : 3;
+  SecretBytes form(size);
+  auto out = form.RevealMutable();
+  size_t i = 0;
+  for (char c : kPrefix) out[i++] = static_cast<uint8_t>(c);
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (uint8_t c : apikey.Reveal()) {
+    if (IsUnreserved(c)) {
+      out[i++] = c;
+    } else {
+      out[i++] = '%';
+      out[i++] = static_cast<uint8_t>(kHex[c >> 4]);
+      out[i++] = static_cast<uint8_t>(kHex[c & 15]);
+    }
+  }
+  return form;
+}
+
+const boost::json::value* Member(const boost::json::value& v, std::string_view name) {
+  return v.is_object() ? v.as_object().if_contains(name) : nullptr;
+}
+
+int64_t Int(const boost::json::value& v, std::string_view name) {
+  const boost::json::value* m = Member(v, name);
+  if (m == nullptr) return 0;
+  if (m->is_int64()) return m->as_int64();
+  if (m->is_uint64()) return static_cast<int64_t>(m->as_uint64());
+  if (m->is_double()) return static_cast<int64_t>(m->as_double());
+  return 0;
+}
+
+Result<boost::json::value> ParseJson(std::string_view text, std::string_view what) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec) return DataLoss(std::string(what) + " is not JSON");
+  return v;
+}
+
+Result<Session> SessionFromJson(const boost::json::value& v) {
+  if (!v.is_object() || Int(v, "version") != kSessionVersion) {
+    return DataLoss("not a version 1 session");
+  }
+  Session s;
+  s.iam_endpoint = Str(v, "iam_endpoint");
+  s.access_token = Str(v, "access_token");
+  s.expiration = Int(v, "expiration");
+  s.iam_id = Str(v, "iam_id");
+  s.account_id = Str(v, "account_id");
+  s.name = Str(v, "name");
+  s.sub_type = Str(v, "sub_type");
+  if (s.access_token.empty() || s.iam_endpoint.empty()) return DataLoss("incomplete session");
+  return s;
+}
+
+}  // namespace
+
+int ApiExitCode(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kUnauthenticated:
+      return kApiExitUnauthenticated;
+    case ErrorCode::kPermissionDenied:
+      return kApiExitPermissionDenied;
+    case ErrorCode::kInvalidArgument:  // a bad argument, found here or by the service (400)
+      return kApiExitUsage;
+    default:
+      return kApiExitFailed;
+  }
+}
+
+// Precedence: --endpoint flag > VEIL_ENDPOINT > ~/.veil/config "endpoint" > built-in default.
+Result<BaseUrl> ResolveBase(const GlobalOptions& g) {
+  std::string text = g.endpoint;
+  if (text.empty()) {
+    if (const char* env = std::getenv("VEIL_ENDPOINT"); env && *env) text = env;
+  }
+  if (text.empty()) {
+    auto profile = ReadProfile(ProfileDir());
+    if (!profile) return tl::unexpected(profile.error());
+    if (auto it = profile->find("endpoint"); it != profile->end()) text = it->second;
+  }
+  if (text.empty()) text = "http://127.0.0.1:" + std::to_string(kDefaultPortBase);
+  return ParseBaseUrl(text);
+}
+
+std::string ServiceEndpoint(const GlobalOptions& g, const BaseUrl& base, const ServiceInfo& s) {
+  if (auto it = g.service_endpoints.find(std::string(s.name));
+      it != g.service_endpoints.end() && !it->second.empty()) {
+    std::string url = it->second;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return url;
+  }
+  std::string env = "VEIL_" + std::string(s.name) + "_ENDPOINT";
+  for (char& c : env) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (const char* value = std::getenv(env.c_str()); value && *value) {
+    std::string url = value;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return url;
+  }
+  return ServiceUrl(base, s.port_offset);
+}
+
+Result<std::string> ServiceUrlByName(const GlobalOptions& g, std::string_view name) {
+  BaseUrl base = VEIL_TRY_VALUE(ResolveBase(g));
+  for (const ServiceInfo& s : kServices) {
+    if (s.name == name) return ServiceEndpoint(g, base, s);
+  }
+  return InvalidArgument("unknown service " + std::string(name));
+}
+
+bool NeedsRenewal(int64_t expiration_unix, int64_t now_unix) {
+  return now_unix >= expiration_unix - kRenewBefore.count();
+}
+
+Result<std::optional<Session>> SessionStore::Load() const {
+  auto bytes = ReadSecretFile(token_path(), 64 * 1024);
+  if (!bytes) {
+    if (bytes.error().code == ErrorCode::kNotFound) return std::optional<Session>();
+    return tl::unexpected(bytes.error());
+  }
+  auto json = ParseJson(AsStringView(bytes->Reveal()), token_path());
+  if (!json) return tl::unexpected(json.error());
+  auto session = SessionFromJson(*json);
+  if (!session) {
+    return DataLoss(token_path() + ": " + session.error().message + "; " + std::string(kLoginHint));
+  }
+  return std::optional<Session>(std::move(*session));
+}
+
+Result<SecretBytes> SessionStore::LoadApiKey() const {
+  auto key = ReadSecretFile(apikey_path(), kMaxApiKeyFileBytes);
+  if (!key) return tl::unexpected(key.error());
+  return key;
+}
+
+Status SessionStore::Save(const Session& s) const {
+  VEIL_TRY(EnsureDir(dir_));
+  boost::json::object o;
+  o["version"] = kSessionVersion;
+  o["iam_endpoint"] = s.iam_endpoint;
+  o["access_token"] = s.access_token;
+  o["expiration"] = s.expiration;
+  o["iam_id"] = s.iam_id;
+  o["account_id"] = s.account_id;
+  o["name"] = s.name;
+  o["sub_type"] = s.sub_type;
+  std::string text = boost::json::serialize(o) + "\n";
+  Status st = ReplaceFile(token_path(), AsBytes(text));
+  Wipe(text);
+  boost::json::value wipe(std::move(o));
+  WipeMember(wipe, "access_token");
+  return st;
+}
+
+Status SessionStore::SaveApiKey(const SecretBytes& apikey) const {
+  VEIL_TRY(EnsureDir(dir_));
+  return ReplaceFile(apikey_path(), apikey.Reveal());
+}
+
+Result<bool> SessionStore::Remove() const {
+  bool removed = false;
+  for (const std::string& path : {token_path(), apikey_path()}) {
+    if (::unlink(path.c_str()) == 0) {
+      removed = true;
+    } else if (errno != ENOENT) {
+      return Internal(Errno("cannot remove " + path));
+    }
+  }
+  return removed;
+}
+
+Result<SecretBytes> ReadApiKeyFile(const std::string& path) {
+  auto raw = ReadSecretFile(path, kMaxApiKeyFileBytes);
+  if (!raw) {
+    if (raw.error().code == ErrorCode::kNotFound) {
+      return InvalidArgument("API key file " + path + " does not exist");
+    }
+    return tl::unexpected(raw.error());
+  }
+  std::span<const uint8_t> text = raw->Reveal();
+  while (!text.empty() && std::isspace(text.front())) text = text.subspan(1);
+  while (!text.empty() && std::isspace(text.back())) text = text.first(text.size() - 1);
+  if (text.empty()) return InvalidArgument("API key file " + path + " is empty");
+  for (uint8_t c : text) {
+    if (!std::isgraph(c)) {
+      return InvalidArgument("API key file " + path + " must hold one API key and nothing else");
+    }
+  }
+  return SecretBytes(text);
+}
+
+Status WriteNewSecretFile(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return AlreadyExists(path + " exists; it is not overwritten");
+    return Internal(Errno("cannot create " + path));
+  }
+  ::fchmod(fd, 0600);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool ok = done == data.size() && ::fsync(fd) == 0;
+  if (::close(fd) != 0 || !ok) {
+    ::unlink(path.c_str());
+    return Internal(Errno("cannot write " + path));
+  }
+  return OkStatus();
+}
+
+Error ErrorFromResponse(const http::ClientResponse& response) {
+  const int status = response.status;
+  std::string code, message, request_id;
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(response.body, ec);
+  if (!ec && body.is_object()) {
+    // IAM: {"errorCode","errorMessage","context":{"requestId"}}.
+    code = Str(body, "errorCode");
+    message = Str(body, "errorMessage");
+    if (const boost::json::value* ctx = Member(body, "context")) {
+      request_id = Str(*ctx, "requestId");
+    }
+    // Key Protect: {"metadata":..., "resources":[{"errorMsg","reasons":[{"code","message"}]}]}.
+    if (const boost::json::value* res = Member(body, "resources");
+        message.empty() && res != nullptr && res->is_array() && !res->as_array().empty()) {
+      const boost::json::value& first = res->as_array().front();
+      message = Str(first, "errorMsg");
+      if (const boost::json::value* reasons = Member(first, "reasons");
+          reasons != nullptr && reasons->is_array() && !reasons->as_array().empty()) {
+        const boost::json::value& reason = reasons->as_array().front();
+        code = Str(reason, "code");
+        if (std::string detail = Str(reason, "message"); !detail.empty() && detail != message) {
+          message += message.empty() ? detail : ": " + detail;
+        }
+      }
+    }
+    // Anything else with a "message" or "error" string.
+    if (message.empty()) message = Str(body, "message");
+    if (message.empty()) message = Str(body, "error");
+  }
+  if (message.empty() && !response.body.empty()) message = Excerpt(response.body);
+  if (request_id.empty()) {
+    request_id = std::string(response.headers.Get("X-Request-Id").value_or(""));
+  }
+  std::string text = std::string(StatusWords(status)) + " (HTTP " + std::to_string(status);
+  if (!code.empty()) text += ", " + code;
+  text += ")";
+  if (!message.empty()) text += ": " + message;
+  if (!request_id.empty()) text += " [request id " + request_id + "]";
+  if (status == 429) {
+    if (auto retry = response.headers.Get("Retry-After")) {
+      text += "; retry after " + std::string(*retry) + " s";
+    }
+  }
+  return Error(CodeForStatus(status), text);
+}
+
+std::string FormEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (IsUnreserved(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<boost::json::object> JwtClaims(std::string_view token) {
+  const size_t first = token.find('.');
+  const size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
+  if (second == std::string_view::npos) return InvalidArgument("the access token is not a JWT");
+  auto payload = Base64UrlDecode(token.substr(first + 1, second - first - 1));
+  if (!payload) return InvalidArgument("the access token's payload is not base64url");
+  auto json = ParseJson(AsStringView(*payload), "the access token's payload");
+  if (!json || !json->is_object()) return InvalidArgument("the access token's payload is not JSON");
+  return std::move(json->as_object());
+}
+
+ApiClient::ApiClient(GlobalOptions options) : options_(std::move(options)), store_(ProfileDir()) {
+  http::ClientOptions http_options;
+  http_options.connect_timeout = std::chrono::milliseconds(options_.timeout_ms);
+  http_options.request_timeout = std::chrono::milliseconds(options_.timeout_ms);
+  http_ = std::make_unique<http::HttpClient>(http_options);
+}
+
+ApiClient::~ApiClient() {
+  if (session_) Wipe(session_->access_token);
+}
+
+Result<Session> ApiClient::Exchange(const std::string& iam_url, const SecretBytes& apikey) {
+  SecretBytes form = TokenForm(apikey);
+  size_t offset = 0;
+  http::ClientRequest request;
+  request.method = "POST";
+  request.url = iam_url + "/identity/token";
+  request.headers.Set("Content-Type", "application/x-www-form-urlencoded");
+  request.headers.Set("Accept", "application/json");
+  request.body_length = form.size();
+  request.body_source = [&form, &offset](std::span<char> out) -> Result<size_t> {
+    const size_t n = std::min(out.size(), form.size() - offset);
+    std::memcpy(out.data(), form.Reveal().data() + offset, n);
+    offset += n;
+    return n;
+  };
+  auto response = http_->Send(request);
+  if (!response) return tl::unexpected(response.error().Wrap("POST " + request.url));
+  struct WipeBody {  // the body holds the access token
+    std::string& body;
+    ~WipeBody() { Wipe(body); }
+  } wipe{response->body};
+  if (response->status != 200) {
+    Error error = ErrorFromResponse(*response);
+    if (response->status == 400 && error.message.find("BXNIM0415E") != std::string::npos) {
+      // IAM answers one 400 for every refused key (unknown, wrong, locked, deleted).
+      return Unauthenticated("the API key was refused: " + error.message);
+    }
+    return tl::unexpected(error);
+  }
+  auto json = ParseJson(response->body, "the token response");
+  if (!json) return tl::unexpected(json.error());
+  Session s;
+  s.iam_endpoint = iam_url;
+  s.access_token = Str(*json, "access_token");
+  s.expiration = Int(*json, "expiration");
+  if (Str(*json, "token_type") != "Bearer" || s.access_token.empty() || s.expiration <= 0) {
+    WipeMember(*json, "access_token");
+    return DataLoss("the token response has no bearer access_token and expiration");
+  }
+  boost::json::object claims = VEIL_TRY_VALUE(JwtClaims(s.access_token));
+  s.iam_id = Str(claims, "iam_id");
+  s.name = Str(claims, "name");
+  s.sub_type = Str(claims, "sub_type");
+  if (const boost::json::value* account = claims.if_contains("account")) {
+    s.account_id = Str(*account, "bss");
+  }
+  WipeMember(*json, "access_token");
+  return s;
+}
+
+Result<Session> ApiClient::Login(const SecretBytes& apikey) {
+  const std::string iam_url = VEIL_TRY_VALUE(ServiceUrlByName(options_, "iam"));
+  Session s = VEIL_TRY_VALUE(Exchange(iam_url, apikey));
+  VEIL_TRY(store_.SaveApiKey(apikey));
+  VEIL_TRY(store_.Save(s));
+  session_ = s;
+  fresh_ = true;
+  return s;
+}
+
+Result<Session> ApiClient::Renew(const Session& old) {
+  auto apikey = store_.LoadApiKey();
+  if (!apikey) {
+    return Unauthenticated("the session has expired and no API key is stored in " + store_.dir() +
+                           ": " + std::string(kLoginHint));
+  }
+  auto renewed = Exchange(old.iam_endpoint, *apikey);
+  if (!renewed) {
+    if (renewed.error().code == ErrorCode::kUnauthenticated) {
+      return Unauthenticated("the stored API key no longer gets a token (locked or deleted?): " +
+                             std::string(kLoginHint));
+    }
+    return tl::unexpected(renewed.error().Wrap("renewing the access token"));
+  }
+  VEIL_TRY(store_.Save(*renewed));
+  session_ = *renewed;
+  fresh_ = true;
+  return renewed;
+}
+
+Result<Session> ApiClient::CurrentSession() {
+  if (!session_) {
+    auto loaded = store_.Load();
+    if (!loaded) return tl::unexpected(loaded.error());
+    if (!*loaded) {
+      return Unauthenticated("not logged in: " + std::string(kLoginHint) +
+                             " (veild writes the first admin key to DATA_DIR/admin-apikey)");
+    }
+    const std::string iam_url = VEIL_TRY_VALUE(ServiceUrlByName(options_, "iam"));
+    if ((*loaded)->iam_endpoint != iam_url) {
+      return Unauthenticated("logged in at " + (*loaded)->iam_endpoint +
+                             ", but this command uses " + iam_url + ": " + std::string(kLoginHint) +
+                             " again");
+    }
+    session_ = std::move(**loaded);
+    fresh_ = false;
+  }
+  if (NeedsRenewal(session_->expiration, NowUnix())) return Renew(*session_);
+  return *session_;
+}
+
+Result<http::ClientResponse> ApiClient::Send(const std::string& url, const ApiRequest& request,
+                                             const std::string& token) {
+  http::ClientRequest r;
+  r.method = request.method;
+  r.url = url + request.path;
+  r.headers.Set("Accept", "application/json");
+  r.headers.Set("Authorization", "Bearer " + token);
+  if (request.body) {
+    r.headers.Set("Content-Type", "application/json");
+    r.body = boost::json::serialize(*request.body);
+  }
+  auto response = http_->Send(r);
+  if (!response) return tl::unexpected(response.error().Wrap(r.method + " " + r.url));
+  return response;
+}
+
+Result<boost::json::value> ApiClient::Call(const ApiRequest& request) {
+  const std::string url = VEIL_TRY_VALUE(ServiceUrlByName(options_, request.service));
+  Session s = VEIL_TRY_VALUE(CurrentSession());
+  auto response = VEIL_TRY_VALUE(Send(url, request, s.access_token));
+  if (response.status == 401 && !fresh_) {
+    // The token was refused although it had not expired (veild restarted with new signing keys,
+    // or its identity changed): exchange the API key once more and retry.
+    s = VEIL_TRY_VALUE(Renew(s));
+    response = VEIL_TRY_VALUE(Send(url, request, s.access_token));
+  }
+  if (response.status < 200 || response.status > 299) {
+    Error error = ErrorFromResponse(response);
+    if (response.status == 401) error.message += "; " + std::string(kLoginHint);
+    return tl::unexpected(error);
+  }
+  if (response.body.empty()) return boost::json::value(nullptr);
+  return ParseJson(response.body, "the response");
+}
+
+void PrintTable(const GlobalOptions& g, const boost::json::value& json,
+                const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  if (g.output == "json") {
+    std::cout << boost::json::serialize(json) << "\n";
+  } else {
+    std::cout << RenderTable(header, rows);
+  }
+}
+
+void PrintFields(const GlobalOptions& g, const boost::json::value& json,
+                 const std::vector<std::pair<std::string, std::string>>& fields) {
+  if (g.output == "json") {
+    std::cout << boost::json::serialize(json) << "\n";
+    return;
+  }
+  size_t width = 0;
+  for (const auto& [label, value] : fields) width = std::max(width, label.size());
+  for (const auto& [label, value] : fields) {
+    std::cout << label << ":" << std::string(width - label.size() + 2, ' ') << value << "\n";
+  }
+}
+
+std::string Str(const boost::json::value& v, std::string_view name) {
+  const boost::json::value* m = Member(v, name);
+  if (m == nullptr) return "";
+  if (m->is_string()) return std::string(m->as_string());
+  if (m->is_bool()) return m->as_bool() ? "true" : "false";
+  if (m->is_int64()) return std::to_string(m->as_int64());
+  if (m->is_uint64()) return std::to_string(m->as_uint64());
+  return "";
+}
+
+}  // namespace veil::cli

@@ -1,0 +1,182 @@
+// The authenticated API client of the veil CLI: finds each service from the global options, keeps
+// the login session under the profile directory, sends requests with the bearer token (renewing
+// it first when needed), turns HTTP error bodies of the IAM and Key Protect dialects into readable
+// Errors, and renders results as a table or JSON.
+//
+// Session (docs/formats/cli-profile.md): `veil login` writes two files into ProfileDir(), each
+// mode 0600 in a 0700 directory, replaced atomically (temporary file + rename):
+//   apikey       the API key, as given (needed to renew: IAM answers refresh_token
+//                "not_supported", so renewing is exchanging the API key again, as IBM's clients do)
+//   token.json   {"version":1, "iam_endpoint", "access_token", "expiration", "iam_id",
+//                 "account_id", "name", "sub_type"}
+// A token is renewed before a request when it has expired or expires within kRenewBefore (the
+// Go client of reference/ibm-e2e-spec.md §4.1 treats it as valid until expires_in - 60 s), and
+// once more when a service answers 401 to a token that was not just issued (veild restarted
+// with new signing keys, say).
+//
+// Thread-safety: an ApiClient is used by one thread (the CLI's main thread).
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cli.h"
+#include "common/result.h"
+#include "common/secret_bytes.h"
+#include "common/services.h"
+
+namespace veil::http {
+class HttpClient;
+struct ClientResponse;
+}  // namespace veil::http
+
+namespace veil::cli {
+
+// The options every command shares (set by main.cc's global flags).
+struct GlobalOptions {
+  std::string endpoint;                                  // --endpoint
+  std::string output = "table";                          // --output table|json
+  std::map<std::string, std::string> service_endpoints;  // --iam-endpoint, --kms-endpoint, ...
+  int timeout_ms = 10000;                                // --timeout-ms
+};
+
+// Exit codes of the API commands (login, iam, resource).
+enum ApiExit : int {
+  kApiExitOk = 0,
+  kApiExitFailed = 1,            // the request failed (network, server error, not found, ...)
+  kApiExitUsage = 2,             // bad arguments, found by veil or by the service (HTTP 400)
+  kApiExitUnauthenticated = 3,   // not logged in, or the token/API key was refused
+  kApiExitPermissionDenied = 4,  // authenticated, not allowed (HTTP 403)
+};
+int ApiExitCode(const Error& error);
+
+// The base URL: --endpoint, else $VEIL_ENDPOINT, else "endpoint" in the profile's config, else
+// http://127.0.0.1:8440.
+[[nodiscard]] Result<BaseUrl> ResolveBase(const GlobalOptions& g);
+// The URL of `service`: --<name>-endpoint, else $VEIL_<NAME>_ENDPOINT, else base + its offset.
+std::string ServiceEndpoint(const GlobalOptions& g, const BaseUrl& base,
+                            const ServiceInfo& service);
+// Both in one: the URL of the service called `name` ("iam", "kms", ...).
+[[nodiscard]] Result<std::string> ServiceUrlByName(const GlobalOptions& g, std::string_view name);
+
+// Renew when now >= expiration - kRenewBefore.
+inline constexpr std::chrono::seconds kRenewBefore{60};
+bool NeedsRenewal(int64_t expiration_unix, int64_t now_unix);
+
+// The login state under the profile directory.
+struct Session {
+  std::string iam_endpoint;  // the IAM URL the token came from
+  std::string access_token;
+  int64_t expiration = 0;  // unix seconds
+  std::string iam_id;
+  std::string account_id;
+  std::string name;
+  std::string sub_type;  // "user" | "ServiceId"
+};
+
+class SessionStore {
+ public:
+  explicit SessionStore(std::string dir) : dir_(std::move(dir)) {}
+
+  const std::string& dir() const { return dir_; }
+  std::string token_path() const { return dir_ + "/token.json"; }
+  std::string apikey_path() const { return dir_ + "/apikey"; }
+
+  // The stored session; nullopt when there is none. kDataLoss for a file that is not ours.
+  [[nodiscard]] Result<std::optional<Session>> Load() const;
+  // The stored API key; kNotFound when there is none.
+  [[nodiscard]] Result<SecretBytes> LoadApiKey() const;
+  // Creates the directory (0700) if needed and replaces the file(s) atomically, mode 0600.
+  [[nodiscard]] Status Save(const Session& session) const;
+  [[nodiscard]] Status SaveApiKey(const SecretBytes& apikey) const;
+  // Removes both files; true when there was something to remove.
+  [[nodiscard]] Result<bool> Remove() const;
+
+ private:
+  std::string dir_;
+};
+
+// Reads an API key from `path` ("-": standard input), without surrounding white space.
+// kInvalidArgument when the file is missing, empty or holds more than one line of text.
+[[nodiscard]] Result<SecretBytes> ReadApiKeyFile(const std::string& path);
+
+// Writes `data` to a new file `path` with mode 0600. kAlreadyExists when it exists (never
+// overwritten: it may be another key).
+[[nodiscard]] Status WriteNewSecretFile(const std::string& path, std::string_view data);
+
+// The Error for an HTTP error response: the code follows the status; the message is readable,
+// e.g. "permission denied (HTTP 403, BXNIM0403E): <server message> [request id <id>]", from the
+// IAM dialect {"errorCode","errorMessage","context":{"requestId"}}, the Key Protect dialect
+// {"resources":[{"errorMsg","reasons":[{"code","message"}]}]}, or the bare status and a short
+// excerpt of any other body.
+Error ErrorFromResponse(const http::ClientResponse& response);
+
+// application/x-www-form-urlencoded / query component encoding (unreserved characters kept).
+std::string FormEncode(std::string_view text);
+
+// The claims of a JWT payload (not verified: the CLI trusts the IAM it talks to for its own
+// token; services verify it). kInvalidArgument when it is not a JWT with a JSON payload.
+[[nodiscard]] Result<boost::json::object> JwtClaims(std::string_view token);
+
+struct ApiRequest {
+  std::string service = "iam";  // a ServiceInfo name
+  std::string method = "GET";
+  std::string path;                        // with its query, already encoded
+  std::optional<boost::json::value> body;  // sent as JSON when set
+};
+
+class ApiClient {
+ public:
+  explicit ApiClient(GlobalOptions options);
+  ~ApiClient();
+  ApiClient(const ApiClient&) = delete;
+  ApiClient& operator=(const ApiClient&) = delete;
+
+  // Exchanges `apikey` at POST /identity/token and stores the session and the key.
+  // kUnauthenticated when IAM refuses the key; the errors of the exchange otherwise.
+  [[nodiscard]] Result<Session> Login(const SecretBytes& apikey);
+
+  // Sends `request` with the session's bearer token, renewing the token first when needed.
+  // Returns the JSON body (null for an empty one). kUnauthenticated when not logged in (the
+  // message says how to log in); ErrorFromResponse for an HTTP error status.
+  [[nodiscard]] Result<boost::json::value> Call(const ApiRequest& request);
+
+  // The current session (loaded, renewed if needed). kUnauthenticated when not logged in.
+  [[nodiscard]] Result<Session> CurrentSession();
+
+  const GlobalOptions& options() const { return options_; }
+  SessionStore& store() { return store_; }
+
+ private:
+  [[nodiscard]] Result<Session> Exchange(const std::string& iam_url, const SecretBytes& apikey);
+  [[nodiscard]] Result<Session> Renew(const Session& old);
+  [[nodiscard]] Result<http::ClientResponse> Send(const std::string& url, const ApiRequest& request,
+                                                  const std::string& token);
+
+  GlobalOptions options_;
+  SessionStore store_;
+  std::unique_ptr<http::HttpClient> http_;
+  std::optional<Session> session_;
+  bool fresh_ = false;  // session_ was issued by this process
+};
+
+// Prints `json` (--output json) or the table (header + rows).
+void PrintTable(const GlobalOptions& g, const boost::json::value& json,
+                const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+// Prints `json` (--output json) or "Label:  value" lines, aligned.
+void PrintFields(const GlobalOptions& g, const boost::json::value& json,
+                 const std::vector<std::pair<std::string, std::string>>& fields);
+
+// A string member of a JSON object, or "" (for rendering).
+std::string Str(const boost::json::value& v, std::string_view name);
+
+}  // namespace veil::cli
