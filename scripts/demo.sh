@@ -31,6 +31,49 @@ step "veil status"
 step "veil status --output json"
 "$BIN/veil" status --output json
 
+# Identity and access: log in with the admin key veild wrote on its first start, then give a
+# program its own identity, key and one policy. VEIL_HOME keeps the demo's login inside its
+# temporary directory: the user's ~/.veil is untouched.
+export VEIL_HOME="$DATA/veil-home"
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)'"$1"')'; }
+step "veil login --apikey-file data/admin-apikey (written by veild on its first start)"
+"$BIN/veil" login --apikey-file "$DATA/data/admin-apikey"
+
+step "veil iam whoami"
+"$BIN/veil" iam whoami
+
+step "veil iam service-id create image-importer"
+"$BIN/veil" iam service-id create image-importer --description "imports encrypted images"
+SID=$("$BIN/veil" --output json iam service-id list | json_field '["serviceids"][0]["id"]')
+
+step "veil iam api-key create importer-key --service-id $SID --output-file importer.apikey"
+"$BIN/veil" iam api-key create importer-key --service-id "$SID" --output-file "$DATA/importer.apikey"
+
+step "veil resource instance create demo-kms --service kms"
+"$BIN/veil" resource instance create demo-kms --service kms
+KMS=$("$BIN/veil" --output json resource instance list --service kms | json_field '["resources"][0]["guid"]')
+
+step "veil iam policy create --subject iam-$SID --roles Reader --service kms --instance $KMS"
+"$BIN/veil" iam policy create --subject "iam-$SID" --roles Reader --service kms --instance "$KMS"
+
+step "veil iam authorization create --source server-protect --target kms --role Reader"
+"$BIN/veil" iam authorization create --source server-protect --target kms --role Reader
+
+step "The lists: service IDs, API keys of the service ID (never their values), policies, instances"
+"$BIN/veil" iam service-id list
+echo; "$BIN/veil" iam api-key list --service-id "$SID"
+echo; "$BIN/veil" iam policy list
+echo; "$BIN/veil" resource instance list
+
+step "The service ID logs in with its own key (its own VEIL_HOME) and is held to its policy"
+VEIL_HOME="$DATA/importer-home" "$BIN/veil" login --apikey-file "$DATA/importer.apikey"
+VEIL_HOME="$DATA/importer-home" "$BIN/veil" iam whoami
+if VEIL_HOME="$DATA/importer-home" "$BIN/veil" resource instance create other --service kms; then
+  echo "unexpected: the service ID created an instance without a policy allowing it"; exit 1
+else
+  echo "refused as expected (exit $?): Reader on one kms instance does not allow creating instances"
+fi
+
 # Preparing an encrypted image, the seed's "Preparing your encrypted images" in one command: a
 # disk with a partition table, the DEK's base64 text as the passphrase (the seed's secret.dek),
 # LUKS1 as cryptsetup and QEMU read it, no root and no device-mapper.
