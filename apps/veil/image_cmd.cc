@@ -164,10 +164,10 @@ std::string Rate(uint64_t bytes, double seconds) {
 std::string Timing(uint64_t bytes, double copy_seconds, double seconds, size_t threads) {
   char buf[160];
   std::snprintf(buf, sizeof buf,
-                "  %s in %.2f s (%s, %zu threads); %.2f s in all, key derivation "
+                "  %s in %.2f s (%s, %zu thread%s); %.2f s in all, key derivation "
                 "included\n",
                 Bytes(bytes).c_str(), copy_seconds, Rate(bytes, copy_seconds).c_str(), threads,
-                seconds);
+                threads == 1 ? "" : "s", seconds);
   return buf;
 }
 

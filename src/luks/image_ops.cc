@@ -1,6 +1,7 @@
 #include "luks/image_ops.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -127,8 +128,15 @@ bool IsAllZero(std::span<const uint8_t> b) {
 
 uint64_t RoundUp(uint64_t v, uint64_t unit) { return (v + unit - 1) / unit * unit; }
 
+// The CPUs this process may run on (its affinity mask: a container or `taskset` may allow fewer
+// than the machine has).
 size_t ThreadCount(size_t asked) {
   if (asked != 0) return asked;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<size_t>(CPU_COUNT(&set));
+  }
   return std::max<size_t>(1, std::thread::hardware_concurrency());
 }
 
