@@ -1,13 +1,13 @@
 #include "iam/api/errors.h"
 
 #include <boost/json/object.hpp>
-#include <cstdio>
 
 namespace veil::iam::api {
 
 std::string IamErrorCodeFor(int status) {
-  char code[16];
-  std::snprintf(code, sizeof code, "BXNIM%04dE", status >= 0 && status < 10000 ? status : 500);
+  if (status < 0 || status > 9999) status = 500;
+  std::string code = "BXNIM0000E";
+  for (size_t i = 8; status > 0; --i, status /= 10) code[i] = static_cast<char>('0' + status % 10);
   return code;
 }
 

@@ -57,7 +57,7 @@ namespace veil::iam::api {
 http::Authenticator MakeIamServiceAuthenticator(TokenVerifier& verifier) {
   return [bearer = MakeIamAuthenticator(verifier)](
              const http::Request& request) -> Result<std::optional<http::Principal>> {
-    if (request.path == "/identity/token" || request.path == "/identity/keys") {
+    if (request.path == "/identity/token") {
       return std::optional<http::Principal>();
     }
     return bearer(request);

@@ -35,9 +35,9 @@ http::Principal PrincipalFromToken(const VerifiedToken& token);
 // of every service but iam.
 http::Authenticator MakeIamAuthenticator(TokenVerifier& verifier);
 
-// The iam server's authenticator: MakeIamAuthenticator, except that POST /identity/token and
-// GET /identity/keys ignore any Authorization header (they are anonymous: a client holding an
-// expired or foreign token must still be able to log in and to fetch the keys).
+// The iam server's authenticator: MakeIamAuthenticator, except that /identity/token ignores any
+// Authorization header (a client holding an expired or foreign token must still be able to log
+// in again). Every other route, anonymous ones included, refuses an invalid token (401).
 http::Authenticator MakeIamServiceAuthenticator(TokenVerifier& verifier);
 
 }  // namespace veil::iam::api
