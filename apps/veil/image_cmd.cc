@@ -181,6 +181,10 @@ class ProgressBar {
   void Update(const luks::Progress& p) {
     if (!enabled_) return;
     const auto now = std::chrono::steady_clock::now();
+    if (!started_) {  // the copy starts now (the key derivation before it is not the copy's rate)
+      started_ = true;
+      start_ = now;
+    }
     if (drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
     const double seconds = std::chrono::duration<double>(now - start_).count();
@@ -189,11 +193,15 @@ class ProgressBar {
     if (p.total_bytes && *p.total_bytes > 0) {
       const double fraction = std::min(1.0, static_cast<double>(p.done_bytes) / *p.total_bytes);
       const int filled = static_cast<int>(fraction * 24);
-      const double eta = rate > 0 ? (*p.total_bytes - p.done_bytes) / rate : 0;
-      std::snprintf(line, sizeof line, "\r[%s%s] %3.0f%%  %s / %s  %.0f MB/s  ETA %d:%02d ",
+      char eta[16] = "--:--";
+      if (rate > 0) {
+        const int left = static_cast<int>((*p.total_bytes - p.done_bytes) / rate);
+        std::snprintf(eta, sizeof eta, "%d:%02d", left / 60, left % 60);
+      }
+      std::snprintf(line, sizeof line, "\r[%s%s] %3.0f%%  %s / %s  %.0f MB/s  ETA %s ",
                     std::string(filled, '#').c_str(), std::string(24 - filled, '.').c_str(),
                     fraction * 100, Bytes(p.done_bytes).c_str(), Bytes(*p.total_bytes).c_str(),
-                    rate / 1e6, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+                    rate / 1e6, eta);
     } else {
       std::snprintf(line, sizeof line, "\r%s  %.0f MB/s ", Bytes(p.done_bytes).c_str(), rate / 1e6);
     }
@@ -212,7 +220,8 @@ class ProgressBar {
  private:
   bool enabled_;
   bool drawn_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  bool started_ = false;
+  std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_;
 };
 
@@ -341,6 +350,10 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
     return Fail("encrypt",
                 Error(ErrorCode::kInvalidArgument, "SRC and --key-file cannot both be stdin"));
   }
+  if (a.destination == luks::kStdio && ::isatty(STDOUT_FILENO) == 1) {
+    return Fail("encrypt", Error(ErrorCode::kInvalidArgument,
+                                 "refusing to write an image to a terminal: redirect stdout"));
+  }
   auto passphrase = ReadKeyFile(a.key_file);
   if (!passphrase) return Fail("encrypt", passphrase.error());
   luks::EncryptOptions o;
@@ -400,6 +413,10 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
 }
 
 int RunDecrypt(const DecryptArgs& a, const std::string& output) {
+  if (a.destination == luks::kStdio && ::isatty(STDOUT_FILENO) == 1) {
+    return Fail("decrypt", Error(ErrorCode::kInvalidArgument,
+                                 "refusing to write an image to a terminal: redirect stdout"));
+  }
   auto passphrase = ReadKeyFile(a.key_file);
   if (!passphrase) return Fail("decrypt", passphrase.error());
   luks::DecryptOptions o;
