@@ -2,8 +2,10 @@
 // a named test, plus rotation, restart, caching and revocation.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <thread>
 
 #include "common/bytes.h"
 #include "common/encoding.h"
@@ -304,6 +306,53 @@ TEST_F(TokenVerifierTest, ReplicasSharingADatabaseVerifyEachOthersTokens) {
   // Our verifier has never seen the other replica's kid: it reloads the key set once.
   auto v = f_.verifier->Verify(other_token->access_token);
   EXPECT_TRUE(v) << v.error().ToString();
+}
+
+TEST_F(TokenVerifierTest, ConcurrentIssuanceVerificationRotationAndRevocation) {
+  // Threads issue and verify while another rotates keys and another revokes and re-creates
+  // identities: every answer is right or a clean refusal, never a crash or a wrong principal.
+  auto victim = f_.ServiceIdWith({});
+  std::atomic<bool> stop{false};
+  std::atomic<int> verified{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      while (!stop) {
+        auto issued = f_.issuer->IssueForApiKey(creds_.apikey);
+        ASSERT_TRUE(issued) << issued.error().ToString();
+        for (int i = 0; i < 20; ++i) {
+          auto v = f_.verifier->Verify(issued->access_token);
+          ASSERT_TRUE(v) << v.error().ToString();
+          ASSERT_EQ((*v)->iam_id, creds_.identity.iam_id);
+          ++verified;
+        }
+        if (auto other = f_.issuer->IssueForApiKey(victim.apikey)) {
+          auto v = f_.verifier->Verify(other->access_token);
+          if (v) {
+            ASSERT_EQ((*v)->iam_id, victim.identity.iam_id);
+          } else {
+            ASSERT_EQ(v.error().code, ErrorCode::kUnauthenticated);
+          }
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 3 && !stop; ++i) ASSERT_TRUE(f_.keys->Rotate());
+  });
+  threads.emplace_back([&] {
+    for (int i = 0; i < 50 && !stop; ++i) {
+      auto key = f_.issuer->IssueForApiKey(victim.apikey);
+      if (key) {
+        ASSERT_TRUE(f_.service->SetApiKeyLocked(key->apikey_id, true));
+        ASSERT_TRUE(f_.service->SetApiKeyLocked(key->apikey_id, false));
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_GT(verified.load(), 0);
 }
 
 TEST(TokenVerifierOptionsTest, TheIssuerMustStartWithHttpsIam) {
