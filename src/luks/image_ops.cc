@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "crypto/hash.h"
@@ -709,6 +710,51 @@ class CopyJob final : public PipelineJob {
   uint64_t position_ = 0;   // producer only
 };
 
+// cryptsetup 2.6's default payload offsets.
+constexpr uint64_t kLuks1PayloadOffset = uint64_t{2} << 20;
+constexpr uint64_t kLuks2PayloadOffset = uint64_t{16} << 20;
+
+// CreateHeader, on a thread of its own when `background` (or at once when a thread cannot be
+// started). The options, key and passphrase must outlive the object; the destructor waits for the
+// thread (a PBKDF cannot be interrupted: at most the iter-time).
+class HeaderMaker {
+ public:
+  HeaderMaker(const CreateOptions& create, const SecretBytes& key,
+              std::span<const uint8_t> passphrase, bool background) {
+    auto make = [&create, &key, passphrase]() -> Result<HeaderBlob> {
+      auto blob = CreateHeader(create, key, passphrase);
+      if (!blob && blob.error().code != ErrorCode::kInvalidArgument) {
+        return tl::unexpected(Recode(blob.error(), ErrorCode::kInternal));
+      }
+      return blob;
+    };
+    if (background) {
+      try {
+        thread_ = std::thread([this, make] { result_ = make(); });
+        return;
+      } catch (const std::system_error&) {
+        // Fall through: make it now.
+      }
+    }
+    result_ = make();
+  }
+  ~HeaderMaker() {
+    if (thread_.joinable()) thread_.join();
+  }
+  HeaderMaker(const HeaderMaker&) = delete;
+  HeaderMaker& operator=(const HeaderMaker&) = delete;
+
+  // The header (waits for it). Once.
+  Result<HeaderBlob> Get() {
+    if (thread_.joinable()) thread_.join();
+    return std::move(*result_);
+  }
+
+ private:
+  std::optional<Result<HeaderBlob>> result_;
+  std::thread thread_;
+};
+
 // Runs `job` and turns the pipeline's bookkeeping into progress reports.
 Status RunCopy(CopyJob& job, const CopyOptions& copy, size_t threads, size_t chunk_bytes,
                std::optional<uint64_t> total) {
@@ -755,6 +801,24 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   if (to_stdout && o.format == EncryptFormat::kQcow2) {
     return InvalidArgument("qcow2 output cannot go to stdout (it is written out of order)");
   }
+  // The PBKDF options, checked now: the header may be made only after the copy.
+  const std::string& kdf = o.pbkdf.type;
+  if (!kdf.empty() && kdf != "pbkdf2" && kdf != "argon2id" && kdf != "argon2i") {
+    return InvalidArgument("PBKDF '" + kdf + "' is not pbkdf2, argon2id or argon2i");
+  }
+  const bool argon2 =
+      kdf == "argon2id" || kdf == "argon2i" || (kdf.empty() && o.format == EncryptFormat::kLuks2);
+  if (argon2 && o.format != EncryptFormat::kLuks2) {
+    return InvalidArgument("LUKS1 (and qcow2, which holds LUKS1) keyslots use PBKDF2 only");
+  }
+  if (o.pbkdf.iterations && *o.pbkdf.iterations < (argon2 ? 4u : 1000u)) {
+    return InvalidArgument(argon2 ? "Argon2 needs a time cost of at least 4"
+                                  : "PBKDF2 needs at least 1000 iterations");
+  }
+  if (argon2 && (o.pbkdf.memory_kib < 32 || o.pbkdf.parallel < 1)) {
+    return InvalidArgument("Argon2 needs at least 32 KiB of memory and one lane");
+  }
+  if (o.pbkdf.iter_time_ms == 0) return InvalidArgument("the iteration time must be positive");
   OsRandom os_random;
   Random& random = o.copy.random != nullptr ? *o.copy.random : os_random;
 
@@ -766,7 +830,10 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   std::optional<TempPath> temp;
   if (!to_stdout) temp.emplace(VEIL_TRY_VALUE(TempPath::Reserve(o.destination, random)));
 
-  // 2. The header: a fresh volume key in keyslot 0 under the passphrase (the PBKDF runs here).
+  // 2. The header: a fresh volume key in keyslot 0 under the passphrase. The PBKDF takes the
+  // iter-time by design (2 s by default); for a raw LUKS file it runs on its own thread while the
+  // payload is encrypted (which needs only the volume key and the payload offset), and the header
+  // is written last. qcow2 needs the header bytes when the file is created, stdout first.
   CreateOptions create;
   create.version = o.format == EncryptFormat::kLuks2 ? Version::kLuks2 : Version::kLuks1;
   create.key_bytes = o.key_bytes;
@@ -780,29 +847,41 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
         VEIL_TRY_VALUE(CalibratePbkdf2(o.pbkdf.hash, o.key_bytes, o.pbkdf.iter_time_ms));
   }
   create.uuid = o.uuid;
-  if (o.format == EncryptFormat::kQcow2)
+  const bool overlap = o.format != EncryptFormat::kQcow2 && !to_stdout;
+  if (o.format == EncryptFormat::kQcow2) {
     create.data_offset_bytes = QemuLuksHeaderBytes(o.key_bytes);
+  } else if (overlap) {
+    // cryptsetup's defaults, fixed so that the payload can start before the header exists.
+    create.data_offset_bytes =
+        create.version == Version::kLuks1 ? kLuks1PayloadOffset : kLuks2PayloadOffset;
+  }
   auto key = GenerateVolumeKey(random, o.key_bytes);
   if (!key) return tl::unexpected(key.error());
-  auto blob = CreateHeader(create, *key, o.passphrase.Reveal());
-  if (!blob) {
-    const Error& e = blob.error();
-    return tl::unexpected(e.code == ErrorCode::kInvalidArgument ? e
-                                                                : Recode(e, ErrorCode::kInternal));
+  HeaderMaker header(create, *key, o.passphrase.Reveal(), overlap);
+  std::optional<HeaderBlob> blob;
+  Layout layout;
+  if (overlap) {
+    layout.version = create.version;
+    layout.cipher_spec = create.cipher + "-" + create.mode;
+    layout.key_bytes = create.key_bytes;
+    layout.sector_size = create.sector_size;
+    layout.payload_offset_bytes = create.data_offset_bytes;
+  } else {
+    blob = VEIL_TRY_VALUE(header.Get());
+    layout = blob->layout;
+    VEIL_TRY(CheckCancel(o.copy));
   }
-  VEIL_TRY(CheckCancel(o.copy));
 
   EncryptResult result;
   result.source_format = src.format_name;
   result.format = o.format;
-  result.layout = blob->layout;
+  result.layout = layout;
   const size_t threads = ThreadCount(o.copy.threads);
   result.threads = threads;
 
-  Layout cipher_layout = blob->layout;
+  Layout cipher_layout = layout;
   if (o.format == EncryptFormat::kQcow2) cipher_layout.iv_tweak = 0;  // host offsets
   std::vector<SectorCipher> ciphers = VEIL_TRY_VALUE(CipherPerWorker(cipher_layout, *key, threads));
-  key->Clear();
 
   CopyPlan plan;
   plan.disk = src.disk.get();
@@ -817,7 +896,7 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   std::unique_ptr<disk::Qcow2Writer> qcow2;
   std::optional<disk::StreamWriter> out;
   Fd writeback;
-  const uint64_t header_bytes = blob->bytes.size();
+  const uint64_t header_bytes = layout.payload_offset_bytes;
   if (o.format == EncryptFormat::kQcow2) {
     disk::Qcow2WriterOptions qo;
     qo.virtual_size = RoundUp(*src.size, 512);
@@ -838,16 +917,13 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
     auto w = disk::FileWriter::Create(temp->path(), fo);
     if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
     file = std::move(*w);
-    auto st = file->WriteAt(0, blob->bytes);
-    if (!st) return tl::unexpected(OutputError(st.error(), "write header"));
     plan.file = file.get();
     plan.file_base = header_bytes;
     writeback = Fd(::open(temp->path().c_str(), O_RDONLY | O_CLOEXEC));
     plan.writeback_fd = writeback.get();
   }
-
-  // The header is written: its bytes (up to 16 MiB for LUKS2) need not stay during the copy.
-  std::vector<uint8_t>().swap(blob->bytes);
+  // A header already written needs not stay in memory during the copy (up to 16 MiB for LUKS2).
+  if (blob) std::vector<uint8_t>().swap(blob->bytes);
 
   CopyJob job(plan);
   const auto copy_start = std::chrono::steady_clock::now();
@@ -858,6 +934,21 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
                       std::to_string(*src.size) + " bytes");
   }
   if (!src.size && job.total() == 0) return InvalidArgument("the input stream was empty");
+  if (overlap) {
+    // The header made meanwhile, in front of the payload.
+    blob = VEIL_TRY_VALUE(header.Get());
+    const Layout& made = blob->layout;
+    if (made.payload_offset_bytes != layout.payload_offset_bytes ||
+        made.cipher_spec != layout.cipher_spec || made.key_bytes != layout.key_bytes ||
+        made.sector_size != layout.sector_size || made.iv_tweak != 0 ||
+        blob->bytes.size() != header_bytes) {
+      return Internal("libcryptsetup laid the header out differently than the payload was written");
+    }
+    result.layout = made;
+    auto st = file->WriteAt(0, blob->bytes);
+    if (!st) return tl::unexpected(OutputError(st.error(), "write header"));
+  }
+  key->Clear();
 
   // 3. Make it durable, then give it its name.
   if (qcow2) {
@@ -883,7 +974,8 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   return result;
 }
 
-// ---- DecryptImage -------------------------------------------------------------------------------
+// ---- DecryptImage
+// -------------------------------------------------------------------------------
 
 Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   const auto start = std::chrono::steady_clock::now();
@@ -976,7 +1068,8 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   return result;
 }
 
-// ---- InspectImage -------------------------------------------------------------------------------
+// ---- InspectImage
+// -------------------------------------------------------------------------------
 
 Result<ImageInfo> InspectImage(const std::string& path) {
   auto disk = disk::OpenDisk(path);
@@ -1051,7 +1144,8 @@ json::value TableValue(const PartitionTable& t) {
 
 std::string ImageInfoToJson(const ImageInfo& info) { return json::serialize(ImageInfoValue(info)); }
 
-// ---- VerifyImage --------------------------------------------------------------------------------
+// ---- VerifyImage
+// --------------------------------------------------------------------------------
 
 Result<VerifyReport> VerifyImage(const std::string& path, std::span<const uint8_t> passphrase,
                                  const OpenLimits& limits) {

@@ -386,6 +386,16 @@ TEST(ImageOps, RefusalsHaveTheirOwnCodes) {
   bad = Enc(dir / "disk.raw", dir / "x");
   bad.copy.chunk_bytes = 1000;
   EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
+  // PBKDF options are checked before the copy (the header may be made only after it).
+  bad = Enc(dir / "disk.raw", dir / "x");
+  bad.pbkdf.type = "argon2id";  // LUKS1
+  EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
+  bad = Enc(dir / "disk.raw", dir / "x", EncryptFormat::kLuks2);
+  bad.pbkdf.type = "scrypt";
+  EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
+  bad = Enc(dir / "disk.raw", dir / "x");
+  bad.pbkdf.iterations = 10;
+  EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir / "x"));
 }
 
