@@ -714,15 +714,23 @@ class CopyJob final : public PipelineJob {
 constexpr uint64_t kLuks1PayloadOffset = uint64_t{2} << 20;
 constexpr uint64_t kLuks2PayloadOffset = uint64_t{16} << 20;
 
-// CreateHeader, on a thread of its own when `background` (or at once when a thread cannot be
-// started). The options, key and passphrase must outlive the object; the destructor waits for the
-// thread (a PBKDF cannot be interrupted: at most the iter-time).
+// CreateHeader, after calibrating PBKDF2 when `calibrate` (iter-time semantics), on a thread of its
+// own when `background` (or at once when a thread cannot be started). The options, key and
+// passphrase must outlive the object; the destructor waits for the thread (a PBKDF cannot be
+// interrupted: at most the iter-time).
 class HeaderMaker {
  public:
-  HeaderMaker(const CreateOptions& create, const SecretBytes& key,
+  HeaderMaker(const CreateOptions& create, bool calibrate, const SecretBytes& key,
               std::span<const uint8_t> passphrase, bool background) {
-    auto make = [&create, &key, passphrase]() -> Result<HeaderBlob> {
-      auto blob = CreateHeader(create, key, passphrase);
+    auto make = [create, calibrate, &key, passphrase]() -> Result<HeaderBlob> {
+      CreateOptions options = create;
+      if (calibrate) {
+        auto iterations =
+            CalibratePbkdf2(options.pbkdf.hash, options.key_bytes, options.pbkdf.iter_time_ms);
+        if (!iterations) return tl::unexpected(iterations.error());
+        options.pbkdf.iterations = *iterations;
+      }
+      auto blob = CreateHeader(options, key, passphrase);
       if (!blob && blob.error().code != ErrorCode::kInvalidArgument) {
         return tl::unexpected(Recode(blob.error(), ErrorCode::kInternal));
       }
@@ -819,6 +827,9 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
     return InvalidArgument("Argon2 needs at least 32 KiB of memory and one lane");
   }
   if (o.pbkdf.iter_time_ms == 0) return InvalidArgument("the iteration time must be positive");
+  if (o.pbkdf.hash != "sha256" && o.pbkdf.hash != "sha512" && o.pbkdf.hash != "sha1") {
+    return InvalidArgument("PBKDF hash '" + o.pbkdf.hash + "' is not sha256, sha512 or sha1");
+  }
   OsRandom os_random;
   Random& random = o.copy.random != nullptr ? *o.copy.random : os_random;
 
@@ -839,13 +850,9 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   create.key_bytes = o.key_bytes;
   create.sector_size = o.sector_size;
   create.pbkdf = o.pbkdf;
-  const bool pbkdf2 =
-      o.pbkdf.type == "pbkdf2" || (o.pbkdf.type.empty() && create.version == Version::kLuks1);
-  if (pbkdf2 && !create.pbkdf.iterations) {
-    create.pbkdf.type = "pbkdf2";
-    create.pbkdf.iterations =
-        VEIL_TRY_VALUE(CalibratePbkdf2(o.pbkdf.hash, o.key_bytes, o.pbkdf.iter_time_ms));
-  }
+  // PBKDF2 with an iter-time: Veil calibrates it (with the header, maybe during the copy).
+  const bool calibrate = !argon2 && !create.pbkdf.iterations;
+  if (!argon2) create.pbkdf.type = "pbkdf2";
   create.uuid = o.uuid;
   const bool overlap = o.format != EncryptFormat::kQcow2 && !to_stdout;
   if (o.format == EncryptFormat::kQcow2) {
@@ -857,7 +864,7 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   }
   auto key = GenerateVolumeKey(random, o.key_bytes);
   if (!key) return tl::unexpected(key.error());
-  HeaderMaker header(create, *key, o.passphrase.Reveal(), overlap);
+  HeaderMaker header(create, calibrate, *key, o.passphrase.Reveal(), overlap);
   std::optional<HeaderBlob> blob;
   Layout layout;
   if (overlap) {
