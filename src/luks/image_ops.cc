@@ -472,7 +472,9 @@ ImageInfo LuksImageInfo(const std::string& path, const LuksSource& src) {
   info.virtual_size = src.payload_size;
   info.encrypted = true;
   info.luks = src.header;
-  if (src.qcow2) info.luks_header_offset = src.disk->encryption()->header_offset;
+  if (const disk::EncryptionInfo* enc = src.disk->encryption(); enc != nullptr) {
+    info.luks_header_offset = enc->header_offset;
+  }
   return info;
 }
 
