@@ -88,6 +88,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 }
 
 #ifndef VEIL_LIBFUZZER
+#include "replay_main.h"
+
 namespace {
 
 int RunFile(const std::filesystem::path& path) {
@@ -115,22 +117,6 @@ int RunFile(const std::filesystem::path& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int failures = 0;
-  size_t files = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::filesystem::path arg(argv[i]);
-    if (std::filesystem::is_directory(arg)) {
-      for (const auto& entry : std::filesystem::directory_iterator(arg)) {
-        if (!entry.is_regular_file()) continue;
-        failures += RunFile(entry.path());
-        ++files;
-      }
-    } else {
-      failures += RunFile(arg);
-      ++files;
-    }
-  }
-  std::printf("partition_table_fuzz: replayed %zu inputs\n", files);
-  return failures == 0 && files > 0 ? 0 : 1;
+  return veil::fuzz::ReplayCorpus(argc, argv, "partition_table_fuzz", RunFile);
 }
 #endif
