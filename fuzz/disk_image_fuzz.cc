@@ -93,26 +93,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 namespace {
 
-int RunFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    return 1;
-  }
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                   std::istreambuf_iterator<char>());
-  LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
+void Replay(const std::vector<uint8_t>& bytes) {
   // Truncations: inside the header, after the first 512-byte sector and cluster, half, one short.
-  for (size_t cut : {size_t{0}, size_t{4}, size_t{71}, size_t{104}, size_t{512}, size_t{1536},
-                     size_t{4096}, bytes.size() / 2, bytes.size() > 0 ? bytes.size() - 1 : 0}) {
-    if (cut < bytes.size()) LLVMFuzzerTestOneInput(bytes.data(), cut);
-  }
-  return 0;
+  veil::fuzz::ReplayWithPrefixes(bytes, {0, 4, 71, 104, 512, 1536, 4096, bytes.size() / 2,
+                                         bytes.empty() ? 0 : bytes.size() - 1});
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return veil::fuzz::ReplayCorpus(argc, argv, "disk_image_fuzz", RunFile);
+  return veil::fuzz::ReplayCorpus(argc, argv, "disk_image_fuzz", Replay);
 }
 #endif

@@ -70,26 +70,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 namespace {
 
-int RunFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    return 1;
-  }
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                   std::istreambuf_iterator<char>());
-  LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
-  // Also every prefix length that matters for the parser (truncations).
-  for (size_t cut : {size_t{0}, size_t{6}, size_t{8}, size_t{591}, size_t{592}, size_t{4095},
-                     size_t{4096}, bytes.size() / 2, bytes.size() > 0 ? bytes.size() - 1 : 0}) {
-    if (cut < bytes.size()) LLVMFuzzerTestOneInput(bytes.data(), cut);
-  }
-  return 0;
+void Replay(const std::vector<uint8_t>& bytes) {
+  // Every prefix length that matters for the parser (truncations).
+  veil::fuzz::ReplayWithPrefixes(bytes, {0, 6, 8, 591, 592, 4095, 4096, bytes.size() / 2,
+                                         bytes.empty() ? 0 : bytes.size() - 1});
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return veil::fuzz::ReplayCorpus(argc, argv, "luks_header_fuzz", RunFile);
+  return veil::fuzz::ReplayCorpus(argc, argv, "luks_header_fuzz", Replay);
 }
 #endif

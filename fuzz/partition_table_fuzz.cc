@@ -92,31 +92,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 namespace {
 
-int RunFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    return 1;
-  }
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                   std::istreambuf_iterator<char>());
-  LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
+void Replay(const std::vector<uint8_t>& bytes) {
   // Truncations, and the same head on smaller disks.
-  for (size_t cut : {size_t{8}, size_t{520}, size_t{1032}, bytes.size() / 2}) {
-    if (cut < bytes.size()) LLVMFuzzerTestOneInput(bytes.data(), cut);
-  }
+  veil::fuzz::ReplayWithPrefixes(bytes, {8, 520, 1032, bytes.size() / 2});
   std::vector<uint8_t> smaller = bytes;
   for (uint64_t disk : {uint64_t{0}, uint64_t{4096}, uint64_t{1} << 20}) {
     if (smaller.size() < 8) break;
     for (int i = 0; i < 8; ++i) smaller[i] = static_cast<uint8_t>(disk >> (8 * i));
     LLVMFuzzerTestOneInput(smaller.data(), smaller.size());
   }
-  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return veil::fuzz::ReplayCorpus(argc, argv, "partition_table_fuzz", RunFile);
+  return veil::fuzz::ReplayCorpus(argc, argv, "partition_table_fuzz", Replay);
 }
 #endif

@@ -5,18 +5,45 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace veil::fuzz {
 
-// Runs `run_file` (returns the number of failures for one input file) on every regular file of
-// every directory argument and on every file argument. Exit code 0 only if something was replayed
-// and nothing failed.
-template <typename RunFile>
-int ReplayCorpus(int argc, char** argv, const char* name, RunFile run_file) {
+// Feeds `bytes` whole, then each prefix of the lengths in `cuts` that is shorter (truncations).
+inline void ReplayWithPrefixes(const std::vector<uint8_t>& bytes,
+                               std::initializer_list<size_t> cuts) {
+  LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
+  for (size_t cut : cuts) {
+    if (cut < bytes.size()) LLVMFuzzerTestOneInput(bytes.data(), cut);
+  }
+}
+
+// Reads every regular file of every directory argument and every file argument, and hands its
+// bytes to `replay` (void(const std::vector<uint8_t>&)). Exit code 0 only if something was
+// replayed and every file could be read.
+template <typename Replay>
+int ReplayCorpus(int argc, char** argv, const char* name, Replay replay) {
   int failures = 0;
   size_t files = 0;
+  auto run_file = [&](const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "%s: cannot read %s\n", name, path.c_str());
+      return 1;
+    }
+    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
+    replay(bytes);
+    return 0;
+  };
   for (int i = 1; i < argc; ++i) {
     const std::filesystem::path arg(argv[i]);
     if (std::filesystem::is_directory(arg)) {
