@@ -254,25 +254,19 @@ TEST_F(ImageTools, QemuMadeRawLuksAndQcow2LuksDecryptedByVeil) {
   VEIL_REQUIRE_TOOL("qemu-img");
   // qemu-img convert -O luks: QEMU's own LUKS1 header and its own encryption of the data.
   const std::string raw_luks = dir_ / "qemu.luks";
-  testing::RunResult r;
-  for (int attempt = 0; attempt < 4; ++attempt) {  // QEMU's PBKDF benchmark is flaky when busy
-    r = RunCommand("qemu-img convert " + Secret(key_) + "-f raw -O luks " +
-                   "-o key-secret=s,iter-time=10 " + src_ + " " + raw_luks);
-    if (r.exit_code == 0 || r.output.find("accurate CPU usage") == std::string::npos) break;
-    std::filesystem::remove(raw_luks);
-  }
+  testing::RunResult r = testing::RunQemuImgRetrying(
+      "convert " + Secret(key_) + "-f raw -O luks -o key-secret=s,iter-time=10 " + src_ + " " +
+          raw_luks,
+      raw_luks);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(DecryptToBytes(raw_luks), disk_);
 
   // qemu-img convert -O qcow2 -o encrypt.format=luks: qcow2 with LUKS inside, host-offset IVs.
   const std::string qcow = dir_ / "qemu.qcow2";
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    r = RunCommand("qemu-img convert " + Secret(key_) + "-f raw -O qcow2 " +
-                   "-o encrypt.format=luks,encrypt.key-secret=s,encrypt.iter-time=10 " + src_ +
-                   " " + qcow);
-    if (r.exit_code == 0 || r.output.find("accurate CPU usage") == std::string::npos) break;
-    std::filesystem::remove(qcow);
-  }
+  r = testing::RunQemuImgRetrying("convert " + Secret(key_) + "-f raw -O qcow2 " +
+                                      "-o encrypt.format=luks,encrypt.key-secret=s," +
+                                      "encrypt.iter-time=10 " + src_ + " " + qcow,
+                                  qcow);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(DecryptToBytes(qcow), disk_);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <string>
@@ -74,15 +75,21 @@ inline int RunXtsScript(const std::string& script, const std::string& op, const 
       .exit_code;
 }
 
-// qemu-img create for LUKS benchmarks its PBKDF with getrusage and fails now and then on a busy
-// machine ("Unable to get accurate CPU usage"): try a few times.
-inline RunResult QemuImgCreate(const std::string& args) {
+// qemu-img benchmarks its PBKDF with getrusage when it creates a LUKS header, and now and then
+// fails on a busy machine ("Unable to get accurate CPU usage"): runs `qemu-img ARGS`, retrying
+// that one failure (after removing `output`, when given, so the retry starts clean).
+inline RunResult RunQemuImgRetrying(const std::string& args, const std::string& output = "") {
   RunResult r;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    r = RunCommand("qemu-img create " + args);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (!output.empty()) ::unlink(output.c_str());
+    r = RunCommand("qemu-img " + args);
     if (r.exit_code == 0 || r.output.find("accurate CPU usage") == std::string::npos) break;
   }
   return r;
+}
+
+inline RunResult QemuImgCreate(const std::string& args) {
+  return RunQemuImgRetrying("create " + args);
 }
 
 inline std::vector<uint8_t> Slice(const std::vector<uint8_t>& b, uint64_t offset, uint64_t size) {
