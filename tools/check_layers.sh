@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Fails when a library under src/ includes a header of a library it may not depend on
-# (STYLE.md: common <- crypto <- store <- audit <- services; common <- crypto <- disk <- luks,
-# engines that know no service; no service includes http outside its api/ folder).
+# (STYLE.md: common <- crypto <- store <- audit <- services; common <- crypto <- hsm <- services;
+# common <- crypto <- disk <- luks, engines that know no service; no service includes http outside
+# its api/ folder).
 set -euo pipefail
 root=${1:-.}
 declare -A allowed=(
   [common]="common"
   [crypto]="common crypto"
+  [hsm]="common crypto hsm"
   [store]="common crypto store"
   [audit]="common crypto store audit"
   [http]="common crypto audit http"
@@ -17,7 +19,7 @@ services="iam kms cos image compute"
 status=0
 for dir in "$root"/src/*/; do
   lib=$(basename "$dir")
-  allow=${allowed[$lib]:-"common crypto store audit disk luks $lib $services"}
+  allow=${allowed[$lib]:-"common crypto hsm store audit disk luks $lib $services"}
   while IFS=: read -r file _ inc; do
     target=$(sed -E 's/.*#include "([^/"]+)\/.*/\1/' <<<"$inc")
     [ "$target" = "$inc" ] && continue
