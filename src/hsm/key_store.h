@@ -78,6 +78,16 @@ class KeyStore {
       std::string_view cache_id, const WrappedKey& wrapped, std::span<const uint8_t> iv,
       std::span<const uint8_t> aad, std::span<const uint8_t> ciphertext_and_tag) = 0;
 
+  // As Decrypt, into `out` of exactly ciphertext_and_tag.size() - 16 bytes (else
+  // kInvalidArgument), for a caller that reuses one locked buffer: a fresh SecretBytes costs a
+  // page allocation and mlock/munlock, several times the HSM's own AES-GCM at these sizes.
+  // On any error `out` is wiped.
+  [[nodiscard]] virtual Status DecryptInto(std::string_view cache_id, const WrappedKey& wrapped,
+                                           std::span<const uint8_t> iv,
+                                           std::span<const uint8_t> aad,
+                                           std::span<const uint8_t> ciphertext_and_tag,
+                                           std::span<uint8_t> out) = 0;
+
   // Drops the cached session object of `cache_id` (key purged or destroyed). The object is
   // destroyed in the HSM as soon as no operation in flight uses it. No-op for an unknown id.
   virtual void Forget(std::string_view cache_id) = 0;

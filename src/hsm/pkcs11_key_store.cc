@@ -1,5 +1,7 @@
 #include "hsm/pkcs11_key_store.h"
 
+#include <string.h>  // explicit_bzero
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
@@ -120,22 +122,42 @@ Result<size_t> GcmEncrypt(Session& session, CK_OBJECT_HANDLE key, std::span<cons
   return static_cast<size_t>(len);
 }
 
-// AES-GCM decryption of ciphertext || tag; no plaintext at all unless the tag verifies.
-Result<SecretBytes> GcmDecrypt(Session& session, CK_OBJECT_HANDLE key, std::span<const uint8_t> iv,
-                               std::span<const uint8_t> aad, std::span<const uint8_t> sealed,
-                               std::string_view what) {
+// AES-GCM decryption of ciphertext || tag into `out` (exactly the plaintext's size). Nothing is
+// left in `out` unless the tag verifies.
+Status GcmDecryptInto(Session& session, CK_OBJECT_HANDLE key, std::span<const uint8_t> iv,
+                      std::span<const uint8_t> aad, std::span<const uint8_t> sealed,
+                      std::span<uint8_t> out, std::string_view what) {
   GcmParams gcm(iv, aad);
   VEIL_TRY(
       CheckRv("C_DecryptInit", session.fn()->C_DecryptInit(session.handle(), &gcm.mechanism, key)));
-  // SoftHSM2 asks for room for the whole input (ciphertext and tag) before it knows the tag
-  // verifies, so decrypt into that and copy the exact plaintext out; both buffers are wiped.
-  SecretBytes buffer(sealed.size());
-  CK_ULONG len = buffer.size();
+  // SoftHSM2 (like other modules) wants room for the whole input, ciphertext and tag, before it
+  // has checked the tag, and answers CKR_BUFFER_TOO_SMALL to a plaintext-sized buffer. So decrypt
+  // into this thread's scratch buffer (a SecretBytes allocated and locked once per thread, not
+  // per call: mlock is the dearest part of a small decryption), copy the plaintext out, wipe.
+  thread_local SecretBytes scratch;
+  if (scratch.size() < sealed.size()) {
+    scratch = SecretBytes(std::max<size_t>(sealed.size(), kMaxPayloadSize + kGcmTagSize));
+  }
+  CK_ULONG len = sealed.size();
   CK_RV rv = session.fn()->C_Decrypt(session.handle(), InPtr(sealed), sealed.size(),
-                                     buffer.RevealMutable().data(), &len);
-  if (rv != CKR_OK) return tl::unexpected(VerificationError(what, rv));
-  if (len != sealed.size() - kGcmTagSize) return Internal("C_Decrypt: unexpected output size");
-  return SecretBytes(buffer.Reveal().first(len));
+                                     scratch.RevealMutable().data(), &len);
+  const bool ok = rv == CKR_OK && len == out.size();
+  if (ok && !out.empty()) std::memcpy(out.data(), scratch.Reveal().data(), out.size());
+  explicit_bzero(scratch.RevealMutable().data(), sealed.size());
+  if (!ok) {
+    if (!out.empty()) explicit_bzero(out.data(), out.size());
+    if (rv != CKR_OK) return tl::unexpected(VerificationError(what, rv));
+    return Internal("C_Decrypt: unexpected output size");
+  }
+  return OkStatus();
+}
+
+Result<SecretBytes> GcmDecrypt(Session& session, CK_OBJECT_HANDLE key, std::span<const uint8_t> iv,
+                               std::span<const uint8_t> aad, std::span<const uint8_t> sealed,
+                               std::string_view what) {
+  SecretBytes plain(sealed.size() - kGcmTagSize);
+  VEIL_TRY(GcmDecryptInto(session, key, iv, aad, sealed, plain.RevealMutable(), what));
+  return plain;
 }
 
 // A fixed set of logged-in sessions handed out one thread at a time.
@@ -483,6 +505,22 @@ Result<SecretBytes> Pkcs11KeyStore::Decrypt(std::string_view cache_id, const Wra
   auto key = VEIL_TRY_VALUE(state_->GetKey(cache_id, wrapped));
   auto session = state_->pool->Acquire();
   return GcmDecrypt(*session, key->handle, iv, aad, ciphertext_and_tag, "ciphertext");
+}
+
+Status Pkcs11KeyStore::DecryptInto(std::string_view cache_id, const WrappedKey& wrapped,
+                                   std::span<const uint8_t> iv, std::span<const uint8_t> aad,
+                                   std::span<const uint8_t> ciphertext_and_tag,
+                                   std::span<uint8_t> out) {
+  if (iv.size() != kGcmIvSize) return InvalidArgument("iv must be 12 bytes");
+  if (ciphertext_and_tag.size() < kGcmTagSize) {
+    return InvalidArgument("ciphertext is shorter than its 16-byte tag");
+  }
+  if (out.size() != ciphertext_and_tag.size() - kGcmTagSize) {
+    return InvalidArgument("output buffer must be exactly the plaintext's size");
+  }
+  auto key = VEIL_TRY_VALUE(state_->GetKey(cache_id, wrapped));
+  auto session = state_->pool->Acquire();
+  return GcmDecryptInto(*session, key->handle, iv, aad, ciphertext_and_tag, out, "ciphertext");
 }
 
 void Pkcs11KeyStore::Forget(std::string_view cache_id) {

@@ -69,6 +69,10 @@ class Pkcs11KeyStore final : public KeyStore {
                                             std::span<const uint8_t> iv,
                                             std::span<const uint8_t> aad,
                                             std::span<const uint8_t> ciphertext_and_tag) override;
+  [[nodiscard]] Status DecryptInto(std::string_view cache_id, const WrappedKey& wrapped,
+                                   std::span<const uint8_t> iv, std::span<const uint8_t> aad,
+                                   std::span<const uint8_t> ciphertext_and_tag,
+                                   std::span<uint8_t> out) override;
   void Forget(std::string_view cache_id) override;
 
   // Unwrapped root keys currently cached (for tests and metrics).

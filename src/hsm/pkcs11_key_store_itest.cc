@@ -174,6 +174,24 @@ TEST_F(HsmTest, GeneratedRootKeyRoundTrip) {
   EXPECT_TRUE(store.Decrypt("v1", *root, Iv(8), {}, ct2).value().Equals(dek));
 }
 
+TEST_F(HsmTest, DecryptIntoFillsTheCallersBufferOrWipesIt) {
+  auto& store = OpenStore();
+  auto root = store.GenerateRootKey().value();
+  std::vector<uint8_t> dek(32, 0x17);
+  auto ct = store.Encrypt("v", root, Iv(5), Bytes("a"), dek).value();
+  SecretBytes out(32);
+  ASSERT_TRUE(store.DecryptInto("v", root, Iv(5), Bytes("a"), ct, out.RevealMutable()));
+  EXPECT_TRUE(out.Equals(dek));
+  auto refused = store.DecryptInto("v", root, Iv(5), Bytes("b"), ct, out.RevealMutable());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kDataLoss);
+  EXPECT_TRUE(out.Equals(std::vector<uint8_t>(32, 0))) << "wiped after a failed tag";
+  SecretBytes wrong_size(31);
+  auto sized = store.DecryptInto("v", root, Iv(5), Bytes("a"), ct, wrong_size.RevealMutable());
+  ASSERT_FALSE(sized);
+  EXPECT_EQ(sized.error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_F(HsmTest, ImportedKeysOfEachSizeRoundTrip) {
   auto& store = OpenStore();
   for (size_t size : {16u, 24u, 32u}) {
