@@ -5,14 +5,17 @@
 //   1. through Pkcs11KeyStore (session pool, cached unwrapped root key, Result/SecretBytes), and
 //   2. straight through the PKCS#11 API (C_EncryptInit + C_Encrypt on one pre-made session key,
 //      one session per thread): the module's own limit.
+// The measurements alternate for --rounds rounds and each prints its best round: on a shared
+// machine other load only ever lowers a rate, so the best round is the least disturbed one.
 // Prints one line per measurement: "<what> <ops/s> ops/s". The token lives in --hsm-dir (a fresh
 // temporary directory, removed afterwards, by default).
 //
-// Usage: veil-hsm-bench [--threads N] [--seconds S] [--hsm-dir DIR]
+// Usage: veil-hsm-bench [--threads N] [--seconds S] [--rounds R] [--hsm-dir DIR]
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -81,9 +84,9 @@ std::vector<uint8_t> Iv(int thread, uint64_t n) {
 
 void Print(const std::string& what, double rate) {
   if (rate < 0) {
-    std::printf("%-66s %12s\n", what.c_str(), "FAILED");
+    std::printf("%-58s %12s\n", what.c_str(), "FAILED");
   } else {
-    std::printf("%-66s %12.0f ops/s\n", what.c_str(), rate);
+    std::printf("%-58s %12.0f ops/s\n", what.c_str(), rate);
   }
   std::fflush(stdout);
 }
@@ -93,12 +96,15 @@ void Print(const std::string& what, double rate) {
 int main(int argc, char** argv) {
   CLI::App app{"SoftHSM2 raw AES-GCM rate through Pkcs11KeyStore and the PKCS#11 API"};
   int threads = 2;
-  double seconds = 5;
+  double seconds = 2;
+  int rounds = 3;
   std::string hsm_dir;
   app.add_option("--threads", threads, "concurrent threads (and pooled sessions)")
       ->check(CLI::Range(1, 256));
   app.add_option("--seconds", seconds, "duration of each measurement")
       ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--rounds", rounds, "alternating rounds; the best of each is printed")
+      ->check(CLI::Range(1, 100));
   app.add_option("--hsm-dir", hsm_dir, "SoftHSM2 token directory (default: a temporary one)");
   CLI11_PARSE(app, argc, argv);
 
@@ -136,33 +142,35 @@ int main(int argc, char** argv) {
     const std::vector<uint8_t> fixed_iv(12, 0x01);
     auto sealed = store.Encrypt("bench", *root, fixed_iv, aad, dek).value();
 
-    std::printf(
-        "SoftHSM2 AES-256-GCM, 32-byte plaintext, 16-byte aad, %d thread(s), %.1f s each, "
-        "%u cores, load average %s\n",
-        threads, seconds, std::thread::hardware_concurrency(), LoadAverage().c_str());
-    std::string suffix = ", " + std::to_string(threads) + " thread(s)";
-    Print("Pkcs11KeyStore::Encrypt" + suffix, Measure(threads, seconds, [&](int t, uint64_t n) {
-            return store.Encrypt("bench", *root, Iv(t, n), aad, dek).has_value();
-          }));
-    Print("Pkcs11KeyStore::Decrypt" + suffix, Measure(threads, seconds, [&](int, uint64_t) {
-            return store.Decrypt("bench", *root, fixed_iv, aad, sealed).has_value();
-          }));
-
+    std::string suffix = ", " + std::to_string(threads) + " threads";
+    struct Bench {
+      std::string what;
+      std::function<bool(int, uint64_t)> op;
+      double best = 0;
+    };
+    std::vector<Bench> benches;
+    benches.push_back({"HSM encrypt, Pkcs11KeyStore::Encrypt" + suffix, [&](int t, uint64_t n) {
+                         return store.Encrypt("bench", *root, Iv(t, n), aad, dek).has_value();
+                       }});
+    benches.push_back({"HSM decrypt, Pkcs11KeyStore::Decrypt" + suffix, [&](int, uint64_t) {
+                         return store.Decrypt("bench", *root, fixed_iv, aad, sealed).has_value();
+                       }});
     std::vector<veil::SecretBytes> scratch;
     for (int t = 0; t < threads; ++t) scratch.emplace_back(dek.size());
-    Print("Pkcs11KeyStore::DecryptInto (reused SecretBytes)" + suffix,
-          Measure(threads, seconds, [&](int t, uint64_t) {
-            return store
-                .DecryptInto("bench", *root, fixed_iv, aad, sealed,
-                             scratch[static_cast<size_t>(t)].RevealMutable())
-                .has_value();
-          }));
+    benches.push_back({"HSM decrypt, Pkcs11KeyStore::DecryptInto" + suffix, [&](int t, uint64_t) {
+                         return store
+                             .DecryptInto("bench", *root, fixed_iv, aad, sealed,
+                                          scratch[static_cast<size_t>(t)].RevealMutable())
+                             .has_value();
+                       }});
 
     // The same through the bare PKCS#11 API: one session per thread, one session key.
     auto module = Module::Load(options->module_path).value();
     auto slot = module->FindTokenSlot(options->token_label).value();
     std::vector<Session> sessions;
     for (int t = 0; t < threads; ++t) sessions.push_back(Session::Open(module, slot).value());
+    // The key belongs to a session of its own, as Pkcs11KeyStore's unwrapped keys do.
+    Session owner = Session::Open(module, slot).value();
     Template tmpl;
     tmpl.Ulong(CKA_CLASS, CKO_SECRET_KEY)
         .Ulong(CKA_KEY_TYPE, CKK_AES)
@@ -177,7 +185,7 @@ int main(int argc, char** argv) {
     CK_MECHANISM gen{CKM_AES_KEY_GEN, nullptr, 0};
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
     CK_FUNCTION_LIST* fn = module->fn();
-    if (fn->C_GenerateKey(sessions[0].handle(), &gen, attrs.data(), attrs.size(), &key) != CKR_OK) {
+    if (fn->C_GenerateKey(owner.handle(), &gen, attrs.data(), attrs.size(), &key) != CKR_OK) {
       std::fprintf(stderr, "hsm-bench: C_GenerateKey failed\n");
       return 1;
     }
@@ -210,14 +218,32 @@ int main(int argc, char** argv) {
       }
       raw_sealed.resize(len);
     }
-    Print("PKCS#11 C_EncryptInit+C_Encrypt" + suffix,
-          Measure(threads, seconds,
-                  [&](int t, uint64_t n) { return gcm_op(true, t, Iv(t, n), dek); }));
-    double raw_decrypt = Measure(
-        threads, seconds, [&](int t, uint64_t) { return gcm_op(false, t, fixed_iv, raw_sealed); });
-    Print("PKCS#11 C_DecryptInit+C_Decrypt" + suffix, raw_decrypt);
-    (void)sessions[0].Destroy(key);
-    std::printf("load average after: %s\n", LoadAverage().c_str());
+    benches.push_back({"HSM encrypt, bare PKCS#11 C_Encrypt" + suffix,
+                       [&](int t, uint64_t n) { return gcm_op(true, t, Iv(t, n), dek); }});
+    benches.push_back({"HSM decrypt, bare PKCS#11 C_Decrypt" + suffix,
+                       [&](int t, uint64_t) { return gcm_op(false, t, fixed_iv, raw_sealed); }});
+
+    std::printf(
+        "SoftHSM2 AES-256-GCM, 32-byte plaintext, 16-byte aad, %d threads, best of %d "
+        "rounds of %.1f s, %u cores, load average %s\n",
+        threads, rounds, seconds, std::thread::hardware_concurrency(), LoadAverage().c_str());
+    std::fflush(stdout);
+    for (int r = 0; r < rounds; ++r) {
+      for (auto& b : benches) {
+        double rate = Measure(threads, seconds, b.op);
+        if (rate < 0) {
+          b.best = -1;
+        } else if (b.best >= 0) {
+          b.best = std::max(b.best, rate);
+        }
+      }
+    }
+    for (const auto& b : benches) {
+      Print(b.what, b.best);
+      if (b.best < 0) status = 1;
+    }
+    (void)owner.Destroy(key);
+    std::printf("  load average after: %s\n", LoadAverage().c_str());
   }
   if (!temp_root.empty()) std::filesystem::remove_all(temp_root);
   return status;

@@ -4,6 +4,7 @@
 #   BENCH_SKIP_BUILD=1  skip the clean-build timing (it takes a few minutes)
 #   BENCH_SECONDS=N     duration of each wrk run (default 10)
 #   BENCH_SKIP_IMAGE=1  skip the image-encryption comparison; BENCH_IMAGE_RUNS=N runs each (3)
+#   BENCH_SKIP_KMS=1    skip the KMS section (HSM raw rate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
@@ -185,4 +186,13 @@ LUA
     "$(rate "$WORK/iam-token.txt")" "$(cpu_us "$WORK/iam-token.txt")"
   unset VEIL_BENCH_APIKEY_FILE VEIL_BENCH_TOKEN_FILE VEIL_HOME
   kill -TERM "$VEILD_PID"; wait "$VEILD_PID" || true; VEILD_PID=
+fi
+
+# 5. KMS: HSM raw rate. SoftHSM2's AES-256-GCM on a 32-byte DEK (what the KMS's wrap and unwrap
+#    do inside the HSM) from $(nproc) threads, BENCH_HSM_SECONDS (default 2) per round, through
+#    Pkcs11KeyStore and through the bare PKCS#11 API (bench/hsm_bench.cc, docs/hsm.md): the ceiling
+#    of wrap/unwrap over HTTP. Alternating rounds, best of each. BENCH_SKIP_KMS=1 skips it.
+if [ -z "${BENCH_SKIP_KMS:-}" ]; then
+  echo
+  "$BIN/veil-hsm-bench" --threads "$(nproc)" --seconds "${BENCH_HSM_SECONDS:-2}" --rounds 3 --hsm-dir "$WORK/hsm"
 fi
