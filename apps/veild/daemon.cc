@@ -6,9 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "audit/jsonl_file_sink.h"
@@ -16,6 +20,8 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "common/services.h"
+#include "hsm/pkcs11_key_store.h"
+#include "hsm/softhsm_token.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "iam/action_table.h"
@@ -29,6 +35,9 @@
 #include "iam/signing_keys.h"
 #include "iam/token_issuer.h"
 #include "iam/token_verifier.h"
+#include "kms/api/instance_cache.h"
+#include "kms/api/kms_api.h"
+#include "kms/kms_service.h"
 #include "store/sqlite/sqlite_database.h"
 
 namespace veil::veild {
@@ -89,6 +98,69 @@ Result<http::Router> HealthRouter(const ServiceInfo& service) {
   return router;
 }
 
+// The HSM: a SoftHSM2 token under DATA/hsm (made on the first start), or the configured module.
+Result<hsm::Pkcs11Options> HsmOptions(const DaemonOptions& options) {
+  hsm::Pkcs11Options hsm;
+  if (options.kms.hsm_module.empty()) {
+    hsm = VEIL_TRY_VALUE(hsm::PrepareSoftHsmToken((fs::path(options.data_dir) / "hsm").string(),
+                                                  options.kms.hsm_token_label));
+  } else {
+    hsm.module_path = options.kms.hsm_module;
+    hsm.token_label = options.kms.hsm_token_label;
+    std::string pin = options.kms.hsm_pin;
+    if (pin.empty()) {
+      std::ifstream in(options.kms.hsm_pin_file);
+      if (!in || !std::getline(in, pin)) {
+        return InvalidArgument("cannot read the HSM PIN from " + options.kms.hsm_pin_file);
+      }
+      while (!pin.empty() && (pin.back() == '\r' || pin.back() == ' ')) pin.pop_back();
+    }
+    hsm.user_pin = SecretBytes(std::span(reinterpret_cast<const uint8_t*>(pin.data()), pin.size()));
+    std::fill(pin.begin(), pin.end(), '\0');
+  }
+  hsm.session_pool_size = options.kms.hsm_sessions;
+  hsm.max_cached_keys = options.kms.key_cache_size;
+  return hsm;
+}
+
+// Runs KmsService::RunMaintenance every `interval` on one replica at a time (a store lease),
+// until destroyed.
+class MaintenanceLoop {
+ public:
+  MaintenanceLoop(kms::KmsService& kms, store::Database& db, std::chrono::milliseconds interval,
+                  std::string holder)
+      : thread_([this, &kms, &db, interval, holder = std::move(holder)] {
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
+            lock.unlock();
+            auto leader = db.TryAcquireLease("kms.maintenance", holder, interval * 3);
+            if (leader && *leader) {
+              auto changed = kms.RunMaintenance();
+              if (!changed) {
+                log::Warn("kms", "maintenance pass failed: " + changed.error().message);
+              } else if (*changed > 0) {
+                log::Info("kms", "maintenance pass changed " + std::to_string(*changed) + " keys");
+              }
+            }
+            lock.lock();
+          }
+        }) {}
+  ~MaintenanceLoop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 bool IsLoopback(const std::string& address) {
@@ -111,6 +183,9 @@ Status RunDaemon(const DaemonOptions& options) {
                            " ports below 65536");
   }
   VEIL_TRY(PrepareDataDir(options.data_dir));
+  // Before any thread starts: SoftHSM2's first-start setup sets SOFTHSM2_CONF.
+  auto hsm_options = HsmOptions(options);
+  if (!hsm_options) return tl::unexpected(hsm_options.error().Wrap("hsm"));
 
   const fs::path data(options.data_dir);
   auto db = store::SqliteDatabase::Open((data / "veil.db").string(), {});
@@ -152,6 +227,31 @@ Status RunDaemon(const DaemonOptions& options) {
   iam::api::IamApiDeps iam_deps{iam_service->get(), &issuer, keys->get(), authorizer->get(),
                                 &limiter};
 
+  // KMS: root keys behind the HSM's master key.
+  auto key_store = hsm::Pkcs11KeyStore::Open(*hsm_options);
+  if (!key_store) return tl::unexpected(key_store.error().Wrap("hsm"));
+  kms::KmsOptions kms_options;
+  kms_options.region = options.region;
+  auto kms_service = kms::KmsService::Create(**db, **key_store, clock, random, kms_options);
+  if (!kms_service) return tl::unexpected(kms_service.error().Wrap("kms"));
+  iam::IamService* iam_raw = iam_service->get();
+  kms::api::KmsApiDeps kms_deps;
+  kms_deps.service = kms_service->get();
+  kms_deps.authorizer = authorizer->get();
+  kms_deps.resolve_instance = kms::api::CachedInstanceResolver(
+      [iam_raw](std::string_view guid) -> Result<kms::InstanceRef> {
+        auto instance = iam_raw->GetInstance(guid);
+        if (!instance) return tl::unexpected(instance.error());
+        if (instance->resource_id != "kms" || instance->state != "active") {
+          return NotFound("no active KMS instance " + std::string(guid));
+        }
+        return kms::InstanceRef{instance->guid, instance->account_id, instance->crn};
+      },
+      clock, std::chrono::seconds(5));
+  MaintenanceLoop maintenance(**kms_service, **db,
+                              std::chrono::milliseconds(options.kms.maintenance_interval_ms),
+                              "veild-" + std::to_string(::getpid()));
+
   http::RuntimeOptions runtime_options;
   runtime_options.io_threads = options.io_threads;
   runtime_options.worker_threads = options.worker_threads;
@@ -178,6 +278,10 @@ Status RunDaemon(const DaemonOptions& options) {
       hooks.authenticator = iam::api::MakeIamServiceAuthenticator(**verifier);
       hooks.error_renderer = iam::api::IamErrorRenderer();
       VEIL_TRY(iam::api::AddIamRoutes(*router, iam_deps));
+    }
+    if (service.name == "kms") {
+      hooks.error_renderer = kms::api::KmsErrorRenderer();
+      VEIL_TRY(kms::api::AddKmsRoutes(*router, kms_deps));
     }
     auto port = runtime.AddServer(server, std::move(*router), hooks);
     if (!port) return tl::unexpected(port.error().Wrap("start " + std::string(service.name)));

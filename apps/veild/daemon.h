@@ -19,6 +19,17 @@ struct IamOptions {
   size_t token_cache_size = 100000;
 };
 
+// The KMS and its HSM (docs/kms.md "Configuration").
+struct KmsDaemonOptions {
+  std::string hsm_module;  // empty: SoftHSM2 under DATA/hsm
+  std::string hsm_token_label = "veil";
+  std::string hsm_pin_file;
+  std::string hsm_pin;
+  size_t hsm_sessions = 8;
+  size_t key_cache_size = 10000;
+  int64_t maintenance_interval_ms = 60000;
+};
+
 struct DaemonOptions {
   std::string data_dir = ".veil";
   std::string bind_address = "127.0.0.1";
@@ -33,7 +44,9 @@ struct DaemonOptions {
   int64_t read_timeout_ms = 30000;
   int64_t idle_timeout_ms = 60000;
   size_t max_connections = 10000;
+  std::string region = "local";
   IamOptions iam;
+  KmsDaemonOptions kms;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -59,6 +59,20 @@ const std::vector<Setting> kSettings = {
     {"iam.login-refill", "6s", "After the burst, one more refused API key per this interval",
      false},
     {"iam.token-cache-size", "100000", "Verified access tokens kept in memory", false},
+    {"region", "local", "Region named in CRNs (crn:v1:veil:private:<service>:<region>:...)", false},
+    {"hsm.module", "",
+     "PKCS#11 module of the HSM (empty: Debian's SoftHSM2 with a token made "
+     "under DATA/hsm on first start)",
+     false},
+    {"hsm.token-label", "veil", "Label of the HSM token holding the master key", false},
+    {"hsm.pin-file", "", "File holding the HSM user PIN (with hsm.module; or set VEIL_HSM_PIN)",
+     false},
+    {"hsm.pin", "", "The HSM user PIN (prefer the environment, VEIL_HSM_PIN, or hsm.pin-file)",
+     false},
+    {"hsm.sessions", "8", "HSM sessions: operations the HSM runs at once", false},
+    {"kms.key-cache-size", "10000", "Root key versions kept unwrapped inside the HSM", false},
+    {"kms.maintenance-interval", "60s", "How often expirations, scheduled rotations and purges run",
+     false},
 };
 
 std::string FlagName(std::string key) {
@@ -104,6 +118,22 @@ veil::Result<veil::veild::DaemonOptions> Resolve(const Config& config) {
   if (o.iam.login_refill_ms <= 0) return veil::InvalidArgument("iam.login-refill must be positive");
   if (o.iam.issuer.rfind("https://iam", 0) != 0 || o.iam.issuer.size() <= 11) {
     return veil::InvalidArgument("iam.issuer must start with https://iam");
+  }
+  o.region = VEIL_TRY_VALUE(config.GetString("region"));
+  o.kms.hsm_module = VEIL_TRY_VALUE(config.GetString("hsm.module"));
+  o.kms.hsm_token_label = VEIL_TRY_VALUE(config.GetString("hsm.token-label"));
+  o.kms.hsm_pin_file = VEIL_TRY_VALUE(config.GetString("hsm.pin-file"));
+  o.kms.hsm_pin = VEIL_TRY_VALUE(config.GetString("hsm.pin"));
+  o.kms.hsm_sessions = static_cast<size_t>(VEIL_TRY_VALUE(config.GetInt("hsm.sessions", 1, 256)));
+  o.kms.key_cache_size =
+      static_cast<size_t>(VEIL_TRY_VALUE(config.GetInt("kms.key-cache-size", 1, 10000000)));
+  o.kms.maintenance_interval_ms =
+      VEIL_TRY_VALUE(config.GetDuration("kms.maintenance-interval")).count();
+  if (o.kms.maintenance_interval_ms < 1000) {
+    return veil::InvalidArgument("kms.maintenance-interval must be at least 1s");
+  }
+  if (!o.kms.hsm_module.empty() && o.kms.hsm_pin.empty() && o.kms.hsm_pin_file.empty()) {
+    return veil::InvalidArgument("hsm.module needs a PIN: hsm.pin-file or VEIL_HSM_PIN");
   }
   if (o.max_header_bytes < 1024 || o.max_header_bytes > (1 << 20)) {
     return veil::InvalidArgument("http.max-header-size must be between 1KiB and 1MiB");

@@ -53,12 +53,28 @@ AesGcm& AesGcm::operator=(AesGcm&&) noexcept = default;
 
 Result<AesGcm> AesGcm::Create(std::span<const uint8_t> key) {
   if (key.size() != kAesGcmKeySize) return InvalidArgument("AES-256-GCM: key must be 32 bytes");
+  return CreateAnySize(key);
+}
+
+Result<AesGcm> AesGcm::CreateAnySize(std::span<const uint8_t> key) {
+  const EVP_CIPHER* cipher = nullptr;
+  switch (key.size()) {
+    case 16:
+      cipher = EVP_aes_128_gcm();
+      break;
+    case 24:
+      cipher = EVP_aes_192_gcm();
+      break;
+    case 32:
+      cipher = internal::Aes256Gcm();
+      break;
+    default:
+      return InvalidArgument("AES-GCM: key must be 16, 24 or 32 bytes");
+  }
   auto state = std::make_unique<State>();
   if (!state->enc || !state->dec) return OpenSslFailure(ErrorCode::kInternal, "AES-GCM: context");
-  if (EVP_EncryptInit_ex2(state->enc.get(), internal::Aes256Gcm(), key.data(), nullptr, nullptr) !=
-          1 ||
-      EVP_DecryptInit_ex2(state->dec.get(), internal::Aes256Gcm(), key.data(), nullptr, nullptr) !=
-          1) {
+  if (EVP_EncryptInit_ex2(state->enc.get(), cipher, key.data(), nullptr, nullptr) != 1 ||
+      EVP_DecryptInit_ex2(state->dec.get(), cipher, key.data(), nullptr, nullptr) != 1) {
     return OpenSslFailure(ErrorCode::kInternal, "AES-GCM: key setup");
   }
   return AesGcm(std::move(state));

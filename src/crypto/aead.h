@@ -33,6 +33,9 @@ class AesGcm {
   // `key` must be 32 bytes (AES-256). The key is copied into OpenSSL's context, which wipes it
   // when this object is destroyed.
   [[nodiscard]] static Result<AesGcm> Create(std::span<const uint8_t> key);
+  // AES-128/192/256-GCM by the key's size (16, 24 or 32 bytes; kInvalidArgument otherwise), for
+  // keys that others chose (an imported Key Protect key checks its nonce with its own size).
+  [[nodiscard]] static Result<AesGcm> CreateAnySize(std::span<const uint8_t> key);
 
   ~AesGcm();
   AesGcm(AesGcm&&) noexcept;

@@ -307,6 +307,58 @@ Result<std::vector<uint8_t>> PrivateKey::Sign(SignatureAlgorithm algorithm,
 }
 
 // ---------------------------------------------------------------------------------------------
+// RSA-OAEP
+
+namespace {
+
+// Sets OAEP padding with `hash` for OAEP and MGF1 on an initialized encrypt/decrypt context.
+bool SetOaep(EVP_PKEY_CTX* ctx, OaepHash hash) {
+  const EVP_MD* md = hash == OaepHash::kSha256 ? EVP_sha256() : EVP_sha1();
+  return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+         EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1;
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> PublicKey::EncryptOaep(OaepHash hash,
+                                                    std::span<const uint8_t> plaintext) const {
+  if (impl_->type != KeyType::kRsa) return InvalidArgument("RSA-OAEP needs an RSA key");
+  internal::PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, impl_->pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 || !SetOaep(ctx.get(), hash)) {
+    return OpenSslFailure(ErrorCode::kInternal, "RSA-OAEP setup");
+  }
+  size_t len = 0;
+  if (EVP_PKEY_encrypt(ctx.get(), nullptr, &len, DataOrEmpty(plaintext), plaintext.size()) != 1) {
+    return OpenSslFailure(ErrorCode::kInvalidArgument, "RSA-OAEP: plaintext too long");
+  }
+  std::vector<uint8_t> out(len);
+  if (EVP_PKEY_encrypt(ctx.get(), out.data(), &len, DataOrEmpty(plaintext), plaintext.size()) !=
+      1) {
+    return OpenSslFailure(ErrorCode::kInvalidArgument, "RSA-OAEP: plaintext too long");
+  }
+  out.resize(len);
+  return out;
+}
+
+Result<SecretBytes> PrivateKey::DecryptOaep(OaepHash hash,
+                                            std::span<const uint8_t> ciphertext) const {
+  if (impl_->type != KeyType::kRsa) return InvalidArgument("RSA-OAEP needs an RSA key");
+  internal::PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, impl_->pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 || !SetOaep(ctx.get(), hash)) {
+    return OpenSslFailure(ErrorCode::kInternal, "RSA-OAEP setup");
+  }
+  size_t len = static_cast<size_t>(EVP_PKEY_get_size(impl_->pkey.get()));
+  SecretBytes out(len);
+  if (EVP_PKEY_decrypt(ctx.get(), out.RevealMutable().data(), &len, DataOrEmpty(ciphertext),
+                       ciphertext.size()) != 1) {
+    internal::ClearOpenSslErrors();
+    return DataLoss("RSA-OAEP: the ciphertext does not decrypt with this key");
+  }
+  SecretBytes exact(out.Reveal().first(len));
+  return exact;
+}
+
+// ---------------------------------------------------------------------------------------------
 // ECDSA signature encodings
 
 Result<std::vector<uint8_t>> EcdsaDerToRaw(std::span<const uint8_t> der) {

@@ -28,6 +28,9 @@ namespace veil::crypto {
 
 enum class KeyType { kRsa, kEcP256 };
 enum class SignatureAlgorithm { kRs256, kEs256 };
+// RSA-OAEP's hash (the same for OAEP and MGF1; the label is empty), as Key Protect's secure
+// import uses: RSAES_OAEP_SHA_256 and the legacy RSAES_OAEP_SHA_1.
+enum class OaepHash { kSha256, kSha1 };
 
 // RFC 7518 §6.3.1 public parameters, base64url without padding.
 struct RsaPublicJwk {
@@ -60,6 +63,10 @@ class PublicKey {
   [[nodiscard]] Result<EcPublicJwk> ToEcJwk() const;
 
   // OK iff `signature` is a valid `algorithm` signature of `data` under this key.
+  // RSA-OAEP encryption (RSA keys only; kInvalidArgument otherwise or when `plaintext` is too
+  // long for the key).
+  [[nodiscard]] Result<std::vector<uint8_t>> EncryptOaep(OaepHash hash,
+                                                         std::span<const uint8_t> plaintext) const;
   [[nodiscard]] Status Verify(SignatureAlgorithm algorithm, std::span<const uint8_t> data,
                               std::span<const uint8_t> signature) const;
 
@@ -89,6 +96,11 @@ class PrivateKey {
   PublicKey public_key() const;
   // Unencrypted PKCS#8 PEM: protect it (e.g. wrap it with a KMS key) before storing it.
   [[nodiscard]] Result<SecretBytes> ToPem() const;
+
+  // RSA-OAEP decryption. kInvalidArgument for a non-RSA key; kDataLoss when the ciphertext does
+  // not decrypt (wrong key, hash or padding), with no detail (no padding oracle).
+  [[nodiscard]] Result<SecretBytes> DecryptOaep(OaepHash hash,
+                                                std::span<const uint8_t> ciphertext) const;
 
   // RS256 needs an RSA key, ES256 a P-256 key (kInvalidArgument otherwise).
   [[nodiscard]] Result<std::vector<uint8_t>> Sign(SignatureAlgorithm algorithm,

@@ -1,0 +1,208 @@
+// Key actions, in both forms: POST /keys/{id}/actions/<name> and POST /keys/{id}?action=<name>.
+#include <boost/json/array.hpp>
+
+#include "common/encoding.h"
+#include "kms/api/handler_support.h"
+#include "kms/errors.h"
+#include "kms/wdek.h"
+
+namespace veil::kms::api::internal {
+namespace {
+
+struct ActionBody {
+  std::optional<boost::json::object> object;
+};
+
+Result<ActionBody> ReadActionBody(http::RequestContext& ctx) {
+  auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
+  ActionBody out;
+  if (!body || body->is_null()) return out;
+  if (!body->is_object()) return KmsFail("BAD_BODY_ERR", "the body must be a JSON object");
+  out.object = std::move(body->get_object());
+  return out;
+}
+
+// The aad list: at most 255 strings of at most 255 characters.
+Result<std::vector<std::string>> AadOf(const ActionBody& body) {
+  if (!body.object) return std::vector<std::string>();
+  auto aad = VEIL_TRY_VALUE(OptStringList(*body.object, "aad"));
+  if (aad.size() > kMaxAadEntries) return KmsFail("BAD_BODY_ERR", "aad holds at most 255 strings");
+  for (const std::string& s : aad) {
+    if (s.size() > kMaxAadEntryLength) {
+      return KmsFail("BAD_BODY_ERR", "each aad string has at most 255 characters");
+    }
+  }
+  return aad;
+}
+
+Result<std::string> CiphertextOf(const ActionBody& body) {
+  std::optional<std::string> text;
+  if (body.object) text = VEIL_TRY_VALUE(OptString(*body.object, "ciphertext"));
+  if (!text || text->empty()) return KmsFail("BAD_BODY_ERR", "ciphertext is required");
+  return *text;
+}
+
+boost::json::object VersionRef(const std::string& id) { return {{"id", id}}; }
+
+using ActionFn = Result<http::Response> (*)(const KmsApiDeps&, http::RequestContext&, const Scope&,
+                                            const Key&);
+
+Result<http::Response> DoWrap(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope&,
+                              const Key& key) {
+  ActionBody body = VEIL_TRY_VALUE(ReadActionBody(ctx));
+  std::optional<SecretBytes> plaintext;
+  if (body.object) {
+    if (auto text = VEIL_TRY_VALUE(OptString(*body.object, "plaintext"))) {
+      auto decoded = DecodeBase64Secret(*text);
+      if (!decoded) return KmsFail("BAD_BODY_ERR", "plaintext must be base64");
+      plaintext = std::move(*decoded);
+    }
+  }
+  auto aad = VEIL_TRY_VALUE(AadOf(body));
+  WrapResult r = VEIL_TRY_VALUE(deps.service->Wrap(key, std::move(plaintext), aad));
+  boost::json::object out;
+  out["ciphertext"] = r.ciphertext;
+  out["keyVersion"] = VersionRef(r.key_version_id);
+  if (r.generated) out["plaintext"] = Base64Encode(r.generated->Reveal());
+  ctx.event().response_data["keyVersionId"] = r.key_version_id;
+  ctx.event().message = "Key Protect: wrap with key " + key.name;
+  return JsonResponse(200, out);
+}
+
+Result<http::Response> DoUnwrap(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope&,
+                                const Key& key) {
+  ActionBody body = VEIL_TRY_VALUE(ReadActionBody(ctx));
+  std::string ciphertext = VEIL_TRY_VALUE(CiphertextOf(body));
+  auto aad = VEIL_TRY_VALUE(AadOf(body));
+  UnwrapResult r = VEIL_TRY_VALUE(deps.service->Unwrap(key, ciphertext, aad));
+  boost::json::object out;
+  out["plaintext"] = Base64Encode(r.plaintext.Reveal());
+  out["keyVersion"] = VersionRef(r.key_version_id);
+  ctx.event().response_data["keyVersionId"] = r.key_version_id;
+  if (r.rewrapped) {
+    out["ciphertext"] = *r.rewrapped;
+    out["rewrappedKeyVersion"] = VersionRef(r.rewrapped_version_id);
+    ctx.event().response_data["rewrappedKeyVersionId"] = r.rewrapped_version_id;
+  }
+  ctx.event().message = "Key Protect: unwrap with key " + key.name;
+  return JsonResponse(200, out);
+}
+
+Result<http::Response> DoRewrap(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope&,
+                                const Key& key) {
+  ActionBody body = VEIL_TRY_VALUE(ReadActionBody(ctx));
+  std::string ciphertext = VEIL_TRY_VALUE(CiphertextOf(body));
+  auto aad = VEIL_TRY_VALUE(AadOf(body));
+  RewrapResult r = VEIL_TRY_VALUE(deps.service->Rewrap(key, ciphertext, aad));
+  boost::json::object out;
+  out["ciphertext"] = r.ciphertext;
+  out["keyVersion"] = VersionRef(r.rewrapped_from_version_id);
+  out["rewrappedKeyVersion"] = VersionRef(r.key_version_id);
+  ctx.event().response_data["keyVersionId"] = r.rewrapped_from_version_id;
+  ctx.event().response_data["rewrappedKeyVersionId"] = r.key_version_id;
+  ctx.event().message = "Key Protect: rewrap with key " + key.name;
+  return JsonResponse(200, out);
+}
+
+Result<http::Response> DoRotate(const KmsApiDeps& deps, http::RequestContext& ctx,
+                                const Scope& scope, const Key& key) {
+  ActionBody body = VEIL_TRY_VALUE(ReadActionBody(ctx));
+  std::optional<ImportedMaterial> material;
+  if (body.object) material = VEIL_TRY_VALUE(MaterialOf(*body.object));
+  Key rotated = VEIL_TRY_VALUE(deps.service->Rotate(key, std::move(material), scope.actor));
+  DescribeKey(ctx, rotated, deps.service->options().region);
+  ctx.event().message = "Key Protect: rotate key " + key.name;
+  return http::Response::Empty(204);
+}
+
+Result<http::Response> DoDisable(const KmsApiDeps& deps, http::RequestContext& ctx,
+                                 const Scope& scope, const Key& key) {
+  Key k = VEIL_TRY_VALUE(deps.service->Disable(key, scope.actor));
+  DescribeKey(ctx, k, deps.service->options().region);
+  ctx.event().message = "Key Protect: disable key " + key.name;
+  return http::Response::Empty(204);
+}
+
+Result<http::Response> DoEnable(const KmsApiDeps& deps, http::RequestContext& ctx,
+                                const Scope& scope, const Key& key) {
+  Key k = VEIL_TRY_VALUE(deps.service->Enable(key, scope.actor));
+  DescribeKey(ctx, k, deps.service->options().region);
+  ctx.event().message = "Key Protect: enable key " + key.name;
+  return http::Response::Empty(204);
+}
+
+Result<http::Response> DoSetForDeletion(const KmsApiDeps& deps, http::RequestContext& ctx,
+                                        const Scope& scope, const Key& key) {
+  Key k = VEIL_TRY_VALUE(deps.service->SetKeyForDeletion(key, scope.actor));
+  DescribeKey(ctx, k, deps.service->options().region);
+  ctx.event().message = "Key Protect: set key " + key.name + " for deletion";
+  return http::Response::Empty(204);
+}
+
+Result<http::Response> DoUnsetForDeletion(const KmsApiDeps& deps, http::RequestContext& ctx,
+                                          const Scope& scope, const Key& key) {
+  Key k = VEIL_TRY_VALUE(deps.service->UnsetKeyForDeletion(key, scope.actor));
+  DescribeKey(ctx, k, deps.service->options().region);
+  ctx.event().message = "Key Protect: unset key " + key.name + " for deletion";
+  return http::Response::Empty(204);
+}
+
+Result<http::Response> DoSync(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope&,
+                              const Key& key) {
+  VEIL_TRY(deps.service->Sync(key));
+  ctx.event().message = "Key Protect: sync key " + key.name;
+  return http::Response::Empty(204);
+}
+
+struct ActionInfo {
+  std::string_view name;
+  std::string_view audit_action;
+  ActionFn fn;
+};
+
+constexpr ActionInfo kActions[] = {
+    {"wrap", "kms.secrets.wrap", DoWrap},
+    {"unwrap", "kms.secrets.unwrap", DoUnwrap},
+    {"rewrap", "kms.secrets.rewrap", DoRewrap},
+    {"rotate", "kms.secrets.rotate", DoRotate},
+    {"disable", "kms.secrets.disable", DoDisable},
+    {"enable", "kms.secrets.enable", DoEnable},
+    {"setKeyForDeletion", "kms.secrets.setkeyfordeletion", DoSetForDeletion},
+    {"unsetKeyForDeletion", "kms.secrets.unsetkeyfordeletion", DoUnsetForDeletion},
+    {"sync", "kms.secrets.sync", DoSync},
+};
+
+Result<http::Response> Dispatch(const KmsApiDeps& deps, http::RequestContext& ctx,
+                                std::string_view name) {
+  if (name == "restore") return RestoreKey(deps, ctx);
+  for (const ActionInfo& a : kActions) {
+    if (a.name != name) continue;
+    ctx.event().action = std::string(a.audit_action);
+    Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
+    Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, a.audit_action));
+    return a.fn(deps, ctx, scope, key);
+  }
+  return KmsFail("BAD_REQ_ERR", "unknown key action " + std::string(name));
+}
+
+Result<http::Response> ActionByPath(const KmsApiDeps& deps, http::RequestContext& ctx) {
+  return Dispatch(deps, ctx, ctx.request().PathParam("action").value_or(""));
+}
+
+Result<http::Response> ActionByQuery(const KmsApiDeps& deps, http::RequestContext& ctx) {
+  auto action = ctx.request().Query("action");
+  if (!action || action->empty()) {
+    return KmsFail("BAD_REQ_ERR", "POST /keys/{id} needs ?action=<name>");
+  }
+  return Dispatch(deps, ctx, *action);
+}
+
+}  // namespace
+
+Status AddActionRoutes(http::Router& router, const KmsApiDeps& deps) {
+  VEIL_TRY(AddRoute(router, deps, "POST", "/api/v2/keys/{id}/actions/{action}", ActionByPath, ""));
+  VEIL_TRY(AddRoute(router, deps, "POST", "/api/v2/keys/{id}", ActionByQuery, ""));
+  return OkStatus();
+}
+
+}  // namespace veil::kms::api::internal

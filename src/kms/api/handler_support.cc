@@ -1,0 +1,360 @@
+#include "kms/api/handler_support.h"
+
+#include <boost/json/serialize.hpp>
+
+#include "common/encoding.h"
+#include "http/error_map.h"
+#include "http/json_body.h"
+#include "iam/api/principal.h"
+#include "kms/errors.h"
+
+namespace veil::kms::api {
+namespace internal {
+namespace {
+
+std::string Rfc3339(TimePoint t) { return FormatRfc3339(t, TimePrecision::kSeconds); }
+
+// Spec §3.11: severity by action, raised by the status.
+std::string SeverityFor(std::string_view action, int status) {
+  if (status == 401 || status == 403 || status == 503 || status == 507) return "critical";
+  if (action == "kms.secrets.delete" || action == "kms.registrations.delete" ||
+      action == "kms.secrets.purge") {
+    return status < 400 ? "critical" : "warning";
+  }
+  if (status == 400 || status == 409 || status == 424 || status == 502 || status == 504 ||
+      status == 505) {
+    return "warning";
+  }
+  static constexpr std::string_view kWarning[] = {
+      "kms.secrets.rotate",  "kms.secrets.restore",           "kms.secrets.enable",
+      "kms.secrets.disable", "kms.secrets.setkeyfordeletion", "kms.secrets.unsetkeyfordeletion",
+      "kms.policies.write",  "kms.instancepolicies.write"};
+  for (std::string_view w : kWarning) {
+    if (action == w) return "warning";
+  }
+  return "normal";
+}
+
+}  // namespace
+
+Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
+  if (!ctx.principal) return KmsFail("UNAUTHORIZED_ERR", "authentication required");
+  auto header = ctx.request().headers.Get("bluemix-instance");
+  if (!header || header->empty()) {
+    return KmsFail("MISSING_INSTANCE_HEADER_ERR", "the bluemix-instance header is required");
+  }
+  ctx.event().request_data["instanceID"] = std::string(*header);
+  auto instance = deps.resolve_instance(*header);
+  if (!instance) {
+    if (instance.error().code == ErrorCode::kNotFound) {
+      return KmsFail("INSTANCE_NOT_FOUND_ERR", "no KMS instance has this bluemix-instance GUID");
+    }
+    return tl::unexpected(instance.error());
+  }
+  Scope scope;
+  scope.instance = std::move(*instance);
+  scope.subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
+  scope.actor.iam_id = scope.subject.iam_id;
+  scope.actor.is_service = scope.subject.type == iam::Subject::Type::kService;
+  scope.actor.service_name = scope.subject.service_name;
+  return scope;
+}
+
+Status Authorize(const KmsApiDeps& deps, const Scope& scope, std::string_view action,
+                 std::string_view key_id) {
+  iam::ResourceAttributes resource;
+  resource.account_id = scope.instance.account_id;
+  resource.service_name = "kms";
+  resource.service_instance = scope.instance.guid;
+  if (!key_id.empty()) {
+    resource.resource_type = "key";
+    resource.resource = std::string(key_id);
+  }
+  iam::Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(scope.subject, action, resource));
+  if (!d.permitted) {
+    return tl::unexpected(
+        Error(ErrorCode::kPermissionDenied, "UNAUTHORIZED_ERR: the caller is not allowed " +
+                                                std::string(action) + " on this resource"));
+  }
+  return OkStatus();
+}
+
+Result<Key> AuthorizedKey(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope& scope,
+                          std::string_view action) {
+  std::string_view id = ctx.request().PathParam("id").value_or("");
+  auto key = deps.service->GetKey(scope.instance, id);
+  if (!key) {
+    if (key.error().code == ErrorCode::kNotFound) VEIL_TRY(Authorize(deps, scope, action));
+    return tl::unexpected(key.error());
+  }
+  VEIL_TRY(Authorize(deps, scope, action, key->id));
+  DescribeKey(ctx, *key, deps.service->options().region);
+  return key;
+}
+
+Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method,
+                std::string_view path, KmsHandler handler, std::string action) {
+  http::RouteOptions options;
+  options.action = action;
+  options.authenticated = true;
+  options.body_limit = kJsonBodyLimit;
+  auto wrapped = [deps, handler, action](http::RequestContext& ctx) -> Result<http::Response> {
+    if (ctx.event().action.empty()) ctx.event().action = action;
+    Result<http::Response> outcome = handler(deps, ctx);
+    http::Response response =
+        outcome ? std::move(*outcome) : KmsErrorResponse(ctx, outcome.error());
+    if (ctx.event().action.empty()) ctx.event().action = "kms.secrets.default";
+    ctx.event().severity = SeverityFor(ctx.event().action, response.status);
+    if (response.status >= 400 && !ctx.event().message.empty()) ctx.event().message += " -failure";
+    response.headers.Set("Cache-Control", "no-store");
+    if (!ctx.correlation_id().empty()) {
+      response.headers.Set("correlation-id", ctx.correlation_id());
+    }
+    return response;
+  };
+  return router.Add(std::move(method), path, std::move(wrapped), std::move(options));
+}
+
+Result<std::optional<boost::json::value>> ReadOptionalJson(http::RequestContext& ctx) {
+  if (ctx.request().content_length && *ctx.request().content_length == 0) {
+    return std::optional<boost::json::value>();
+  }
+  auto body = http::ParseJsonBody(ctx, kJsonBodyLimit);
+  if (!body) {
+    if (body.error().message.find("empty") != std::string::npos) {
+      return std::optional<boost::json::value>();
+    }
+    if (body.error().code == ErrorCode::kInvalidArgument) {
+      return KmsFail("BAD_BODY_ERR", body.error().message);
+    }
+    return tl::unexpected(body.error());
+  }
+  return std::optional<boost::json::value>(std::move(*body));
+}
+
+Result<boost::json::object> ReadSingleResource(http::RequestContext& ctx) {
+  auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
+  if (!body) return KmsFail("NO_BODY_ERR", "the request needs a body");
+  if (!body->is_object()) return KmsFail("BAD_BODY_ERR", "the body must be a JSON object");
+  const boost::json::object& o = body->get_object();
+  const boost::json::value* resources = o.if_contains("resources");
+  if (resources == nullptr || !resources->is_array()) {
+    return KmsFail("BAD_BODY_ERR", "the body needs a resources array");
+  }
+  const boost::json::array& list = resources->get_array();
+  if (const boost::json::value* metadata = o.if_contains("metadata")) {
+    const boost::json::value* total =
+        metadata->is_object() ? metadata->get_object().if_contains("collectionTotal") : nullptr;
+    if (total != nullptr && total->is_int64() &&
+        total->get_int64() != static_cast<int64_t>(list.size())) {
+      return KmsFail("COLLECTION_TOTAL_MISMATCH_ERR",
+                     "metadata.collectionTotal does not match the number of resources");
+    }
+  }
+  if (list.size() != 1) {
+    return KmsFail("NUM_COLLECTION_RESOURCE_ERR", "the collection must hold exactly 1 resource");
+  }
+  if (!list[0].is_object()) return KmsFail("BAD_BODY_ERR", "a resource must be a JSON object");
+  return list[0].get_object();
+}
+
+http::Response JsonResponse(int status, const boost::json::value& body) {
+  return http::Response::Json(status, body);
+}
+
+http::Response Collection(int status, std::string_view collection_type,
+                          boost::json::array resources) {
+  boost::json::object metadata;
+  metadata["collectionType"] = collection_type;
+  metadata["collectionTotal"] = static_cast<int64_t>(resources.size());
+  boost::json::object body;
+  body["metadata"] = std::move(metadata);
+  body["resources"] = std::move(resources);
+  return http::Response::Json(status, body);
+}
+
+bool WantsRepresentation(const http::RequestContext& ctx) {
+  auto prefer = ctx.request().headers.Get("prefer");
+  return prefer && prefer->find("return=representation") != std::string_view::npos;
+}
+
+Result<std::optional<std::string>> OptString(const boost::json::object& o, std::string_view name) {
+  const boost::json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<std::string>();
+  if (!v->is_string()) return KmsFail("BAD_BODY_ERR", std::string(name) + " must be a string");
+  return std::optional<std::string>(std::string(v->get_string()));
+}
+
+Result<std::optional<bool>> OptBool(const boost::json::object& o, std::string_view name) {
+  const boost::json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<bool>();
+  if (!v->is_bool()) return KmsFail("BAD_BODY_ERR", std::string(name) + " must be a boolean");
+  return std::optional<bool>(v->get_bool());
+}
+
+Result<std::vector<std::string>> OptStringList(const boost::json::object& o,
+                                               std::string_view name) {
+  std::vector<std::string> out;
+  const boost::json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) return out;
+  if (!v->is_array()) return KmsFail("BAD_BODY_ERR", std::string(name) + " must be an array");
+  for (const boost::json::value& item : v->get_array()) {
+    if (!item.is_string()) {
+      return KmsFail("BAD_BODY_ERR", std::string(name) + " must hold strings");
+    }
+    out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+boost::json::object KeyJson(const Key& key, std::string_view region, const SecretBytes* payload) {
+  boost::json::object o;
+  o["type"] = kKeyType;
+  o["id"] = key.id;
+  o["name"] = key.name;
+  if (!key.description.empty()) o["description"] = key.description;
+  boost::json::array aliases;
+  for (const std::string& a : key.aliases) aliases.emplace_back(a);
+  o["aliases"] = std::move(aliases);
+  o["state"] = static_cast<int64_t>(key.state);
+  o["extractable"] = key.extractable;
+  o["crn"] = key.crn(region);
+  o["imported"] = key.imported;
+  o["keyRingID"] = key.key_ring_id;
+  o["creationDate"] = Rfc3339(key.created_at);
+  o["createdBy"] = key.created_by;
+  o["algorithmType"] = "AES";
+  boost::json::object algorithm;
+  algorithm["bitLength"] = std::to_string(key.material_bits);
+  algorithm["mode"] = key.is_root() ? "GCM" : "";
+  o["algorithmMetadata"] = std::move(algorithm);
+  o["algorithmBitSize"] = key.material_bits;
+  o["algorithmMode"] = key.is_root() ? "GCM" : "";
+  o["lastUpdateDate"] = Rfc3339(key.updated_at);
+  if (key.rotated_at) o["lastRotateDate"] = Rfc3339(*key.rotated_at);
+  boost::json::object version;
+  version["id"] = key.current.id;
+  version["creationDate"] = Rfc3339(key.current.created_at);
+  o["keyVersion"] = std::move(version);
+  if (key.expires_at) o["expirationDate"] = Rfc3339(*key.expires_at);
+  o["dualAuthDelete"] = boost::json::object{{"enabled", key.dual_auth_delete}};
+  if (key.is_root()) {
+    boost::json::object rotation{{"enabled", key.rotation_enabled}};
+    if (key.rotation_interval_month > 0) {
+      rotation["interval_month"] = key.rotation_interval_month;
+    }
+    o["rotation"] = std::move(rotation);
+  }
+  o["deleted"] = key.state == KeyState::kDestroyed;
+  if (key.deleted_at) {
+    o["deletionDate"] = Rfc3339(*key.deleted_at);
+    o["deletedBy"] = key.deleted_by;
+    TimePoint purge_from = *key.deleted_at + std::chrono::hours(4);
+    o["purgeAllowedFrom"] = Rfc3339(purge_from);
+    o["purgeAllowed"] = std::chrono::system_clock::now() >= purge_from;
+    o["purgeScheduledOn"] = Rfc3339(*key.deleted_at + std::chrono::hours(24 * 90));
+    o["restoreExpirationDate"] = Rfc3339(*key.deleted_at + std::chrono::hours(24 * 30));
+  }
+  if (!key.dual_auth_set_by.empty() && key.dual_auth_set_at) {
+    o["dualAuthDelete"] = boost::json::object{
+        {"enabled", key.dual_auth_delete},
+        {"keySetForDeletion", true},
+        {"authExpiration", Rfc3339(*key.dual_auth_set_at + std::chrono::hours(24 * 7))}};
+  }
+  if (payload != nullptr) o["payload"] = Base64Encode(payload->Reveal());
+  return o;
+}
+
+boost::json::object VersionJson(const KeyVersion& v) {
+  return {{"id", v.id}, {"creationDate", Rfc3339(v.created_at)}};
+}
+
+boost::json::object RegistrationJson(const Registration& r) {
+  boost::json::object o;
+  o["keyId"] = r.key_id;
+  o["resourceCrn"] = r.resource_crn;
+  o["createdBy"] = r.created_by;
+  o["creationDate"] = Rfc3339(r.created_at);
+  o["updatedBy"] = r.updated_by;
+  o["lastUpdated"] = Rfc3339(r.updated_at);
+  o["description"] = r.description;
+  o["preventKeyDeletion"] = r.prevent_key_deletion;
+  o["keyVersion"] = boost::json::object{{"id", r.key_version_id},
+                                        {"creationDate", Rfc3339(r.key_version_created_at)}};
+  return o;
+}
+
+void DescribeKey(http::RequestContext& ctx, const Key& key, std::string_view region) {
+  audit::Target& t = ctx.event().target;
+  t.id = key.crn(region);
+  t.name = key.name;
+  t.type_uri = "kms/secrets";
+  ctx.event().request_data["keyType"] = std::string(kKeyType);
+  ctx.event().response_data["keyId"] = key.id;
+  ctx.event().response_data["keyState"] = static_cast<int64_t>(key.state);
+  ctx.event().response_data["keyVersionId"] = key.current.id;
+  ctx.event().response_data["keyVersionCreationDate"] = Rfc3339(key.current.created_at);
+}
+
+}  // namespace internal
+
+namespace {
+
+http::Response RenderKmsError(const Reason& reason) {
+  std::string phrase(http::ReasonPhrase(reason.status));
+  boost::json::object r;
+  r["code"] = reason.code;
+  r["message"] = reason.text;
+  r["status"] = reason.status;
+  r["moreInfo"] = "https://cloud.ibm.com/apidocs/key-protect";
+  boost::json::object resource;
+  resource["errorMsg"] = phrase + ": " + reason.text + ". Please see `reasons` for more details.";
+  resource["reasons"] = boost::json::array{r};
+  boost::json::object metadata;
+  metadata["collectionType"] = internal::kErrorType;
+  metadata["collectionTotal"] = 1;
+  boost::json::object body;
+  body["metadata"] = std::move(metadata);
+  body["resources"] = boost::json::array{resource};
+  return http::Response::Json(reason.status, body);
+}
+
+Reason ReasonFor(const Error& error, int status) {
+  Reason reason = ReasonOf(error, status);
+  // A denial keeps 403 although its reason code (UNAUTHORIZED_ERR) is listed under 401.
+  if (error.code == ErrorCode::kPermissionDenied) reason.status = 403;
+  return reason;
+}
+
+}  // namespace
+
+http::Response KmsErrorResponse(http::RequestContext& ctx, const Error& error, int status) {
+  Reason reason = ReasonFor(error, status);
+  ctx.event().reason_for_failure = reason.code + ": " + reason.text;
+  ctx.event().response_data["reasonForFailure"] = reason.code;
+  return RenderKmsError(reason);
+}
+
+http::ErrorRenderer KmsErrorRenderer() {
+  // Transport rejections (401 before routing, 405, 413, ...): the server fixes the status and
+  // fills the event itself.
+  return [](const Error& error, int status, const http::RequestContext&) {
+    Reason reason = ReasonFor(error, status);
+    reason.status = status;
+    return RenderKmsError(reason);
+  };
+}
+
+Status AddKmsRoutes(http::Router& router, const KmsApiDeps& deps) {
+  if (deps.service == nullptr || deps.authorizer == nullptr || !deps.resolve_instance) {
+    return InvalidArgument("AddKmsRoutes: a dependency is missing");
+  }
+  VEIL_TRY(internal::AddKeyRoutes(router, deps));
+  VEIL_TRY(internal::AddActionRoutes(router, deps));
+  VEIL_TRY(internal::AddPolicyRoutes(router, deps));
+  VEIL_TRY(internal::AddRegistrationRoutes(router, deps));
+  VEIL_TRY(internal::AddMiscRoutes(router, deps));
+  return OkStatus();
+}
+
+}  // namespace veil::kms::api

@@ -1,0 +1,113 @@
+// Helpers shared by the KMS handlers (internal to src/kms/api).
+//
+// Thread-safety: pure functions over one request's context.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "common/secret_bytes.h"
+#include "http/context.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "iam/authorizer.h"
+#include "kms/api/kms_api.h"
+#include "kms/model.h"
+
+namespace veil::kms::api::internal {
+
+inline constexpr size_t kJsonBodyLimit = 64 * 1024;
+
+inline constexpr std::string_view kKeyType = "application/vnd.ibm.kms.key+json";
+inline constexpr std::string_view kActionType = "application/vnd.ibm.kms.key_action+json";
+inline constexpr std::string_view kPolicyType = "application/vnd.ibm.kms.policy+json";
+inline constexpr std::string_view kCollectionType = "application/vnd.ibm.collection+json";
+inline constexpr std::string_view kVersionType = "application/vnd.ibm.kms.key.version+json";
+inline constexpr std::string_view kRegistrationType = "application/vnd.ibm.kms.registration+json";
+inline constexpr std::string_view kErrorType = "application/vnd.ibm.kms.error+json";
+inline constexpr std::string_view kKeyRingType = "application/vnd.ibm.kms.key_ring+json";
+inline constexpr std::string_view kImportTokenType = "application/vnd.ibm.kms.import_token+json";
+inline constexpr std::string_view kInstancePolicyType =
+    "application/vnd.ibm.kms.instance_policy+json";
+
+// Who calls, in which instance.
+struct Scope {
+  InstanceRef instance;
+  iam::Subject subject;
+  Actor actor;
+};
+
+// The `bluemix-instance` (400 when missing, 404 INSTANCE_NOT_FOUND_ERR when unknown) and the
+// caller (401 when anonymous).
+[[nodiscard]] Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx);
+
+// The IAM decision for `action` on the instance, or on the key `key_id` when given: 403
+// UNAUTHORIZED_ERR when denied.
+[[nodiscard]] Status Authorize(const KmsApiDeps& deps, const Scope& scope, std::string_view action,
+                               std::string_view key_id = {});
+
+// The key the path's {id} names (id or alias), authorized for `action`. A key that does not
+// exist is 404 only for a caller allowed `action` in the instance (403 otherwise: the caller
+// learns nothing of other keys). Sets the event's target.
+[[nodiscard]] Result<Key> AuthorizedKey(const KmsApiDeps& deps, http::RequestContext& ctx,
+                                        const Scope& scope, std::string_view action);
+
+// A handler of this API: errors become Key Protect error responses here (with the statuses of
+// their reason codes, which the transport's table does not know).
+// `action` is the route's audit and IAM action (empty for routes whose handler sets it).
+using KmsHandler = Result<http::Response> (*)(const KmsApiDeps&, http::RequestContext&);
+[[nodiscard]] Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method,
+                              std::string_view path, KmsHandler handler, std::string action);
+
+// The body as JSON; nullopt for an empty body.
+[[nodiscard]] Result<std::optional<boost::json::value>> ReadOptionalJson(http::RequestContext& ctx);
+// The one resource of a collection body {"metadata":{"collectionType","collectionTotal"},
+// "resources":[{...}]}: NO_BODY_ERR, BAD_BODY_ERR, COLLECTION_TOTAL_MISMATCH_ERR,
+// NUM_COLLECTION_RESOURCE_ERR as the spec names them.
+[[nodiscard]] Result<boost::json::object> ReadSingleResource(http::RequestContext& ctx);
+
+// A JSON response with Key Protect's collection envelope.
+http::Response Collection(int status, std::string_view collection_type,
+                          boost::json::array resources);
+http::Response JsonResponse(int status, const boost::json::value& body);
+
+// Whether the client asked `prefer: return=representation`.
+bool WantsRepresentation(const http::RequestContext& ctx);
+
+// Field readers for request objects: BAD_BODY_ERR naming the field on a wrong type.
+[[nodiscard]] Result<std::optional<std::string>> OptString(const boost::json::object& o,
+                                                           std::string_view name);
+[[nodiscard]] Result<std::optional<bool>> OptBool(const boost::json::object& o,
+                                                  std::string_view name);
+[[nodiscard]] Result<std::vector<std::string>> OptStringList(const boost::json::object& o,
+                                                             std::string_view name);
+
+// Renderings (docs/kms.md has examples).
+boost::json::object KeyJson(const Key& key, std::string_view region,
+                            const SecretBytes* payload = nullptr);
+boost::json::object RegistrationJson(const Registration& r);
+boost::json::object VersionJson(const KeyVersion& v);
+
+// Fills the event's target with the key, and its requestData/responseData key fields.
+void DescribeKey(http::RequestContext& ctx, const Key& key, std::string_view region);
+
+// The import fields (payload, encryptedNonce, iv, encryptionAlgorithm) of a create, rotate or
+// restore resource; nullopt without a payload.
+[[nodiscard]] Result<std::optional<ImportedMaterial>> MaterialOf(const boost::json::object& o);
+
+// POST /keys/{id}/restore (also reached as the action "restore").
+[[nodiscard]] Result<http::Response> RestoreKey(const KmsApiDeps& deps, http::RequestContext& ctx);
+
+// Route groups.
+Status AddKeyRoutes(http::Router& router, const KmsApiDeps& deps);
+Status AddActionRoutes(http::Router& router, const KmsApiDeps& deps);
+Status AddPolicyRoutes(http::Router& router, const KmsApiDeps& deps);
+Status AddRegistrationRoutes(http::Router& router, const KmsApiDeps& deps);
+Status AddMiscRoutes(http::Router& router, const KmsApiDeps& deps);
+
+}  // namespace veil::kms::api::internal

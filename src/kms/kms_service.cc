@@ -1,0 +1,1114 @@
+#include "kms/kms_service.h"
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "common/crn.h"
+#include "common/encoding.h"
+#include "common/log.h"
+#include "common/uuid.h"
+#include "crypto/aead.h"
+#include "crypto/sign.h"
+#include "kms/errors.h"
+#include "kms/wdek.h"
+
+namespace veil::kms {
+
+struct KmsService::CachedKey {
+  Key key;
+  std::vector<StoredVersion> versions;  // oldest first
+
+  const StoredVersion* Find(std::string_view version_id) const {
+    for (const StoredVersion& v : versions) {
+      if (v.version.id == version_id) return &v;
+    }
+    return nullptr;
+  }
+  const StoredVersion& Latest() const { return versions.back(); }
+};
+
+namespace {
+
+constexpr std::string_view kLog = "kms";
+constexpr size_t kNonceSize = 12;
+constexpr int kImportRsaBits = 4096;
+
+Error NotFoundKey(std::string_view id) {
+  return KmsError("KEY_NOT_FOUND_ERR", "Key does not exist: " + std::string(id));
+}
+
+tl::unexpected<Error> StateError(const Key& key, KeyAction action) {
+  if (key.state == KeyState::kDestroyed) {
+    return KmsFail("KEY_DELETED_ERR", "Key has been deleted: the key cannot be used to " +
+                                          std::string(KeyActionName(action)));
+  }
+  return KmsFail("KEY_ACTION_INVALID_STATE_ERR", "Key is not in a valid state: a key in state " +
+                                                     std::string(KeyStateName(key.state)) +
+                                                     " cannot " +
+                                                     std::string(KeyActionName(action)));
+}
+
+// Months after `from`, by calendar arithmetic on the UTC date (day clamped to the month's end).
+TimePoint AddMonths(TimePoint from, int months) {
+  using namespace std::chrono;
+  auto day_point = floor<days>(from);
+  year_month_day ymd{day_point};
+  auto time_of_day = from - day_point;
+  year_month_day next = ymd + std::chrono::months(months);
+  if (!next.ok()) next = next.year() / next.month() / last;
+  return sys_days(next) + time_of_day;
+}
+
+// The JSON object `data_json` (an instance policy's policy_data), or an empty object.
+boost::json::object PolicyData(const std::vector<InstancePolicy>& policies, std::string_view type) {
+  for (const InstancePolicy& p : policies) {
+    if (p.type != type) continue;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(p.data_json, ec);
+    if (!ec && v.is_object()) return v.get_object();
+  }
+  return {};
+}
+
+bool BoolField(const boost::json::object& o, std::string_view name, bool fallback) {
+  const boost::json::value* v = o.if_contains(name);
+  return v != nullptr && v->is_bool() ? v->get_bool() : fallback;
+}
+
+// '*' matches any run of characters.
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+// The key size a stored blob holds (hsm/key_store.h layouts).
+int64_t MaterialBits(bool extractable, size_t blob_size) {
+  const int64_t n = static_cast<int64_t>(blob_size);
+  return extractable ? (n - 30) * 8 : (n - 10) * 8;
+}
+
+}  // namespace
+
+Status CheckKeyAction(const Key& key, KeyAction action) {
+  if (KeyActionAllowed(action, key.state)) return OkStatus();
+  return StateError(key, action);
+}
+
+KmsService::KmsService(store::Database& db, hsm::KeyStore& hsm, const Clock& clock, Random& random,
+                       KmsOptions options)
+    : db_(db),
+      store_(db),
+      hsm_(hsm),
+      clock_(clock),
+      random_(random),
+      options_(std::move(options)) {}
+
+KmsService::~KmsService() { subscription_.Cancel(); }
+
+Result<std::unique_ptr<KmsService>> KmsService::Create(store::Database& db, hsm::KeyStore& hsm,
+                                                       const Clock& clock, Random& random,
+                                                       KmsOptions options) {
+  VEIL_TRY(db.Migrate("kms", KmsMigrations()));
+  std::unique_ptr<KmsService> service(new KmsService(db, hsm, clock, random, std::move(options)));
+  KmsService* self = service.get();
+  service->subscription_ = VEIL_TRY_VALUE(
+      db.Subscribe(kKeyChannel, [self](std::string_view key_id) { self->Invalidate(key_id); }));
+  return service;
+}
+
+void KmsService::AddListener(std::string service_iam_id, KeyEventListener* listener) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.emplace(std::move(service_iam_id), listener);
+}
+
+void KmsService::Invalidate(std::string_view key_id) {
+  std::lock_guard lock(mu_);
+  ++generation_;
+  cache_.erase(std::string(key_id));
+}
+
+Result<std::shared_ptr<const KmsService::CachedKey>> KmsService::Load(std::string_view key_id) {
+  uint64_t generation;
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(std::string(key_id));
+    if (it != cache_.end()) return it->second;
+    generation = generation_;
+  }
+  auto key = store_.GetKey(db_, key_id);
+  if (!key) {
+    if (key.error().code == ErrorCode::kNotFound) return tl::unexpected(NotFoundKey(key_id));
+    return tl::unexpected(key.error());
+  }
+  auto entry = std::make_shared<CachedKey>();
+  entry->key = std::move(*key);
+  entry->versions = VEIL_TRY_VALUE(store_.ListVersions(db_, key_id));
+  if (entry->versions.empty()) return DataLoss("key " + std::string(key_id) + " has no version");
+  std::lock_guard lock(mu_);
+  // A change committed while we read would have bumped the generation: then serve this read
+  // but do not cache it.
+  if (generation == generation_) {
+    if (cache_.size() >= options_.key_cache_capacity) cache_.clear();
+    cache_[entry->key.id] = entry;
+  }
+  return std::shared_ptr<const CachedKey>(std::move(entry));
+}
+
+Result<Key> KmsService::GetKey(const InstanceRef& instance, std::string_view id_or_alias) {
+  std::string id(id_or_alias);
+  if (!IsUuidV4(id_or_alias)) {
+    auto by_alias = store_.KeyIdOfAlias(db_, instance.guid, id_or_alias);
+    if (!by_alias) {
+      if (by_alias.error().code == ErrorCode::kNotFound) {
+        return tl::unexpected(NotFoundKey(id_or_alias));
+      }
+      return tl::unexpected(by_alias.error());
+    }
+    id = std::move(*by_alias);
+  }
+  auto entry = VEIL_TRY_VALUE(Load(id));
+  if (entry->key.instance_id != instance.guid) return tl::unexpected(NotFoundKey(id_or_alias));
+  Key key = entry->key;
+  // An expired key reads as Deactivated at once; the maintenance pass stores it.
+  if (key.expires_at && *key.expires_at <= clock_.Now() &&
+      (key.state == KeyState::kActive || key.state == KeyState::kSuspended)) {
+    key.state = KeyState::kDeactivated;
+  }
+  return key;
+}
+
+Result<SecretBytes> KmsService::GetPayload(const Key& key) {
+  if (key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "root keys have no readable payload");
+  if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
+  auto entry = VEIL_TRY_VALUE(Load(key.id));
+  return hsm_.UnsealPayload(entry->Latest().material);
+}
+
+Result<std::vector<Key>> KmsService::ListKeys(const InstanceRef& instance,
+                                              const ListKeysOptions& options) {
+  KeyFilter filter{options.states, options.extractable, options.key_ring_id};
+  if (filter.states.empty()) {
+    filter.states = {KeyState::kPreActivation, KeyState::kActive, KeyState::kSuspended,
+                     KeyState::kDeactivated};
+  }
+  return store_.ListKeys(db_, instance.guid, filter, options.limit, options.offset);
+}
+
+Result<int64_t> KmsService::CountKeys(const InstanceRef& instance, const ListKeysOptions& options) {
+  KeyFilter filter{options.states, options.extractable, options.key_ring_id};
+  if (filter.states.empty()) {
+    filter.states = {KeyState::kPreActivation, KeyState::kActive, KeyState::kSuspended,
+                     KeyState::kDeactivated};
+  }
+  return store_.CountKeys(db_, instance.guid, filter);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create and import
+
+Result<SecretBytes> KmsService::MaterialFromImport(const InstanceRef& instance,
+                                                   const ImportedMaterial& material, bool root) {
+  SecretBytes plain;
+  const bool secure = !material.encryption_algorithm.empty() || !material.encrypted_nonce.empty();
+  if (!secure) {
+    auto decoded = DecodeBase64Secret(material.payload);
+    if (!decoded) return KmsFail("BAD_BODY_ERR", "payload is not base64");
+    plain = std::move(*decoded);
+  } else {
+    crypto::OaepHash hash;
+    if (material.encryption_algorithm == "RSAES_OAEP_SHA_256" ||
+        material.encryption_algorithm.empty()) {
+      hash = crypto::OaepHash::kSha256;
+    } else if (material.encryption_algorithm == "RSAES_OAEP_SHA_1") {
+      hash = crypto::OaepHash::kSha1;
+    } else {
+      return KmsFail("BAD_BODY_ERR",
+                     "encryptionAlgorithm must be RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1");
+    }
+    auto token = store_.GetImportToken(db_, instance.guid);
+    if (!token) {
+      if (token.error().code == ErrorCode::kNotFound) {
+        return KmsFail("BAD_BODY_ERR", "the instance has no import token: create one first");
+      }
+      return tl::unexpected(token.error());
+    }
+    if (token->expires_at <= clock_.Now()) {
+      return KmsFail("IMPORT_TOKEN_EXPIRED_ERR", "the import token has expired");
+    }
+    auto encrypted = Base64Decode(material.payload);
+    if (!encrypted) return KmsFail("BAD_BODY_ERR", "payload is not base64");
+    SecretBytes pem = VEIL_TRY_VALUE(hsm_.UnsealPayload(token->sealed_private_key));
+    auto rsa = crypto::PrivateKey::FromPem(pem.Reveal());
+    if (!rsa) return Internal("the import token's key does not load");
+    auto decrypted = rsa->DecryptOaep(hash, *encrypted);
+    if (!decrypted) {
+      return KmsFail("BAD_BODY_ERR", "payload does not decrypt with the import token's key");
+    }
+    plain = std::move(*decrypted);
+    auto iv = Base64Decode(material.iv);
+    if (!iv || iv->size() != crypto::kAesGcmIvSize) {
+      return KmsFail("INCORRECT_NONCE_IV_ERR", "iv must be the base64 of 12 bytes");
+    }
+    auto encrypted_nonce = Base64Decode(material.encrypted_nonce);
+    if (!encrypted_nonce) return KmsFail("INCORRECT_NONCE_ERR", "encryptedNonce is not base64");
+    SecretBytes nonce = VEIL_TRY_VALUE(hsm_.UnsealPayload(token->sealed_nonce));
+    auto gcm = crypto::AesGcm::CreateAnySize(plain.Reveal());
+    if (!gcm) return KmsFail("BAD_BODY_ERR", "imported key material must be 16, 24 or 32 bytes");
+    auto opened = gcm->OpenSecret(*iv, {}, *encrypted_nonce);
+    if (!opened || !opened->Equals(nonce)) {
+      return KmsFail("INCORRECT_NONCE_ERR", "the encrypted nonce does not match the import token");
+    }
+  }
+  if (root) {
+    if (plain.size() != 16 && plain.size() != 24 && plain.size() != 32) {
+      return KmsFail("BAD_BODY_ERR", "root key material must be 16, 24 or 32 bytes");
+    }
+  } else if (plain.empty() || plain.size() > kMaxStandardPayload) {
+    return KmsFail("BAD_BODY_ERR", "a standard key's payload has 1 to 7,500 bytes");
+  }
+  return plain;
+}
+
+Result<Key> KmsService::CreateKey(const InstanceRef& instance, const CreateKeySpec& spec,
+                                  const Actor& actor) {
+  if (auto s = ValidateKeyName(spec.name); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+  if (spec.aliases.size() > kMaxAliasesPerKey) {
+    return KmsFail("KEY_ALIAS_QUOTA_ERR", "a key has at most 5 aliases");
+  }
+  for (const std::string& alias : spec.aliases) {
+    if (auto s = ValidateAlias(alias); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+  }
+  if (auto s = ValidateKeyRingId(spec.key_ring_id); !s) {
+    return KmsFail("BAD_BODY_ERR", s.error().message);
+  }
+  const TimePoint now = clock_.Now();
+  if (spec.expires_at && *spec.expires_at <= now) {
+    return KmsFail("KEY_EXPIRED_ERR", "expirationDate is in the past");
+  }
+  // The instance's keyCreateImportAccess policy.
+  auto policies = VEIL_TRY_VALUE(store_.GetInstancePolicies(db_, instance.guid));
+  boost::json::object access = PolicyData(policies, "keyCreateImportAccess");
+  if (BoolField(access, "enabled", false)) {
+    boost::json::object attributes;
+    if (const auto* a = access.if_contains("attributes"); a && a->is_object()) {
+      attributes = a->get_object();
+    }
+    const bool imported = spec.material.has_value();
+    std::string_view attribute = spec.extractable
+                                     ? (imported ? "import_standard_key" : "create_standard_key")
+                                     : (imported ? "import_root_key" : "create_root_key");
+    if (!BoolField(attributes, attribute, true)) {
+      return KmsFail("KEY_CREATE_IMPORT_ACCESS_ERR",
+                     "the instance policy keyCreateImportAccess forbids " + std::string(attribute));
+    }
+    if (imported && BoolField(attributes, "enforce_token", false) &&
+        spec.material->encrypted_nonce.empty()) {
+      return KmsFail("KEY_CREATE_IMPORT_ACCESS_ERR",
+                     "the instance policy keyCreateImportAccess requires an import token");
+    }
+  }
+
+  // The HSM work first, outside the transaction: a crash before the commit leaves nothing.
+  hsm::WrappedKey material;
+  if (spec.material) {
+    SecretBytes plain =
+        VEIL_TRY_VALUE(MaterialFromImport(instance, *spec.material, !spec.extractable));
+    material = spec.extractable ? VEIL_TRY_VALUE(hsm_.SealPayload(plain))
+                                : VEIL_TRY_VALUE(hsm_.WrapRootKey(plain));
+    plain.Wipe();
+  } else if (spec.extractable) {
+    SecretBytes generated = random_.Secret(32);
+    material = VEIL_TRY_VALUE(hsm_.SealPayload(generated));
+  } else {
+    material = VEIL_TRY_VALUE(hsm_.GenerateRootKey());
+  }
+
+  Key key;
+  key.id = NewUuidV4String(random_);
+  key.instance_id = instance.guid;
+  key.account_id = instance.account_id;
+  key.name = spec.name;
+  key.description = spec.description;
+  key.key_ring_id = spec.key_ring_id;
+  key.extractable = spec.extractable;
+  key.imported = spec.material.has_value();
+  key.state = KeyState::kActive;
+  key.created_by = actor.iam_id;
+  key.created_at = now;
+  key.updated_at = now;
+  key.expires_at = spec.expires_at;
+  key.aliases = spec.aliases;
+  std::sort(key.aliases.begin(), key.aliases.end());
+  key.current.id = NewUuidV4String(random_);
+  key.current.key_id = key.id;
+  key.current.seq = 1;
+  key.current.created_at = now;
+  key.material_bits = MaterialBits(key.extractable, material.size());
+
+  Status status = db_.WithTransaction([&](store::Tx& tx) -> Status {
+    if (key.key_ring_id != kDefaultKeyRing &&
+        !VEIL_TRY_VALUE(store_.KeyRingExists(tx, instance.guid, key.key_ring_id))) {
+      return KmsFail("BAD_BODY_ERR", "key ring " + key.key_ring_id + " does not exist");
+    }
+    auto inserted = store_.InsertKey(tx, key, material);
+    if (!inserted && inserted.error().code == ErrorCode::kAlreadyExists) {
+      return KmsFail("DUPLICATE_ALIAS_ERR", "an alias is already in use in this instance");
+    }
+    return inserted;
+  });
+  if (!status) return tl::unexpected(status.error());
+  log::Info(kLog, "created " + std::string(key.is_root() ? "root" : "standard") + " key " + key.id +
+                      " in instance " + instance.guid);
+  return key;
+}
+
+Result<Key> KmsService::PatchKeyRing(const Key& key, std::string_view key_ring_id,
+                                     const Actor& actor) {
+  (void)actor;
+  if (auto s = ValidateKeyRingId(key_ring_id); !s) {
+    return KmsFail("BAD_BODY_ERR", s.error().message);
+  }
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    if (key_ring_id != kDefaultKeyRing &&
+        !VEIL_TRY_VALUE(store_.KeyRingExists(tx, key.instance_id, key_ring_id))) {
+      return KmsFail("BAD_BODY_ERR", "key ring " + std::string(key_ring_id) + " does not exist");
+    }
+    updated.key_ring_id = std::string(key_ring_id);
+    updated.updated_at = clock_.Now();
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  return updated;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wrap, unwrap, rewrap
+
+Result<std::string> KmsService::Seal(const CachedKey& entry, const std::string& version_id,
+                                     std::span<const uint8_t> plaintext,
+                                     const std::vector<std::string>& aad) {
+  const StoredVersion* version = entry.Find(version_id);
+  VEIL_CHECK(version != nullptr);
+  Wdek wdek;
+  wdek.iv = random_.Bytes(kWdekIvSize);
+  wdek.handle = version_id;
+  wdek.sealed = VEIL_TRY_VALUE(
+      hsm_.Encrypt(version_id, version->material, wdek.iv, WdekAad(version_id, aad), plaintext));
+  return FormatWdek(wdek);
+}
+
+Result<WrapResult> KmsService::Wrap(const Key& key, std::optional<SecretBytes> plaintext,
+                                    const std::vector<std::string>& aad) {
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kWrap));
+  if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys wrap");
+  auto entry = VEIL_TRY_VALUE(Load(key.id));
+  WrapResult result;
+  if (!plaintext) {
+    result.generated = random_.Secret(32);
+  } else if (plaintext->empty() || plaintext->size() > kMaxWrapPlaintext) {
+    return KmsFail("BAD_BODY_ERR", "plaintext has 1 to 7,500 bytes");
+  }
+  const SecretBytes& dek = plaintext ? *plaintext : *result.generated;
+  result.key_version_id = entry->Latest().version.id;
+  result.ciphertext = VEIL_TRY_VALUE(Seal(*entry, result.key_version_id, dek.Reveal(), aad));
+  return result;
+}
+
+Result<UnwrapResult> KmsService::Unwrap(const Key& key, std::string_view ciphertext,
+                                        const std::vector<std::string>& aad) {
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kUnwrap));
+  if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys unwrap");
+  auto entry = VEIL_TRY_VALUE(Load(key.id));
+  auto wdek = ParseWdek(ciphertext);
+  if (!wdek) return KmsFail("UNPROCESSABLE_CIPHERTEXT_ERR", wdek.error().message);
+  const StoredVersion* version = entry->Find(wdek->handle);
+  if (version == nullptr) {
+    return KmsFail("UNPROCESSABLE_CIPHERTEXT_ERR",
+                   "the ciphertext was not made by a version of this key");
+  }
+  auto plain = hsm_.Decrypt(wdek->handle, version->material, wdek->iv, WdekAad(wdek->handle, aad),
+                            wdek->sealed);
+  if (!plain) {
+    if (plain.error().code == ErrorCode::kDataLoss ||
+        plain.error().code == ErrorCode::kInvalidArgument) {
+      return KmsFail("UNPROCESSABLE_CIPHERTEXT_ERR",
+                     "the ciphertext does not verify with this key and aad");
+    }
+    return tl::unexpected(plain.error());
+  }
+  UnwrapResult result;
+  result.plaintext = std::move(*plain);
+  result.key_version_id = wdek->handle;
+  const std::string& latest = entry->Latest().version.id;
+  if (latest != wdek->handle) {
+    result.rewrapped = VEIL_TRY_VALUE(Seal(*entry, latest, result.plaintext.Reveal(), aad));
+    result.rewrapped_version_id = latest;
+  }
+  return result;
+}
+
+Result<RewrapResult> KmsService::Rewrap(const Key& key, std::string_view ciphertext,
+                                        const std::vector<std::string>& aad) {
+  UnwrapResult unwrapped = VEIL_TRY_VALUE(Unwrap(key, ciphertext, aad));
+  RewrapResult result;
+  result.rewrapped_from_version_id = unwrapped.key_version_id;
+  if (unwrapped.rewrapped) {
+    result.ciphertext = std::move(*unwrapped.rewrapped);
+    result.key_version_id = unwrapped.rewrapped_version_id;
+  } else {
+    auto entry = VEIL_TRY_VALUE(Load(key.id));
+    result.key_version_id = entry->Latest().version.id;
+    result.ciphertext =
+        VEIL_TRY_VALUE(Seal(*entry, result.key_version_id, unwrapped.plaintext.Reveal(), aad));
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+Result<Key> KmsService::RotateWith(const Key& key, hsm::WrappedKey wrapped, const Actor& actor) {
+  (void)actor;
+  Key updated;
+  std::string old_version;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    VEIL_TRY(CheckKeyAction(updated, KeyAction::kRotate));
+    old_version = updated.current.id;
+    KeyVersion version;
+    version.id = NewUuidV4String(random_);
+    version.key_id = key.id;
+    version.seq = updated.current.seq + 1;
+    version.created_at = clock_.Now();
+    VEIL_TRY(store_.InsertVersion(tx, version, wrapped));
+    updated.current = version;
+    updated.material_bits = MaterialBits(false, wrapped.size());
+    updated.rotated_at = version.created_at;
+    updated.updated_at = version.created_at;
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  log::Info(kLog, "rotated key " + key.id + " to version " + std::to_string(updated.current.seq));
+  Notify(updated, "rotate", old_version);
+  return updated;
+}
+
+Result<Key> KmsService::Rotate(const Key& key, std::optional<ImportedMaterial> material,
+                               const Actor& actor) {
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kRotate));
+  if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys rotate");
+  hsm::WrappedKey wrapped;
+  if (key.imported) {
+    if (!material || material->payload.empty()) {
+      return KmsFail("KEY_PAYLOAD_REQ_ERR", "rotating an imported key needs a new payload");
+    }
+    InstanceRef instance{key.instance_id, key.account_id, ""};
+    SecretBytes plain = VEIL_TRY_VALUE(MaterialFromImport(instance, *material, true));
+    wrapped = VEIL_TRY_VALUE(hsm_.WrapRootKey(plain));
+    plain.Wipe();
+  } else {
+    if (material && !material->payload.empty()) {
+      return KmsFail("BAD_BODY_ERR", "a generated key rotates without a payload");
+    }
+    wrapped = VEIL_TRY_VALUE(hsm_.GenerateRootKey());
+  }
+  return RotateWith(key, std::move(wrapped), actor);
+}
+
+Result<Key> KmsService::Transition(const Key& key, KeyAction action, KeyState to,
+                                   const Actor& actor, std::string_view event_type) {
+  (void)actor;
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    VEIL_TRY(CheckKeyAction(updated, action));
+    updated.state = to;
+    updated.updated_at = clock_.Now();
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  log::Info(kLog, "key " + key.id + " is now " + std::string(KeyStateName(to)));
+  if (!event_type.empty()) Notify(updated, event_type);
+  return updated;
+}
+
+Result<Key> KmsService::Disable(const Key& key, const Actor& actor) {
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kDisable));
+  return Transition(key, KeyAction::kDisable, KeyState::kSuspended, actor, "disable");
+}
+
+Result<Key> KmsService::Enable(const Key& key, const Actor& actor) {
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kEnable));
+  return Transition(key, KeyAction::kEnable, KeyState::kActive, actor, "enable");
+}
+
+Result<bool> KmsService::DualAuthRequired(const Key& key) {
+  if (key.dual_auth_delete) return true;
+  auto policies = VEIL_TRY_VALUE(store_.GetInstancePolicies(db_, key.instance_id));
+  return BoolField(PolicyData(policies, "dualAuthDelete"), "enabled", false);
+}
+
+Result<Key> KmsService::SetKeyForDeletion(const Key& key, const Actor& actor) {
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kDelete));
+  if (!VEIL_TRY_VALUE(DualAuthRequired(key))) {
+    return KmsFail("NOT_DUAL_AUTH_ERR", "the key has no dual authorization policy");
+  }
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    VEIL_TRY(CheckKeyAction(updated, KeyAction::kDelete));
+    updated.dual_auth_set_by = actor.iam_id;
+    updated.dual_auth_set_at = clock_.Now();
+    updated.updated_at = *updated.dual_auth_set_at;
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  return updated;
+}
+
+Result<Key> KmsService::UnsetKeyForDeletion(const Key& key, const Actor& actor) {
+  (void)actor;
+  if (!VEIL_TRY_VALUE(DualAuthRequired(key))) {
+    return KmsFail("NOT_DUAL_AUTH_ERR", "the key has no dual authorization policy");
+  }
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    updated.dual_auth_set_by.clear();
+    updated.dual_auth_set_at.reset();
+    updated.updated_at = clock_.Now();
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  return updated;
+}
+
+Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kDelete));
+  const bool dual = VEIL_TRY_VALUE(DualAuthRequired(key));
+  const TimePoint now = clock_.Now();
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    VEIL_TRY(CheckKeyAction(updated, KeyAction::kDelete));
+    auto registrations = VEIL_TRY_VALUE(store_.ListRegistrations(tx, key.id));
+    for (const Registration& r : registrations) {
+      if (r.prevent_key_deletion) {
+        return KmsFail(
+            "PREV_KEY_DEL_ERR",
+            "a registration with preventKeyDeletion protects the key: " + r.resource_crn);
+      }
+    }
+    if (!registrations.empty() && !force) {
+      return KmsFail("PROTECTED_RESOURCE_ERR",
+                     "the key protects " + std::to_string(registrations.size()) +
+                         " registered resource(s): delete them first or use force=true");
+    }
+    if (dual) {
+      const bool approved = !updated.dual_auth_set_by.empty() && updated.dual_auth_set_at &&
+                            now - *updated.dual_auth_set_at < options_.dual_auth_window;
+      if (!approved) {
+        return KmsFail("AUTHORIZATIONS_NOT_MET",
+                       "dual authorization: another Manager must first set the key for deletion");
+      }
+      if (updated.dual_auth_set_by == actor.iam_id) {
+        return KmsFail("AUTHORIZATIONS_NOT_MET",
+                       "dual authorization: the second approval must come from another user");
+      }
+    }
+    updated.state = KeyState::kDestroyed;
+    updated.deleted_by = actor.iam_id;
+    updated.deleted_at = now;
+    updated.dual_auth_set_by.clear();
+    updated.dual_auth_set_at.reset();
+    updated.updated_at = now;
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  log::Info(kLog, "deleted key " + key.id);
+  Notify(updated, "delete");
+  return updated;
+}
+
+Result<Key> KmsService::Restore(const Key& key, std::optional<ImportedMaterial> material,
+                                const Actor& actor) {
+  (void)actor;
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kRestore));
+  const TimePoint now = clock_.Now();
+  if (!key.deleted_at || now - *key.deleted_at > options_.restore_window) {
+    return KmsFail("KEY_RESTORE_EXPIRED", "a key can be restored only within 30 days");
+  }
+  if (now - *key.deleted_at < options_.restore_min_delay) {
+    return KmsFail("REQ_TOO_EARLY_ERR", "wait 30 seconds after deletion before restoring");
+  }
+  if (key.imported && material && !material->payload.empty()) {
+    // AES-KWP is deterministic: the same material under the same master key wraps to the same
+    // blob, so the payload proves itself without unwrapping anything.
+    InstanceRef instance{key.instance_id, key.account_id, ""};
+    SecretBytes plain = VEIL_TRY_VALUE(MaterialFromImport(instance, *material, key.is_root()));
+    auto entry = VEIL_TRY_VALUE(Load(key.id));
+    hsm::WrappedKey wrapped =
+        key.is_root() ? VEIL_TRY_VALUE(hsm_.WrapRootKey(plain)) : entry->Latest().material;
+    plain.Wipe();
+    if (key.is_root() && wrapped != entry->Latest().material) {
+      return KmsFail("BAD_BODY_ERR", "the payload is not the key's material");
+    }
+  }
+  return Transition(key, KeyAction::kRestore, KeyState::kActive, actor, "restore");
+}
+
+Status KmsService::Purge(const Key& key, const Actor& actor) {
+  (void)actor;
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kPurge).or_else([&](const Error&) -> Status {
+    return KmsFail("KEY_ACTION_INVALID_STATE_ERR", "only a deleted key can be purged");
+  }));
+  if (!key.deleted_at || clock_.Now() - *key.deleted_at < options_.purge_delay) {
+    return KmsFail("REQ_TOO_EARLY_ERR", "a key can be purged 4 hours after its deletion");
+  }
+  auto entry = VEIL_TRY_VALUE(Load(key.id));
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    VEIL_TRY(store_.DeleteKey(tx, key.id));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  for (const StoredVersion& v : entry->versions) hsm_.Forget(v.version.id);
+  log::Info(kLog, "purged key " + key.id);
+  return OkStatus();
+}
+
+Result<std::vector<KeyVersion>> KmsService::ListVersions(const Key& key) {
+  auto entry = VEIL_TRY_VALUE(Load(key.id));
+  std::vector<KeyVersion> out;
+  for (auto it = entry->versions.rbegin(); it != entry->versions.rend(); ++it) {
+    out.push_back(it->version);
+  }
+  return out;
+}
+
+Status KmsService::Sync(const Key& key) {
+  std::string_view type = key.state == KeyState::kActive      ? "enable"
+                          : key.state == KeyState::kDestroyed ? "delete"
+                                                              : "disable";
+  Notify(key, type);
+  return OkStatus();
+}
+
+void KmsService::Notify(const Key& key, std::string_view type, std::string_view old_version) {
+  std::vector<std::pair<std::string, KeyEventListener*>> listeners;
+  {
+    std::lock_guard lock(listeners_mu_);
+    if (listeners_.empty()) return;
+    listeners.assign(listeners_.begin(), listeners_.end());
+  }
+  auto registrations = store_.ListRegistrations(db_, key.id);
+  if (!registrations) {
+    log::Warn(kLog, "cannot tell registered services of key " + key.id + ": " +
+                        registrations.error().message);
+    return;
+  }
+  for (const auto& [service, listener] : listeners) {
+    KeyEvent event;
+    event.event_id = NewUuidV4String(random_);
+    event.type = std::string(type);
+    event.key_id = key.id;
+    event.key_crn = key.crn(options_.region);
+    event.state = key.state;
+    event.new_key_version_id = key.current.id;
+    event.old_key_version_id = std::string(old_version);
+    event.time = clock_.Now();
+    for (const Registration& r : *registrations) {
+      if (r.created_by == service) event.registrations.push_back(r);
+    }
+    if (event.registrations.empty()) continue;
+    if (auto s = listener->OnKeyEvent(event); !s) {
+      log::Warn(kLog, "registered service " + service + " refused the " + event.type +
+                          " event of key " + key.id + ": " + s.error().message);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aliases and key rings
+
+Result<Key> KmsService::CreateAlias(const Key& key, std::string_view alias) {
+  if (auto s = ValidateAlias(alias); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+  if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    if (std::find(updated.aliases.begin(), updated.aliases.end(), alias) != updated.aliases.end()) {
+      return OkStatus();  // idempotent
+    }
+    if (updated.aliases.size() >= kMaxAliasesPerKey) {
+      return KmsFail("KEY_ALIAS_QUOTA_ERR", "a key has at most 5 aliases");
+    }
+    auto inserted = store_.InsertAlias(tx, key.instance_id, alias, key.id, clock_.Now());
+    if (!inserted) {
+      if (inserted.error().code == ErrorCode::kAlreadyExists) {
+        return KmsFail("DUPLICATE_ALIAS_ERR",
+                       "the alias " + std::string(alias) + " names another key");
+      }
+      return inserted;
+    }
+    updated.aliases.push_back(std::string(alias));
+    std::sort(updated.aliases.begin(), updated.aliases.end());
+    updated.updated_at = clock_.Now();
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  return updated;
+}
+
+Status KmsService::DeleteAlias(const Key& key, std::string_view alias) {
+  return db_.WithTransaction([&](store::Tx& tx) -> Status {
+    Key updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    if (std::find(updated.aliases.begin(), updated.aliases.end(), alias) == updated.aliases.end()) {
+      return KmsFail("NOT_FOUND_ERR", "the key has no alias " + std::string(alias));
+    }
+    VEIL_TRY(store_.DeleteAlias(tx, key.instance_id, alias));
+    updated.updated_at = clock_.Now();
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  });
+}
+
+Result<KeyRing> KmsService::CreateKeyRing(const InstanceRef& instance, std::string_view id,
+                                          const Actor& actor) {
+  if (auto s = ValidateKeyRingId(id); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+  if (id == kDefaultKeyRing) return KmsFail("CONFLICT_ERR", "the key ring default exists");
+  KeyRing ring{std::string(id), instance.guid, actor.iam_id, clock_.Now()};
+  auto s = store_.InsertKeyRing(db_, ring);
+  if (!s) {
+    if (s.error().code == ErrorCode::kAlreadyExists) {
+      return KmsFail("CONFLICT_ERR", "the key ring " + std::string(id) + " exists");
+    }
+    return tl::unexpected(s.error());
+  }
+  return ring;
+}
+
+Result<std::vector<KeyRing>> KmsService::ListKeyRings(const InstanceRef& instance) {
+  std::vector<KeyRing> rings = VEIL_TRY_VALUE(store_.ListKeyRings(db_, instance.guid));
+  KeyRing def{std::string(kDefaultKeyRing), instance.guid, "", TimePoint{}};
+  rings.insert(rings.begin(), def);
+  return rings;
+}
+
+Status KmsService::DeleteKeyRing(const InstanceRef& instance, std::string_view id, bool force) {
+  if (id == kDefaultKeyRing) return KmsFail("BAD_REQ_ERR", "the key ring default stays");
+  return db_.WithTransaction([&](store::Tx& tx) -> Status {
+    if (!VEIL_TRY_VALUE(store_.KeyRingExists(tx, instance.guid, id))) {
+      return KmsFail("NOT_FOUND_ERR", "key ring " + std::string(id) + " does not exist");
+    }
+    auto [all, live] = VEIL_TRY_VALUE(store_.CountKeysInRing(tx, instance.guid, id));
+    if (live > 0 || (all > 0 && !force)) {
+      return KmsFail("KEY_RING_NOT_EMPTY_ERR",
+                     "the key ring holds keys" +
+                         std::string(live > 0 ? "" : " (deleted ones: use force=true)"));
+    }
+    VEIL_TRY(store_.MoveKeysToRing(tx, instance.guid, id, kDefaultKeyRing));
+    return store_.DeleteKeyRing(tx, instance.guid, id);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+
+Result<Key> KmsService::SetRotationPolicy(const Key& key, bool enabled, int interval_month,
+                                          const Actor& actor) {
+  (void)actor;
+  if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys have rotation policies");
+  if (enabled && key.imported) {
+    return KmsFail("KEY_ROTATION_NOT_PERMITTED",
+                   "an imported key rotates only with new material: no automatic rotation");
+  }
+  if (interval_month < 1 || interval_month > 12) {
+    return KmsFail("BAD_BODY_ERR", "interval_month is 1 to 12");
+  }
+  if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    updated.rotation_enabled = enabled;
+    updated.rotation_interval_month = interval_month;
+    updated.updated_at = clock_.Now();
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  return updated;
+}
+
+Result<Key> KmsService::SetDualAuthPolicy(const Key& key, bool enabled, const Actor& actor) {
+  (void)actor;
+  if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+    updated.dual_auth_delete = enabled;
+    if (!enabled) {
+      updated.dual_auth_set_by.clear();
+      updated.dual_auth_set_at.reset();
+    }
+    updated.updated_at = clock_.Now();
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key.id);
+  }));
+  return updated;
+}
+
+Result<std::vector<InstancePolicy>> KmsService::GetInstancePolicies(const InstanceRef& instance) {
+  return store_.GetInstancePolicies(db_, instance.guid);
+}
+
+Status KmsService::PutInstancePolicy(const InstanceRef& instance, std::string_view type,
+                                     std::string data_json, const Actor& actor) {
+  InstancePolicy policy{std::string(type), std::move(data_json), actor.iam_id, clock_.Now()};
+  return store_.PutInstancePolicy(db_, instance.guid, policy);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registrations
+
+Result<Registration> KmsService::CreateRegistration(const Key& key, std::string_view crn,
+                                                    std::string description,
+                                                    bool prevent_key_deletion,
+                                                    std::string key_version_id,
+                                                    const Actor& actor) {
+  if (!actor.is_service) {
+    return KmsFail("SERVICE_ONLY_ERR", "only a service can register its resources");
+  }
+  if (!key.is_root()) {
+    return KmsFail("KEY_ROOT_REQ_REG_ERR", "resources register only against root keys");
+  }
+  if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
+  if (!Crn::Parse(crn)) return KmsFail("BAD_BODY_ERR", "the resource CRN is malformed");
+  auto entry = VEIL_TRY_VALUE(Load(key.id));
+  const StoredVersion* version =
+      key_version_id.empty() ? &entry->Latest() : entry->Find(key_version_id);
+  if (version == nullptr) {
+    return KmsFail("KEY_VERSION_INVALID", "keyVersionId is not a version of this key");
+  }
+  const TimePoint now = clock_.Now();
+  Registration r;
+  r.key_id = key.id;
+  r.resource_crn = std::string(crn);
+  r.instance_id = key.instance_id;
+  r.created_by = actor.iam_id;
+  r.created_at = now;
+  r.updated_by = actor.iam_id;
+  r.updated_at = now;
+  r.description = std::move(description);
+  r.prevent_key_deletion = prevent_key_deletion;
+  r.key_version_id = version->version.id;
+  r.key_version_created_at = version->version.created_at;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    auto existing = store_.GetRegistration(tx, key.id, crn);
+    if (existing) return KmsFail("CONFLICT_ERR", "the resource is already registered");
+    if (existing.error().code != ErrorCode::kNotFound) return tl::unexpected(existing.error());
+    return store_.UpsertRegistration(tx, r);
+  }));
+  return r;
+}
+
+Result<Registration> KmsService::UpdateRegistration(const Key& key, std::string_view crn,
+                                                    std::optional<std::string> description,
+                                                    std::optional<bool> prevent_key_deletion,
+                                                    std::optional<std::string> key_version_id,
+                                                    const Actor& actor) {
+  if (!actor.is_service) {
+    return KmsFail("SERVICE_ONLY_ERR", "only a service can update its registrations");
+  }
+  std::shared_ptr<const CachedKey> entry = VEIL_TRY_VALUE(Load(key.id));
+  Registration r;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    auto existing = store_.GetRegistration(tx, key.id, crn);
+    if (!existing) {
+      if (existing.error().code == ErrorCode::kNotFound) {
+        return KmsFail("NOT_FOUND_ERR", "the resource is not registered with this key");
+      }
+      return tl::unexpected(existing.error());
+    }
+    r = std::move(*existing);
+    if (description) r.description = *description;
+    if (prevent_key_deletion) r.prevent_key_deletion = *prevent_key_deletion;
+    if (key_version_id) {
+      const StoredVersion* v = entry->Find(*key_version_id);
+      if (v == nullptr) {
+        return KmsFail("KEY_VERSION_INVALID", "keyVersionId is not a version of this key");
+      }
+      r.key_version_id = v->version.id;
+      r.key_version_created_at = v->version.created_at;
+    }
+    r.updated_by = actor.iam_id;
+    r.updated_at = clock_.Now();
+    return store_.UpsertRegistration(tx, r);
+  }));
+  return r;
+}
+
+Status KmsService::DeleteRegistration(const Key& key, std::string_view crn, const Actor& actor) {
+  if (!actor.is_service) {
+    return KmsFail("SERVICE_ONLY_ERR", "only a service can delete its registrations");
+  }
+  auto s = store_.DeleteRegistration(db_, key.id, crn);
+  if (!s && s.error().code == ErrorCode::kNotFound) {
+    return KmsFail("NOT_FOUND_ERR", "the resource is not registered with this key");
+  }
+  return s;
+}
+
+Result<std::vector<Registration>> KmsService::ListRegistrations(const Key& key) {
+  return store_.ListRegistrations(db_, key.id);
+}
+
+Result<std::vector<Registration>> KmsService::QueryRegistrations(
+    const InstanceRef& instance, std::string_view crn_query,
+    std::optional<bool> prevent_key_deletion, int64_t limit, int64_t offset) {
+  auto all = VEIL_TRY_VALUE(store_.ListInstanceRegistrations(db_, instance.guid));
+  std::vector<Registration> matched;
+  for (Registration& r : all) {
+    if (!crn_query.empty() && !GlobMatch(crn_query, r.resource_crn)) continue;
+    if (prevent_key_deletion && r.prevent_key_deletion != *prevent_key_deletion) continue;
+    matched.push_back(std::move(r));
+  }
+  std::vector<Registration> page;
+  for (int64_t i = offset; i < static_cast<int64_t>(matched.size()) && i < offset + limit; ++i) {
+    page.push_back(std::move(matched[static_cast<size_t>(i)]));
+  }
+  return page;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import token
+
+Result<ImportToken> KmsService::CreateImportToken(const InstanceRef& instance, int64_t expiration_s,
+                                                  int64_t max_retrievals) {
+  if (expiration_s < 300 || expiration_s > 86400) {
+    return KmsFail("BAD_BODY_ERR", "expiration is 300 to 86400 seconds");
+  }
+  if (max_retrievals < 1 || max_retrievals > 500) {
+    return KmsFail("BAD_BODY_ERR", "maxAllowedRetrievals is 1 to 500");
+  }
+  crypto::PrivateKey rsa = VEIL_TRY_VALUE(crypto::PrivateKey::GenerateRsa(kImportRsaBits));
+  SecretBytes pem = VEIL_TRY_VALUE(rsa.ToPem());
+  SecretBytes nonce = random_.Secret(kNonceSize);
+  ImportToken token;
+  token.id = NewUuidV4String(random_);
+  token.instance_id = instance.guid;
+  token.created_at = clock_.Now();
+  token.expires_at = token.created_at + std::chrono::seconds(expiration_s);
+  token.max_retrievals = max_retrievals;
+  token.remaining_retrievals = max_retrievals;
+  token.public_key_pem = rsa.public_key().ToPem();
+  token.sealed_private_key = VEIL_TRY_VALUE(hsm_.SealPayload(pem));
+  token.sealed_nonce = VEIL_TRY_VALUE(hsm_.SealPayload(nonce));
+  VEIL_TRY(store_.PutImportToken(db_, token));
+  return token;
+}
+
+Result<ImportTokenView> KmsService::RetrieveImportToken(const InstanceRef& instance) {
+  ImportTokenView view;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    auto token = store_.GetImportToken(tx, instance.guid);
+    if (!token) {
+      if (token.error().code == ErrorCode::kNotFound) {
+        return KmsFail("NOT_FOUND_ERR", "the instance has no import token");
+      }
+      return tl::unexpected(token.error());
+    }
+    if (token->expires_at <= clock_.Now() || token->remaining_retrievals <= 0) {
+      return KmsFail("IMPORT_TOKEN_EXPIRED_ERR",
+                     "the import token has expired or reached its retrieval limit");
+    }
+    --token->remaining_retrievals;
+    VEIL_TRY(store_.SetImportTokenRemaining(tx, instance.guid, token->remaining_retrievals));
+    view.token = std::move(*token);
+    return OkStatus();
+  }));
+  SecretBytes nonce = VEIL_TRY_VALUE(hsm_.UnsealPayload(view.token.sealed_nonce));
+  // The nonce is not secret (it travels to the client in the clear) but proves possession.
+  view.nonce_b64 = Base64Encode(nonce.Reveal());
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenance
+
+Result<int> KmsService::RunMaintenance() {
+  const TimePoint now = clock_.Now();
+  auto candidates = VEIL_TRY_VALUE(store_.ListMaintenanceCandidates(db_));
+  auto instance_policies = [&](const std::string& instance) {
+    auto p = store_.GetInstancePolicies(db_, instance);
+    return p ? *p : std::vector<InstancePolicy>{};
+  };
+  const Actor system{"system", true, "kms"};
+  int changed = 0;
+  for (const Key& key : candidates) {
+    if (key.state == KeyState::kDestroyed) {
+      if (key.deleted_at && now - *key.deleted_at >= options_.auto_purge_after) {
+        if (Purge(key, system)) ++changed;
+      }
+      continue;
+    }
+    if (key.expires_at && *key.expires_at <= now &&
+        (key.state == KeyState::kActive || key.state == KeyState::kSuspended)) {
+      KeyAction action = key.state == KeyState::kActive ? KeyAction::kDisable : KeyAction::kEnable;
+      if (Transition(key, action, KeyState::kDeactivated, system, "disable")) ++changed;
+      continue;
+    }
+    if (key.dual_auth_set_at && now - *key.dual_auth_set_at >= options_.dual_auth_window) {
+      if (UnsetKeyForDeletion(key, system)) ++changed;
+    }
+    if (key.state != KeyState::kActive || !key.is_root() || key.imported) continue;
+    bool enabled = key.rotation_enabled;
+    int interval = key.rotation_interval_month;
+    if (!enabled) {
+      boost::json::object rotation = PolicyData(instance_policies(key.instance_id), "rotation");
+      enabled = BoolField(rotation, "enabled", false);
+      // {"enabled":true,"attributes":{"interval_month":N}} (spec §3.3 attribute names).
+      if (const auto* a = rotation.if_contains("attributes"); a && a->is_object()) {
+        if (const auto* i = a->get_object().if_contains("interval_month"); i && i->is_int64()) {
+          interval = static_cast<int>(i->get_int64());
+        }
+      }
+    }
+    if (!enabled || interval < 1) continue;
+    TimePoint last = key.rotated_at.value_or(key.created_at);
+    if (AddMonths(last, interval) > now) continue;
+    if (auto r = Rotate(key, std::nullopt, system); r) {
+      ++changed;
+    } else {
+      log::Warn(kLog, "scheduled rotation of key " + key.id + " failed: " + r.error().message);
+    }
+  }
+  return changed;
+}
+
+}  // namespace veil::kms
