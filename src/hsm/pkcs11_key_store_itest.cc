@@ -138,6 +138,45 @@ TEST_F(HsmTest, TokenIsInitializedOnceThenReopenedWithPersistedPinsAndMasterKey)
   EXPECT_TRUE(plain->Equals(Bytes("data key")));
 }
 
+// A start killed after the PINs were written but before the token existed is finished by the next
+// one; a token whose pins file is gone is refused, never silently re-created.
+TEST_F(HsmTest, InterruptedFirstStartIsCompletedAndLostPinsAreRefused) {
+  auto first = PrepareSoftHsmToken(dir_);
+  ASSERT_TRUE(first) << first.error().ToString();
+  fs::remove_all(dir_ + "/tokens");
+  auto second = PrepareSoftHsmToken(dir_);
+  ASSERT_TRUE(second) << second.error().ToString();
+  EXPECT_TRUE(second->user_pin.Equals(first->user_pin));
+  {
+    auto store = Pkcs11KeyStore::Open(*second);
+    ASSERT_TRUE(store) << store.error().ToString();
+  }
+  fs::remove(dir_ + "/pins");
+  auto third = PrepareSoftHsmToken(dir_);
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, ErrorCode::kFailedPrecondition) << third.error().ToString();
+}
+
+TEST_F(HsmTest, MissingModuleOrTokenIsNotFound) {
+  auto options = PrepareSoftHsmToken(dir_);
+  ASSERT_TRUE(options);
+  Pkcs11Options no_module;
+  no_module.module_path = "/nonexistent/libpkcs11.so";
+  no_module.user_pin = options->user_pin.Clone();
+  auto a = Pkcs11KeyStore::Open(no_module);
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code, ErrorCode::kNotFound);
+  Pkcs11Options no_token;
+  no_token.token_label = "no-such-token";
+  no_token.user_pin = options->user_pin.Clone();
+  auto b = Pkcs11KeyStore::Open(no_token);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, ErrorCode::kNotFound);
+  Pkcs11Options zero_pool;
+  zero_pool.session_pool_size = 0;
+  EXPECT_EQ(Pkcs11KeyStore::Open(zero_pool).error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_F(HsmTest, WrongPinIsRefused) {
   auto options = PrepareSoftHsmToken(dir_);
   ASSERT_TRUE(options);
