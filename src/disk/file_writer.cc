@@ -20,6 +20,30 @@ Error IoError(const std::string& what, int err) {
   return Error(ErrorCode::kInternal, message);
 }
 
+// O_DIRECT wants the buffer, the offset and the length aligned to the device's logical block
+// (512 or 4096 bytes): 4096 suits both.
+constexpr uint64_t kDirectAlignment = 4096;
+
+bool DirectAligned(uint64_t offset, std::span<const uint8_t> data) {
+  return (offset | data.size() | reinterpret_cast<uintptr_t>(data.data())) % kDirectAlignment == 0;
+}
+
+// A second descriptor of the file `fd` was just created at `path`, with O_DIRECT; -1 when the file
+// system refuses O_DIRECT (tmpfs before Linux 6.6, some FUSE file systems) or when `path` no
+// longer names the same file (it was replaced meanwhile: then write nothing through it).
+int OpenDirect(int fd, const std::string& path) {
+  int direct = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (direct < 0) return -1;
+  struct stat a {
+  }, b{};
+  if (::fstat(fd, &a) != 0 || ::fstat(direct, &b) != 0 || a.st_dev != b.st_dev ||
+      a.st_ino != b.st_ino) {
+    ::close(direct);
+    return -1;
+  }
+  return direct;
+}
+
 }  // namespace
 
 Status PwriteAll(int fd, uint64_t offset, std::span<const uint8_t> data, const std::string& what) {
@@ -48,10 +72,13 @@ Result<std::unique_ptr<FileWriter>> FileWriter::Create(const std::string& path,
     if (err == EACCES || err == EPERM || err == EROFS) return PermissionDenied(message);
     return Internal(message);
   }
-  return std::unique_ptr<FileWriter>(new FileWriter(fd, path, options));
+  int direct_fd = -1;
+  if (options.direct) direct_fd = OpenDirect(fd, path);
+  return std::unique_ptr<FileWriter>(new FileWriter(fd, direct_fd, path, options));
 }
 
 FileWriter::~FileWriter() {
+  if (direct_fd_ >= 0) ::close(direct_fd_);
   if (!finished_) {
     ::close(fd_);
     ::unlink(path_.c_str());
@@ -64,6 +91,32 @@ Status FileWriter::WriteAt(uint64_t offset, std::span<const uint8_t> data) {
   while (seen < end && !end_.compare_exchange_weak(seen, end, std::memory_order_relaxed)) {
   }
   if (options_.skip_zeros && internal::IsAllZero(data.data(), data.size())) return OkStatus();
+  if (direct() && DirectAligned(offset, data)) {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(direct_fd_, data.data() + done, data.size() - done,
+                           static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL) {
+        // The device wants a larger alignment than 4096: write everything buffered from now on.
+        direct_ok_.store(false, std::memory_order_relaxed);
+        break;
+      }
+      if (n < 0) {
+        return tl::unexpected(
+            IoError("write " + path_ + " at offset " + std::to_string(offset + done), errno));
+      }
+      // A short write (the disk filling up) leaves an unaligned rest: buffered below.
+      if (n == 0 || (static_cast<uint64_t>(n) % kDirectAlignment) != 0) {
+        done += static_cast<size_t>(n);
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+    offset += done;
+    data = data.subspan(done);
+    if (data.empty()) return OkStatus();
+  }
   return PwriteAll(fd_, offset, data, path_);
 }
 

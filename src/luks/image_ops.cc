@@ -923,13 +923,16 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   } else {
     disk::FileWriterOptions fo;
     if (src.size) fo.size = header_bytes + RoundUp(*src.size, o.sector_size);
+    fo.direct = o.copy.direct_output;
     auto w = disk::FileWriter::Create(temp->path(), fo);
     if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
     file = std::move(*w);
     plan.file = file.get();
     plan.file_base = header_bytes;
-    writeback = Fd(::open(temp->path().c_str(), O_RDONLY | O_CLOEXEC));
-    plan.writeback_fd = writeback.get();
+    if (!file->direct()) {  // O_DIRECT leaves nothing in the page cache to write back early
+      writeback = Fd(::open(temp->path().c_str(), O_RDONLY | O_CLOEXEC));
+      plan.writeback_fd = writeback.get();
+    }
   }
   // A header already written needs not stay in memory during the copy (up to 16 MiB for LUKS2).
   if (blob) std::vector<uint8_t>().swap(blob->bytes);
@@ -1048,12 +1051,15 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   } else {
     disk::FileWriterOptions fo;
     fo.size = src.payload_size;
+    fo.direct = o.copy.direct_output;
     auto w = disk::FileWriter::Create(temp->path(), fo);
     if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
     file = std::move(*w);
     plan.file = file.get();
-    writeback = Fd(::open(temp->path().c_str(), O_RDONLY | O_CLOEXEC));
-    plan.writeback_fd = writeback.get();
+    if (!file->direct()) {  // O_DIRECT leaves nothing in the page cache to write back early
+      writeback = Fd(::open(temp->path().c_str(), O_RDONLY | O_CLOEXEC));
+      plan.writeback_fd = writeback.get();
+    }
   }
 
   CopyJob job(plan);

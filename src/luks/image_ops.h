@@ -16,7 +16,8 @@
 // Engine: pipeline.h: a producer, N workers each with its own SectorCipher clone, a fixed pool of
 // chunk buffers (peak memory ~ buffers x chunk + the LUKS header: well under 256 MiB whatever the
 // image size), encryption in place, pwrite at offsets (an ordered step only for stdout and for
-// qcow2 cluster allocation).
+// qcow2 cluster allocation); a raw output file is written with O_DIRECT from the chunk buffers
+// where the file system allows it (CopyOptions::direct_output).
 //
 // Output: a new file in the destination's directory (O_EXCL, mode 0600, named
 // ".<name>.veil-tmp-<random>"), fsynced, then renamed to the destination without replacing
@@ -101,6 +102,11 @@ struct CopyOptions {
   int stdout_fd = STDOUT_FILENO;
   // Volume keys and temporary names; nullptr = the OS CSPRNG.
   Random* random = nullptr;
+  // Raw output to a file (LUKS1/LUKS2 from encrypt, raw from decrypt): write the payload with
+  // O_DIRECT where the file system allows it, straight from the pipeline's buffers to the disk,
+  // instead of through the page cache (disk/file_writer.h). The output is fsynced before its
+  // rename either way. false: buffered writes (the page cache keeps a copy of the output).
+  bool direct_output = true;
 };
 
 struct EncryptOptions {
