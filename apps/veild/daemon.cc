@@ -1,5 +1,6 @@
 #include "daemon.h"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -9,7 +10,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -107,16 +107,27 @@ Result<hsm::Pkcs11Options> HsmOptions(const DaemonOptions& options) {
   } else {
     hsm.module_path = options.kms.hsm_module;
     hsm.token_label = options.kms.hsm_token_label;
-    std::string pin = options.kms.hsm_pin;
-    if (pin.empty()) {
-      std::ifstream in(options.kms.hsm_pin_file);
-      if (!in || !std::getline(in, pin)) {
+    if (!options.kms.hsm_pin.empty()) {
+      hsm.user_pin =
+          SecretBytes(std::span(reinterpret_cast<const uint8_t*>(options.kms.hsm_pin.data()),
+                                options.kms.hsm_pin.size()));
+    } else {
+      // Read straight into locked memory; the first line is the PIN.
+      // (read(2), not a stream: no unlocked stream buffer keeps a copy).
+      int fd = ::open(options.kms.hsm_pin_file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
         return InvalidArgument("cannot read the HSM PIN from " + options.kms.hsm_pin_file);
-      }
-      while (!pin.empty() && (pin.back() == '\r' || pin.back() == ' ')) pin.pop_back();
+      SecretBytes buffer(256);
+      ssize_t got = ::read(fd, buffer.RevealMutable().data(), buffer.size());
+      ::close(fd);
+      size_t n = got > 0 ? static_cast<size_t>(got) : 0;
+      auto bytes = buffer.Reveal().first(n);
+      size_t end = 0;
+      while (end < n && bytes[end] != '\n' && bytes[end] != '\r') ++end;
+      if (end == 0)
+        return InvalidArgument("the HSM PIN file is empty: " + options.kms.hsm_pin_file);
+      hsm.user_pin = SecretBytes(bytes.first(end));
     }
-    hsm.user_pin = SecretBytes(std::span(reinterpret_cast<const uint8_t*>(pin.data()), pin.size()));
-    std::fill(pin.begin(), pin.end(), '\0');
   }
   hsm.session_pool_size = options.kms.hsm_sessions;
   hsm.max_cached_keys = options.kms.key_cache_size;

@@ -1,6 +1,7 @@
 #include "kms/kms_store.h"
 
 #include <chrono>
+#include <unordered_map>
 
 namespace veil::kms {
 namespace {
@@ -32,8 +33,7 @@ constexpr std::string_view kKeyColumns =
     "k.deleted_by, k.deleted_ms, k.dual_auth_delete, k.rotation_enabled, "
     "k.rotation_interval_month, k.dual_auth_set_by, k.dual_auth_set_ms, k.revision, "
     "v.id AS version_id, v.seq AS version_seq, v.created_ms AS version_created_ms, "
-    "LENGTH(v.material) AS material_length, "
-    "(SELECT group_concat(a.alias, ',') FROM kms_aliases a WHERE a.key_id = k.id) AS aliases";
+    "LENGTH(v.material) AS material_length";
 
 constexpr std::string_view kKeyFrom =
     " FROM kms_keys k JOIN kms_key_versions v ON v.key_id = k.id AND v.seq = "
@@ -73,24 +73,34 @@ Result<Key> KeyFromRow(const Row& row) {
   // hsm/key_store.h blob layouts: root 2 + KWP (key + 8); sealed payload 2 + 12 + payload + 16.
   const int64_t length = VEIL_TRY_VALUE(row.GetInt64("material_length"));
   k.material_bits = k.extractable ? (length - 30) * 8 : (length - 10) * 8;
-  if (!VEIL_TRY_VALUE(row.IsNull("aliases"))) {
-    std::string aliases = VEIL_TRY_VALUE(row.GetText("aliases"));
-    size_t start = 0;
-    while (start <= aliases.size()) {
-      size_t comma = aliases.find(',', start);
-      if (comma == std::string::npos) comma = aliases.size();
-      if (comma > start) k.aliases.push_back(aliases.substr(start, comma - start));
-      start = comma + 1;
-    }
-    std::sort(k.aliases.begin(), k.aliases.end());
-  }
   return k;
 }
 
-Result<std::vector<Key>> KeysFromRows(const store::Rows& rows) {
+// Fills the aliases of `keys` with one query (portable: no group_concat/string_agg).
+Status AttachAliases(store::Executor& ex, std::vector<Key>& keys) {
+  if (keys.empty()) return OkStatus();
+  std::string sql = "SELECT key_id, alias FROM kms_aliases WHERE key_id IN (";
+  Params params;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    sql += i ? ",?" : "?";
+    params.push_back(keys[i].id);
+  }
+  sql += ") ORDER BY alias";
+  auto rows = VEIL_TRY_VALUE(ex.Query(sql, params));
+  std::unordered_map<std::string, Key*> by_id;
+  for (Key& k : keys) by_id[k.id] = &k;
+  for (const Row& row : rows) {
+    auto it = by_id.find(VEIL_TRY_VALUE(row.GetText(0)));
+    if (it != by_id.end()) it->second->aliases.push_back(VEIL_TRY_VALUE(row.GetText(1)));
+  }
+  return OkStatus();
+}
+
+Result<std::vector<Key>> KeysFromRows(store::Executor& ex, const store::Rows& rows) {
   std::vector<Key> keys;
   keys.reserve(rows.size());
   for (const Row& row : rows) keys.push_back(VEIL_TRY_VALUE(KeyFromRow(row)));
+  VEIL_TRY(AttachAliases(ex, keys));
   return keys;
 }
 
@@ -237,7 +247,9 @@ Result<Key> KmsStore::GetKey(store::Executor& ex, std::string_view id) {
     if (row.error().code == ErrorCode::kNotFound) return NotFound("key " + std::string(id));
     return tl::unexpected(row.error());
   }
-  return KeyFromRow(*row);
+  std::vector<Key> keys{VEIL_TRY_VALUE(KeyFromRow(*row))};
+  VEIL_TRY(AttachAliases(ex, keys));
+  return std::move(keys[0]);
 }
 
 Result<std::string> KmsStore::KeyIdOfAlias(store::Executor& ex, std::string_view instance_id,
@@ -283,7 +295,7 @@ Result<std::vector<Key>> KmsStore::ListKeys(store::Executor& ex, std::string_vie
                     " ORDER BY k.created_ms, k.id LIMIT ? OFFSET ?";
   params.push_back(limit);
   params.push_back(offset);
-  return KeysFromRows(VEIL_TRY_VALUE(ex.Query(sql, params)));
+  return KeysFromRows(ex, VEIL_TRY_VALUE(ex.Query(sql, params)));
 }
 
 Result<int64_t> KmsStore::CountKeys(store::Executor& ex, std::string_view instance_id,
@@ -295,10 +307,11 @@ Result<int64_t> KmsStore::CountKeys(store::Executor& ex, std::string_view instan
 }
 
 Result<std::vector<Key>> KmsStore::ListMaintenanceCandidates(store::Executor& ex) {
-  return KeysFromRows(VEIL_TRY_VALUE(
-      ex.Query(std::string("SELECT ") + std::string(kKeyColumns) + std::string(kKeyFrom) +
-               " WHERE k.expires_ms IS NOT NULL OR k.deleted_ms IS NOT NULL"
-               " OR k.dual_auth_set_ms IS NOT NULL OR k.state IN (1, 3)")));
+  return KeysFromRows(
+      ex, VEIL_TRY_VALUE(ex.Query(std::string("SELECT ") + std::string(kKeyColumns) +
+                                  std::string(kKeyFrom) +
+                                  " WHERE k.expires_ms IS NOT NULL OR k.deleted_ms IS NOT NULL"
+                                  " OR k.dual_auth_set_ms IS NOT NULL OR k.state IN (1, 3)")));
 }
 
 Result<std::vector<StoredVersion>> KmsStore::ListVersions(store::Executor& ex,

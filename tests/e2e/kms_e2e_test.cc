@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
@@ -52,11 +53,15 @@ class KmsE2eTest : public ::testing::Test {
   std::string data() const { return dir_ + "/data"; }
   std::string log() const { return dir_ + "/veild.log"; }
 
-  void Start() {
-    daemon_ =
-        std::make_unique<Background>(std::vector<std::string>{kBin + "/veild", "--data-dir", data(),
-                                                              "--port-base", std::to_string(base_)},
-                                     log());
+  // `prefix` runs before veild (e.g. /usr/bin/env VAR=value), `extra` are more flags.
+  void Start(std::vector<std::string> prefix = {}, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = std::move(prefix);
+    for (std::string a : {kBin + "/veild", std::string("--data-dir"), data(),
+                          std::string("--port-base"), std::to_string(base_)}) {
+      argv.push_back(a);
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    daemon_ = std::make_unique<Background>(argv, log());
     for (int i = 0; i < 300; ++i) {
       if (Call(client_, "GET", 2, "/healthz").status == 200) return;
       ASSERT_TRUE(daemon_->Alive()) << ReadFile(log());
@@ -374,6 +379,63 @@ TEST_F(KmsE2eTest, IamDecidesAndErrorsAreKeyProtects) {
                              "kms.secrets.list", "kms.secrets.head", "kms.secrets.unwrap"}) {
     EXPECT_NE(events.find("\"action\":\"" + action + "\""), std::string::npos) << action;
   }
+}
+
+// Production: the module, token label and PIN come from configuration and the environment; a
+// token made by someone else (softhsm2-util here) holds the master key.
+TEST_F(KmsE2eTest, ConfiguredPkcs11ModuleTokenAndPin) {
+  const std::string hsm = dir_ + "/external-hsm";
+  std::filesystem::create_directories(hsm + "/tokens");
+  {
+    std::ofstream conf(hsm + "/softhsm2.conf");
+    conf << "directories.tokendir = " << hsm << "/tokens\nobjectstore.backend = file\n"
+         << "log.level = ERROR\n";
+  }
+  const std::string env_conf = "SOFTHSM2_CONF=" + hsm + "/softhsm2.conf";
+  auto init =
+      RunProcess({"/usr/bin/env", env_conf, "/usr/bin/softhsm2-util", "--init-token", "--free",
+                  "--label", "prod-token", "--so-pin", "87654321", "--pin", "12345678"});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  const std::vector<std::string> module = {"--hsm-module", "/usr/lib/softhsm/libsofthsm2.so",
+                                           "--hsm-token-label", "prod-token"};
+
+  // A wrong PIN stops veild at start with a clear message.
+  {
+    Background wrong(
+        {"/usr/bin/env", env_conf, "VEIL_HSM_PIN=00000000", kBin + "/veild", "--data-dir", data(),
+         "--port-base", std::to_string(base_), module[0], module[1], module[2], module[3]},
+        log());
+    for (int i = 0; i < 200 && wrong.Alive(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_FALSE(wrong.Alive());
+    EXPECT_NE(ReadFile(log()).find("CKR_PIN_INCORRECT"), std::string::npos) << ReadFile(log());
+    EXPECT_EQ(ReadFile(log()).find("00000000"), std::string::npos);
+  }
+
+  Start({"/usr/bin/env", env_conf, "VEIL_HSM_PIN=12345678"}, module);
+  token_ = Login(AdminKey());
+  instance_ = CreateInstance(token_);
+  Reply key = CreateKey(client_, KeyBody("prod"));
+  ASSERT_EQ(key.status, 201) << key.body;
+  Reply wrapped = Action(client_, KeyId(key), "wrap");
+  ASSERT_EQ(wrapped.status, 200) << wrapped.body;
+  EXPECT_FALSE(std::filesystem::exists(data() + "/hsm"));  // no SoftHSM2 token of veild's own
+  // The PIN can also come from a file; the key still unwraps after the restart.
+  daemon_->Stop(SIGTERM);
+  {
+    std::ofstream pin(dir_ + "/pin");
+    pin << "12345678\n";
+  }
+  std::vector<std::string> with_file = module;
+  with_file.insert(with_file.end(), {"--hsm-pin-file", dir_ + "/pin"});
+  Start({"/usr/bin/env", env_conf}, with_file);
+  token_ = Login(AdminKey());
+  Reply unwrapped =
+      Action(client_, KeyId(key), "unwrap",
+             R"({"ciphertext":")" + std::string(wrapped.json.at("ciphertext").as_string()) + "\"}");
+  ASSERT_EQ(unwrapped.status, 200) << unwrapped.body;
+  EXPECT_EQ(unwrapped.json.at("plaintext"), wrapped.json.at("plaintext"));
 }
 
 }  // namespace
