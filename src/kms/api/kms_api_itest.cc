@@ -1,0 +1,294 @@
+// The KMS API over loopback with IAM's real token verifier and authorizer and a real SoftHSM2
+// token: the role matrix of spec §3.10 for every route, audit events (one per call, the spec's
+// action names and severities, no secret), and the Key Protect media types and envelopes.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <memory>
+#include <string>
+
+#include "audit/in_memory_sink.h"
+#include "common/encoding.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "iam/api/principal.h"
+#include "kms/api/kms_api.h"
+#include "kms/testing/kms_fixture.h"
+
+namespace veil::kms::api {
+namespace {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  json::value json;
+  http::Headers headers;
+};
+
+class KmsApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KmsApiDeps deps;
+    deps.service = f_.service.get();
+    deps.authorizer = f_.iam.authorizer.get();
+    iam::IamService* iam = f_.iam.service.get();
+    deps.resolve_instance = [iam](std::string_view guid) -> Result<InstanceRef> {
+      auto i = iam->GetInstance(guid);
+      if (!i) return tl::unexpected(i.error());
+      return InstanceRef{i->guid, i->account_id, i->crn};
+    };
+    http::Router router;
+    ASSERT_TRUE(AddKmsRoutes(router, deps));
+    http::RuntimeOptions runtime_options;
+    runtime_options.io_threads = 1;
+    runtime_options.worker_threads = 4;
+    runtime_options.shutdown_grace = 3s;
+    runtime_options.handle_signals = false;
+    runtime_ = std::make_unique<http::Runtime>(runtime_options);
+    http::ServerOptions options;
+    options.service_name = "kms";
+    http::ServerHooks hooks;
+    hooks.authenticator = iam::api::MakeIamAuthenticator(*f_.iam.verifier);
+    hooks.error_renderer = KmsErrorRenderer();
+    hooks.audit = &sink_;
+    auto port = runtime_->AddServer(options, std::move(router), hooks);
+    ASSERT_TRUE(port) << port.error().ToString();
+    port_ = *port;
+    runtime_->RunInBackground();
+    admin_ = f_.iam.TokenFor(f_.iam.admin_key);
+  }
+  void TearDown() override {
+    runtime_->Stop();
+    runtime_->Join();
+  }
+
+  Reply Call(const std::string& method, const std::string& path, const std::string& token,
+             const std::string& body = "", const std::string& correlation = "") {
+    http::ClientRequest req;
+    req.method = method;
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    if (!token.empty()) req.headers.Set("Authorization", "Bearer " + token);
+    req.headers.Set("bluemix-instance", f_.instance.guid);
+    if (!correlation.empty()) req.headers.Set("correlation-id", correlation);
+    if (!body.empty()) req.headers.Set("Content-Type", "application/vnd.ibm.kms.key+json");
+    req.body = body;
+    Reply r;
+    auto resp = client_.Send(req);
+    if (!resp) {
+      ADD_FAILURE() << resp.error().ToString();
+      return r;
+    }
+    r.status = resp->status;
+    r.body = resp->body;
+    r.headers = resp->headers;
+    boost::system::error_code ec;
+    if (!r.body.empty()) r.json = json::parse(r.body, ec);
+    return r;
+  }
+
+  static std::string KeyBody(const std::string& name, bool extractable = false,
+                             const std::string& extra = "") {
+    return R"({"metadata":{"collectionType":"application/vnd.ibm.kms.key+json","collectionTotal":1},)"
+           R"("resources":[{"type":"application/vnd.ibm.kms.key+json","name":")" +
+           name + R"(","extractable":)" + (extractable ? "true" : "false") + extra + "}]}";
+  }
+
+  std::string TokenWithRole(const std::string& role) {
+    std::vector<iam::PolicyAttribute> resource = {{"accountId", f_.iam.account_id},
+                                                  {"serviceName", "kms"},
+                                                  {"serviceInstance", f_.instance.guid}};
+    auto creds = f_.iam.ServiceIdWith(
+        role.empty() ? std::vector<std::string>{} : std::vector<std::string>{role}, "", resource);
+    return f_.iam.TokenFor(creds.apikey);
+  }
+
+  testing::KmsFixture f_;
+  audit::InMemorySink sink_;
+  std::unique_ptr<http::Runtime> runtime_;
+  http::HttpClient client_;
+  uint16_t port_ = 0;
+  std::string admin_;
+};
+
+// Every route, by the least role that may call it (spec §3.10): each role is allowed exactly the
+// routes at or below it; KeyPurge holds only purge.
+TEST_F(KmsApiTest, RoleMatrixOfEveryRoute) {
+  enum Level { kReader = 0, kReaderPlus = 1, kWriter = 2, kManager = 3, kPurge = 9 };
+  struct RouteCase {
+    std::string name, method, path, body;
+    int level;
+  };
+  const std::vector<std::string> roles = {"Reader",  "ReaderPlus", "Writer",
+                                          "Manager", "KeyPurge",   ""};
+  for (const std::string& role : roles) {
+    SCOPED_TRACE("role " + (role.empty() ? std::string("(none)") : role));
+    const std::string token = TokenWithRole(role);
+    Reply root = Call("POST", "/api/v2/keys", admin_, KeyBody("root"));
+    ASSERT_EQ(root.status, 201) << root.body;
+    std::string id(root.json.at("resources").at(0).at("id").as_string());
+    Reply standard = Call("POST", "/api/v2/keys", admin_, KeyBody("std", true));
+    std::string sid(standard.json.at("resources").at(0).at("id").as_string());
+    std::string ct(Call("POST", "/api/v2/keys/" + id + "/actions/wrap", admin_, "{}")
+                       .json.at("ciphertext")
+                       .as_string());
+    const std::string k = "/api/v2/keys/" + id;
+    const std::vector<RouteCase> cases = {
+        {"list", "GET", "/api/v2/keys", "", kReader},
+        {"head", "HEAD", "/api/v2/keys", "", kReader},
+        {"metadata", "GET", k + "/metadata", "", kReader},
+        {"get root", "GET", k, "", kReader},
+        {"versions", "GET", k + "/versions", "", kReader},
+        {"wrap", "POST", k + "/actions/wrap", "{}", kReader},
+        {"unwrap", "POST", k + "/actions/unwrap", R"({"ciphertext":")" + ct + "\"}", kReader},
+        {"rewrap", "POST", k + "/actions/rewrap", R"({"ciphertext":")" + ct + "\"}", kReader},
+        {"key rings", "GET", "/api/v2/key_rings", "", kReader},
+        {"registrations", "GET", k + "/registrations", "", kReader},
+        {"policies", "GET", k + "/policies", "", kReader},
+        {"instance policies", "GET", "/api/v2/instance/policies", "", kReader},
+        {"get payload", "GET", "/api/v2/keys/" + sid, "", kReaderPlus},
+        {"create", "POST", "/api/v2/keys", KeyBody("new"), kWriter},
+        {"rotate", "POST", k + "/actions/rotate", "", kWriter},
+        {"alias", "POST", k + "/aliases/alias-" + role + "x", "", kWriter},
+        {"create ring", "POST", "/api/v2/key_rings/ring-" + role + "x", "", kWriter},
+        {"import token", "POST", "/api/v2/import_token", "{}", kWriter},
+        {"patch", "PATCH", k, R"({"keyRingID":"default"})", kManager},
+        {"set policy", "PUT", k + "/policies",
+         R"({"resources":[{"type":"application/vnd.ibm.kms.policy+json","dualAuthDelete":{"enabled":false}}]})",
+         kManager},
+        {"instance policy", "PUT", "/api/v2/instance/policies",
+         R"({"resources":[{"policy_type":"metrics","policy_data":{"enabled":false}}]})", kManager},
+        {"disable", "POST", k + "/actions/disable", "", kManager},
+        {"enable", "POST", k + "/actions/enable", "", kManager},
+        {"delete", "DELETE", k, "", kManager},
+        {"purge", "DELETE", k + "/purge", "", kPurge},
+    };
+    int level = role == "Reader"       ? kReader
+                : role == "ReaderPlus" ? kReaderPlus
+                : role == "Writer"     ? kWriter
+                : role == "Manager"    ? kManager
+                                       : -1;
+    for (const RouteCase& c : cases) {
+      bool allowed = c.level == kPurge ? role == "KeyPurge" : level >= c.level;
+      Reply r = Call(c.method, c.path, token, c.body);
+      if (allowed) {
+        // Allowed by IAM: whatever the key's state answers, it is not a denial.
+        EXPECT_NE(r.status, 403) << c.name << ": " << r.body;
+      } else {
+        EXPECT_EQ(r.status, 403) << c.name << ": " << r.body;
+        if (c.method != "HEAD") {
+          EXPECT_EQ(r.json.at("resources").at(0).at("reasons").at(0).at("code").as_string(),
+                    "UNAUTHORIZED_ERR")
+              << c.name;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(KmsApiTest, OneAuditEventPerCallWithTheSpecsNamesAndNoSecret) {
+  Reply created = Call("POST", "/api/v2/keys", admin_, KeyBody("audited"), "corr-create");
+  ASSERT_EQ(created.status, 201);
+  std::string id(created.json.at("resources").at(0).at("id").as_string());
+  std::string crn(created.json.at("resources").at(0).at("crn").as_string());
+  Reply wrapped = Call("POST", "/api/v2/keys/" + id + "/actions/wrap", admin_, "{}", "corr-wrap");
+  ASSERT_EQ(wrapped.status, 200);
+  EXPECT_EQ(wrapped.headers.Get("correlation-id").value_or(""), "corr-wrap");
+  Reply token = Call("POST", "/api/v2/import_token", admin_, "{}", "corr-token");
+  ASSERT_EQ(token.status, 200) << token.body;
+  Reply got = Call("GET", "/api/v2/import_token", admin_, "", "corr-get-token");
+  ASSERT_EQ(got.status, 200) << got.body;
+  std::string nonce(got.json.at("nonce").as_string());
+  Reply deleted = Call("DELETE", "/api/v2/keys/" + id, admin_, "", "corr-delete");
+  ASSERT_EQ(deleted.status, 204);
+  Reply refused = Call("POST", "/api/v2/keys/" + id + "/actions/wrap", admin_, "{}", "corr-gone");
+  EXPECT_EQ(refused.status, 410);
+
+  struct Expect {
+    std::string correlation, action, severity, outcome;
+  };
+  for (const Expect& e : std::vector<Expect>{
+           {"corr-create", "kms.secrets.create", "normal", "success"},
+           {"corr-wrap", "kms.secrets.wrap", "normal", "success"},
+           {"corr-token", "kms.importtoken.create", "normal", "success"},
+           {"corr-get-token", "kms.importtoken.read", "normal", "success"},
+           {"corr-delete", "kms.secrets.delete", "critical", "success"},
+           {"corr-gone", "kms.secrets.wrap", "normal", "failure"},
+       }) {
+    std::vector<audit::Event> events;
+    for (const audit::Event& ev : sink_.events()) {
+      if (ev.correlation_id == e.correlation) events.push_back(ev);
+    }
+    ASSERT_EQ(events.size(), 1u) << e.correlation;
+    EXPECT_EQ(events[0].action, e.action);
+    EXPECT_EQ(events[0].severity, e.severity) << e.correlation;
+    EXPECT_EQ(events[0].outcome, e.outcome);
+    if (e.action.rfind("kms.secrets", 0) == 0) {
+      EXPECT_EQ(events[0].target.id, crn);
+      EXPECT_EQ(events[0].response_data.at("keyId").as_string(), id);
+    }
+    EXPECT_EQ(events[0].request_data.at("instanceID").as_string(), f_.instance.guid);
+  }
+  const std::string all = [&] {
+    std::string s;
+    for (const audit::Event& ev : sink_.events()) s += json::serialize(audit::ToJson(ev));
+    return s;
+  }();
+  EXPECT_EQ(all.find(std::string(wrapped.json.at("plaintext").as_string())), std::string::npos);
+  EXPECT_EQ(all.find(std::string(wrapped.json.at("ciphertext").as_string())), std::string::npos);
+  EXPECT_EQ(all.find(nonce), std::string::npos);
+  EXPECT_NE(all.find("KEY_DELETED_ERR"), std::string::npos);
+}
+
+TEST_F(KmsApiTest, EnvelopesAndMediaTypes) {
+  Reply created = Call("POST", "/api/v2/keys", admin_,
+                       KeyBody("typed", false, R"(,"aliases":["my-alias"],"description":"d")"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto& meta = created.json.at("metadata");
+  EXPECT_EQ(meta.at("collectionType").as_string(), "application/vnd.ibm.kms.key+json");
+  EXPECT_EQ(meta.at("collectionTotal").as_int64(), 1);
+  const auto& key = created.json.at("resources").at(0);
+  for (std::string field : {"id", "name", "type", "state", "crn", "extractable", "creationDate",
+                            "createdBy", "keyVersion", "keyRingID", "imported", "aliases",
+                            "algorithmType", "dualAuthDelete", "deleted", "lastUpdateDate"}) {
+    EXPECT_TRUE(key.as_object().contains(field)) << field;
+  }
+  EXPECT_EQ(key.at("state").as_int64(), 1);
+  Reply by_alias = Call("GET", "/api/v2/keys/my-alias/metadata", admin_);
+  EXPECT_EQ(by_alias.status, 200);
+  Reply versions = Call("GET", "/api/v2/keys/my-alias/versions", admin_);
+  EXPECT_EQ(versions.json.at("metadata").at("collectionType").as_string(),
+            "application/vnd.ibm.kms.key.version+json");
+  Reply no_body = Call("POST", "/api/v2/keys", admin_, "");
+  EXPECT_EQ(no_body.status, 400);
+  EXPECT_EQ(no_body.json.at("resources").at(0).at("reasons").at(0).at("code").as_string(),
+            "NO_BODY_ERR");
+  Reply two = Call("POST", "/api/v2/keys", admin_,
+                   R"({"metadata":{"collectionType":"x","collectionTotal":2},)"
+                   R"("resources":[{"name":"a1"},{"name":"a2"}]})");
+  EXPECT_EQ(two.json.at("resources").at(0).at("reasons").at(0).at("code").as_string(),
+            "NUM_COLLECTION_RESOURCE_ERR");
+  Reply bad_action = Call("POST", "/api/v2/keys/my-alias/actions/explode", admin_, "{}");
+  EXPECT_EQ(bad_action.status, 400);
+  Reply representation = [&] {
+    http::ClientRequest req;
+    req.method = "DELETE";
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/api/v2/keys/my-alias";
+    req.headers.Set("Authorization", "Bearer " + admin_);
+    req.headers.Set("bluemix-instance", f_.instance.guid);
+    req.headers.Set("prefer", "return=representation");
+    auto resp = client_.Send(req);
+    Reply r;
+    r.status = resp ? resp->status : 0;
+    if (resp) r.json = json::parse(resp->body);
+    return r;
+  }();
+  EXPECT_EQ(representation.status, 200);
+  EXPECT_EQ(representation.json.at("resources").at(0).at("state").as_int64(), 5);
+}
+
+}  // namespace
+}  // namespace veil::kms::api
