@@ -253,7 +253,11 @@ boost::json::object KeyJson(const Key& key, std::string_view region, const Secre
     o["purgeAllowedFrom"] = Rfc3339(purge_from);
     o["purgeAllowed"] = std::chrono::system_clock::now() >= purge_from;
     o["purgeScheduledOn"] = Rfc3339(*key.deleted_at + std::chrono::hours(24 * 90));
-    o["restoreExpirationDate"] = Rfc3339(*key.deleted_at + std::chrono::hours(24 * 30));
+    TimePoint restore_until = *key.deleted_at + std::chrono::hours(24 * 30);
+    o["restoreExpirationDate"] = Rfc3339(restore_until);
+    // Key Protect's clients read this flag rather than compute it from the date.
+    o["restoreAllowed"] =
+        key.state == KeyState::kDestroyed && std::chrono::system_clock::now() < restore_until;
   }
   if (!key.dual_auth_set_by.empty() && key.dual_auth_set_at) {
     o["dualAuthDelete"] = boost::json::object{
