@@ -21,7 +21,7 @@ DEPS_BUILD := build-essential cmake ninja-build pkg-config git \
   zlib1g-dev \
   libgtest-dev googletest clang-format-14
 DEPS_RUN := softhsm2 sqlite3 openssl curl wrk cryptsetup-bin qemu-utils python3-cryptography \
-  python3-jwt procps fdisk time jq
+  python3-jwt procps fdisk time jq nodejs npm
 DEPS := $(DEPS_BUILD) $(DEPS_RUN)
 
 .PHONY: all deps build test demo bench format format-check asan clean configure
@@ -29,7 +29,8 @@ DEPS := $(DEPS_BUILD) $(DEPS_RUN)
 all: build
 
 deps:
-	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@provided=$$(dpkg-query -W -f='$${Status}|$${Provides}\n' 2>/dev/null | sed -n 's/^install ok installed|//p' | tr ',' '\n' | sed 's/ *(.*//; s/^ *//'); \
+	missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || grep -qx "$$p" <<<"$$provided" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
