@@ -1,7 +1,10 @@
 // Key policies (rotation, dualAuthDelete) and instance policies.
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/uuid.h"
+#include "crypto/hash.h"
 #include "kms/api/handler_support.h"
 #include "kms/errors.h"
 
@@ -12,8 +15,21 @@ constexpr std::string_view kInstancePolicyTypes[] = {"dualAuthDelete", "rotation
                                                      "allowedNetwork", "allowedIP",
                                                      "metrics",        "keyCreateImportAccess"};
 
-boost::json::object PolicyBase(const Key& key, std::string_view region) {
+// A key policy's id: stable, derived from the key and the policy type (a UUID-shaped name, like
+// Key Protect's policy ids; Veil keeps policies as fields of the key, not as rows of their own).
+std::string PolicyId(const Key& key, std::string_view type) {
+  std::string name = key.id + "/" + std::string(type);
+  auto digest = crypto::Sha256({reinterpret_cast<const uint8_t*>(name.data()), name.size()});
+  Uuid id;
+  std::copy_n(digest.begin(), id.bytes.size(), id.bytes.begin());
+  id.bytes[6] = static_cast<uint8_t>((id.bytes[6] & 0x0f) | 0x50);  // version 5 (name-based)
+  id.bytes[8] = static_cast<uint8_t>((id.bytes[8] & 0x3f) | 0x80);
+  return id.ToString();
+}
+
+boost::json::object PolicyBase(const Key& key, std::string_view region, std::string_view type) {
   boost::json::object o;
+  o["id"] = PolicyId(key, type);
   o["type"] = kPolicyType;
   o["crn"] = key.crn(region);
   o["createdBy"] = key.created_by;
@@ -26,14 +42,14 @@ boost::json::object PolicyBase(const Key& key, std::string_view region) {
 boost::json::array KeyPolicies(const Key& key, std::string_view region, std::string_view which) {
   boost::json::array out;
   if (key.is_root() && (which.empty() || which == "rotation")) {
-    boost::json::object p = PolicyBase(key, region);
+    boost::json::object p = PolicyBase(key, region, "rotation");
     boost::json::object rotation{{"enabled", key.rotation_enabled}};
     if (key.rotation_interval_month > 0) rotation["interval_month"] = key.rotation_interval_month;
     p["rotation"] = std::move(rotation);
     out.push_back(std::move(p));
   }
   if (which.empty() || which == "dualAuthDelete") {
-    boost::json::object p = PolicyBase(key, region);
+    boost::json::object p = PolicyBase(key, region, "dualAuthDelete");
     p["dualAuthDelete"] = boost::json::object{{"enabled", key.dual_auth_delete}};
     out.push_back(std::move(p));
   }
