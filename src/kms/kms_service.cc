@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <functional>
 
 #include "common/crn.h"
 #include "common/encoding.h"
@@ -378,24 +379,33 @@ Result<Key> KmsService::CreateKey(const InstanceRef& instance, const CreateKeySp
   return key;
 }
 
+Result<Key> KmsService::Mutate(const std::string& key_id,
+                               const std::function<Status(store::Tx&, Key&)>& change) {
+  Key updated;
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key_id));
+    VEIL_TRY(change(tx, updated));
+    if (updated.updated_at < clock_.Now()) updated.updated_at = clock_.Now();
+    ++updated.revision;
+    VEIL_TRY(store_.UpdateKey(tx, updated));
+    return tx.Notify(kKeyChannel, key_id);
+  }));
+  return updated;
+}
+
 Result<Key> KmsService::PatchKeyRing(const Key& key, std::string_view key_ring_id,
                                      const Actor& actor) {
   (void)actor;
   if (auto s = ValidateKeyRingId(key_ring_id); !s) {
     return KmsFail("BAD_BODY_ERR", s.error().message);
   }
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
     if (key_ring_id != kDefaultKeyRing &&
         !VEIL_TRY_VALUE(store_.KeyRingExists(tx, key.instance_id, key_ring_id))) {
       return KmsFail("BAD_BODY_ERR", "key ring " + std::string(key_ring_id) + " does not exist");
     }
-    updated.key_ring_id = std::string(key_ring_id);
-    updated.updated_at = clock_.Now();
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+    k.key_ring_id = std::string(key_ring_id);
+    return OkStatus();
   }));
   return updated;
 }
@@ -488,25 +498,20 @@ Result<RewrapResult> KmsService::Rewrap(const Key& key, std::string_view ciphert
 
 Result<Key> KmsService::RotateWith(const Key& key, hsm::WrappedKey wrapped, const Actor& actor) {
   (void)actor;
-  Key updated;
   std::string old_version;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
-    VEIL_TRY(CheckKeyAction(updated, KeyAction::kRotate));
-    old_version = updated.current.id;
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
+    VEIL_TRY(CheckKeyAction(k, KeyAction::kRotate));
+    old_version = k.current.id;
     KeyVersion version;
     version.id = NewUuidV4String(random_);
     version.key_id = key.id;
-    version.seq = updated.current.seq + 1;
+    version.seq = k.current.seq + 1;
     version.created_at = clock_.Now();
     VEIL_TRY(store_.InsertVersion(tx, version, wrapped));
-    updated.current = version;
-    updated.material_bits = MaterialBits(false, wrapped.size());
-    updated.rotated_at = version.created_at;
-    updated.updated_at = version.created_at;
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+    k.current = version;
+    k.material_bits = MaterialBits(false, wrapped.size());
+    k.rotated_at = version.created_at;
+    return OkStatus();
   }));
   log::Info(kLog, "rotated key " + key.id + " to version " + std::to_string(updated.current.seq));
   Notify(updated, "rotate", old_version);
@@ -538,15 +543,10 @@ Result<Key> KmsService::Rotate(const Key& key, std::optional<ImportedMaterial> m
 Result<Key> KmsService::Transition(const Key& key, KeyAction action, KeyState to,
                                    const Actor& actor, std::string_view event_type) {
   (void)actor;
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
-    VEIL_TRY(CheckKeyAction(updated, action));
-    updated.state = to;
-    updated.updated_at = clock_.Now();
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
+    VEIL_TRY(CheckKeyAction(k, action));
+    k.state = to;
+    return OkStatus();
   }));
   log::Info(kLog, "key " + key.id + " is now " + std::string(KeyStateName(to)));
   if (!event_type.empty()) Notify(updated, event_type);
@@ -574,16 +574,12 @@ Result<Key> KmsService::SetKeyForDeletion(const Key& key, const Actor& actor) {
   if (!VEIL_TRY_VALUE(DualAuthRequired(key))) {
     return KmsFail("NOT_DUAL_AUTH_ERR", "the key has no dual authorization policy");
   }
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
-    VEIL_TRY(CheckKeyAction(updated, KeyAction::kDelete));
-    updated.dual_auth_set_by = actor.iam_id;
-    updated.dual_auth_set_at = clock_.Now();
-    updated.updated_at = *updated.dual_auth_set_at;
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
+    VEIL_TRY(CheckKeyAction(k, KeyAction::kDelete));
+    k.dual_auth_set_by = actor.iam_id;
+    k.dual_auth_set_at = clock_.Now();
+    k.updated_at = *k.dual_auth_set_at;
+    return OkStatus();
   }));
   return updated;
 }
@@ -593,15 +589,10 @@ Result<Key> KmsService::UnsetKeyForDeletion(const Key& key, const Actor& actor) 
   if (!VEIL_TRY_VALUE(DualAuthRequired(key))) {
     return KmsFail("NOT_DUAL_AUTH_ERR", "the key has no dual authorization policy");
   }
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
-    updated.dual_auth_set_by.clear();
-    updated.dual_auth_set_at.reset();
-    updated.updated_at = clock_.Now();
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
+    k.dual_auth_set_by.clear();
+    k.dual_auth_set_at.reset();
+    return OkStatus();
   }));
   return updated;
 }
@@ -610,10 +601,8 @@ Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kDelete));
   const bool dual = VEIL_TRY_VALUE(DualAuthRequired(key));
   const TimePoint now = clock_.Now();
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
-    VEIL_TRY(CheckKeyAction(updated, KeyAction::kDelete));
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
+    VEIL_TRY(CheckKeyAction(k, KeyAction::kDelete));
     auto registrations = VEIL_TRY_VALUE(store_.ListRegistrations(tx, key.id));
     for (const Registration& r : registrations) {
       if (r.prevent_key_deletion) {
@@ -628,26 +617,24 @@ Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
                          " registered resource(s): delete them first or use force=true");
     }
     if (dual) {
-      const bool approved = !updated.dual_auth_set_by.empty() && updated.dual_auth_set_at &&
-                            now - *updated.dual_auth_set_at < options_.dual_auth_window;
+      const bool approved = !k.dual_auth_set_by.empty() && k.dual_auth_set_at &&
+                            now - *k.dual_auth_set_at < options_.dual_auth_window;
       if (!approved) {
         return KmsFail("AUTHORIZATIONS_NOT_MET",
                        "dual authorization: another Manager must first set the key for deletion");
       }
-      if (updated.dual_auth_set_by == actor.iam_id) {
+      if (k.dual_auth_set_by == actor.iam_id) {
         return KmsFail("AUTHORIZATIONS_NOT_MET",
                        "dual authorization: the second approval must come from another user");
       }
     }
-    updated.state = KeyState::kDestroyed;
-    updated.deleted_by = actor.iam_id;
-    updated.deleted_at = now;
-    updated.dual_auth_set_by.clear();
-    updated.dual_auth_set_at.reset();
-    updated.updated_at = now;
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+    k.state = KeyState::kDestroyed;
+    k.deleted_by = actor.iam_id;
+    k.deleted_at = now;
+    k.dual_auth_set_by.clear();
+    k.dual_auth_set_at.reset();
+    k.updated_at = now;
+    return OkStatus();
   }));
   log::Info(kLog, "deleted key " + key.id);
   Notify(updated, "delete");
@@ -756,13 +743,11 @@ void KmsService::Notify(const Key& key, std::string_view type, std::string_view 
 Result<Key> KmsService::CreateAlias(const Key& key, std::string_view alias) {
   if (auto s = ValidateAlias(alias); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
-    if (std::find(updated.aliases.begin(), updated.aliases.end(), alias) != updated.aliases.end()) {
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
+    if (std::find(k.aliases.begin(), k.aliases.end(), alias) != k.aliases.end()) {
       return OkStatus();  // idempotent
     }
-    if (updated.aliases.size() >= kMaxAliasesPerKey) {
+    if (k.aliases.size() >= kMaxAliasesPerKey) {
       return KmsFail("KEY_ALIAS_QUOTA_ERR", "a key has at most 5 aliases");
     }
     auto inserted = store_.InsertAlias(tx, key.instance_id, alias, key.id, clock_.Now());
@@ -773,12 +758,9 @@ Result<Key> KmsService::CreateAlias(const Key& key, std::string_view alias) {
       }
       return inserted;
     }
-    updated.aliases.push_back(std::string(alias));
-    std::sort(updated.aliases.begin(), updated.aliases.end());
-    updated.updated_at = clock_.Now();
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+    k.aliases.push_back(std::string(alias));
+    std::sort(k.aliases.begin(), k.aliases.end());
+    return OkStatus();
   }));
   return updated;
 }
@@ -851,15 +833,10 @@ Result<Key> KmsService::SetRotationPolicy(const Key& key, bool enabled, int inte
     return KmsFail("BAD_BODY_ERR", "interval_month is 1 to 12");
   }
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
-    updated.rotation_enabled = enabled;
-    updated.rotation_interval_month = interval_month;
-    updated.updated_at = clock_.Now();
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
+    k.rotation_enabled = enabled;
+    k.rotation_interval_month = interval_month;
+    return OkStatus();
   }));
   return updated;
 }
@@ -867,18 +844,13 @@ Result<Key> KmsService::SetRotationPolicy(const Key& key, bool enabled, int inte
 Result<Key> KmsService::SetDualAuthPolicy(const Key& key, bool enabled, const Actor& actor) {
   (void)actor;
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
-    updated.dual_auth_delete = enabled;
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
+    k.dual_auth_delete = enabled;
     if (!enabled) {
-      updated.dual_auth_set_by.clear();
-      updated.dual_auth_set_at.reset();
+      k.dual_auth_set_by.clear();
+      k.dual_auth_set_at.reset();
     }
-    updated.updated_at = clock_.Now();
-    ++updated.revision;
-    VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key.id);
+    return OkStatus();
   }));
   return updated;
 }

@@ -253,6 +253,10 @@ class KmsService {
   [[nodiscard]] Result<std::shared_ptr<const CachedKey>> Load(std::string_view key_id);
   [[nodiscard]] Result<SecretBytes> MaterialFromImport(const InstanceRef& instance,
                                                        const ImportedMaterial& material, bool root);
+  // Reads the key inside one transaction, applies `change` (which may refuse), stamps updated_at,
+  // bumps the revision, writes it and announces it on kKeyChannel; the key as written.
+  [[nodiscard]] Result<Key> Mutate(const std::string& key_id,
+                                   const std::function<Status(store::Tx&, Key&)>& change);
   [[nodiscard]] Result<Key> Transition(const Key& key, KeyAction action, KeyState to,
                                        const Actor& actor, std::string_view event_type);
   [[nodiscard]] Result<Key> RotateWith(const Key& key, hsm::WrappedKey wrapped, const Actor& actor);
