@@ -74,6 +74,41 @@ else
   echo "refused as expected (exit $?): Reader on one kms instance does not allow creating instances"
 fi
 
+# Keys: the customer's root key (CRK) in the KMS, a DEK wrapped by it (the WDEK kept with the
+# image), unwrapped again, and block storage authorized to unwrap with the Reader role.
+step "veil resource instance create demo-keys --service kms --use (the default of veil kms)"
+"$BIN/veil" resource instance create demo-keys --service kms --use
+
+step "veil kms key create image-crk --alias images (a root key: its material stays in the HSM)"
+"$BIN/veil" kms key create image-crk --alias images --description "demo customer root key"
+
+step "veil kms wrap images --aad demo-image (the KMS generates the DEK; keep the WDEK)"
+"$BIN/veil" --output json kms wrap images --aad demo-image > "$DATA/wrapped.json"
+WDEK=$(json_field '["ciphertext"]' < "$DATA/wrapped.json")
+DEK=$(json_field '["plaintext"]' < "$DATA/wrapped.json")
+echo "WDEK: ${WDEK:0:48}... ($(printf %s "$WDEK" | wc -c) characters); the DEK is not shown"
+printf '%s\n' "$WDEK" > "$DATA/image.wdek"
+
+step "veil kms unwrap images --ciphertext-file image.wdek --aad demo-image"
+UNWRAPPED=$("$BIN/veil" --output json kms unwrap images --ciphertext-file "$DATA/image.wdek" \
+  --aad demo-image | json_field '["plaintext"]')
+[ "$UNWRAPPED" = "$DEK" ] && echo "unwrap returned the same DEK"
+if "$BIN/veil" kms unwrap images --ciphertext-file "$DATA/image.wdek" --aad other 2>&1; then
+  echo "unexpected: another aad unwrapped the DEK"; exit 1
+else
+  echo "another aad is refused as expected (exit $?)"
+fi
+unset DEK UNWRAPPED
+
+step "veil kms key list; veil kms key versions images"
+"$BIN/veil" kms key list
+echo; "$BIN/veil" kms key versions images
+
+KEYS=$("$BIN/veil" kms instance show)
+step "veil iam authorization create --source server-protect --target kms --role Reader --target-instance $KEYS"
+"$BIN/veil" iam authorization create --source server-protect --target kms --role Reader \
+  --target-instance "$KEYS" --description "block storage unwraps the image DEKs of demo-keys"
+
 # Preparing an encrypted image, the seed's "Preparing your encrypted images" in one command: a
 # disk with a partition table, the DEK's base64 text as the passphrase (the seed's secret.dek),
 # LUKS1 as cryptsetup and QEMU read it, no root and no device-mapper.

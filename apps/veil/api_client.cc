@@ -31,14 +31,7 @@ void Wipe(std::string& s) {
   s.clear();
 }
 
-// Overwrites the string member `name` of a JSON object (an access token) before it is freed.
-void WipeMember(boost::json::value& v, std::string_view name) {
-  if (!v.is_object()) return;
-  boost::json::value* m = v.as_object().if_contains(name);
-  if (m != nullptr && m->is_string() && !m->as_string().empty()) {
-    OPENSSL_cleanse(m->as_string().data(), m->as_string().size());
-  }
-}
+void WipeMember(boost::json::value& v, std::string_view name) { WipeJsonString(v, name); }
 
 int64_t NowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -89,30 +82,6 @@ Status EnsureDir(const std::string& dir) {
   return OkStatus();
 }
 
-// The whole of a small file, into a SecretBytes; kNotFound when it does not exist.
-Result<SecretBytes> ReadSecretFile(const std::string& path, size_t limit) {
-  int fd = path == "-" ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return NotFound(path + " does not exist");
-    return InvalidArgument(Errno("cannot read " + path));
-  }
-  SecretBytes buffer(limit + 1);
-  size_t size = 0;
-  while (size < buffer.size()) {
-    ssize_t n = ::read(fd, buffer.RevealMutable().data() + size, buffer.size() - size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return InvalidArgument(Errno("cannot read " + path));
-    }
-    if (n == 0) break;
-    size += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (size > limit) return InvalidArgument(path + " is too large");
-  return SecretBytes(buffer.Reveal().subspan(0, size));
-}
-
 std::string Excerpt(std::string_view body) {
   std::string out;
   for (char c : body.substr(0, 200)) {
@@ -133,10 +102,14 @@ std::string_view StatusWords(int status) {
       return "not found";
     case 409:
       return "conflict";
+    case 410:
+      return "gone";
     case 412:
       return "precondition failed";
     case 413:
       return "request too large";
+    case 422:
+      return "unprocessable";
     case 429:
       return "too many requests";
     case 503:
@@ -350,6 +323,29 @@ Result<bool> SessionStore::Remove() const {
   return removed;
 }
 
+Result<SecretBytes> ReadSecretFile(const std::string& path, size_t limit) {
+  int fd = path == "-" ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFound(path + " does not exist");
+    return InvalidArgument(Errno("cannot read " + path));
+  }
+  SecretBytes buffer(limit + 1);
+  size_t size = 0;
+  while (size < buffer.size()) {
+    ssize_t n = ::read(fd, buffer.RevealMutable().data() + size, buffer.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return InvalidArgument(Errno("cannot read " + path));
+    }
+    if (n == 0) break;
+    size += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (size > limit) return InvalidArgument(path + " is too large");
+  return SecretBytes(buffer.Reveal().subspan(0, size));
+}
+
 Result<SecretBytes> ReadApiKeyFile(const std::string& path) {
   auto raw = ReadSecretFile(path, kMaxApiKeyFileBytes);
   if (!raw) {
@@ -413,8 +409,14 @@ Error ErrorFromResponse(const http::ClientResponse& response) {
           reasons != nullptr && reasons->is_array() && !reasons->as_array().empty()) {
         const boost::json::value& reason = reasons->as_array().front();
         code = Str(reason, "code");
-        if (std::string detail = Str(reason, "message"); !detail.empty() && detail != message) {
-          message += message.empty() ? detail : ": " + detail;
+        // errorMsg is "<status phrase>: <reason message>. Please see `reasons` ...": the reason's
+        // message alone says it once.
+        if (std::string detail = Str(reason, "message"); !detail.empty()) {
+          if (message.empty() || message.find(detail) != std::string::npos) {
+            message = detail;
+          } else {
+            message += ": " + detail;
+          }
         }
       }
     }
@@ -437,6 +439,17 @@ Error ErrorFromResponse(const http::ClientResponse& response) {
     }
   }
   return Error(CodeForStatus(status), text);
+}
+
+std::string KmsReasonCode(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(text, ec);
+  if (ec) return "";
+  const boost::json::value* res = Member(body, "resources");
+  if (res == nullptr || !res->is_array() || res->as_array().empty()) return "";
+  const boost::json::value* reasons = Member(res->as_array().front(), "reasons");
+  if (reasons == nullptr || !reasons->is_array() || reasons->as_array().empty()) return "";
+  return Str(reasons->as_array().front(), "code");
 }
 
 std::string FormEncode(std::string_view text) {
@@ -584,7 +597,19 @@ Result<http::ClientResponse> ApiClient::Send(const std::string& url, const ApiRe
   r.url = url + request.path;
   r.headers.Set("Accept", "application/json");
   r.headers.Set("Authorization", "Bearer " + token);
-  if (request.body) {
+  for (const auto& [name, value] : request.headers) r.headers.Set(name, value);
+  size_t offset = 0;
+  if (request.secret_body != nullptr) {
+    const SecretBytes& body = *request.secret_body;
+    r.headers.Set("Content-Type", "application/json");
+    r.body_length = body.size();
+    r.body_source = [&body, &offset](std::span<char> out) -> Result<size_t> {
+      const size_t n = std::min(out.size(), body.size() - offset);
+      std::memcpy(out.data(), body.Reveal().data() + offset, n);
+      offset += n;
+      return n;
+    };
+  } else if (request.body) {
     r.headers.Set("Content-Type", "application/json");
     r.body = boost::json::serialize(*request.body);
   }
@@ -596,6 +621,7 @@ Result<http::ClientResponse> ApiClient::Send(const std::string& url, const ApiRe
 Result<boost::json::value> ApiClient::Call(const ApiRequest& request) {
   const std::string url = VEIL_TRY_VALUE(ServiceUrlByName(options_, request.service));
   Session s = VEIL_TRY_VALUE(CurrentSession());
+  last_failure_ = {};
   auto response = VEIL_TRY_VALUE(Send(url, request, s.access_token));
   if (response.status == 401 && !fresh_) {
     // The token was refused although it had not expired (veild restarted with new signing keys,
@@ -604,12 +630,15 @@ Result<boost::json::value> ApiClient::Call(const ApiRequest& request) {
     response = VEIL_TRY_VALUE(Send(url, request, s.access_token));
   }
   if (response.status < 200 || response.status > 299) {
+    last_failure_ = {response.status, KmsReasonCode(response.body)};
     Error error = ErrorFromResponse(response);
     if (response.status == 401) error.message += "; " + std::string(kLoginHint);
     return tl::unexpected(error);
   }
   if (response.body.empty()) return boost::json::value(nullptr);
-  return ParseJson(response.body, "the response");
+  auto parsed = ParseJson(response.body, "the response");
+  if (request.secret_response) Wipe(response.body);
+  return parsed;
 }
 
 void PrintTable(const GlobalOptions& g, const boost::json::value& json,
@@ -632,6 +661,14 @@ void PrintFields(const GlobalOptions& g, const boost::json::value& json,
   for (const auto& [label, value] : fields) width = std::max(width, label.size());
   for (const auto& [label, value] : fields) {
     std::cout << label << ":" << std::string(width - label.size() + 2, ' ') << value << "\n";
+  }
+}
+
+void WipeJsonString(boost::json::value& v, std::string_view name) {
+  if (!v.is_object()) return;
+  boost::json::value* m = v.as_object().if_contains(name);
+  if (m != nullptr && m->is_string() && !m->as_string().empty()) {
+    OPENSSL_cleanse(m->as_string().data(), m->as_string().size());
   }
 }
 

@@ -104,6 +104,10 @@ class SessionStore {
   std::string dir_;
 };
 
+// The whole of a small file ("-": standard input) into SecretBytes. kNotFound when it does not
+// exist, kInvalidArgument when it cannot be read or holds more than `limit` bytes.
+[[nodiscard]] Result<SecretBytes> ReadSecretFile(const std::string& path, size_t limit);
+
 // Reads an API key from `path` ("-": standard input), without surrounding white space.
 // kInvalidArgument when the file is missing, empty or holds more than one line of text.
 [[nodiscard]] Result<SecretBytes> ReadApiKeyFile(const std::string& path);
@@ -119,6 +123,9 @@ class SessionStore {
 // excerpt of any other body.
 Error ErrorFromResponse(const http::ClientResponse& response);
 
+// The Key Protect reason code of an error body ({"resources":[{"reasons":[{"code"}]}]}), or "".
+std::string KmsReasonCode(std::string_view body);
+
 // application/x-www-form-urlencoded / query component encoding (unreserved characters kept).
 std::string FormEncode(std::string_view text);
 
@@ -131,6 +138,22 @@ struct ApiRequest {
   std::string method = "GET";
   std::string path;                        // with its query, already encoded
   std::optional<boost::json::value> body;  // sent as JSON when set
+  // A JSON body that holds a secret (imported key material, a DEK to wrap), sent instead of
+  // `body` straight from the SecretBytes (never copied into a std::string). Not owned.
+  const SecretBytes* secret_body = nullptr;
+  // The response carries a secret (a DEK, a standard key's payload): its raw text is wiped once
+  // parsed. The caller wipes what it takes out of the returned JSON (WipeJsonString).
+  bool secret_response = false;
+  // Extra request headers (bluemix-instance, prefer, x-kms-key-ring, ...).
+  std::vector<std::pair<std::string, std::string>> headers = {};
+};
+
+// What the last failed Call() got back when the service answered with an HTTP error status:
+// the status and the reason code of a Key Protect error body ("" for other dialects). Status 0
+// when the call failed before a response (or has not failed).
+struct HttpFailure {
+  int status = 0;
+  std::string reason;
 };
 
 class ApiClient {
@@ -154,6 +177,8 @@ class ApiClient {
 
   const GlobalOptions& options() const { return options_; }
   SessionStore& store() { return store_; }
+  // The HTTP error of the last Call() that failed with one (see HttpFailure).
+  const HttpFailure& last_failure() const { return last_failure_; }
 
  private:
   [[nodiscard]] Result<Session> Exchange(const std::string& iam_url, const SecretBytes& apikey);
@@ -166,6 +191,7 @@ class ApiClient {
   std::unique_ptr<http::HttpClient> http_;
   std::optional<Session> session_;
   bool fresh_ = false;  // session_ was issued by this process
+  HttpFailure last_failure_;
 };
 
 // Prints `json` (--output json) or the table (header + rows).
@@ -178,5 +204,8 @@ void PrintFields(const GlobalOptions& g, const boost::json::value& json,
 
 // A string member of a JSON object, or "" (for rendering).
 std::string Str(const boost::json::value& v, std::string_view name);
+
+// Overwrites the string member `name` of a JSON object (a DEK, a payload) before it is freed.
+void WipeJsonString(boost::json::value& v, std::string_view name);
 
 }  // namespace veil::cli

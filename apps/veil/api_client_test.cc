@@ -68,9 +68,7 @@ TEST(ErrorFromResponse, RendersTheKeyProtectDialect) {
            R"("reasons":[{"code":"KEY_NOT_FOUND_ERR","message":"Key does not exist",)"
            R"("status":404}]}]})"));
   EXPECT_EQ(e.code, ErrorCode::kNotFound);
-  EXPECT_EQ(e.message,
-            "not found (HTTP 404, KEY_NOT_FOUND_ERR): Not Found: Key does not exist: Key does "
-            "not exist");
+  EXPECT_EQ(e.message, "not found (HTTP 404, KEY_NOT_FOUND_ERR): Key does not exist");
 }
 
 TEST(ErrorFromResponse, FallsBackToTheStatusAndAnExcerpt) {

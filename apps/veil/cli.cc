@@ -1,8 +1,14 @@
 #include "cli.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -62,18 +68,24 @@ std::string ProfileDir() {
   return std::string(home ? home : ".") + "/.veil";
 }
 
+namespace {
+
+std::string Trim(std::string s) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+}  // namespace
+
 Result<std::map<std::string, std::string>> ReadProfile(const std::string& dir) {
   std::map<std::string, std::string> profile;
   std::ifstream in(dir + "/config");
   if (!in) return profile;
   std::string line;
   int number = 0;
-  auto trim = [](std::string s) {
-    auto not_space = [](unsigned char c) { return !std::isspace(c); };
-    s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-    s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-    return s;
-  };
+  auto trim = Trim;
   while (std::getline(in, line)) {
     ++number;
     line = trim(line);
@@ -85,6 +97,56 @@ Result<std::map<std::string, std::string>> ReadProfile(const std::string& dir) {
     profile[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
   }
   return profile;
+}
+
+Status SetProfileValue(const std::string& dir, const std::string& key, const std::string& value) {
+  if (key.empty() || Trim(key) != key || key.find_first_of("=\r\n#") != std::string::npos) {
+    return InvalidArgument("'" + key + "' cannot be a profile key");
+  }
+  if (value.find_first_of("\r\n") != std::string::npos || Trim(value) != value) {
+    return InvalidArgument("a profile value is one line without surrounding white space");
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Internal("cannot create " + dir + ": " + std::strerror(errno));
+  }
+  const std::string path = dir + "/config";
+  std::string text;
+  bool done = false;
+  {
+    std::ifstream in(path);
+    std::string line;
+    while (in && std::getline(in, line)) {
+      const std::string trimmed = Trim(line);
+      const size_t eq = trimmed.find('=');
+      const bool is_key = !trimmed.empty() && trimmed[0] != '#' && eq != std::string::npos &&
+                          Trim(trimmed.substr(0, eq)) == key;
+      if (!is_key) {
+        text += line + "\n";
+      } else if (!done) {
+        if (!value.empty()) text += key + " = " + value + "\n";
+        done = true;
+      }
+    }
+  }
+  if (!done && !value.empty()) text += key + " = " + value + "\n";
+  const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Internal("cannot create " + tmp + ": " + std::strerror(errno));
+  size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
+  }
+  const bool ok = written == text.size() && ::fsync(fd) == 0;
+  if (::close(fd) != 0 || !ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status failed = Internal("cannot write " + path + ": " + std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return failed;
+  }
+  return OkStatus();
 }
 
 std::string RenderTable(const std::vector<std::string>& header,

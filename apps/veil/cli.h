@@ -30,6 +30,14 @@ std::string ProfileDir();
 // Reads ~/.veil/config ("key = value" lines). A missing file is an empty profile.
 [[nodiscard]] Result<std::map<std::string, std::string>> ReadProfile(const std::string& dir);
 
+// Sets `key = value` in ~/.veil/config: replaces the line of that key (the first; later ones are
+// dropped), or appends one; comments, blank lines and other keys stay as they are. Creates the
+// directory (0700) and the file (0600) when missing; the file is replaced atomically. An empty
+// `value` removes the key. kInvalidArgument for a key or value that cannot be written on one
+// line ('=' or a line break in the key, a line break in the value).
+[[nodiscard]] Status SetProfileValue(const std::string& dir, const std::string& key,
+                                     const std::string& value);
+
 // Renders rows as an aligned text table with an upper-case header line.
 std::string RenderTable(const std::vector<std::string>& header,
                         const std::vector<std::vector<std::string>>& rows);

@@ -48,6 +48,32 @@ TEST(ReadProfile, ReadsKeyValuesAndRejectsGarbage) {
   EXPECT_TRUE(ReadProfile(dir.string()));  // missing file = empty profile
 }
 
+TEST(SetProfileValue, ReplacesOrAppendsAndKeepsTheRest) {
+  auto dir = std::filesystem::temp_directory_path() / "veil-cli-set-profile-test";
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(SetProfileValue(dir.string(), "kms_instance", "abc"));  // creates dir and file
+  EXPECT_EQ(ReadProfile(dir.string())->at("kms_instance"), "abc");
+  EXPECT_EQ(std::filesystem::status(dir).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  {
+    std::ofstream(dir / "config", std::ios::trunc)
+        << "# my profile\nendpoint = http://10.0.0.1:8440\n\nkms_instance=old\nkms_instance = "
+           "dup\n";
+  }
+  ASSERT_TRUE(SetProfileValue(dir.string(), "kms_instance", "new"));
+  std::ifstream in(dir / "config");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "# my profile\nendpoint = http://10.0.0.1:8440\n\nkms_instance = new\n");
+  ASSERT_TRUE(SetProfileValue(dir.string(), "kms_instance", ""));  // removes it
+  auto profile = ReadProfile(dir.string());
+  ASSERT_TRUE(profile);
+  EXPECT_EQ(profile->count("kms_instance"), 0u);
+  EXPECT_EQ(profile->at("endpoint"), "http://10.0.0.1:8440");
+  EXPECT_FALSE(SetProfileValue(dir.string(), "a=b", "x"));
+  EXPECT_FALSE(SetProfileValue(dir.string(), "k", "two\nlines"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RenderTable, AlignsColumns) {
   std::string t = RenderTable({"a", "bb"}, {{"xxx", "y"}, {"z", "wwww"}});
   EXPECT_EQ(t, "A    BB\nxxx  y\nz    wwww\n");

@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "iam/model.h"
 #include "iam/roles.h"
+#include "kms_cmd.h"
 
 namespace veil::cli {
 namespace {
@@ -479,7 +480,9 @@ std::vector<std::string> InstanceRow(const json::value& r) {
   return {Str(r, "name"), Str(r, "guid"), Str(r, "resource_id"), Str(r, "state"), Str(r, "crn")};
 }
 
-Status CreateInstance(const GlobalOptions& g, const std::string& name, const std::string& service) {
+Status CreateInstance(const GlobalOptions& g, const std::string& name, const std::string& service,
+                      bool use) {
+  if (use && service != "kms") return InvalidArgument("--use is for kms instances");
   ApiClient client(g);
   json::object body{{"name", name}, {"resource_id", service}, {"target", "local"}};
   json::value r =
@@ -490,6 +493,15 @@ Status CreateInstance(const GlobalOptions& g, const std::string& name, const std
                {"Service", Str(r, "resource_id")},
                {"State", Str(r, "state")},
                {"CRN", Str(r, "crn")}});
+  if (use) {
+    VEIL_TRY(SaveDefaultKmsInstance(Str(r, "guid")));
+    if (g.output != "json") {
+      std::cout << "Now the default instance of `veil kms` commands (veil kms instance show)\n";
+    }
+  } else if (service == "kms" && g.output != "json") {
+    std::cout << "Make it the default of `veil kms` commands: veil kms instance use "
+              << Str(r, "guid") << "\n";
+  }
   return OkStatus();
 }
 
@@ -523,6 +535,7 @@ struct Args {
   std::string type;
   std::string subject;
   std::string service;
+  bool use = false;
   ApiKeyCreateArgs apikey;
   PolicyCreateArgs policy;
   AuthorizationCreateArgs authorization;
@@ -682,7 +695,10 @@ void RegisterIamCommands(CLI::App& app, const GlobalOptions& g, int& rc) {
   c->add_option("--service", a->service, "Service of the instance")
       ->required()
       ->check(CLI::IsMember({"kms", "cloud-object-storage"}));
-  c->callback(run([&g, a] { return CreateInstance(g, a->name, a->service); }));
+  c->add_flag("--use", a->use,
+              "kms: make it the default instance of `veil kms` commands (the profile's "
+              "kms_instance)");
+  c->callback(run([&g, a] { return CreateInstance(g, a->name, a->service, a->use); }));
   c = Command(*inst, "list", "List the service instances of your account you may read",
               "veil resource instance list --service kms");
   c->add_option("--service", a->service, "Only the instances of this service")

@@ -12,6 +12,7 @@
 #include "http/client.h"
 #include "iam_cmd.h"
 #include "image_cmd.h"
+#include "kms_cmd.h"
 
 namespace {
 
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
   status->callback([&] { rc = RunStatus(g); });
   veil::cli::RegisterImageCommands(app, g.output, rc);
   veil::cli::RegisterIamCommands(app, g, rc);
+  veil::cli::RegisterKmsCommands(app, g, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
