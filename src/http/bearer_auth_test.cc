@@ -92,5 +92,49 @@ TEST(BearerAuthTest, ParseBearerAcceptsToken68Padding) {
   EXPECT_EQ(*t, "abc.def-_~+/==");
 }
 
+TEST(BearerAuthTest, RepeatedAuthorizationHeaderInAnyCaseIs401) {
+  FakeVerifier v;
+  auto auth = MakeBearerAuthenticator(std::ref(v));
+  Request r;
+  r.headers.Add("Host", "iam");
+  r.headers.Add("authorization", "Bearer good");
+  r.headers.Add("AUTHORIZATION", "Bearer good");
+  auto who = auth(r);
+  ASSERT_FALSE(who);
+  EXPECT_EQ(who.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(v.calls, 0);
+}
+
+// Every byte value at every position of tokens of 1 to 40 characters (the check runs 16 bytes at
+// a time, then byte by byte), bare and padded: exactly RFC 6750's b64token set passes. Spaces
+// and tabs, which ParseBearer trims at the ends, are checked inside a token below.
+TEST(BearerAuthTest, ParseBearerAcceptsExactlyTheB64TokenCharacters) {
+  constexpr std::string_view kAllowed =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
+  for (size_t length = 1; length <= 40; ++length) {
+    for (size_t pos = 0; pos < length; ++pos) {
+      for (int c = 0; c < 256; ++c) {
+        if (c == ' ' || c == '\t') continue;
+        std::string token(length, 'a');
+        token[pos] = static_cast<char>(c);
+        const bool b64 = kAllowed.find(static_cast<char>(c)) != std::string_view::npos;
+        const bool padding = c == '=' && pos == length - 1 && length > 1;
+        EXPECT_EQ(ParseBearer("Bearer " + token).has_value(), b64 || padding)
+            << "byte " << c << " at " << pos << " of " << length;
+        EXPECT_EQ(ParseBearer("Bearer " + token + "==").has_value(), b64 || padding)
+            << "byte " << c << " at " << pos << " of " << length << ", padded";
+      }
+    }
+  }
+  for (std::string_view bad : {"Bearer =", "Bearer ===", "Bearer a=b=", "Bearer a=\x80",
+                               "Bearer aaaaaaaaaaaaaaaaaaaa aaaaaaaaaaaaaaaaaaaa",
+                               "Bearer aaaaaaaaaaaaaaaaaaaa\taaaaaaaaaaaaaaaaaaaa"}) {
+    EXPECT_FALSE(ParseBearer(bad)) << bad;
+  }
+  for (std::string_view good : {"Bearer a", "Bearer a=", "Bearer Zz09-._~+/==="}) {
+    EXPECT_TRUE(ParseBearer(good)) << good;
+  }
+}
+
 }  // namespace
 }  // namespace veil::http
