@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <random>
 #include <string>
 
 #include "common/time.h"
@@ -144,6 +145,86 @@ TEST(EventTest, InvalidUtf8FromClientsIsReplacedSoTheLineStaysValidJson) {
   EXPECT_EQ(parsed.at("requestData").at("list").at(1).as_string(), "\xef\xbf\xbd");
   EXPECT_EQ(parsed.at("message").as_string(), "tab\tquote\" newline\n ctrl\x01");
   EXPECT_EQ(line.find('\n'), std::string::npos);  // control characters are escaped
+}
+
+// AppendJson is the sink's fast path: it must write exactly what ToJson serializes to.
+std::string Fast(const Event& e) {
+  std::string out = "prefix:";
+  AppendJson(e, &out);
+  EXPECT_EQ(out.rfind("prefix:", 0), 0u);  // appends, never replaces
+  return out.substr(7);
+}
+
+TEST(EventTest, AppendJsonWritesTheBytesOfToJson) {
+  EXPECT_EQ(Fast(FullEvent()), boost::json::serialize(ToJson(FullEvent())));
+  Event empty;
+  EXPECT_EQ(Fast(empty), boost::json::serialize(ToJson(empty)));
+  Event half;
+  half.initiator.host_agent = "curl/7.88.1";
+  half.reason_type = "Unauthorized";
+  half.request_data = {{"n", 1},
+                       {"d", 2.5},
+                       {"b", true},
+                       {"z", nullptr},
+                       {"u", 18446744073709551615u},
+                       {"nested", {{"a", {1, "x", {{"k", "v"}}}}}},
+                       {"empty", boost::json::object()}};
+  EXPECT_EQ(Fast(half), boost::json::serialize(ToJson(half)));
+}
+
+TEST(EventTest, AppendJsonEscapesAndSanitizesEveryByteAsToJsonDoes) {
+  for (int b = 0; b < 256; ++b) {
+    const std::string odd = "a" + std::string(1, static_cast<char>(b)) + "z";
+    Event e = FullEvent();
+    e.message = odd;
+    e.initiator.host_agent = odd;
+    e.target.name = odd;
+    e.request_data = {{odd, odd}, {"list", {odd, 7}}};
+    e.response_data = {{"k", {{odd, odd}}}};
+    ASSERT_EQ(Fast(e), boost::json::serialize(ToJson(e))) << "byte " << b;
+  }
+  // Keys that collide once sanitized ("k\xff" and "k\xfe" both become "k\uFFFD").
+  Event e = FullEvent();
+  e.request_data = {{"k\xff", "first"}, {"k\xfe", "second"}, {"ok", "v"}};
+  EXPECT_EQ(Fast(e), boost::json::serialize(ToJson(e)));
+}
+
+TEST(EventTest, AppendJsonMatchesToJsonOnRandomText) {
+  std::mt19937 rng(20261128);  // fixed: a failure reproduces
+  // Biased towards the interesting bytes: controls, quotes, backslashes, UTF-8 lead and
+  // continuation bytes, and the invalid ones.
+  const std::string alphabet =
+      std::string("\x00\x01\x1f\x7f\"\\/ aZ\xc2\xa9\xe2\x82\xac\xed\xa0\x80", 18) +
+      "\xf0\x9f\x98\x80\xf4\x90\x80\x80\xc0\xaf\xff\xfe\x80\xbf";
+  auto text = [&] {
+    std::string s;
+    const int n = static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) s.push_back(alphabet[rng() % alphabet.size()]);
+    return s;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    Event e;
+    e.id = text();
+    e.action = text();
+    e.event_time = text();
+    e.message = text();
+    e.initiator.id = text();
+    e.initiator.credential_type = text();
+    e.initiator.host_address = text();
+    e.target.id = text();
+    e.target.host_address = text();
+    e.reason_code = static_cast<int>(rng() % 3) * 200;
+    e.reason_for_failure = text();
+    e.request_path = text();
+    e.correlation_id = text();
+    e.log_source_crn = text();
+    e.data_event = rng() % 2 == 0;
+    for (int i = static_cast<int>(rng() % 3); i > 0; --i) {
+      e.request_data[text()] = text();
+      e.response_data[text()] = boost::json::array{text(), static_cast<int64_t>(rng() % 100)};
+    }
+    ASSERT_EQ(Fast(e), boost::json::serialize(ToJson(e))) << "round " << round;
+  }
 }
 
 TEST(EventTest, EventTimeHasTheActivityTrackerShape) {

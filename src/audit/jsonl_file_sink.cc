@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -101,7 +100,9 @@ Status JsonLinesFileSink::Reopen() {
 
 Status JsonLinesFileSink::Emit(const Event& event) {
   // Serialize outside the lock: it is the expensive part.
-  std::string line = boost::json::serialize(ToJson(event));
+  std::string line;
+  line.reserve(1024);
+  AppendJson(event, &line);
   line += '\n';
 
   std::lock_guard<std::mutex> lock(mu_);

@@ -45,9 +45,9 @@ class JsonLinesFileSink final : public AuditSink {
   JsonLinesFileSink(const JsonLinesFileSink&) = delete;
   JsonLinesFileSink& operator=(const JsonLinesFileSink&) = delete;
 
-  // Appends ToJson(event) and '\n'. Errors: kResourceExhausted when the disk is full (ENOSPC,
-  // EDQUOT); kUnavailable for other write or sync errors. After a failed or short write the
-  // next line starts with '\n', so that a torn line never swallows the next event.
+  // Appends ToJson(event) and '\n' (written by AppendJson). Errors: kResourceExhausted when the
+  // disk is full (ENOSPC, EDQUOT); kUnavailable for other write or sync errors. After a failed or
+  // short write the next line starts with '\n', so that a torn line never swallows the next event.
   [[nodiscard]] Status Emit(const Event& event) override;
 
   // Closes the file and opens `path` again (after a rotation). On error the old descriptor is
