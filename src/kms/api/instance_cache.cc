@@ -3,10 +3,17 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace veil::kms::api {
 namespace {
+
+// Lookups by string_view: a hit allocates nothing.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 struct Cache {
   struct Entry {
@@ -14,7 +21,7 @@ struct Cache {
     MonotonicTime expires;
   };
   std::mutex mu;
-  std::unordered_map<std::string, Entry> entries;
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> entries;
 };
 
 }  // namespace
@@ -27,7 +34,7 @@ InstanceResolver CachedInstanceResolver(InstanceResolver inner, const Clock& clo
     const MonotonicTime now = clock.Monotonic();
     {
       std::lock_guard lock(cache->mu);
-      auto it = cache->entries.find(std::string(guid));
+      auto it = cache->entries.find(guid);
       if (it != cache->entries.end() && it->second.expires > now) return it->second.instance;
     }
     InstanceRef instance = VEIL_TRY_VALUE(inner(guid));
