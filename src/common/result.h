@@ -118,14 +118,20 @@ inline Status OkStatus() { return {}; }
 // Propagates an error: VEIL_TRY(status_expr); or auto v = VEIL_TRY_VALUE(result_expr)
 // (the latter uses a GNU statement expression, supported by g++ and clang; __extension__ keeps
 // -Wpedantic quiet about it).
-#define VEIL_TRY(expr)                                              \
-  do {                                                              \
-    auto veil_try_r_ = (expr);                                      \
-    if (!veil_try_r_) return ::tl::unexpected(veil_try_r_.error()); \
+// Each expansion names its variable uniquely (__COUNTER__), so that one may nest inside
+// another's expression (VEIL_TRY(f(VEIL_TRY_VALUE(g())))) without shadowing.
+#define VEIL_TRY(expr) VEIL_TRY_IMPL_(expr, VEIL_CONCAT_(veil_try_r_, __COUNTER__))
+#define VEIL_TRY_VALUE(expr) VEIL_TRY_VALUE_IMPL_(expr, VEIL_CONCAT_(veil_try_v_, __COUNTER__))
+#define VEIL_CONCAT_INNER_(a, b) a##b
+#define VEIL_CONCAT_(a, b) VEIL_CONCAT_INNER_(a, b)
+#define VEIL_TRY_IMPL_(expr, var)                   \
+  do {                                              \
+    auto var = (expr);                              \
+    if (!var) return ::tl::unexpected(var.error()); \
   } while (0)
-#define VEIL_TRY_VALUE(expr)                                        \
-  __extension__({                                                   \
-    auto veil_try_v_ = (expr);                                      \
-    if (!veil_try_v_) return ::tl::unexpected(veil_try_v_.error()); \
-    std::move(*veil_try_v_);                                        \
+#define VEIL_TRY_VALUE_IMPL_(expr, var)             \
+  __extension__({                                   \
+    auto var = (expr);                              \
+    if (!var) return ::tl::unexpected(var.error()); \
+    std::move(*var);                                \
   })
