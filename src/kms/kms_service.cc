@@ -829,7 +829,7 @@ Result<Key> KmsService::SetRotationPolicy(const Key& key, bool enabled, int inte
     return KmsFail("KEY_ROTATION_NOT_PERMITTED",
                    "an imported key rotates only with new material: no automatic rotation");
   }
-  if (interval_month < 1 || interval_month > 12) {
+  if ((enabled || interval_month != 0) && (interval_month < 1 || interval_month > 12)) {
     return KmsFail("BAD_BODY_ERR", "interval_month is 1 to 12");
   }
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);

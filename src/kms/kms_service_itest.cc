@@ -213,7 +213,9 @@ TEST_F(KmsServiceTest, StateMachineAnswersAsTheSpecTable) {
   f_.StartService();
   auto in_state = [&](KeyState state) {
     Key key = f_.CreateRoot(std::string("key-") + std::string(KeyStateName(state)));
-    if (state == KeyState::kSuspended) EXPECT_TRUE(kms().Disable(key, f_.user));
+    if (state == KeyState::kSuspended) {
+      EXPECT_TRUE(kms().Disable(key, f_.user));
+    }
     if (state == KeyState::kDeactivated) {
       CreateKeySpec spec;
       spec.name = "expiring";
@@ -221,7 +223,9 @@ TEST_F(KmsServiceTest, StateMachineAnswersAsTheSpecTable) {
       key = *kms().CreateKey(f_.instance, spec, f_.user);
       EXPECT_TRUE(kms().Wrap(key, std::nullopt, {}));
     }
-    if (state == KeyState::kDestroyed) EXPECT_TRUE(kms().Delete(key, false, f_.user));
+    if (state == KeyState::kDestroyed) {
+      EXPECT_TRUE(kms().Delete(key, false, f_.user));
+    }
     return key.id;
   };
   const std::vector<KeyState> states = {KeyState::kActive, KeyState::kSuspended,
@@ -590,6 +594,20 @@ TEST_F(KmsServiceTest, MaintenanceExpiresRotatesAndPurges) {
   f_.iam.clock.Advance(24h * 60);
   EXPECT_GE(*kms().RunMaintenance(), 1);  // the 90-day purge (and another rotation)
   EXPECT_FALSE(kms().GetKey(f_.instance, doomed.id));
+}
+
+TEST_F(KmsServiceTest, RotationPolicyTurnsOffWithoutAnInterval) {
+  Key key = f_.CreateRoot();
+  EXPECT_REASON(kms().SetRotationPolicy(key, true, 0, f_.user), "BAD_BODY_ERR");
+  EXPECT_REASON(kms().SetRotationPolicy(key, true, 13, f_.user), "BAD_BODY_ERR");
+  auto on = kms().SetRotationPolicy(key, true, 3, f_.user);
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(on->rotation_enabled);
+  auto off = kms().SetRotationPolicy(*on, false, 0, f_.user);
+  ASSERT_TRUE(off) << off.error().ToString();
+  EXPECT_FALSE(off->rotation_enabled);
+  Key imported = Import(KnownKey());
+  EXPECT_REASON(kms().SetRotationPolicy(imported, true, 1, f_.user), "KEY_ROTATION_NOT_PERMITTED");
 }
 
 // Concurrent rotations and wraps on one key: every version is kept, every ciphertext unwraps.

@@ -96,11 +96,14 @@ Result<http::Response> PutKeyPolicies(const KmsApiDeps& deps, http::RequestConte
       if (!rotation->is_object()) return KmsFail("BAD_BODY_ERR", "rotation must be an object");
       bool enabled = VEIL_TRY_VALUE(OptBool(rotation->get_object(), "enabled")).value_or(true);
       const auto* interval = rotation->get_object().if_contains("interval_month");
-      if (interval == nullptr || !interval->is_int64()) {
+      // Turning rotation off needs no interval (the key keeps the one it had, if any).
+      int months = enabled ? 0 : key.rotation_interval_month;
+      if (interval != nullptr && interval->is_int64()) {
+        months = static_cast<int>(interval->get_int64());
+      } else if (interval != nullptr || enabled) {
         return KmsFail("BAD_BODY_ERR", "rotation.interval_month must be an integer 1 to 12");
       }
-      key = VEIL_TRY_VALUE(deps.service->SetRotationPolicy(
-          key, enabled, static_cast<int>(interval->get_int64()), scope.actor));
+      key = VEIL_TRY_VALUE(deps.service->SetRotationPolicy(key, enabled, months, scope.actor));
     } else if (const auto* dual = p.if_contains("dualAuthDelete")) {
       if (!which.empty() && which != "dualAuthDelete") {
         return KmsFail("BODY_QUERY_PARAM_MISMATCH_ERR", "the body does not match ?policy");

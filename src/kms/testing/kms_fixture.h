@@ -30,9 +30,9 @@ class KmsFixture {
   KmsFixture() {
     VEIL_CHECK_MSG(::access(hsm::kSoftHsmModulePath, R_OK) == 0,
                    "SoftHSM2 is not installed: run make deps");
-    auto options = hsm::PrepareSoftHsmToken(iam.dir / "hsm");
-    VEIL_CHECK_MSG(options.has_value(), "SoftHSM2 token setup failed");
-    auto store = hsm::Pkcs11KeyStore::Open(*options);
+    auto hsm_options = hsm::PrepareSoftHsmToken(iam.dir / "hsm");
+    VEIL_CHECK_MSG(hsm_options.has_value(), "SoftHSM2 token setup failed");
+    auto store = hsm::Pkcs11KeyStore::Open(*hsm_options);
     VEIL_CHECK_MSG(store.has_value(), "Pkcs11KeyStore::Open failed");
     key_store = std::move(*store);
     StartService();
