@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "e2e/process.h"
+#include "e2e/veild_fixture.h"
 
 namespace veil::testing {
 namespace {
@@ -36,37 +37,10 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-class IamCliTest : public ::testing::Test {
+class IamCliTest : public VeildTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir();
-    base_ = FreePortBase();
-  }
-  void TearDown() override {
-    daemon_.reset();
-    fs::remove_all(dir_);
-  }
-
-  std::string data() const { return dir_ + "/data"; }
   std::string home(const std::string& who) const { return dir_ + "/home-" + who; }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(base_); }
-  std::string iam_url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(base_ + 1) + path;
-  }
-  std::string admin_key_file() const { return data() + "/admin-apikey"; }
-
-  void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {kBin + "/veild", "--data-dir", data(), "--port-base",
-                                     std::to_string(base_)};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    daemon_ = std::make_unique<Background>(argv, dir_ + "/veild.log");
-    for (int i = 0; i < 200; ++i) {
-      if (Veil("nobody", {"status"}).exit_code == 0) return;
-      ASSERT_TRUE(daemon_->Alive()) << ReadFile(dir_ + "/veild.log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "veild did not become healthy: " << ReadFile(dir_ + "/veild.log");
-  }
+  std::string iam_url(const std::string& path) const { return url(1, path); }
 
   // Runs veil as `who` (its own VEIL_HOME); every output is kept for the leak check.
   ProcessResult Veil(const std::string& who, std::vector<std::string> args) {
@@ -102,9 +76,6 @@ class IamCliTest : public ::testing::Test {
     return iam_id;
   }
 
-  std::string dir_;
-  int base_ = 0;
-  std::unique_ptr<Background> daemon_;
   std::vector<std::string> outputs_;
 };
 
@@ -480,11 +451,10 @@ class IamPyJwtTest : public IamCliTest {
   void SetUp() override {
     IamCliTest::SetUp();
     ProcessResult probe = RunProcess({kPython, "-c", "import jwt, cryptography"});
-    if (probe.exit_code != 0) {
-      GTEST_SKIP() << "python3-jwt (PyJWT) with python3-cryptography is not installed "
-                      "(make deps installs it): "
-                   << probe.output;
-    }
+    // Not a skip: make deps installs them, and a skipped check must not count as passed.
+    ASSERT_EQ(probe.exit_code, 0) << "python3-jwt (PyJWT) with python3-cryptography is not "
+                                     "installed (make deps installs it): "
+                                  << probe.output;
     Start();
     LoginAdmin();
     ProcessResult token = Veil("admin", {"iam", "token"});

@@ -10,64 +10,14 @@
 #include <thread>
 
 #include "e2e/process.h"
+#include "e2e/veild_fixture.h"
 
 namespace veil::testing {
 namespace {
 
 const std::string kBin = VEIL_BIN_DIR;
 
-class IamE2eTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = MakeTempDir();
-    base_ = FreePortBase();
-  }
-  void TearDown() override {
-    daemon_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  std::string data() const { return dir_ + "/data"; }
-  std::string log() const { return dir_ + "/veild.log"; }
-  std::string url(int offset, const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(base_ + offset) + path;
-  }
-
-  void Start() {
-    daemon_ =
-        std::make_unique<Background>(std::vector<std::string>{kBin + "/veild", "--data-dir", data(),
-                                                              "--port-base", std::to_string(base_)},
-                                     log());
-    for (int i = 0; i < 200; ++i) {
-      if (Curl({url(1, "/healthz")}).first == 200) return;
-      ASSERT_TRUE(daemon_->Alive()) << ReadFile(log());
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "veild did not become healthy: " << ReadFile(log());
-  }
-
-  std::pair<int, std::string> Curl(std::vector<std::string> args) {
-    std::string body_file = dir_ + "/curl-body";
-    std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", body_file, "-w", "%{http_code}"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = RunProcess(argv);
-    int status = r.exit_code == 0 ? std::atoi(r.output.c_str()) : -1;
-    return {status, ReadFile(body_file)};
-  }
-
-  std::string Login(const std::string& key_file) {
-    auto [status, body] = Curl({"-X", "POST", url(1, "/identity/token"), "--data-urlencode",
-                                "grant_type=urn:ibm:params:oauth:grant-type:apikey",
-                                "--data-urlencode", "apikey@" + key_file});
-    EXPECT_EQ(status, 200) << body;
-    if (status != 200) return "";
-    return std::string(boost::json::parse(body).at("access_token").as_string());
-  }
-
-  std::string dir_;
-  int base_ = 0;
-  std::unique_ptr<Background> daemon_;
-};
+class IamE2eTest : public VeildTest {};
 
 TEST_F(IamE2eTest, FirstStartWritesTheAdminKeyOnceAndItLogsIn) {
   Start();

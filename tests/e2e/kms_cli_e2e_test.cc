@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "e2e/process.h"
+#include "e2e/veild_fixture.h"
 
 namespace veil::testing {
 namespace {
@@ -69,38 +70,18 @@ const std::string kRotatedKey = [] {
 const std::string kStandardPayload = "standard-key-payload:\x01\x02\x03 not a root key";
 const std::string kKnownDek = "0123456789abcdef0123456789ABCDEF";
 
-class KmsCliTest : public ::testing::Test {
+class KmsCliTest : public VeildTest {
  protected:
   void SetUp() override {
-    if (!fs::exists("/usr/lib/softhsm/libsofthsm2.so")) {
-      GTEST_SKIP() << "SoftHSM2 (Debian's softhsm2) is not installed: veild's KMS needs it";
-    }
-    dir_ = MakeTempDir();
-    base_ = FreePortBase();
+    // Not a skip: make deps installs SoftHSM2, and a skipped test must not count as passed.
+    ASSERT_TRUE(fs::exists("/usr/lib/softhsm/libsofthsm2.so"))
+        << "SoftHSM2 (Debian's softhsm2) is not installed: veild's KMS needs it (make deps)";
+    VeildTest::SetUp();
     Start();
     ASSERT_EQ(Veil({"login", "--apikey-file", data() + "/admin-apikey"}).exit_code, 0);
     auto instance =
         VeilJson({"resource", "instance", "create", "keys", "--service", "kms", "--use"});
     instance_ = S(instance, "guid");
-  }
-  void TearDown() override {
-    daemon_.reset();
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
-  std::string data() const { return dir_ + "/data"; }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(base_); }
-
-  void Start() {
-    std::vector<std::string> argv = {kBin + "/veild", "--data-dir", data(), "--port-base",
-                                     std::to_string(base_)};
-    daemon_ = std::make_unique<Background>(argv, dir_ + "/veild.log");
-    for (int i = 0; i < 400; ++i) {
-      if (Veil({"status"}, "nobody").exit_code == 0) return;
-      ASSERT_TRUE(daemon_->Alive()) << ReadFile(dir_ + "/veild.log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "veild did not become healthy: " << ReadFile(dir_ + "/veild.log");
   }
 
   // Runs veil as `who` (its own VEIL_HOME); every output is kept for the leak check.
@@ -133,10 +114,7 @@ class KmsCliTest : public ::testing::Test {
     return S(VeilJson({"kms", "key", "create", name}), "id");
   }
 
-  std::string dir_;
-  int base_ = 0;
   std::string instance_;
-  std::unique_ptr<Background> daemon_;
   std::vector<std::string> outputs_;
 };
 

@@ -16,6 +16,7 @@
 
 #include "common/encoding.h"
 #include "e2e/process.h"
+#include "e2e/veild_fixture.h"
 #include "http/client.h"
 
 namespace veil::testing {
@@ -39,37 +40,8 @@ struct Reply {
   http::Headers headers;
 };
 
-class KmsE2eTest : public ::testing::Test {
+class KmsE2eTest : public VeildTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir();
-    base_ = FreePortBase();
-  }
-  void TearDown() override {
-    daemon_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  std::string data() const { return dir_ + "/data"; }
-  std::string log() const { return dir_ + "/veild.log"; }
-
-  // `prefix` runs before veild (e.g. /usr/bin/env VAR=value), `extra` are more flags.
-  void Start(std::vector<std::string> prefix = {}, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = std::move(prefix);
-    for (std::string a : {kBin + "/veild", std::string("--data-dir"), data(),
-                          std::string("--port-base"), std::to_string(base_)}) {
-      argv.push_back(a);
-    }
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    daemon_ = std::make_unique<Background>(argv, log());
-    for (int i = 0; i < 300; ++i) {
-      if (Call(client_, "GET", 2, "/healthz").status == 200) return;
-      ASSERT_TRUE(daemon_->Alive()) << ReadFile(log());
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "veild did not become healthy: " << ReadFile(log());
-  }
-
   Reply Call(http::HttpClient& client, const std::string& method, int service,
              const std::string& path, const std::string& body = "", const std::string& token = "",
              const std::string& instance = "") {
@@ -94,24 +66,12 @@ class KmsE2eTest : public ::testing::Test {
     return r;
   }
 
-  std::string Login(const std::string& apikey) {
+  // A token for the API key `apikey` (the key itself, not a file).
+  std::string TokenFor(const std::string& apikey) {
     Reply r = Call(client_, "POST", 1, "/identity/token",
                    "grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Aapikey&apikey=" + apikey);
     EXPECT_EQ(r.status, 200) << r.body;
     return r.status == 200 ? std::string(r.json.at("access_token").as_string()) : "";
-  }
-
-  std::string AdminKey() {
-    std::string key = ReadFile(data() + "/admin-apikey");
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
-    return key;
-  }
-
-  std::string CreateInstance(const std::string& token) {
-    Reply r = Call(client_, "POST", 1, "/v2/resource_instances",
-                   R"({"name":"kp","resource_id":"kms","target":"local"})", token);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.status == 201 ? std::string(r.json.at("guid").as_string()) : "";
   }
 
   static std::string KeyBody(const std::string& name, const std::string& extra = "",
@@ -132,14 +92,11 @@ class KmsE2eTest : public ::testing::Test {
 
   void Boot() {
     Start();
-    token_ = Login(AdminKey());
+    token_ = Login(admin_key_file());
     instance_ = CreateInstance(token_);
     ASSERT_FALSE(instance_.empty());
   }
 
-  std::string dir_;
-  int base_ = 0;
-  std::unique_ptr<Background> daemon_;
   http::HttpClient client_;
   std::string token_;
   std::string instance_;
@@ -218,7 +175,7 @@ TEST_F(KmsE2eTest, KillDuringCreateImportAndRotateLosesNothingAcknowledged) {
 
   daemon_.reset();
   Start();
-  token_ = Login(AdminKey());
+  token_ = Login(admin_key_file());
   Reply list = Call(client_, "GET", 2, "/api/v2/keys?limit=5000", "", token_, instance_);
   ASSERT_EQ(list.status, 200) << list.body;
   std::set<std::string> listed;
@@ -305,7 +262,7 @@ TEST_F(KmsE2eTest, IamDecidesAndErrorsAreKeyProtects) {
   Reply apikey = Call(client_, "POST", 1, "/v1/apikeys",
                       R"({"name":"k","iam_id":")" + iam_id + R"("})", token_);
   ASSERT_EQ(apikey.status, 201) << apikey.body;
-  std::string reader_token = Login(std::string(apikey.json.at("apikey").as_string()));
+  std::string reader_token = TokenFor(std::string(apikey.json.at("apikey").as_string()));
   auto reason = [](const Reply& r) {
     return std::string(r.json.at("resources").at(0).at("reasons").at(0).at("code").as_string());
   };
@@ -413,8 +370,8 @@ TEST_F(KmsE2eTest, ConfiguredPkcs11ModuleTokenAndPin) {
     EXPECT_EQ(ReadFile(log()).find("00000000"), std::string::npos);
   }
 
-  Start({"/usr/bin/env", env_conf, "VEIL_HSM_PIN=12345678"}, module);
-  token_ = Login(AdminKey());
+  Start(module, {"/usr/bin/env", env_conf, "VEIL_HSM_PIN=12345678"});
+  token_ = Login(admin_key_file());
   instance_ = CreateInstance(token_);
   Reply key = CreateKey(client_, KeyBody("prod"));
   ASSERT_EQ(key.status, 201) << key.body;
@@ -429,8 +386,8 @@ TEST_F(KmsE2eTest, ConfiguredPkcs11ModuleTokenAndPin) {
   }
   std::vector<std::string> with_file = module;
   with_file.insert(with_file.end(), {"--hsm-pin-file", dir_ + "/pin"});
-  Start({"/usr/bin/env", env_conf}, with_file);
-  token_ = Login(AdminKey());
+  Start(with_file, {"/usr/bin/env", env_conf});
+  token_ = Login(admin_key_file());
   Reply unwrapped =
       Action(client_, KeyId(key), "unwrap",
              R"({"ciphertext":")" + std::string(wrapped.json.at("ciphertext").as_string()) + "\"}");

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "e2e/process.h"
+#include "e2e/veild_fixture.h"
 
 namespace veil::testing {
 namespace {
@@ -78,69 +79,11 @@ std::string InstallClient() {
   return "";
 }
 
-class KmsNodeClientTest : public ::testing::Test {
+class KmsNodeClientTest : public VeildTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir();
-    base_ = FreePortBase();
-  }
-  void TearDown() override {
-    daemon_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  std::string data() const { return dir_ + "/data"; }
-  std::string log() const { return dir_ + "/veild.log"; }
-  std::string url(int offset, const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(base_ + offset) + path;
-  }
-
-  void Start() {
-    daemon_ =
-        std::make_unique<Background>(std::vector<std::string>{kBin + "/veild", "--data-dir", data(),
-                                                              "--port-base", std::to_string(base_)},
-                                     log());
-    for (int i = 0; i < 400; ++i) {
-      if (Curl({url(1, "/healthz")}).first == 200 && Curl({url(2, "/healthz")}).first == 200) {
-        return;
-      }
-      ASSERT_TRUE(daemon_->Alive()) << ReadFile(log());
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "veild did not become healthy: " << ReadFile(log());
-  }
-
-  std::pair<int, std::string> Curl(std::vector<std::string> args) {
-    std::string body_file = dir_ + "/curl-body";
-    std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", body_file, "-w", "%{http_code}"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = RunProcess(argv);
-    int status = r.exit_code == 0 ? std::atoi(r.output.c_str()) : -1;
-    return {status, ReadFile(body_file)};
-  }
-
-  std::string Login(const std::string& key_file) {
-    auto [status, body] = Curl({"-X", "POST", url(1, "/identity/token"), "--data-urlencode",
-                                "grant_type=urn:ibm:params:oauth:grant-type:apikey",
-                                "--data-urlencode", "apikey@" + key_file});
-    EXPECT_EQ(status, 200) << body;
-    if (status != 200) return "";
-    return std::string(boost::json::parse(body).at("access_token").as_string());
-  }
-
   std::string CreateKmsInstance(const std::string& token) {
-    auto [status, body] =
-        Curl({"-X", "POST", url(1, "/v2/resource_instances"), "-H",
-              "Authorization: Bearer " + token, "-H", "Content-Type: application/json", "--data",
-              R"({"name":"node-client","resource_id":"kms","target":"local"})"});
-    EXPECT_EQ(status, 201) << body;
-    if (status != 201) return "";
-    return std::string(boost::json::parse(body).at("guid").as_string());
+    return CreateInstance(token, "kms", "node-client");
   }
-
-  std::string dir_;
-  int base_ = 0;
-  std::unique_ptr<Background> daemon_;
 };
 
 TEST_F(KmsNodeClientTest, TheOfficialKeyProtectClientDrivesTheKeyLifecycle) {
