@@ -24,11 +24,62 @@ size_t PageSize() {
   return page;
 }
 
+// A per-thread cache of locked, wiped one-page buffers: most secrets (keys, DEKs, PINs) fit in one
+// page, and mlock/munlock/madvise per allocation cost more than the AES-GCM of a 32-byte DEK. A
+// page enters the cache only after OPENSSL_cleanse (and the free observer) in Release(), stays
+// locked and out of core dumps while cached, and is unlocked and freed when its thread ends. The
+// state is trivially destructible so that it stays usable while other thread-locals and statics
+// are destroyed; the reaper drains it and marks it dead.
+struct PageCache {
+  static constexpr size_t kMax = 16;
+  void* pages[kMax];
+  size_t count;
+  bool dead;
+};
+thread_local PageCache t_pages{};
+
+void FreePage(void* p, size_t capacity, bool locked) {
+  if (locked) (void)munlock(p, capacity);
+  (void)madvise(p, capacity, MADV_DODUMP);
+  std::free(p);
+}
+
+struct PageCacheReaper {
+  ~PageCacheReaper() {
+    while (t_pages.count > 0) FreePage(t_pages.pages[--t_pages.count], PageSize(), true);
+    t_pages.dead = true;
+  }
+};
+thread_local PageCacheReaper t_reaper;
+
+// A cached page for a secret of at most one page, or nullptr.
+void* TakeCachedPage() {
+  if (t_pages.count == 0) return nullptr;
+  return t_pages.pages[--t_pages.count];
+}
+
+// Keeps a wiped, locked one-page buffer for reuse; false when the cache cannot take it.
+bool CachePage(void* p) {
+  if (t_pages.dead || t_pages.count == PageCache::kMax) return false;
+  (void)&t_reaper;  // registers this thread's reaper on first use
+  t_pages.pages[t_pages.count++] = p;
+  return true;
+}
+
 }  // namespace
 
 SecretBytes::SecretBytes(size_t size) {
   if (size == 0) return;
   const size_t page = PageSize();
+  if (size <= page) {
+    if (void* cached = TakeCachedPage()) {  // already zero: wiped before it was cached
+      data_ = static_cast<uint8_t*>(cached);
+      size_ = size;
+      capacity_ = page;
+      locked_ = true;
+      return;
+    }
+  }
   VEIL_CHECK_MSG(size <= SIZE_MAX - page, "SecretBytes size overflow");
   const size_t capacity = (size + page - 1) / page * page;
   void* p = nullptr;
@@ -86,9 +137,9 @@ void SecretBytes::Release() {
   if (FreeObserver observer = g_free_observer.load(std::memory_order_acquire)) {
     observer(std::span<const uint8_t>(data_, capacity_));
   }
-  if (locked_) (void)munlock(data_, capacity_);
-  (void)madvise(data_, capacity_, MADV_DODUMP);
-  std::free(data_);
+  if (!(locked_ && capacity_ == PageSize() && CachePage(data_))) {
+    FreePage(data_, capacity_, locked_);
+  }
   data_ = nullptr;
   size_ = 0;
   capacity_ = 0;

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "common/bytes.h"
@@ -122,6 +124,38 @@ TEST(SecretBytesTest, MemoryIsWipedBeforeItIsFreed) {
     SecretBytes moved(std::move(source));
   }  // one buffer: the moved-from object owns none
   EXPECT_EQ(g_record.freed, 4);
+  EXPECT_EQ(g_record.dirty, 0);
+}
+
+// One-page buffers are reused within a thread (no mlock per secret): a reused buffer starts
+// zeroed, was wiped (the observer saw it) before reuse, and larger secrets still work.
+TEST(SecretBytesTest, ReusedPagesStartZeroedAndWereWiped) {
+  ObserveFrees observe;
+  const uint8_t* first_data = nullptr;
+  {
+    SecretBytes first{std::span<const uint8_t>(kPattern)};
+    first_data = first.Reveal().data();
+  }
+  EXPECT_EQ(g_record.freed, 1);
+  SecretBytes second(100);
+  EXPECT_EQ(second.Reveal().data(), first_data);  // the same page, from this thread's cache
+  for (uint8_t b : second.Reveal()) EXPECT_EQ(b, 0);
+  EXPECT_EQ(g_record.dirty, 0);
+  // Many at once: more than the cache holds, all distinct, all zeroed.
+  std::vector<SecretBytes> many;
+  for (int i = 0; i < 40; ++i) many.emplace_back(32);
+  std::set<const uint8_t*> distinct;
+  for (const SecretBytes& s : many) {
+    distinct.insert(s.Reveal().data());
+    for (uint8_t b : s.Reveal()) EXPECT_EQ(b, 0);
+  }
+  EXPECT_EQ(distinct.size(), many.size());
+  many.clear();
+  SecretBytes big(3 * 4096 + 1);
+  for (uint8_t b : big.Reveal()) EXPECT_EQ(b, 0);
+  EXPECT_EQ(g_record.dirty, 0);
+  // A buffer freed on another thread goes to that thread's cache, wiped.
+  std::thread([] { SecretBytes other{std::span<const uint8_t>(kPattern)}; }).join();
   EXPECT_EQ(g_record.dirty, 0);
 }
 
