@@ -115,35 +115,14 @@ Result<http::Response> DoRotate(const KmsApiDeps& deps, http::RequestContext& ct
   return http::Response::Empty(204);
 }
 
-Result<http::Response> DoDisable(const KmsApiDeps& deps, http::RequestContext& ctx,
-                                 const Scope& scope, const Key& key) {
-  Key k = VEIL_TRY_VALUE(deps.service->Disable(key, scope.actor));
+// disable, enable, setKeyForDeletion, unsetKeyForDeletion: one KmsService call, 204.
+using LifecycleFn = Result<Key> (KmsService::*)(const Key&, const Actor&);
+Result<http::Response> Lifecycle(const KmsApiDeps& deps, http::RequestContext& ctx,
+                                 const Scope& scope, const Key& key, LifecycleFn fn,
+                                 std::string_view what) {
+  Key k = VEIL_TRY_VALUE((deps.service->*fn)(key, scope.actor));
   DescribeKey(ctx, k, deps.service->options().region);
-  ctx.event().message = "Key Protect: disable key " + key.name;
-  return http::Response::Empty(204);
-}
-
-Result<http::Response> DoEnable(const KmsApiDeps& deps, http::RequestContext& ctx,
-                                const Scope& scope, const Key& key) {
-  Key k = VEIL_TRY_VALUE(deps.service->Enable(key, scope.actor));
-  DescribeKey(ctx, k, deps.service->options().region);
-  ctx.event().message = "Key Protect: enable key " + key.name;
-  return http::Response::Empty(204);
-}
-
-Result<http::Response> DoSetForDeletion(const KmsApiDeps& deps, http::RequestContext& ctx,
-                                        const Scope& scope, const Key& key) {
-  Key k = VEIL_TRY_VALUE(deps.service->SetKeyForDeletion(key, scope.actor));
-  DescribeKey(ctx, k, deps.service->options().region);
-  ctx.event().message = "Key Protect: set key " + key.name + " for deletion";
-  return http::Response::Empty(204);
-}
-
-Result<http::Response> DoUnsetForDeletion(const KmsApiDeps& deps, http::RequestContext& ctx,
-                                          const Scope& scope, const Key& key) {
-  Key k = VEIL_TRY_VALUE(deps.service->UnsetKeyForDeletion(key, scope.actor));
-  DescribeKey(ctx, k, deps.service->options().region);
-  ctx.event().message = "Key Protect: unset key " + key.name + " for deletion";
+  ctx.event().message = "Key Protect: " + std::string(what) + " key " + key.name;
   return http::Response::Empty(204);
 }
 
@@ -165,10 +144,22 @@ constexpr ActionInfo kActions[] = {
     {"unwrap", "kms.secrets.unwrap", DoUnwrap},
     {"rewrap", "kms.secrets.rewrap", DoRewrap},
     {"rotate", "kms.secrets.rotate", DoRotate},
-    {"disable", "kms.secrets.disable", DoDisable},
-    {"enable", "kms.secrets.enable", DoEnable},
-    {"setKeyForDeletion", "kms.secrets.setkeyfordeletion", DoSetForDeletion},
-    {"unsetKeyForDeletion", "kms.secrets.unsetkeyfordeletion", DoUnsetForDeletion},
+    {"disable", "kms.secrets.disable",
+     [](const KmsApiDeps& d, http::RequestContext& c, const Scope& s, const Key& k) {
+       return Lifecycle(d, c, s, k, &KmsService::Disable, "disable");
+     }},
+    {"enable", "kms.secrets.enable",
+     [](const KmsApiDeps& d, http::RequestContext& c, const Scope& s, const Key& k) {
+       return Lifecycle(d, c, s, k, &KmsService::Enable, "enable");
+     }},
+    {"setKeyForDeletion", "kms.secrets.setkeyfordeletion",
+     [](const KmsApiDeps& d, http::RequestContext& c, const Scope& s, const Key& k) {
+       return Lifecycle(d, c, s, k, &KmsService::SetKeyForDeletion, "set for deletion");
+     }},
+    {"unsetKeyForDeletion", "kms.secrets.unsetkeyfordeletion",
+     [](const KmsApiDeps& d, http::RequestContext& c, const Scope& s, const Key& k) {
+       return Lifecycle(d, c, s, k, &KmsService::UnsetKeyForDeletion, "unset for deletion");
+     }},
     {"sync", "kms.secrets.sync", DoSync},
 };
 
