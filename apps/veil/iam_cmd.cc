@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "command.h"
 #include "common/bytes.h"
 #include "common/time.h"
 #include "iam/model.h"
@@ -32,21 +33,6 @@ std::function<void()> Runner(int& exit_code, std::function<Status()> command) {
       exit_code = kApiExitOk;
     }
   };
-}
-
-CLI::App* Command(CLI::App& parent, const std::string& name, const std::string& description,
-                  const std::string& example) {
-  CLI::App* c = parent.add_subcommand(name, description);
-  c->footer("Example:\n  " + example);
-  return c;
-}
-
-// A group of commands (`veil iam`, `veil iam policy`, ...): needs one of its subcommands.
-CLI::App* Group(CLI::App& parent, const std::string& name, const std::string& description,
-                const std::string& example) {
-  CLI::App* g = Command(parent, name, description, example);
-  g->require_subcommand(1);
-  return g;
 }
 
 std::string TimeText(int64_t unix_seconds) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "command.h"
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/random.h"
@@ -743,20 +744,6 @@ std::function<void()> Runner(const GlobalOptions& g, int& rc, std::shared_ptr<Km
       rc = kApiExitOk;
     }
   };
-}
-
-CLI::App* Command(CLI::App& parent, const std::string& name, const std::string& description,
-                  const std::string& example) {
-  CLI::App* c = parent.add_subcommand(name, description);
-  c->footer("Example:\n  " + example);
-  return c;
-}
-
-CLI::App* Group(CLI::App& parent, const std::string& name, const std::string& description,
-                const std::string& example) {
-  CLI::App* c = Command(parent, name, description, example);
-  c->require_subcommand(1);
-  return c;
 }
 
 // A command that acts in a KMS instance: --instance, and KEY when `key` is set.
