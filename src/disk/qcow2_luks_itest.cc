@@ -32,7 +32,7 @@ class Qcow2LuksTest : public ::testing::Test {
   void SetUp() override {
     for (const char* tool : {"qemu-img", "qemu-io", "cryptsetup"}) {
       if (!testutil::HaveTool(tool)) {
-        GTEST_SKIP() << tool << " missing (Debian packages qemu-utils, cryptsetup-bin)";
+        GTEST_FAIL() << tool << " missing (Debian packages qemu-utils, cryptsetup-bin: make deps)";
       }
     }
     testutil::WriteFile(Path("pass"), AsBytes(kSecret));

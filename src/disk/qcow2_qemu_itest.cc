@@ -20,7 +20,7 @@ class Qcow2QemuTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!testutil::HaveTool("qemu-img") || !testutil::HaveTool("qemu-io")) {
-      GTEST_SKIP() << "qemu-img/qemu-io missing (Debian package qemu-utils)";
+      GTEST_FAIL() << "qemu-img/qemu-io missing (Debian package qemu-utils: make deps)";
     }
     source_ = testutil::PatternDisk(32 << 20);
     testutil::WriteFile(Path("src.raw"), source_);

@@ -21,7 +21,7 @@ using testutil::RunCommand;
 class VhdQemuTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testutil::HaveTool("qemu-img")) GTEST_SKIP() << "qemu-img missing (qemu-utils)";
+    if (!testutil::HaveTool("qemu-img")) GTEST_FAIL() << "qemu-img missing (qemu-utils: make deps)";
     source_ = testutil::PatternDisk(24 << 20);
     testutil::WriteFile(dir_ / "src.raw", source_);
   }

@@ -125,7 +125,8 @@ TEST_F(ImageTools, VeilLuks1OpensInCryptsetupQemuImgAndQemuIo) {
 
 TEST_F(ImageTools, VeilLuks2AcceptedByCryptsetupAndItsPayloadDecryptsWithPython) {
   VEIL_REQUIRE_TOOL("cryptsetup");
-  if (!testing::HavePythonCryptography()) GTEST_SKIP() << "python3 cryptography is not installed";
+  if (!testing::HavePythonCryptography())
+    GTEST_FAIL() << "python3 cryptography is not installed (make deps)";
   const std::string script = testing::WriteXtsScript(dir_);
   struct Case {
     uint32_t sector;
@@ -203,7 +204,8 @@ class CryptsetupContainers : public ImageTools,
 
 TEST_P(CryptsetupContainers, DecryptedByVeilToTheSameBytes) {
   VEIL_REQUIRE_TOOL("cryptsetup");
-  if (!testing::HavePythonCryptography()) GTEST_SKIP() << "python3 cryptography is not installed";
+  if (!testing::HavePythonCryptography())
+    GTEST_FAIL() << "python3 cryptography is not installed (make deps)";
   const CryptsetupCase& c = GetParam();
   const std::string img = dir_ / "cs.img";
   ASSERT_EQ(RunCommand("truncate -s 40M " + img).exit_code, 0);

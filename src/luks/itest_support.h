@@ -14,9 +14,10 @@ namespace veil::luks::testing {
 
 inline constexpr const char* kPython = "/usr/bin/python3";
 
-#define VEIL_REQUIRE_TOOL(tool)                                                              \
-  do {                                                                                       \
-    if (!::veil::luks::testing::HaveTool(tool)) GTEST_SKIP() << tool << " is not installed"; \
+#define VEIL_REQUIRE_TOOL(tool)                                            \
+  do {                                                                     \
+    if (!::veil::luks::testing::HaveTool(tool))                            \
+      GTEST_FAIL() << tool << " is not installed (make deps installs it)"; \
   } while (0)
 
 inline bool HavePythonCryptography() {

@@ -216,7 +216,8 @@ TEST(QemuLuks1Read, VeilWritesQemuReads) {
 
 // Python with the dumped key, both directions, with a non-zero iv_tweak.
 TEST(PythonXts, BothDirectionsWithIvTweak) {
-  if (!testing::HavePythonCryptography()) GTEST_SKIP() << "python3-cryptography is not installed";
+  if (!testing::HavePythonCryptography())
+    GTEST_FAIL() << "python3-cryptography is not installed (make deps)";
   TempDir dir;
   const std::string script = testing::WriteXtsScript(dir);
   for (uint32_t sector_size : {512u, 4096u}) {

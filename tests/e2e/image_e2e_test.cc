@@ -293,7 +293,8 @@ TEST_F(ImageCli, CtrlCDuringEncryptLeavesNoDestination) {
 }
 
 TEST_F(ImageCli, SfdiskGptDiskVerifiesAndCryptsetupAcceptsLuks2) {
-  if (!HaveTool("sfdisk")) GTEST_SKIP() << "sfdisk (Debian package fdisk) is not installed";
+  if (!HaveTool("sfdisk"))
+    GTEST_FAIL() << "sfdisk (Debian package fdisk) is not installed (make deps)";
   ASSERT_EQ(Sh("truncate -s 16M " + Path("gpt.raw") +
                " && printf 'label: gpt\\nsize=4M, type=L, name=root\\ntype=S\\n' | sfdisk -q " +
                Path("gpt.raw"))
