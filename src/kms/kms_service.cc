@@ -12,6 +12,7 @@
 #include "crypto/aead.h"
 #include "crypto/sign.h"
 #include "kms/errors.h"
+#include "kms/ip_filter.h"
 #include "kms/wdek.h"
 
 namespace veil::kms {
@@ -27,6 +28,12 @@ struct KmsService::CachedKey {
     return nullptr;
   }
   const StoredVersion& Latest() const { return versions.back(); }
+};
+
+struct KmsService::CachedPolicies {
+  std::vector<InstancePolicy> policies;
+  bool ip_filter = false;  // allowedIP enabled
+  std::vector<IpBlock> allowed;
 };
 
 namespace {
@@ -120,7 +127,10 @@ KmsService::KmsService(store::Database& db, hsm::KeyStore& hsm, const Clock& clo
       random_(random),
       options_(std::move(options)) {}
 
-KmsService::~KmsService() { subscription_.Cancel(); }
+KmsService::~KmsService() {
+  subscription_.Cancel();
+  policy_subscription_.Cancel();
+}
 
 Result<std::unique_ptr<KmsService>> KmsService::Create(store::Database& db, hsm::KeyStore& hsm,
                                                        const Clock& clock, Random& random,
@@ -130,6 +140,8 @@ Result<std::unique_ptr<KmsService>> KmsService::Create(store::Database& db, hsm:
   KmsService* self = service.get();
   service->subscription_ = VEIL_TRY_VALUE(
       db.Subscribe(kKeyChannel, [self](std::string_view key_id) { self->Invalidate(key_id); }));
+  service->policy_subscription_ = VEIL_TRY_VALUE(db.Subscribe(
+      kInstancePolicyChannel, [self](std::string_view id) { self->InvalidateInstance(id); }));
   return service;
 }
 
@@ -142,6 +154,52 @@ void KmsService::Invalidate(std::string_view key_id) {
   std::lock_guard lock(mu_);
   ++generation_;
   cache_.erase(std::string(key_id));
+}
+
+void KmsService::InvalidateInstance(std::string_view instance_id) {
+  std::lock_guard lock(policies_mu_);
+  ++policies_generation_;
+  policies_.erase(std::string(instance_id));
+}
+
+Result<std::shared_ptr<const KmsService::CachedPolicies>> KmsService::PoliciesOf(
+    const std::string& instance_id) {
+  uint64_t generation;
+  {
+    std::lock_guard lock(policies_mu_);
+    auto it = policies_.find(instance_id);
+    if (it != policies_.end()) return it->second;
+    generation = policies_generation_;
+  }
+  auto entry = std::make_shared<CachedPolicies>();
+  entry->policies = VEIL_TRY_VALUE(store_.GetInstancePolicies(db_, instance_id));
+  boost::json::object ip = PolicyData(entry->policies, "allowedIP");
+  if (BoolField(ip, "enabled", false)) {
+    entry->ip_filter = true;  // enabled with no valid block allows nobody
+    const auto* a = ip.if_contains("attributes");
+    const auto* list = a && a->is_object() ? a->get_object().if_contains("allowed_ip") : nullptr;
+    if (list != nullptr && list->is_array()) {
+      for (const boost::json::value& v : list->get_array()) {
+        if (!v.is_string()) continue;
+        if (auto block = ParseIpBlock(v.get_string()); block) entry->allowed.push_back(*block);
+      }
+    }
+  }
+  std::lock_guard lock(policies_mu_);
+  if (generation == policies_generation_) {
+    if (policies_.size() >= options_.key_cache_capacity) policies_.clear();
+    policies_[instance_id] = entry;
+  }
+  return std::shared_ptr<const CachedPolicies>(std::move(entry));
+}
+
+Status KmsService::CheckAllowedIp(const InstanceRef& instance, std::string_view remote_address) {
+  auto policies = VEIL_TRY_VALUE(PoliciesOf(instance.guid));
+  if (!policies->ip_filter || IpAllowed(policies->allowed, remote_address)) return OkStatus();
+  return tl::unexpected(Error(ErrorCode::kPermissionDenied,
+                              "UNAUTHORIZED_ERR: the instance's allowedIP policy does not allow "
+                              "requests from " +
+                                  std::string(remote_address)));
 }
 
 Result<std::shared_ptr<const KmsService::CachedKey>> KmsService::Load(std::string_view key_id) {
@@ -303,8 +361,8 @@ Result<Key> KmsService::CreateKey(const InstanceRef& instance, const CreateKeySp
     return KmsFail("KEY_EXPIRED_ERR", "expirationDate is in the past");
   }
   // The instance's keyCreateImportAccess policy.
-  auto policies = VEIL_TRY_VALUE(store_.GetInstancePolicies(db_, instance.guid));
-  boost::json::object access = PolicyData(policies, "keyCreateImportAccess");
+  auto cached = VEIL_TRY_VALUE(PoliciesOf(instance.guid));
+  boost::json::object access = PolicyData(cached->policies, "keyCreateImportAccess");
   if (BoolField(access, "enabled", false)) {
     boost::json::object attributes;
     if (const auto* a = access.if_contains("attributes"); a && a->is_object()) {
@@ -565,8 +623,8 @@ Result<Key> KmsService::Enable(const Key& key, const Actor& actor) {
 
 Result<bool> KmsService::DualAuthRequired(const Key& key) {
   if (key.dual_auth_delete) return true;
-  auto policies = VEIL_TRY_VALUE(store_.GetInstancePolicies(db_, key.instance_id));
-  return BoolField(PolicyData(policies, "dualAuthDelete"), "enabled", false);
+  auto cached = VEIL_TRY_VALUE(PoliciesOf(key.instance_id));
+  return BoolField(PolicyData(cached->policies, "dualAuthDelete"), "enabled", false);
 }
 
 Result<Key> KmsService::SetKeyForDeletion(const Key& key, const Actor& actor) {
@@ -862,7 +920,10 @@ Result<std::vector<InstancePolicy>> KmsService::GetInstancePolicies(const Instan
 Status KmsService::PutInstancePolicy(const InstanceRef& instance, std::string_view type,
                                      std::string data_json, const Actor& actor) {
   InstancePolicy policy{std::string(type), std::move(data_json), actor.iam_id, clock_.Now()};
-  return store_.PutInstancePolicy(db_, instance.guid, policy);
+  return db_.WithTransaction([&](store::Tx& tx) -> Status {
+    VEIL_TRY(store_.PutInstancePolicy(tx, instance.guid, policy));
+    return tx.Notify(kInstancePolicyChannel, instance.guid);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

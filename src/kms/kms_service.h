@@ -43,6 +43,8 @@
 namespace veil::kms {
 
 inline constexpr std::string_view kKeyChannel = "kms_key";
+// Every instance policy change is announced here (payload: the instance GUID).
+inline constexpr std::string_view kInstancePolicyChannel = "kms_instance_policy";
 
 // Who acts (for createdBy, dual authorization and service-only calls).
 struct Actor {
@@ -208,6 +210,10 @@ class KmsService {
   [[nodiscard]] Result<Key> SetDualAuthPolicy(const Key& key, bool enabled, const Actor& actor);
   [[nodiscard]] Result<std::vector<InstancePolicy>> GetInstancePolicies(
       const InstanceRef& instance);
+  // The allowedIP instance policy: OK, or kPermissionDenied (403 UNAUTHORIZED_ERR) when it is
+  // enabled and `remote_address` lies in none of its blocks. From a cache that every policy
+  // change invalidates (kInstancePolicyChannel).
+  [[nodiscard]] Status CheckAllowedIp(const InstanceRef& instance, std::string_view remote_address);
   // `data_json` is the policy_data object, already validated by the caller's parser.
   [[nodiscard]] Status PutInstancePolicy(const InstanceRef& instance, std::string_view type,
                                          std::string data_json, const Actor& actor);
@@ -244,9 +250,14 @@ class KmsService {
 
   // Drops `key_id` from the cache (called for each kKeyChannel notification).
   void Invalidate(std::string_view key_id);
+  // Drops the cached policies of `instance_id` (each kInstancePolicyChannel notification).
+  void InvalidateInstance(std::string_view instance_id);
 
  private:
   struct CachedKey;
+  struct CachedPolicies;
+  [[nodiscard]] Result<std::shared_ptr<const CachedPolicies>> PoliciesOf(
+      const std::string& instance_id);
   KmsService(store::Database& db, hsm::KeyStore& hsm, const Clock& clock, Random& random,
              KmsOptions options);
 
@@ -278,6 +289,10 @@ class KmsService {
   std::mutex listeners_mu_;
   std::multimap<std::string, KeyEventListener*> listeners_;  // listeners_mu_
   store::Subscription subscription_;
+  std::mutex policies_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const CachedPolicies>> policies_;  // policies_mu_
+  uint64_t policies_generation_ = 0;                                                 // policies_mu_
+  store::Subscription policy_subscription_;
 };
 
 // The KEY_ACTION_INVALID_STATE_ERR / KEY_DELETED_ERR refusal for `action` in `state`, or OK.

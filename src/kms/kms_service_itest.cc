@@ -508,6 +508,22 @@ TEST_F(KmsServiceTest, KeyCreateImportAccessPolicyIsEnforced) {
   EXPECT_TRUE(kms().CreateKey(f_.instance, spec, f_.user));
 }
 
+TEST_F(KmsServiceTest, AllowedIpPolicyFiltersByAddressAndChangesAtOnce) {
+  EXPECT_TRUE(kms().CheckAllowedIp(f_.instance, "203.0.113.9"));  // no policy: everyone
+  ASSERT_TRUE(kms().PutInstancePolicy(
+      f_.instance, "allowedIP",
+      R"({"enabled":true,"attributes":{"allowed_ip":["10.0.0.0/8","2001:db8::/32"]}})", f_.user));
+  EXPECT_TRUE(kms().CheckAllowedIp(f_.instance, "10.1.2.3"));
+  EXPECT_TRUE(kms().CheckAllowedIp(f_.instance, "2001:db8::7"));
+  auto refused = kms().CheckAllowedIp(f_.instance, "127.0.0.1");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(ReasonCode(refused.error()), "UNAUTHORIZED_ERR");
+  // The cache follows the change at once.
+  ASSERT_TRUE(kms().PutInstancePolicy(f_.instance, "allowedIP", R"({"enabled":false})", f_.user));
+  EXPECT_TRUE(kms().CheckAllowedIp(f_.instance, "127.0.0.1"));
+}
+
 TEST_F(KmsServiceTest, AliasesAndKeyRings) {
   CreateKeySpec spec;
   spec.name = "aliased";

@@ -53,6 +53,11 @@ Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
   }
   Scope scope;
   scope.instance = std::move(*instance);
+  // allowedIP: every route but the instance policies themselves, so that a policy that locks
+  // its owner out can still be corrected (by a Manager, from anywhere).
+  if (ctx.route() != "/api/v2/instance/policies") {
+    VEIL_TRY(deps.service->CheckAllowedIp(scope.instance, ctx.request().remote_address));
+  }
   scope.subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
   scope.actor.iam_id = scope.subject.iam_id;
   scope.actor.is_service = scope.subject.type == iam::Subject::Type::kService;

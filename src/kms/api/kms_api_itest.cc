@@ -243,6 +243,21 @@ TEST_F(KmsApiTest, OneAuditEventPerCallWithTheSpecsNamesAndNoSecret) {
   EXPECT_NE(all.find("KEY_DELETED_ERR"), std::string::npos);
 }
 
+TEST_F(KmsApiTest, AllowedIpPolicyRefusesOtherAddressesButNotItsOwnRoute) {
+  auto put = [&](const std::string& data) {
+    return Call("PUT", "/api/v2/instance/policies", admin_,
+                R"({"resources":[{"policy_type":"allowedIP","policy_data":)" + data + "}]}");
+  };
+  EXPECT_EQ(put(R"({"enabled":true,"attributes":{"allowed_ip":["10.0.0.0/33"]}})").status, 400);
+  EXPECT_EQ(put(R"({"enabled":true})").status, 400);
+  ASSERT_EQ(put(R"({"enabled":true,"attributes":{"allowed_ip":["10.0.0.0/8"]}})").status, 204);
+  Reply list = Call("GET", "/api/v2/keys", admin_);  // from 127.0.0.1
+  EXPECT_EQ(list.status, 403) << list.body;
+  // The policy itself stays reachable, so that it can be corrected.
+  ASSERT_EQ(put(R"({"enabled":true,"attributes":{"allowed_ip":["127.0.0.0/8"]}})").status, 204);
+  EXPECT_EQ(Call("GET", "/api/v2/keys", admin_).status, 200);
+}
+
 TEST_F(KmsApiTest, EnvelopesAndMediaTypes) {
   Reply created = Call("POST", "/api/v2/keys", admin_,
                        KeyBody("typed", false, R"(,"aliases":["my-alias"],"description":"d")"));

@@ -7,6 +7,7 @@
 #include "crypto/hash.h"
 #include "kms/api/handler_support.h"
 #include "kms/errors.h"
+#include "kms/ip_filter.h"
 
 namespace veil::kms::api::internal {
 namespace {
@@ -159,6 +160,21 @@ Status ValidateInstancePolicy(std::string_view type, const boost::json::object& 
     if (interval == nullptr || !interval->is_int64() || interval->get_int64() < 1 ||
         interval->get_int64() > 12) {
       return KmsFail("BAD_BODY_ERR", "rotation needs attributes.interval_month from 1 to 12");
+    }
+  }
+  if (type == "allowedIP" && enabled->get_bool()) {
+    const boost::json::value* list =
+        attributes ? attributes->get_object().if_contains("allowed_ip") : nullptr;
+    if (list == nullptr || !list->is_array() || list->get_array().empty()) {
+      return KmsFail("BAD_BODY_ERR",
+                     "allowedIP needs attributes.allowed_ip: a list of CIDR blocks");
+    }
+    for (const boost::json::value& v : list->get_array()) {
+      if (!v.is_string() || !ParseIpBlock(v.get_string())) {
+        return KmsFail("BAD_BODY_ERR",
+                       "allowed_ip holds IPv4 or IPv6 CIDR blocks, such as "
+                       "10.0.0.0/8 or 2001:db8::/32");
+      }
     }
   }
   if (type == "keyCreateImportAccess" && attributes != nullptr) {
