@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "luks/test_support.h"
 
@@ -81,10 +83,12 @@ inline int RunXtsScript(const std::string& script, const std::string& op, const 
 // that one failure (after removing `output`, when given, so the retry starts clean).
 inline RunResult RunQemuImgRetrying(const std::string& args, const std::string& output = "") {
   RunResult r;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  for (int attempt = 0; attempt < 12; ++attempt) {
     if (!output.empty()) ::unlink(output.c_str());
     r = RunCommand("qemu-img " + args);
     if (r.exit_code == 0 || r.output.find("accurate CPU usage") == std::string::npos) break;
+    // Under a full ctest -j the burst can outlast a few quick retries: back off a little.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
   }
   return r;
 }

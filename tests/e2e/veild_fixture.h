@@ -46,13 +46,24 @@ class VeildTest : public ::testing::Test {
       argv.push_back(std::move(a));
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
-    daemon_ = std::make_unique<Background>(argv, log());
-    for (int i = 0; i < 400; ++i) {
-      if (AllHealthy()) return;
-      ASSERT_TRUE(daemon_->Alive()) << ReadFile(log());
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Another test may take one of the free ports between FreePortBase() and veild's bind: then
+    // start again on new ports (the data directory is kept, as a restart would).
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      daemon_ = std::make_unique<Background>(argv, log());
+      for (int i = 0; i < 400; ++i) {
+        if (AllHealthy()) return;
+        if (!daemon_->Alive()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      const std::string text = ReadFile(log());
+      ASSERT_FALSE(daemon_->Alive()) << "veild did not become healthy: " << text;
+      ASSERT_NE(text.find("Address already in use"), std::string::npos) << text;
+      base_ = FreePortBase();
+      for (size_t k = 0; k + 1 < argv.size(); ++k) {
+        if (argv[k] == "--port-base") argv[k + 1] = std::to_string(base_);
+      }
     }
-    FAIL() << "veild did not become healthy: " << ReadFile(log());
+    FAIL() << "veild found no free ports in 3 attempts: " << ReadFile(log());
   }
 
   // curl -s -o <body> -w '%{http_code}' args...: the status (-1 when curl failed) and body.
