@@ -154,6 +154,8 @@ void KmsService::Invalidate(std::string_view key_id) {
   std::lock_guard lock(mu_);
   ++generation_;
   cache_.erase(std::string(key_id));
+  // Any change to any key may add, drop or move an alias: aliases are few and changes rare.
+  aliases_.clear();
 }
 
 void KmsService::InvalidateInstance(std::string_view instance_id) {
@@ -232,14 +234,34 @@ Result<std::shared_ptr<const KmsService::CachedKey>> KmsService::Load(std::strin
 Result<Key> KmsService::GetKey(const InstanceRef& instance, std::string_view id_or_alias) {
   std::string id(id_or_alias);
   if (!IsUuidV4(id_or_alias)) {
-    auto by_alias = store_.KeyIdOfAlias(db_, instance.guid, id_or_alias);
-    if (!by_alias) {
-      if (by_alias.error().code == ErrorCode::kNotFound) {
-        return tl::unexpected(NotFoundKey(id_or_alias));
-      }
-      return tl::unexpected(by_alias.error());
+    // Clients name keys by alias on every wrap (the README's `veil kms wrap images`): resolve it
+    // from memory; every key change (kKeyChannel) empties this map.
+    std::string alias_key = instance.guid + "/" + id;
+    uint64_t generation;
+    std::optional<std::string> cached;
+    {
+      std::lock_guard lock(mu_);
+      auto it = aliases_.find(alias_key);
+      if (it != aliases_.end()) cached = it->second;
+      generation = generation_;
     }
-    id = std::move(*by_alias);
+    if (cached) {
+      id = std::move(*cached);
+    } else {
+      auto by_alias = store_.KeyIdOfAlias(db_, instance.guid, id_or_alias);
+      if (!by_alias) {
+        if (by_alias.error().code == ErrorCode::kNotFound) {
+          return tl::unexpected(NotFoundKey(id_or_alias));
+        }
+        return tl::unexpected(by_alias.error());
+      }
+      id = std::move(*by_alias);
+      std::lock_guard lock(mu_);
+      if (generation == generation_) {
+        if (aliases_.size() >= options_.key_cache_capacity) aliases_.clear();
+        aliases_[std::move(alias_key)] = id;
+      }
+    }
   }
   auto entry = VEIL_TRY_VALUE(Load(id));
   if (entry->key.instance_id != instance.guid) return tl::unexpected(NotFoundKey(id_or_alias));

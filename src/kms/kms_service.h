@@ -286,6 +286,7 @@ class KmsService {
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const CachedKey>> cache_;  // mu_
   uint64_t generation_ = 0;                                                  // mu_
+  std::unordered_map<std::string, std::string> aliases_;  // mu_: "<instance>/<alias>" -> key id
   std::mutex listeners_mu_;
   std::multimap<std::string, KeyEventListener*> listeners_;  // listeners_mu_
   store::Subscription subscription_;

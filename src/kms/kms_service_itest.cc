@@ -539,8 +539,13 @@ TEST_F(KmsServiceTest, AliasesAndKeyRings) {
   EXPECT_REASON(kms().CreateAlias(*key, "a5"), "KEY_ALIAS_QUOTA_ERR");
   Key other = f_.CreateRoot("other");
   EXPECT_REASON(kms().CreateAlias(other, "boot-disk"), "DUPLICATE_ALIAS_ERR");
+  ASSERT_TRUE(kms().GetKey(f_.instance, "a1"));  // now in the alias cache
   ASSERT_TRUE(kms().DeleteAlias(*key, "a1"));
   EXPECT_REASON(kms().DeleteAlias(*key, "a1"), "NOT_FOUND_ERR");
+  EXPECT_REASON(kms().GetKey(f_.instance, "a1"), "KEY_NOT_FOUND_ERR");  // the cache followed
+  // An alias is per instance: another instance does not see it, cached or not.
+  InstanceRef elsewhere{"00000000-0000-4000-8000-000000000002", f_.iam.account_id, ""};
+  EXPECT_REASON(kms().GetKey(elsewhere, "boot-disk"), "KEY_NOT_FOUND_ERR");
 
   ASSERT_TRUE(kms().CreateKeyRing(f_.instance, "ring-1", f_.user));
   EXPECT_REASON(kms().CreateKeyRing(f_.instance, "ring-1", f_.user), "CONFLICT_ERR");
