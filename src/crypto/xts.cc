@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "crypto/internal/ossl.h"
+#include "crypto/internal/xts_vaes.h"
 
 namespace veil::crypto {
 
@@ -47,11 +48,18 @@ inline void XorInto(uint8_t* p, __m128i t) {
   _mm_storeu_si128(block, _mm_xor_si128(_mm_loadu_si128(block), t));
 }
 
-// For each of `sectors` sectors of `blocks` blocks at `tile`, whose first tweaks (encrypted
-// sector numbers) are at `initial`: stores every block's tweak in `tweaks` and XORs it into the
-// block. Four sectors at a time: their doubling chains are independent, so they overlap.
-void ApplyTweaks(uint8_t* tile, uint64_t* tweaks, const uint8_t* initial, size_t sectors,
-                 size_t blocks) {
+// dst = src ^ t, one block.
+inline void XorFrom(uint8_t* dst, const uint8_t* src, __m128i t) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst),
+                   _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)), t));
+}
+
+// For each of `sectors` sectors of `blocks` blocks at `src`, whose first tweaks (encrypted
+// sector numbers) are at `initial`: stores every block's tweak in `tweaks` and the block XOR its
+// tweak at `tile` (which may be `src`). Four sectors at a time: their doubling chains are
+// independent, so they overlap.
+void ApplyTweaks(const uint8_t* src, uint8_t* tile, uint64_t* tweaks, const uint8_t* initial,
+                 size_t sectors, size_t blocks) {
   auto* out = reinterpret_cast<__m128i*>(tweaks);
   auto first = [&](size_t s) {
     return _mm_loadu_si128(reinterpret_cast<const __m128i*>(initial + 16 * s));
@@ -65,10 +73,10 @@ void ApplyTweaks(uint8_t* tile, uint64_t* tweaks, const uint8_t* initial, size_t
       out[b + blocks] = t1;
       out[b + 2 * blocks] = t2;
       out[b + 3 * blocks] = t3;
-      XorInto(tile + 16 * b, t0);
-      XorInto(tile + 16 * (b + blocks), t1);
-      XorInto(tile + 16 * (b + 2 * blocks), t2);
-      XorInto(tile + 16 * (b + 3 * blocks), t3);
+      XorFrom(tile + 16 * b, src + 16 * b, t0);
+      XorFrom(tile + 16 * (b + blocks), src + 16 * (b + blocks), t1);
+      XorFrom(tile + 16 * (b + 2 * blocks), src + 16 * (b + 2 * blocks), t2);
+      XorFrom(tile + 16 * (b + 3 * blocks), src + 16 * (b + 3 * blocks), t3);
       t0 = MulAlpha(t0);
       t1 = MulAlpha(t1);
       t2 = MulAlpha(t2);
@@ -79,7 +87,7 @@ void ApplyTweaks(uint8_t* tile, uint64_t* tweaks, const uint8_t* initial, size_t
     __m128i t = first(s);
     for (size_t j = 0; j < blocks; ++j) {
       out[s * blocks + j] = t;
-      XorInto(tile + 16 * (s * blocks + j), t);
+      XorFrom(tile + 16 * (s * blocks + j), src + 16 * (s * blocks + j), t);
       t = MulAlpha(t);
     }
   }
@@ -106,16 +114,16 @@ inline uint64_t ToLe(uint64_t v) {
   return v;
 }
 
-// Stores the tweak (lo, hi) of one block in `t` and XORs it into the block at `p`. Everything
-// stays in 64-bit registers: combining two 8-byte stores into a 16-byte load would stall store
-// forwarding.
-inline void ApplyTweak(uint8_t* p, uint64_t* t, uint64_t lo, uint64_t hi) {
+// Stores the tweak (lo, hi) of one block in `t` and the block at `src` XOR the tweak at `p`.
+// Everything stays in 64-bit registers: combining two 8-byte stores into a 16-byte load would
+// stall store forwarding.
+inline void ApplyTweak(const uint8_t* src, uint8_t* p, uint64_t* t, uint64_t lo, uint64_t hi) {
   const uint64_t w0 = ToLe(lo), w1 = ToLe(hi);
   t[0] = w0;
   t[1] = w1;
   uint64_t a, b;
-  std::memcpy(&a, p, 8);
-  std::memcpy(&b, p + 8, 8);
+  std::memcpy(&a, src, 8);
+  std::memcpy(&b, src + 8, 8);
   a ^= w0;
   b ^= w1;
   std::memcpy(p, &a, 8);
@@ -141,13 +149,13 @@ inline void Double(uint64_t& lo, uint64_t& hi) {
   lo = (lo << 1) ^ carry;
 }
 
-void ApplyTweaks(uint8_t* tile, uint64_t* tweaks, const uint8_t* initial, size_t sectors,
-                 size_t blocks) {
+void ApplyTweaks(const uint8_t* src, uint8_t* tile, uint64_t* tweaks, const uint8_t* initial,
+                 size_t sectors, size_t blocks) {
   for (size_t s = 0; s < sectors; ++s) {
     uint64_t lo = LoadLe64(initial + 16 * s), hi = LoadLe64(initial + 16 * s + 8);
     for (size_t j = 0; j < blocks; ++j) {
       const size_t b = s * blocks + j;
-      ApplyTweak(tile + 16 * b, tweaks + 2 * b, lo, hi);
+      ApplyTweak(src + 16 * b, tile + 16 * b, tweaks + 2 * b, lo, hi);
       Double(lo, hi);
     }
   }
@@ -170,6 +178,15 @@ struct XtsCipher::State {
   internal::CipherCtx data_dec{EVP_CIPHER_CTX_new()};
   internal::CipherCtx tweak_enc{EVP_CIPHER_CTX_new()};
   size_t key_size = 0;
+  // The VAES path's key schedules, when the CPU has it and the engine is kFastest.
+  std::unique_ptr<internal::VaesXtsKeys> vaes;
+
+  State() = default;
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    if (vaes) OPENSSL_cleanse(vaes.get(), sizeof *vaes);
+  }
 };
 
 XtsCipher::XtsCipher(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -177,7 +194,7 @@ XtsCipher::~XtsCipher() = default;
 XtsCipher::XtsCipher(XtsCipher&&) noexcept = default;
 XtsCipher& XtsCipher::operator=(XtsCipher&&) noexcept = default;
 
-Result<XtsCipher> XtsCipher::Create(std::span<const uint8_t> key) {
+Result<XtsCipher> XtsCipher::Create(std::span<const uint8_t> key, XtsEngine engine) {
   const EVP_CIPHER* cipher = nullptr;
   const EVP_CIPHER* ecb = nullptr;
   if (key.size() == 32) {
@@ -209,15 +226,24 @@ Result<XtsCipher> XtsCipher::Create(std::span<const uint8_t> key) {
     return OpenSslFailure(ErrorCode::kInternal, "AES-XTS: key setup");
   }
   state->key_size = key.size();
+  if (engine == XtsEngine::kFastest && internal::VaesXtsAvailable()) {
+    state->vaes = std::make_unique<internal::VaesXtsKeys>();
+    internal::VaesXtsExpandKeys(key.data(), key.size(), state->vaes.get());
+  }
   return XtsCipher(std::move(state));
 }
 
 size_t XtsCipher::key_size() const { return state_ ? state_->key_size : 0; }
 
-Status XtsCipher::Transform(std::span<uint8_t> data, uint64_t sector, Direction direction) {
+const char* XtsCipher::engine_name() const {
+  return state_ && state_->vaes ? "vaes-avx512" : "openssl";
+}
+
+Status XtsCipher::Transform(std::span<const uint8_t> in, std::span<uint8_t> out, uint64_t sector,
+                            Direction direction) {
   const bool encrypt = direction == Direction::kEncrypt;
   VEIL_CHECK_MSG(state_ != nullptr, "XtsCipher used after move");
-  if (data.size() < kXtsMinDataUnit || data.size() > kXtsMaxDataUnit) {
+  if (in.size() < kXtsMinDataUnit || in.size() > kXtsMaxDataUnit) {
     return InvalidArgument("AES-XTS: data unit must be 16 bytes .. 16 MiB");
   }
   uint8_t tweak[16] = {};
@@ -226,8 +252,8 @@ Status XtsCipher::Transform(std::span<uint8_t> data, uint64_t sector, Direction 
   int len = 0;
   // Re-arm only the tweak: the cached key schedules stay.
   if (EVP_CipherInit_ex2(ctx, nullptr, nullptr, tweak, -1, nullptr) != 1 ||
-      EVP_CipherUpdate(ctx, data.data(), &len, data.data(), static_cast<int>(data.size())) != 1 ||
-      static_cast<size_t>(len) != data.size()) {
+      EVP_CipherUpdate(ctx, out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 ||
+      static_cast<size_t>(len) != in.size()) {
     return OpenSslFailure(ErrorCode::kInternal, encrypt ? "AES-XTS: encrypt" : "AES-XTS: decrypt");
   }
   return OkStatus();
@@ -236,8 +262,9 @@ Status XtsCipher::Transform(std::span<uint8_t> data, uint64_t sector, Direction 
 // XTS built from ECB (IEEE 1619 5.3.1, sectors a multiple of 16 bytes: no ciphertext stealing):
 // for block j of a sector with tweak number i, T = AES-enc(key2, i) * alpha^j and
 // C = AES(key1, P ^ T) ^ T, where AES is encryption or decryption of the data.
-Status XtsCipher::TransformTiles(std::span<uint8_t> buffer, uint64_t first_sector,
-                                 size_t sector_size, uint64_t tweak_step, Direction direction) {
+Status XtsCipher::TransformTiles(std::span<const uint8_t> in, std::span<uint8_t> buffer,
+                                 uint64_t first_sector, size_t sector_size, uint64_t tweak_step,
+                                 Direction direction) {
   alignas(64) uint64_t tweaks[kTileBytes / 8];              // one 16-byte tweak per block
   alignas(64) uint8_t initial[kTileBytes / 512 * 16] = {};  // the sectors' first tweaks
   EVP_CIPHER_CTX* data_ctx =
@@ -260,7 +287,7 @@ Status XtsCipher::TransformTiles(std::span<uint8_t> buffer, uint64_t first_secto
       break;
     }
     uint8_t* tile = buffer.data() + at;
-    ApplyTweaks(tile, tweaks, initial, sectors, blocks_per_sector);
+    ApplyTweaks(in.data() + at, tile, tweaks, initial, sectors, blocks_per_sector);
     if (EVP_CipherUpdate(data_ctx, tile, &len, tile, static_cast<int>(length)) != 1 ||
         static_cast<size_t>(len) != length) {
       status = OpenSslFailure(ErrorCode::kInternal, direction == Direction::kEncrypt
@@ -276,43 +303,67 @@ Status XtsCipher::TransformTiles(std::span<uint8_t> buffer, uint64_t first_secto
   return status;
 }
 
-Status XtsCipher::TransformSectors(std::span<uint8_t> buffer, uint64_t first_sector,
-                                   size_t sector_size, uint64_t tweak_step, Direction direction) {
+Status XtsCipher::TransformSectors(std::span<const uint8_t> in, std::span<uint8_t> out,
+                                   uint64_t first_sector, size_t sector_size, uint64_t tweak_step,
+                                   Direction direction) {
   VEIL_CHECK_MSG(state_ != nullptr, "XtsCipher used after move");
   if (sector_size != 512 && sector_size != 1024 && sector_size != 2048 && sector_size != 4096) {
     return InvalidArgument("AES-XTS: sector size must be 512, 1024, 2048 or 4096");
   }
-  if (buffer.size() % sector_size != 0) {
+  if (in.size() != out.size()) {
+    return InvalidArgument("AES-XTS: input and output differ in size");
+  }
+  if (in.data() != out.data() && in.data() < out.data() + out.size() &&
+      out.data() < in.data() + in.size()) {
+    return InvalidArgument("AES-XTS: input and output overlap");
+  }
+  if (in.size() % sector_size != 0) {
     return InvalidArgument("AES-XTS: buffer is not a whole number of sectors");
   }
   if (tweak_step == 0) return InvalidArgument("AES-XTS: tweak step must be positive");
-  const uint64_t count = buffer.size() / sector_size;
+  const uint64_t count = in.size() / sector_size;
   if (count > 0 && (count - 1) > (UINT64_MAX - first_sector) / tweak_step) {
     return InvalidArgument("AES-XTS: sector numbers wrap around");
   }
+  if (state_->vaes) {
+    internal::VaesXtsSectors(*state_->vaes, in.data(), out.data(), count, sector_size, first_sector,
+                             tweak_step, direction == Direction::kEncrypt);
+    return OkStatus();
+  }
   if (sector_size < kTiledBelow) {
-    return TransformTiles(buffer, first_sector, sector_size, tweak_step, direction);
+    return TransformTiles(in, out, first_sector, sector_size, tweak_step, direction);
   }
   for (uint64_t i = 0; i < count; ++i) {
-    VEIL_TRY(Transform(buffer.subspan(i * sector_size, sector_size), first_sector + i * tweak_step,
+    VEIL_TRY(Transform(in.subspan(i * sector_size, sector_size),
+                       out.subspan(i * sector_size, sector_size), first_sector + i * tweak_step,
                        direction));
   }
   return OkStatus();
 }
 
 Status XtsCipher::EncryptSector(std::span<uint8_t> data, uint64_t sector) {
-  return Transform(data, sector, Direction::kEncrypt);
+  return Transform(data, data, sector, Direction::kEncrypt);
 }
 Status XtsCipher::DecryptSector(std::span<uint8_t> data, uint64_t sector) {
-  return Transform(data, sector, Direction::kDecrypt);
+  return Transform(data, data, sector, Direction::kDecrypt);
 }
 Status XtsCipher::EncryptSectors(std::span<uint8_t> buffer, uint64_t first_sector,
                                  size_t sector_size, uint64_t tweak_step) {
-  return TransformSectors(buffer, first_sector, sector_size, tweak_step, Direction::kEncrypt);
+  return TransformSectors(buffer, buffer, first_sector, sector_size, tweak_step,
+                          Direction::kEncrypt);
 }
 Status XtsCipher::DecryptSectors(std::span<uint8_t> buffer, uint64_t first_sector,
                                  size_t sector_size, uint64_t tweak_step) {
-  return TransformSectors(buffer, first_sector, sector_size, tweak_step, Direction::kDecrypt);
+  return TransformSectors(buffer, buffer, first_sector, sector_size, tweak_step,
+                          Direction::kDecrypt);
+}
+Status XtsCipher::EncryptSectors(std::span<const uint8_t> in, std::span<uint8_t> out,
+                                 uint64_t first_sector, size_t sector_size, uint64_t tweak_step) {
+  return TransformSectors(in, out, first_sector, sector_size, tweak_step, Direction::kEncrypt);
+}
+Status XtsCipher::DecryptSectors(std::span<const uint8_t> in, std::span<uint8_t> out,
+                                 uint64_t first_sector, size_t sector_size, uint64_t tweak_step) {
+  return TransformSectors(in, out, first_sector, sector_size, tweak_step, Direction::kDecrypt);
 }
 
 }  // namespace veil::crypto

@@ -6,6 +6,7 @@
 
 #include "common/encoding.h"
 #include "common/random.h"
+#include "crypto/internal/xts_vaes.h"
 
 namespace veil::crypto {
 namespace {
@@ -160,36 +161,97 @@ TEST(XtsTest, Ieee1619Aes256Vector10ThroughTheTiledPath) {
   EXPECT_EQ(buffer[1024], 0x5a);
 }
 
-// EncryptSectors (tiled ECB path below 2048-byte sectors, OpenSSL's XTS above) must equal
-// EncryptSector called sector by sector, for every sector size, both key sizes, tweak steps 1 and
-// 8, buffers that end mid-tile, and tweaks up to the last one before the wrap.
-TEST(XtsTest, SectorsMatchSectorBySectorForEverySizeStepAndKey) {
+// EncryptSectors (with the VAES engine when the CPU has it; with OpenSSL: the tiled ECB path
+// below 2048-byte sectors, OpenSSL's XTS above) must equal EncryptSector (OpenSSL's AES-XTS) called
+// sector by sector, for every sector size, both key sizes, tweak steps 1 and 8, sector counts that
+// fill and do not fill the VAES path's batches of four and the tiles, and tweaks up to the last
+// one before the wrap; in place and from one buffer to another.
+TEST(XtsTest, SectorsMatchSectorBySectorForEverySizeStepKeyAndEngine) {
   OsRandom random;
-  for (size_t key_bytes : {32, 64}) {
-    auto xts = XtsCipher::Create(random.Bytes(key_bytes)).value();
-    for (size_t sector_size : {512, 1024, 2048, 4096}) {
-      for (uint64_t step : {uint64_t{1}, uint64_t{8}}) {
-        for (size_t sectors : {size_t{1}, size_t{3}, size_t{33}, size_t{70}}) {
-          const std::vector<uint8_t> plain = random.Bytes(sector_size * sectors);
-          for (uint64_t first :
-               {uint64_t{0}, uint64_t{0x0123456789abcdef}, UINT64_MAX - (sectors - 1) * step}) {
-            std::vector<uint8_t> bulk = plain;
-            ASSERT_TRUE(xts.EncryptSectors(bulk, first, sector_size, step));
-            for (size_t i = 0; i < sectors; ++i) {
-              std::vector<uint8_t> one(plain.begin() + i * sector_size,
-                                       plain.begin() + (i + 1) * sector_size);
-              ASSERT_TRUE(xts.EncryptSector(one, first + i * step));
-              ASSERT_TRUE(std::equal(one.begin(), one.end(), bulk.begin() + i * sector_size))
-                  << key_bytes << " " << sector_size << " " << step << " " << sectors << " "
-                  << first << " sector " << i;
+  for (XtsEngine engine : {XtsEngine::kFastest, XtsEngine::kOpenSsl}) {
+    for (size_t key_bytes : {32, 64}) {
+      const std::vector<uint8_t> key = random.Bytes(key_bytes);
+      auto xts = XtsCipher::Create(key, engine).value();
+      for (size_t sector_size : {512, 1024, 2048, 4096}) {
+        for (uint64_t step : {uint64_t{1}, uint64_t{8}}) {
+          for (size_t sectors : {1, 3, 4, 5, 33, 70}) {
+            const std::vector<uint8_t> plain = random.Bytes(sector_size * sectors);
+            for (uint64_t first :
+                 {uint64_t{0}, uint64_t{0x0123456789abcdef}, UINT64_MAX - (sectors - 1) * step}) {
+              const std::string where = std::string(xts.engine_name()) + " " +
+                                        std::to_string(key_bytes) + " " +
+                                        std::to_string(sector_size) + " " + std::to_string(step) +
+                                        " " + std::to_string(sectors) + " " + std::to_string(first);
+              std::vector<uint8_t> bulk = plain;
+              ASSERT_TRUE(xts.EncryptSectors(bulk, first, sector_size, step));
+              for (size_t i = 0; i < sectors; ++i) {
+                std::vector<uint8_t> one(plain.begin() + i * sector_size,
+                                         plain.begin() + (i + 1) * sector_size);
+                ASSERT_TRUE(xts.EncryptSector(one, first + i * step));
+                ASSERT_TRUE(std::equal(one.begin(), one.end(), bulk.begin() + i * sector_size))
+                    << where << " sector " << i;
+              }
+              std::vector<uint8_t> copy(plain.size());
+              ASSERT_TRUE(xts.EncryptSectors(std::span<const uint8_t>(plain), copy, first,
+                                             sector_size, step));
+              ASSERT_EQ(copy, bulk) << where;
+              ASSERT_TRUE(xts.DecryptSectors(std::span<const uint8_t>(bulk), copy, first,
+                                             sector_size, step));
+              ASSERT_EQ(copy, plain) << where;
+              ASSERT_TRUE(xts.DecryptSectors(bulk, first, sector_size, step));
+              ASSERT_EQ(bulk, plain) << where;
             }
-            ASSERT_TRUE(xts.DecryptSectors(bulk, first, sector_size, step));
-            ASSERT_EQ(bulk, plain);
           }
         }
       }
     }
   }
+}
+
+// The IEEE 1619 sector vectors through EncryptSectors on both engines.
+TEST(XtsTest, Ieee1619SectorVectorsOnBothEngines) {
+  for (XtsEngine engine : {XtsEngine::kFastest, XtsEngine::kOpenSsl}) {
+    auto xts128 = XtsCipher::Create(Hex(kKey4), engine).value();
+    std::vector<uint8_t> buffer = CountingSector();
+    std::vector<uint8_t> ct4 = Hex(kVector4Ciphertext);
+    buffer.insert(buffer.end(), ct4.begin(), ct4.end());
+    ASSERT_TRUE(xts128.EncryptSectors(buffer, 0, 512));
+    EXPECT_EQ(HexEncode(std::span(buffer).first(512)), kVector4Ciphertext) << xts128.engine_name();
+    EXPECT_EQ(HexEncode(std::span(buffer).subspan(512)), kVector5Ciphertext);
+
+    auto xts256 = XtsCipher::Create(Hex(kKey10), engine).value();
+    std::vector<uint8_t> plain(5 * 512, 0x5a), cipher(5 * 512);
+    std::vector<uint8_t> counting = CountingSector();
+    std::copy(counting.begin(), counting.end(), plain.begin() + 4 * 512);  // sector 0xff
+    ASSERT_TRUE(xts256.EncryptSectors(std::span<const uint8_t>(plain), cipher, 0xfb, 512));
+    EXPECT_EQ(HexEncode(std::span(cipher).subspan(4 * 512)), kVector10Ciphertext)
+        << xts256.engine_name();
+  }
+}
+
+TEST(XtsTest, EngineNameSaysWhichPathRuns) {
+  auto openssl = XtsCipher::Create(Hex(kKey4), XtsEngine::kOpenSsl).value();
+  EXPECT_STREQ(openssl.engine_name(), "openssl");
+  auto fastest = XtsCipher::Create(Hex(kKey4)).value();
+  EXPECT_STREQ(fastest.engine_name(), internal::VaesXtsAvailable() ? "vaes-avx512" : "openssl");
+}
+
+TEST(XtsTest, OutOfPlaceRefusesOverlapAndSizeMismatch) {
+  auto xts = XtsCipher::Create(Hex(kKey10)).value();
+  std::vector<uint8_t> buffer(4096);
+  const std::span<uint8_t> all(buffer);
+  EXPECT_EQ(
+      xts.EncryptSectors(std::span<const uint8_t>(all.first(2048)), all.subspan(512, 2048), 0, 512)
+          .error()
+          .code,
+      ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      xts.EncryptSectors(std::span<const uint8_t>(all.first(1024)), all.subspan(2048, 512), 0, 512)
+          .error()
+          .code,
+      ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(xts.EncryptSectors(std::span<const uint8_t>(all.first(2048)), all.subspan(2048, 2048),
+                                 0, 512));
 }
 
 TEST(XtsTest, TweakStepMustBePositiveAndMustNotWrap) {
