@@ -26,6 +26,7 @@
 #include "disk/disk_reader.h"
 #include "disk/file.h"
 #include "disk/file_writer.h"
+#include "disk/mapped_file.h"
 #include "disk/qcow2_writer.h"
 #include "disk/sequential_reader.h"
 #include "luks/inspect.h"
@@ -310,6 +311,7 @@ class TempPath {
 // A disk to read: random access (a file) or a stream (a pipe, stdin).
 struct Source {
   std::shared_ptr<disk::DiskReader> disk;
+  std::unique_ptr<disk::MappedFile> mapped;  // a raw file's bytes, when they could be mapped
   std::unique_ptr<disk::SequentialReader> stream;
   Fd owned_fd;  // a FIFO we opened
   std::string format_name;
@@ -367,6 +369,9 @@ Result<Source> OpenEncryptSource(const EncryptOptions& o) {
   if (o.source_size && *o.source_size != *s.size) {
     return InvalidArgument("--size " + std::to_string(*o.source_size) + " but " + o.source +
                            " holds a disk of " + std::to_string(*s.size) + " bytes");
+  }
+  if (s.disk->format() == disk::DiskFormat::kRaw) {
+    s.mapped = disk::MappedFile::Map(o.source, st, *s.size);  // else read with pread
   }
   return s;
 }
@@ -497,6 +502,7 @@ Result<std::vector<SectorCipher>> CipherPerWorker(const Layout& layout, const Se
 struct CopyPlan {
   // Input: exactly one of these.
   const disk::DiskReader* disk = nullptr;      // plaintext, random access (ReadAt)
+  const disk::MappedFile* mapped = nullptr;    // the same bytes, mapped (optional)
   disk::SequentialReader* stream = nullptr;    // plaintext, in order (read by the producer)
   const disk::DiskReader* luks_raw = nullptr;  // a raw LUKS container's bytes
   uint64_t luks_payload_offset = 0;
@@ -645,6 +651,9 @@ class CopyJob final : public PipelineJob {
   }
 
   Status FillAndTransform(Chunk& chunk, size_t worker) {
+    if (p_.encrypt && p_.qcow2 == nullptr && p_.mapped != nullptr) {
+      return EncryptMapped(chunk, worker);
+    }
     VEIL_TRY(Fill(chunk, worker));
     if (p_.qcow2 != nullptr) {
       // Which clusters hold data (the rest stays unallocated).
@@ -659,6 +668,39 @@ class CopyJob final : public PipelineJob {
     if (p_.encrypt) {
       auto st = (*p_.ciphers)[worker].Encrypt(chunk.buffer.first(Padded(chunk)), chunk.offset);
       if (!st) return tl::unexpected(st.error());
+    }
+    return OkStatus();
+  }
+
+  // Encrypts the chunk from the mapped input into its buffer; a last partial sector is copied and
+  // zero-padded first.
+  Status EncryptMapped(Chunk& chunk, size_t worker) {
+    const std::span<const uint8_t> mapped = p_.mapped->bytes();
+    if (chunk.offset > mapped.size() || chunk.length > mapped.size() - chunk.offset) {
+      return ShortInput(mapped.size());
+    }
+    const std::span<const uint8_t> in = mapped.subspan(chunk.offset, chunk.length);
+    const size_t whole = chunk.length - chunk.length % p_.pad_to;
+    SectorCipher& cipher = (*p_.ciphers)[worker];
+    if (whole > 0) {
+      auto st = cipher.Encrypt(in.first(whole), chunk.buffer.first(whole), chunk.offset);
+      if (!st) return tl::unexpected(st.error());
+    }
+    if (whole < chunk.length) {
+      // The last, partial sector: zero-padded in place, then encrypted there.
+      const std::span<uint8_t> tail = chunk.buffer.subspan(whole, p_.pad_to);
+      std::memcpy(tail.data(), in.data() + whole, chunk.length - whole);
+      std::memset(tail.data() + (chunk.length - whole), 0, p_.pad_to - (chunk.length - whole));
+      auto st = cipher.Encrypt(tail, chunk.offset + whole);
+      if (!st) return tl::unexpected(st.error());
+    }
+    // Done with these input pages: out of the page tables, so the resident size stays bounded.
+    p_.mapped->Release(chunk.offset, chunk.length);
+    // The file shrank under the mapping: the bytes past its new end read as zeros.
+    if (p_.mapped->faulted()) {
+      return OutOfRange(
+          "the input shrank while being read: input smaller than it claims (did "
+          "it change?)");
     }
     return OkStatus();
   }
@@ -894,6 +936,7 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
 
   CopyPlan plan;
   plan.disk = src.disk.get();
+  plan.mapped = src.mapped.get();
   plan.stream = src.stream.get();
   plan.size = src.size;
   plan.encrypt = true;

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -145,16 +146,30 @@ Result<SectorCipher> SectorCipher::Clone() const {
 }
 
 Status SectorCipher::Encrypt(std::span<uint8_t> data, uint64_t data_offset_bytes) {
-  return Transform(data, data_offset_bytes, true);
+  return Transform(data, data, data_offset_bytes, true);
 }
 
 Status SectorCipher::Decrypt(std::span<uint8_t> data, uint64_t data_offset_bytes) {
-  return Transform(data, data_offset_bytes, false);
+  return Transform(data, data, data_offset_bytes, false);
 }
 
-Status SectorCipher::Transform(std::span<uint8_t> data, uint64_t offset, bool encrypt) {
+Status SectorCipher::Encrypt(std::span<const uint8_t> in, std::span<uint8_t> out,
+                             uint64_t data_offset_bytes) {
+  return Transform(in, out, data_offset_bytes, true);
+}
+
+Status SectorCipher::Decrypt(std::span<const uint8_t> in, std::span<uint8_t> out,
+                             uint64_t data_offset_bytes) {
+  return Transform(in, out, data_offset_bytes, false);
+}
+
+Status SectorCipher::Transform(std::span<const uint8_t> in, std::span<uint8_t> data,
+                               uint64_t offset, bool encrypt) {
   VEIL_CHECK_MSG(state_ != nullptr, "SectorCipher used after move");
   const uint32_t ss = state_->layout.sector_size;
+  if (in.size() != data.size()) {
+    return InvalidArgument("sector cipher: input and output differ in size");
+  }
   if (data.size() % ss != 0 || offset % ss != 0) {
     return InvalidArgument("sector cipher: data size and offset must be multiples of " +
                            std::to_string(ss) + " bytes");
@@ -165,9 +180,15 @@ Status SectorCipher::Transform(std::span<uint8_t> data, uint64_t offset, bool en
     const uint64_t first = state_->layout.iv_tweak + offset / kIvUnitBytes;
     const uint64_t step = ss / kIvUnitBytes;
     if (data.size() / ss - 1 <= (UINT64_MAX - first) / step) {
-      return encrypt ? state_->xts->EncryptSectors(data, first, ss, step)
-                     : state_->xts->DecryptSectors(data, first, ss, step);
+      return encrypt ? state_->xts->EncryptSectors(in, data, first, ss, step)
+                     : state_->xts->DecryptSectors(in, data, first, ss, step);
     }
+  }
+  if (in.data() != data.data()) {
+    if (in.data() < data.data() + data.size() && data.data() < in.data() + in.size()) {
+      return InvalidArgument("sector cipher: input and output overlap");
+    }
+    std::memcpy(data.data(), in.data(), in.size());
   }
   for (size_t at = 0; at < data.size(); at += ss) {
     // dm-crypt without iv_large_sectors: IVs count 512-byte units (wrapping like a u64).

@@ -46,6 +46,12 @@ class SectorCipher {
   // data_offset_bytes are multiples of the sector size.
   [[nodiscard]] Status Encrypt(std::span<uint8_t> data, uint64_t data_offset_bytes);
   [[nodiscard]] Status Decrypt(std::span<uint8_t> data, uint64_t data_offset_bytes);
+  // The same from `in` to `out` (same size; the same memory or not overlapping): the XTS ciphers
+  // read `in` and write `out` in one pass, the others copy first.
+  [[nodiscard]] Status Encrypt(std::span<const uint8_t> in, std::span<uint8_t> out,
+                               uint64_t data_offset_bytes);
+  [[nodiscard]] Status Decrypt(std::span<const uint8_t> in, std::span<uint8_t> out,
+                               uint64_t data_offset_bytes);
 
   // An independent instance with the same key (for another thread).
   [[nodiscard]] Result<SectorCipher> Clone() const;
@@ -56,7 +62,8 @@ class SectorCipher {
  private:
   struct State;
   explicit SectorCipher(std::unique_ptr<State> state);
-  Status Transform(std::span<uint8_t> data, uint64_t data_offset_bytes, bool encrypt);
+  Status Transform(std::span<const uint8_t> in, std::span<uint8_t> data, uint64_t data_offset_bytes,
+                   bool encrypt);
   std::unique_ptr<State> state_;
 };
 

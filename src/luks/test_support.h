@@ -50,8 +50,11 @@ inline std::vector<uint8_t> Fixture(const std::string& name) {
 // A private directory under $TMPDIR (or /tmp), removed with its contents.
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = std::filesystem::temp_directory_path() / "veil-luks-test-XXXXXX";
+  // Under TMPDIR, or under `base` (e.g. /dev/shm for a tmpfs).
+  explicit TempDir(const std::string& base = "") {
+    std::string tmpl =
+        (base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base)) /
+        "veil-luks-test-XXXXXX";
     char* made = ::mkdtemp(tmpl.data());
     EXPECT_NE(made, nullptr);
     path_ = tmpl;
