@@ -160,14 +160,16 @@ std::string Rate(uint64_t bytes, double seconds) {
   return buf;
 }
 
-// "  64.0 MiB in 0.05 s (1342 MB/s, 2 threads); 0.93 s in all, key derivation included".
-std::string Timing(uint64_t bytes, double copy_seconds, double seconds, size_t threads) {
-  char buf[160];
+// "  64.0 MiB in 0.05 s (1342 MB/s, 2 threads, vaes-avx512); 0.93 s in all, key derivation
+// included".
+std::string Timing(uint64_t bytes, double copy_seconds, double seconds, size_t threads,
+                   const std::string& engine) {
+  char buf[192];
   std::snprintf(buf, sizeof buf,
-                "  %s in %.2f s (%s, %zu thread%s); %.2f s in all, key derivation "
+                "  %s in %.2f s (%s, %zu thread%s, %s); %.2f s in all, key derivation "
                 "included\n",
                 Bytes(bytes).c_str(), copy_seconds, Rate(bytes, copy_seconds).c_str(), threads,
-                threads == 1 ? "" : "s", seconds);
+                threads == 1 ? "" : "s", engine.c_str(), seconds);
   return buf;
 }
 
@@ -414,7 +416,8 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
         << Bytes(result->virtual_size) << ") into " << a.destination << ": "
         << luks::EncryptFormatName(result->format) << ", " << l.cipher_spec << " "
         << l.key_bytes * 8 << "-bit, " << l.sector_size << "-byte sectors, UUID " << l.uuid << "\n"
-        << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads);
+        << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads,
+                  result->engine);
   }
   return kExitOk;
 }
@@ -460,7 +463,8 @@ int RunDecrypt(const DecryptArgs& a, const std::string& output) {
     out << "Decrypted " << a.source << " (" << result->source_format << ", keyslot "
         << result->keyslot << ") into " << a.destination << ": "
         << luks::DecryptFormatName(o.format) << ", " << Bytes(result->virtual_size) << "\n"
-        << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads);
+        << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads,
+                  result->engine);
   }
   return kExitOk;
 }

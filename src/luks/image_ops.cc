@@ -933,6 +933,7 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   Layout cipher_layout = layout;
   if (o.format == EncryptFormat::kQcow2) cipher_layout.iv_tweak = 0;  // host offsets
   std::vector<SectorCipher> ciphers = VEIL_TRY_VALUE(CipherPerWorker(cipher_layout, *key, threads));
+  result.engine = ciphers.front().engine_name();
 
   CopyPlan plan;
   plan.disk = src.disk.get();
@@ -1062,6 +1063,7 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   result.threads = threads;
   std::vector<SectorCipher> ciphers =
       VEIL_TRY_VALUE(CipherPerWorker(opened.layout, opened.volume_key, threads));
+  result.engine = ciphers.front().engine_name();
   opened.volume_key.Clear();
 
   CopyPlan plan;

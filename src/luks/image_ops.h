@@ -142,6 +142,8 @@ struct EncryptResult {
   // Bytes of the output (header included).
   uint64_t output_bytes = 0;
   size_t threads = 0;
+  // What ran the cipher: "vaes-avx512" or "openssl" (SectorCipher::engine_name).
+  std::string engine;
   // Wall time of the whole call, and of the copy alone (without the PBKDF and opening).
   double seconds = 0;
   double copy_seconds = 0;
@@ -171,6 +173,7 @@ struct DecryptResult {
   // Bytes of plaintext disk written.
   uint64_t virtual_size = 0;
   size_t threads = 0;
+  std::string engine;  // as in EncryptResult
   double seconds = 0;
   double copy_seconds = 0;
 };

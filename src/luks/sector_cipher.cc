@@ -145,6 +145,11 @@ Result<SectorCipher> SectorCipher::Clone() const {
   return Create(state_->layout, state_->key);
 }
 
+const char* SectorCipher::engine_name() const {
+  VEIL_CHECK_MSG(state_ != nullptr, "SectorCipher used after move");
+  return state_->xts ? state_->xts->engine_name() : "openssl";
+}
+
 Status SectorCipher::Encrypt(std::span<uint8_t> data, uint64_t data_offset_bytes) {
   return Transform(data, data, data_offset_bytes, true);
 }

@@ -57,6 +57,8 @@ class SectorCipher {
   [[nodiscard]] Result<SectorCipher> Clone() const;
 
   const Layout& layout() const;
+  // What runs the cipher: "vaes-avx512" (XTS on a CPU with VAES) or "openssl".
+  const char* engine_name() const;
   uint32_t sector_size() const { return layout().sector_size; }
 
  private:
