@@ -1,7 +1,9 @@
 #include "disk/file_writer.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,9 +31,16 @@ bool DirectAligned(uint64_t offset, std::span<const uint8_t> data) {
 }
 
 // A second descriptor of the file `fd` was just created at `path`, with O_DIRECT; -1 when the file
-// system refuses O_DIRECT (tmpfs before Linux 6.6, some FUSE file systems) or when `path` no
-// longer names the same file (it was replaced meanwhile: then write nothing through it).
+// system refuses O_DIRECT (tmpfs before Linux 6.6, some FUSE file systems), when the file lives in
+// memory anyway (tmpfs and ramfs: since Linux 6.6 tmpfs accepts O_DIRECT, and its direct writes
+// measured nearly twice as slow as its ordinary ones), or when `path` no longer names the same
+// file (it was replaced meanwhile: then write nothing through it).
 int OpenDirect(int fd, const std::string& path) {
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) == 0 && (static_cast<unsigned long>(fs.f_type) == TMPFS_MAGIC ||
+                                  static_cast<unsigned long>(fs.f_type) == RAMFS_MAGIC)) {
+    return -1;
+  }
   int direct = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
   if (direct < 0) return -1;
   struct stat a {

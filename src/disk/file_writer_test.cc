@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -79,6 +81,27 @@ TEST(FileWriterTest, DirectWritesAlignedRangesAndBuffersTheRest) {
   ASSERT_TRUE((*writer)->WriteAt(4096, std::span(expected).subspan(4096, 8192)));
   ASSERT_TRUE((*writer)->Finish());
   EXPECT_EQ(testutil::ReadFile(path), expected);
+}
+
+// In a tmpfs the file is memory already: O_DIRECT (accepted there since Linux 6.6) is not used.
+TEST(FileWriterTest, NoDirectWritesInATmpfs) {
+  struct statfs fs {};
+  ASSERT_EQ(::statfs("/dev/shm", &fs), 0) << "this test needs the tmpfs at /dev/shm";
+  ASSERT_EQ(static_cast<unsigned long>(fs.f_type), TMPFS_MAGIC) << "/dev/shm is not a tmpfs";
+  char tmpl[] = "/dev/shm/veil-writer-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/out.img";
+  FileWriterOptions options;
+  options.direct = true;
+  auto writer = FileWriter::Create(path, options);
+  ASSERT_TRUE(writer);
+  EXPECT_FALSE((*writer)->direct());
+  std::vector<uint8_t> bytes(8192, 0x5a);
+  ASSERT_TRUE((*writer)->WriteAt(0, bytes));
+  ASSERT_TRUE((*writer)->Finish());
+  EXPECT_EQ(testutil::ReadFile(path), bytes);
+  ::unlink(path.c_str());
+  ::rmdir(tmpl);
 }
 
 TEST(FileWriterTest, SizeDefaultsToTheFurthestWriteAndZerosCanBeWritten) {
