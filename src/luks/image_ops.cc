@@ -502,7 +502,7 @@ Result<std::vector<SectorCipher>> CipherPerWorker(const Layout& layout, const Se
 struct CopyPlan {
   // Input: exactly one of these.
   const disk::DiskReader* disk = nullptr;      // plaintext, random access (ReadAt)
-  const disk::MappedFile* mapped = nullptr;    // the same bytes, mapped (optional)
+  const disk::MappedFile* mapped = nullptr;    // disk or luks_raw's file, mapped (optional)
   disk::SequentialReader* stream = nullptr;    // plaintext, in order (read by the producer)
   const disk::DiskReader* luks_raw = nullptr;  // a raw LUKS container's bytes
   uint64_t luks_payload_offset = 0;
@@ -697,11 +697,7 @@ class CopyJob final : public PipelineJob {
     // Done with these input pages: out of the page tables, so the resident size stays bounded.
     p_.mapped->Release(chunk.offset, chunk.length);
     // The file shrank under the mapping: the bytes past its new end read as zeros.
-    if (p_.mapped->faulted()) {
-      return OutOfRange(
-          "the input shrank while being read: input smaller than it claims (did "
-          "it change?)");
-    }
+    if (p_.mapped->faulted()) return Shrunk();
     return OkStatus();
   }
 
@@ -717,6 +713,14 @@ class CopyJob final : public PipelineJob {
       auto n = p_.disk->ReadAt(chunk.offset, bytes);
       if (!n) return tl::unexpected(InputError(n.error(), "read input"));
       if (*n != bytes.size()) return ShortInput(chunk.offset + *n);
+    } else if (p_.luks_raw != nullptr && p_.mapped != nullptr) {
+      const std::span<const uint8_t> file = p_.mapped->bytes();
+      const uint64_t at = p_.luks_payload_offset + chunk.offset;
+      if (at > file.size() || bytes.size() > file.size() - at) return ShortInput(file.size());
+      auto st = (*p_.ciphers)[worker].Decrypt(file.subspan(at, bytes.size()), bytes, chunk.offset);
+      if (!st) return tl::unexpected(st.error());
+      p_.mapped->Release(at, bytes.size());
+      if (p_.mapped->faulted()) return Shrunk();
     } else if (p_.luks_raw != nullptr) {
       auto n = p_.luks_raw->ReadAt(p_.luks_payload_offset + chunk.offset, bytes);
       if (!n) return tl::unexpected(InputError(n.error(), "read input"));
@@ -739,6 +743,11 @@ class CopyJob final : public PipelineJob {
     const size_t end = static_cast<size_t>(RoundUp(chunk.length, unit));
     std::memset(chunk.buffer.data() + chunk.length, 0, end - chunk.length);
     return OkStatus();
+  }
+
+  static Status Shrunk() {
+    return OutOfRange(
+        "the input shrank while being read: input smaller than it claims (did it change?)");
   }
 
   static Status ShortInput(uint64_t at) {
@@ -1067,11 +1076,18 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   opened.volume_key.Clear();
 
   CopyPlan plan;
+  std::unique_ptr<disk::MappedFile> mapped;
   if (src.qcow2) {
     plan.qcow2_luks = src.disk.get();
   } else {
     plan.luks_raw = src.disk.get();
     plan.luks_payload_offset = opened.layout.payload_offset_bytes;
+    // Decrypted straight from the page cache into the buffers, as encrypt reads a raw input.
+    struct stat st {};
+    if (::stat(o.source.c_str(), &st) == 0) {
+      mapped = disk::MappedFile::Map(o.source, st, src.disk->virtual_size());
+      plan.mapped = mapped.get();
+    }
   }
   plan.size = src.payload_size;
   plan.ciphers = &ciphers;
