@@ -8,12 +8,15 @@ namespace veil::http {
 
 Result<std::string> BodyReader::ReadAll(size_t limit) {
   std::string out;
-  constexpr size_t kStep = 64 * 1024;
+  // Steps grow from 4 KiB to 64 KiB: most bodies are small, and each step is zero-filled first.
+  constexpr size_t kFirstStep = 4 * 1024;
+  constexpr size_t kMaxStep = 64 * 1024;
   for (;;) {
     size_t old = out.size();
     // Read one byte past the limit so that a body of exactly `limit` bytes is accepted.
     size_t room = limit - old;
-    size_t want = room >= kStep ? kStep : room + 1;
+    size_t step = std::clamp(old, kFirstStep, kMaxStep);
+    size_t want = room >= step ? step : room + 1;
     out.resize(old + want);
     auto n = Read(std::span<char>(out.data() + old, want));
     if (!n) {

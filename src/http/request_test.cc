@@ -66,6 +66,21 @@ TEST(BodyReaderTest, ReadAllEnforcesTheLimitAndRecords413) {
   EXPECT_EQ(big.failure_status(), 413);
 }
 
+TEST(BodyReaderTest, ReadAllKeepsEveryByteOfBodiesLargerThanItsSteps) {
+  // Steps grow from 4 KiB to 64 KiB: a body spanning many of them, at and past the limit.
+  std::string data(300 * 1024 + 7, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+  StringBodyReader exact(data);
+  auto all = exact.ReadAll(data.size());
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, data);
+
+  StringBodyReader over(data);
+  auto refused = over.ReadAll(data.size() - 1);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(over.failure_status(), 413);
+}
+
 TEST(BodyReaderTest, RequestWithoutBodyReadsEmptyAndStringSourceStreams) {
   Request req;
   char buf[8];

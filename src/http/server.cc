@@ -559,6 +559,7 @@ void WorkerTask(const Server& s, Exchange& ex, const Routing& routing) {
 }
 
 void AccessLog(const Server& s, const RequestContext& ctx, int status, uint64_t bytes) {
+  if (log::GetLevel() > log::Level::kInfo) return;  // not built only to be dropped
   auto elapsed = std::chrono::steady_clock::now() - ctx.start_time();
   double ms = std::chrono::duration<double, std::milli>(elapsed).count();
   const Request& req = ctx.request();
@@ -989,7 +990,13 @@ asio::awaitable<bool> ServeOne(Conn& c, Stream& stream, beast::flat_buffer& buff
         co_await ex->signal().AsyncWait(asio::use_awaitable);
         continue;
       }
-      std::vector<char> chunk(kChunkSize);
+      // No larger than the rest of a Content-Length body: a small body (a KMS wrap's ~60 bytes)
+      // costs no zero-filled 64 KiB buffer.
+      size_t want = kChunkSize;
+      if (auto rest = parser.content_length_remaining(); rest && *rest > 0 && *rest < want) {
+        want = static_cast<size_t>(*rest);
+      }
+      std::vector<char> chunk(want);
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
       lowest.expires_after(s.options.read_timeout);
