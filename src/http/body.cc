@@ -8,8 +8,9 @@ namespace veil::http {
 
 Result<std::string> BodyReader::ReadAll(size_t limit) {
   std::string out;
-  // Steps grow from 4 KiB to 64 KiB: most bodies are small, and each step is zero-filled first.
-  constexpr size_t kFirstStep = 4 * 1024;
+  // Steps grow from 512 bytes to 64 KiB: most bodies are small, and each step is zero-filled
+  // first (512 bytes also stays below glibc's large-request path).
+  constexpr size_t kFirstStep = 512;
   constexpr size_t kMaxStep = 64 * 1024;
   for (;;) {
     size_t old = out.size();

@@ -67,7 +67,7 @@ TEST(BodyReaderTest, ReadAllEnforcesTheLimitAndRecords413) {
 }
 
 TEST(BodyReaderTest, ReadAllKeepsEveryByteOfBodiesLargerThanItsSteps) {
-  // Steps grow from 4 KiB to 64 KiB: a body spanning many of them, at and past the limit.
+  // Steps grow from 512 bytes to 64 KiB: a body spanning many of them, at and past the limit.
   std::string data(300 * 1024 + 7, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
   StringBodyReader exact(data);
