@@ -16,6 +16,8 @@ namespace {
 std::atomic<bool> g_in_use{false};
 std::atomic<uintptr_t> g_begin{0}, g_end{0};
 std::atomic<bool> g_faulted{false};
+std::atomic<uintptr_t> g_page{4096};  // set before the handler is installed (sysconf is not
+                                      // async-signal-safe)
 struct sigaction g_previous {};
 
 void OnSigbus(int sig, siginfo_t* info, void* context) {
@@ -24,7 +26,7 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
       addr < g_end.load(std::memory_order_acquire)) {
     // The file shrank under the mapping: put a zero page where the file's page was, so that the
     // access completes, and let the reader notice. mmap is a plain system call here.
-    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t page = g_page.load(std::memory_order_relaxed);
     void* at = reinterpret_cast<void*>(addr & ~(page - 1));
     if (::mmap(at, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
       g_faulted.store(true, std::memory_order_release);
@@ -50,6 +52,7 @@ std::unique_ptr<MappedFile> MappedFile::Map(const std::string& path, const struc
                                             uint64_t size) {
   if (!S_ISREG(expected.st_mode) || size == 0 || size > SIZE_MAX) return nullptr;
   if (g_in_use.exchange(true)) return nullptr;
+  g_page.store(static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE)), std::memory_order_relaxed);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat now {};
   void* p = MAP_FAILED;
