@@ -4,6 +4,8 @@
 
 #if defined(__SSE2__) && !defined(VEIL_XTS_PORTABLE)
 #include <emmintrin.h>
+
+#include "crypto/internal/gf128.h"
 #endif
 
 #include <algorithm>
@@ -35,13 +37,7 @@ void StoreLe64(uint8_t* p, uint64_t v) {
 // builds the portable version on x86 too, to test it against the same vectors.
 #if defined(__SSE2__) && !defined(VEIL_XTS_PORTABLE)
 
-// Multiplication by alpha on a tweak held in an SSE register (lanes are 32-bit, little-endian):
-// each 64-bit half shifts left by one; bit 63 carries into bit 64 and bit 127 folds back as 0x87.
-inline __m128i MulAlpha(__m128i t) {
-  const __m128i poly = _mm_set_epi32(0, 1, 0, 0x87);
-  const __m128i carries = _mm_shuffle_epi32(_mm_srai_epi32(t, 31), 0x13);
-  return _mm_xor_si128(_mm_add_epi64(t, t), _mm_and_si128(carries, poly));
-}
+using internal::MulAlpha;
 
 inline void XorInto(uint8_t* p, __m128i t) {
   auto* block = reinterpret_cast<__m128i*>(p);

@@ -14,6 +14,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+
+#include "crypto/internal/gf128.h"
 #define VEIL_XTS_VAES 1
 #endif
 
@@ -124,13 +126,6 @@ VEIL_VAES inline __m512i MulAlphaPow(__m512i t, __m512i poly) {
   const __m512i out_of_lane = _mm512_bsrli_epi128(carry, 8);  // the high half's, as a number
   const __m512i folded = _mm512_clmulepi64_epi128(out_of_lane, poly, 0x00);
   return _mm512_ternarylogic_epi64(shifted, into_high, folded, 0x96);  // three-way XOR
-}
-
-// The same on one tweak in a 128-bit register, by one bit (multiplication by alpha).
-VEIL_VAES inline __m128i MulAlpha(__m128i t) {
-  const __m128i poly = _mm_set_epi32(0, 1, 0, 0x87);
-  const __m128i carries = _mm_shuffle_epi32(_mm_srai_epi32(t, 31), 0x13);
-  return _mm_xor_si128(_mm_add_epi64(t, t), _mm_and_si128(carries, poly));
 }
 
 template <int kRounds>
