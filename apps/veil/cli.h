@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -37,6 +38,12 @@ std::string ProfileDir();
 // line ('=' or a line break in the key, a line break in the value).
 [[nodiscard]] Status SetProfileValue(const std::string& dir, const std::string& key,
                                      const std::string& value);
+
+// The parts with `separator` between them.
+std::string Join(const std::vector<std::string>& parts, std::string_view separator);
+
+// ASCII case-insensitive equality (role and state names typed by users).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Renders rows as an aligned text table with an upper-case header line.
 std::string RenderTable(const std::vector<std::string>& header,

@@ -79,5 +79,19 @@ TEST(RenderTable, AlignsColumns) {
   EXPECT_EQ(t, "A    BB\nxxx  y\nz    wwww\n");
 }
 
+TEST(Join, PutsTheSeparatorBetweenParts) {
+  EXPECT_EQ(Join({}, ","), "");
+  EXPECT_EQ(Join({"a"}, ","), "a");
+  EXPECT_EQ(Join({"a", "", "c"}, ", "), "a, , c");
+}
+
+TEST(EqualsIgnoreCase, AsciiOnlyAndLengthsMustMatch) {
+  EXPECT_TRUE(EqualsIgnoreCase("Reader", "rEADER"));
+  EXPECT_TRUE(EqualsIgnoreCase("", ""));
+  EXPECT_FALSE(EqualsIgnoreCase("Reader", "Readers"));
+  EXPECT_FALSE(EqualsIgnoreCase("Writer", "Reader"));
+  EXPECT_FALSE(EqualsIgnoreCase("\xc3\xa9", "\xc3\x89"));  // bytes >= 0x80 compare as they are
+}
+
 }  // namespace
 }  // namespace veil::cli

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "command.h"
 #include "common/bytes.h"
 #include "common/time.h"
@@ -67,9 +68,7 @@ Result<std::string> RoleIdOf(const std::string& text, const std::string& service
   }
   std::string name = text;
   for (const iam::Role& known : iam::KnownRoles()) {
-    if (known.name.size() == name.size() &&
-        std::equal(name.begin(), name.end(), known.name.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    if (cli::EqualsIgnoreCase(name, known.name)) {
       name = known.name;
       break;
     }
@@ -90,15 +89,6 @@ json::object Attribute(std::string_view name, std::string_view value) {
 }
 json::object SubjectAttribute(std::string_view name, std::string_view value) {
   return json::object{{"name", name}, {"value", value}};
-}
-
-std::string Join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string out;
-  for (const std::string& p : parts) {
-    if (!out.empty()) out += separator;
-    out += p;
-  }
-  return out;
 }
 
 // The attributes of a policy's first subject or resource as "name=value ...".

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "command.h"
 #include "common/bytes.h"
 #include "common/encoding.h"
@@ -38,22 +39,6 @@ struct StateName {
 };
 constexpr StateName kStates[] = {
     {0, "Pre-activation"}, {1, "Active"}, {2, "Suspended"}, {3, "Deactivated"}, {5, "Destroyed"}};
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string Join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string out;
-  for (const std::string& p : parts) {
-    if (!out.empty()) out += separator;
-    out += p;
-  }
-  return out;
-}
 
 const json::value* Member(const json::value& v, std::string_view name) {
   return v.is_object() ? v.as_object().if_contains(name) : nullptr;
