@@ -226,9 +226,9 @@ fi
 #      inside the HSM) from $(nproc) threads, BENCH_HSM_SECONDS (default 2) per round, through
 #      Pkcs11KeyStore and through the bare PKCS#11 API (bench/hsm_bench.cc, docs/hsm.md): the
 #      ceiling of wrap/unwrap over HTTP. Alternating rounds, best of each.
-#  (b) Wrap and unwrap over HTTP keep-alive with a bearer token (wrk -t2, bench/kms_wrap.lua and
-#      bench/kms_unwrap.lua: a 32-byte DEK, then one ciphertext unwrapped again and again) at 32 and
-#      64 connections, BENCH_SECONDS each, in BENCH_KMS_ROUNDS (default 3) alternating rounds; the
+#  (b) Wrap and unwrap over HTTP keep-alive with a bearer token (wrk -t2, bench/kms_action.lua
+#      with VEIL_BENCH_KMS_ACTION=wrap|unwrap: a 32-byte DEK, then one ciphertext unwrapped again
+#      and again) at 32 and 64 connections, BENCH_SECONDS each, in BENCH_KMS_ROUNDS (default 3) alternating rounds; the
 #      best round is printed beside the HSM's bare rate. Target: >= 10,000 ops/s each with p99 <=
 #      5 ms. A run with any non-2xx answer or socket error is not a valid figure (marked INVALID and
 #      never the best). Also printed: veild's CPU time per operation (utime + stime from /proc).
@@ -286,7 +286,8 @@ if [ -z "${BENCH_SKIP_KMS:-}" ]; then
   kms_run() {
     local out=$1 op=$2 c=$3 t0 ticks rps p99 n non2xx sock valid
     t0=$(cpu_ticks)
-    wrk -t2 -c"$c" -d"${SECONDS_PER_RUN}s" --latency -s "bench/kms_$op.lua" "$KMS" >"$out"
+    VEIL_BENCH_KMS_ACTION=$op wrk -t2 -c"$c" -d"${SECONDS_PER_RUN}s" --latency \
+      -s bench/kms_action.lua "$KMS" >"$out"
     ticks=$(($(cpu_ticks) - t0))
     rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$out")
     p99=$(awk '$1=="99%" {print $2}' "$out")
@@ -303,8 +304,9 @@ if [ -z "${BENCH_SKIP_KMS:-}" ]; then
   # Warm-up at both connection counts: the first runs at 64 connections otherwise pay for new
   # connections, their buffers and the workers' first secrets (measured: ~150 against ~95 us/op).
   for c in 32 64; do
-    wrk -t2 -c"$c" -d3s -s bench/kms_wrap.lua "$KMS" >/dev/null
-    wrk -t2 -c"$c" -d3s -s bench/kms_unwrap.lua "$KMS" >/dev/null
+    for op in wrap unwrap; do
+      VEIL_BENCH_KMS_ACTION=$op wrk -t2 -c"$c" -d3s -s bench/kms_action.lua "$KMS" >/dev/null
+    done
   done
   echo "KMS wrap/unwrap over HTTP keep-alive, bearer token, 32-byte DEK, $KROUNDS rounds:"
   for r in $(seq "$KROUNDS"); do
