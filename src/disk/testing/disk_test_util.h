@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "disk/disk_reader.h"
@@ -101,15 +103,18 @@ inline CommandResult RunCommand(const std::string& command) {
 
 // QEMU benchmarks PBKDF2 with getrusage() when it creates a LUKS header, and on a busy machine it
 // now and then fails with "Unable to get accurate CPU usage". Commands that create LUKS headers
-// run through this, which retries that one failure.
+// run through this, which retries that one failure, backing off: under a full `ctest -j` the
+// burst outlasted five quick retries (68 ms in all) on a fresh-clone CI run. The same policy as
+// luks/itest_support.h's RunQemuImgRetrying.
 inline CommandResult RunCommandRetryingPbkdfBenchmark(const std::string& command) {
   CommandResult result;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  for (int attempt = 0; attempt < 12; ++attempt) {
     result = RunCommand(command);
     if (result.status == 0 ||
         result.output.find("Unable to get accurate CPU usage") == std::string::npos) {
       break;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
   }
   return result;
 }
