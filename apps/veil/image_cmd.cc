@@ -551,8 +551,10 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
                 "Key derivation: pbkdf2 (LUKS1, qcow2), argon2id or argon2i (LUKS2; default "
                 "argon2id)")
       ->check(CLI::IsMember({"pbkdf2", "argon2id", "argon2i"}));
-  e->add_option("--pbkdf-memory", enc->pbkdf_memory, "Argon2 memory cost in KiB")
-      ->check(CLI::Range(32, 4'194'304))
+  e->add_option("--pbkdf-memory", enc->pbkdf_memory,
+                "Argon2 memory cost in KiB (at most 1048576, the most Veil opens an image with "
+                "by default)")
+      ->check(CLI::Range(32, 1'048'576))
       ->capture_default_str();
   e->add_option("--pbkdf-parallel", enc->pbkdf_parallel, "Argon2 lanes (threads)")
       ->check(CLI::Range(1, 16))

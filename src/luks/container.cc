@@ -193,35 +193,9 @@ Result<OpenedVolume> OpenVolumeKey(std::span<const uint8_t> header_bytes,
   VEIL_TRY(SectorCipher::CheckSupported(layout.cipher_spec, layout.key_bytes));
 
   // 3. The keyslots to try, in cryptsetup's order (priority high, then normal), within limits.
-  std::optional<uint32_t> segment_digest;
-  for (const auto& d : info.digests) {
-    if (!d.segments.empty()) segment_digest = d.id;
-  }
-  std::vector<const KeyslotInfo*> order;
-  for (const char* priority : {"high", "normal"}) {
-    for (const auto& s : info.keyslots) {
-      if (s.priority == priority) order.push_back(&s);
-    }
-  }
-  std::vector<uint32_t> candidates;
-  std::optional<Error> refused;
-  for (const KeyslotInfo* s : order) {
-    if (s->state != KeyslotState::kActive || (s->type != "luks1" && s->type != "luks2") ||
-        !segment_digest || s->digest != segment_digest) {
-      continue;
-    }
-    Status cost = CheckKeyslotCost(*s, limits);
-    if (cost) {
-      const auto d = std::find_if(info.digests.begin(), info.digests.end(),
-                                  [&](const DigestInfo& x) { return x.id == *segment_digest; });
-      cost = CheckDigestCost(*d, limits);
-    }
-    if (!cost) {
-      if (!refused) refused = cost.error();
-      continue;
-    }
-    candidates.push_back(s->id);
-  }
+  const KeyslotChoice choice = ChooseKeyslots(info, limits);
+  const std::vector<uint32_t>& candidates = choice.slots;
+  const std::optional<Error>& refused = choice.refused;
   if (candidates.empty()) {
     if (refused) return tl::unexpected(*refused);
     return FailedPrecondition("no active keyslot protects the data segment");

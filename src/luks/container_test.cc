@@ -209,6 +209,33 @@ TEST_F(OpenVolumeKeyTest, AbsurdPbkdf2IterationsAreRefusedBeforeDerivation) {
   ExpectFastFailure(digest, ErrorCode::kResourceExhausted);
 }
 
+TEST_F(OpenVolumeKeyTest, KeyslotsTogetherWithinTheTotalWork) {
+  // All eight LUKS1 keyslots active, each at the fixture's 1000 iterations (slots 1-7 hold no
+  // valid key material): under a 2000-iteration limit each costs 1.0 with its digest, so one
+  // passphrase is tried against two of them, and the other six are left out, before any
+  // derivation.
+  auto b = luks1_->bytes;
+  for (size_t slot = 1; slot < 8; ++slot) {
+    StoreBe32At(b, 208 + 48 * slot, 0x00AC71F3);  // active
+    StoreBe32At(b, 208 + 48 * slot + 4, 1000);    // iterations
+  }
+  auto info = Inspect(b);
+  ASSERT_TRUE(info) << info.error().ToString();
+  OpenLimits limits;
+  limits.pbkdf2_max_iterations = 2000;
+  auto wrong = OpenVolumeKey(std::span<const uint8_t>(b), AsBytes("wrong"), limits);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(wrong.error().message,
+            "no keyslot opens with this passphrase (other keyslots were not tried: keyslot 2: not "
+            "tried, the keyslots before it take the key-derivation work allowed for one "
+            "passphrase (2 keyslots at the limits))");
+  auto right = OpenVolumeKey(std::span<const uint8_t>(b), kPass, limits);
+  ASSERT_TRUE(right) << right.error().ToString();
+  EXPECT_EQ(right->keyslot, 0u);
+  EXPECT_TRUE(right->volume_key.Equals(*key1_));
+}
+
 TEST_F(OpenVolumeKeyTest, TruncatedOrDamagedHeaders) {
   // Keyslot area cut off.
   std::vector<uint8_t> cut(luks2_->bytes.begin(), luks2_->bytes.begin() + 65536);

@@ -15,6 +15,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -208,10 +209,23 @@ Result<uint32_t> CalibratePbkdf2(const std::string& hash, size_t key_bytes, uint
     const double seconds = ThreadCpuSeconds() - start;
     if (seconds >= 0.02 || iterations >= 1e9) {
       const double wanted = iterations / std::max(seconds, 1e-6) * iter_time_ms / 1000.0;
-      return static_cast<uint32_t>(std::clamp(wanted, 1000.0, 4'000'000'000.0));
+      // At most what Veil opens by default (~26 s here): a longer iter-time gets that.
+      return static_cast<uint32_t>(
+          std::clamp(wanted, 1000.0, static_cast<double>(OpenLimits{}.pbkdf2_max_iterations)));
     }
     iterations *= std::clamp(0.025 / std::max(seconds, 1e-4), 2.0, 16.0);
   }
+}
+
+// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", hexadecimal digits (what libcryptsetup's uuid_parse
+// takes).
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
 }
 
 // A file descriptor we opened.
@@ -431,7 +445,7 @@ Result<LuksSource> OpenLuksSource(const std::string& path) {
   auto info = Inspect(region->bytes);
   if (!info) return tl::unexpected(HeaderError(info.error()));
   if (auto size_ok = CheckContainerSize(*info, region->file_size); !size_ok) {
-    return tl::unexpected(size_ok.error());  // kDataLoss: truncated
+    return tl::unexpected(size_ok.error());  // kDataLoss or kOutOfRange: truncated
   }
   const Layout& l = info->layout;
   if (l.payload_offset_bytes == 0) {
@@ -786,6 +800,21 @@ bool MayLeaveSchedIdle() {
          (limit.rlim_cur == RLIM_INFINITY || static_cast<rlim_t>(20 - nice) <= limit.rlim_cur);
 }
 
+// kInvalidArgument when a keyslot of a header Veil just made is over the default open limits.
+Status CheckOwnKeyslots(std::span<const uint8_t> header) {
+  auto info = Inspect(header);
+  if (!info) return tl::unexpected(Recode(info.error(), ErrorCode::kInternal));
+  for (const KeyslotInfo& k : info->keyslots) {
+    if (k.state != KeyslotState::kActive) continue;
+    if (auto cost = CheckKeyslotCost(k, OpenLimits{}); !cost) {
+      return InvalidArgument("the --iter-time gave a key derivation Veil would refuse to open (" +
+                             cost.error().message +
+                             "): choose a shorter --iter-time or more --pbkdf-memory");
+    }
+  }
+  return OkStatus();
+}
+
 // CreateHeader, after calibrating PBKDF2 when `calibrate` (iter-time semantics), on a thread of its
 // own when `background` (or at once when a thread cannot be started). The options, key and
 // passphrase must outlive the object; the destructor waits for the thread (a PBKDF cannot be
@@ -811,8 +840,14 @@ class HeaderMaker {
         options.pbkdf.iterations = *iterations;
       }
       auto blob = CreateHeader(options, key, passphrase);
-      if (!blob && blob.error().code != ErrorCode::kInvalidArgument) {
+      if (!blob && blob.error().code != ErrorCode::kInvalidArgument &&
+          blob.error().code != ErrorCode::kResourceExhausted) {  // e.g. no memory for Argon2
         return tl::unexpected(Recode(blob.error(), ErrorCode::kInternal));
+      }
+      if (blob && !calibrate && !options.pbkdf.iterations) {
+        // libcryptsetup's Argon2 benchmark chose the costs: a long iter-time with little memory
+        // can go past the time-cost limit.
+        VEIL_TRY(CheckOwnKeyslots(blob->bytes));
       }
       return blob;
     };
@@ -935,6 +970,33 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
     return InvalidArgument("Argon2 needs at least 32 KiB of memory and one lane");
   }
   if (o.pbkdf.iter_time_ms == 0) return InvalidArgument("the iteration time must be positive");
+  // Never write an image that Veil itself (and so the image service at import) would refuse to
+  // open with its default limits.
+  const OpenLimits open_limits;
+  if (argon2 && o.pbkdf.memory_kib > open_limits.argon2_max_memory_kib) {
+    return InvalidArgument("Argon2 memory cost " + std::to_string(o.pbkdf.memory_kib) +
+                           " KiB is over " + std::to_string(open_limits.argon2_max_memory_kib) +
+                           " KiB, the most Veil opens an image with by default");
+  }
+  if (argon2 && o.pbkdf.parallel > open_limits.argon2_max_parallel) {
+    return InvalidArgument("Argon2 parallel cost " + std::to_string(o.pbkdf.parallel) +
+                           " is over " + std::to_string(open_limits.argon2_max_parallel) +
+                           " lanes, the most Veil opens an image with by default");
+  }
+  if (o.pbkdf.iterations) {
+    const uint64_t n = *o.pbkdf.iterations;
+    if (argon2 ? (n > open_limits.argon2_max_time ||
+                  n * o.pbkdf.memory_kib > open_limits.argon2_max_work_kib)
+               : n > open_limits.pbkdf2_max_iterations) {
+      return InvalidArgument(std::string(argon2 ? "Argon2 time cost " : "PBKDF2 iterations ") +
+                             std::to_string(n) +
+                             " is more key-derivation work than Veil opens an image with by "
+                             "default (docs/image-tool.md, \"Limits\")");
+    }
+  }
+  if (!o.uuid.empty() && !IsUuid(o.uuid)) {
+    return InvalidArgument("'" + o.uuid + "' is not a UUID (8-4-4-4-12 hexadecimal digits)");
+  }
   if (o.pbkdf.hash != "sha256" && o.pbkdf.hash != "sha512" && o.pbkdf.hash != "sha1") {
     return InvalidArgument("PBKDF hash '" + o.pbkdf.hash + "' is not sha256, sha512 or sha1");
   }

@@ -426,7 +426,40 @@ TEST(ImageOps, RefusalsHaveTheirOwnCodes) {
   bad = Enc(dir / "disk.raw", dir / "x");
   bad.pbkdf.iterations = 10;
   EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
+  // Costs Veil itself would refuse to open with its default limits are refused up front.
+  bad = Enc(dir / "disk.raw", dir / "x", EncryptFormat::kLuks2);
+  bad.pbkdf.type = "argon2id";
+  bad.pbkdf.memory_kib = (1 << 20) + 1;
+  auto memory = EncryptImage(bad);
+  EXPECT_EQ(CodeOf(memory), ErrorCode::kInvalidArgument);
+  EXPECT_NE(memory.error().message.find("the most Veil opens an image with by default"),
+            std::string::npos)
+      << memory.error().message;
+  bad.pbkdf.memory_kib = 32;
+  bad.pbkdf.parallel = 17;
+  EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
+  bad.pbkdf.parallel = 1;
+  bad.pbkdf.iterations = 10'001;  // Argon2 passes
+  EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
+  bad = Enc(dir / "disk.raw", dir / "x");
+  bad.pbkdf.iterations = 100'000'001;  // PBKDF2
+  EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
+  // A UUID libcryptsetup would refuse only when making the header, after the copy.
+  bad = Enc(dir / "disk.raw", dir / "x");
+  bad.uuid = "not-a-uuid";
+  auto uuid = EncryptImage(bad);
+  EXPECT_EQ(CodeOf(uuid), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(uuid.error().message, "'not-a-uuid' is not a UUID (8-4-4-4-12 hexadecimal digits)");
+  bad.uuid = "0123456789ab-cdef-0123-4567-89abcdef0123";
+  EXPECT_EQ(CodeOf(EncryptImage(bad)), ErrorCode::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir / "x"));
+  // A well-formed one is used as given.
+  bad.uuid = "0123abcd-cdef-4123-8567-89abcdef0123";
+  ASSERT_TRUE(EncryptImage(bad));
+  auto info = InspectImage(dir / "x");
+  ASSERT_TRUE(info) << info.error().ToString();
+  ASSERT_TRUE(info->luks);
+  EXPECT_EQ(info->luks->layout.uuid, "0123abcd-cdef-4123-8567-89abcdef0123");
 }
 
 TEST(ImageOps, DamagedHeadersAndUnsupportedCiphers) {

@@ -1,5 +1,7 @@
 #include "luks/limits.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <string>
 
 namespace veil::luks {
@@ -59,6 +61,57 @@ Status CheckDigestCost(const DigestInfo& digest, const OpenLimits& limits) {
   return OkStatus();
 }
 
+namespace {
+
+// A keyslot's cost with its digest, as a fraction of the limits (1.0: one keyslot at the limit).
+double Work(const KdfInfo& kdf, const DigestInfo& digest, const OpenLimits& limits) {
+  const double pbkdf2 = static_cast<double>(std::max<uint64_t>(limits.pbkdf2_max_iterations, 1));
+  const double argon2 = static_cast<double>(std::max<uint64_t>(limits.argon2_max_work_kib, 1));
+  const double kdf_work = kdf.type == "pbkdf2"
+                              ? static_cast<double>(kdf.iterations) / pbkdf2
+                              : static_cast<double>(kdf.time * kdf.memory_kib) / argon2;
+  return kdf_work + static_cast<double>(digest.iterations) / pbkdf2;
+}
+
+}  // namespace
+
+KeyslotChoice ChooseKeyslots(const HeaderInfo& info, const OpenLimits& limits) {
+  const DigestInfo* digest = nullptr;
+  for (const auto& d : info.digests) {
+    if (!d.segments.empty()) digest = &d;
+  }
+  KeyslotChoice choice;
+  if (digest == nullptr) return choice;
+  double spent = 0;
+  for (const char* priority : {"high", "normal"}) {
+    for (const KeyslotInfo& s : info.keyslots) {
+      if (s.priority != priority || s.state != KeyslotState::kActive ||
+          (s.type != "luks1" && s.type != "luks2") || s.digest != digest->id) {
+        continue;
+      }
+      Status cost = CheckKeyslotCost(s, limits);
+      if (cost) cost = CheckDigestCost(*digest, limits);
+      // Within each limit, so every term is at most 1 and the sum cannot overflow.
+      const double work = cost ? Work(s.kdf, *digest, limits) : 0;
+      if (cost && spent + work > limits.total_work) {
+        char total[32];
+        std::snprintf(total, sizeof total, "%g", limits.total_work);
+        cost = ResourceExhausted("keyslot " + std::to_string(s.id) +
+                                 ": not tried, the keyslots before it take the key-derivation "
+                                 "work allowed for one passphrase (" +
+                                 total + " keyslots at the limits)");
+      }
+      if (!cost) {
+        if (!choice.refused) choice.refused = cost.error();
+        continue;
+      }
+      spent += work;
+      choice.slots.push_back(s.id);
+    }
+  }
+  return choice;
+}
+
 Status CheckContainerSize(const HeaderInfo& info, uint64_t size_bytes) {
   const std::string have = " bytes, the container has " + std::to_string(size_bytes) + ")";
   if (info.metadata_end_bytes > size_bytes) {
@@ -71,8 +124,9 @@ Status CheckContainerSize(const HeaderInfo& info, uint64_t size_bytes) {
                     std::to_string(l.payload_offset_bytes) + have);
   }
   if (l.payload_size_bytes && *l.payload_size_bytes > size_bytes - l.payload_offset_bytes) {
-    return DataLoss("truncated LUKS container: its payload ends past the end (" +
-                    std::to_string(l.payload_offset_bytes + *l.payload_size_bytes) + have);
+    // The header is whole; the image is shorter than the payload it describes.
+    return OutOfRange("truncated LUKS container: its payload ends past the end (" +
+                      std::to_string(l.payload_offset_bytes + *l.payload_size_bytes) + have);
   }
   return OkStatus();
 }

@@ -69,7 +69,73 @@ TEST(Limits, ContainerSize) {
   EXPECT_TRUE(CheckContainerSize(info, (16 << 20) + 4096));
   auto short_payload = CheckContainerSize(info, (16 << 20) + 4095);
   ASSERT_FALSE(short_payload);
+  EXPECT_EQ(short_payload.error().code, ErrorCode::kOutOfRange);  // exit 8, not 5
   EXPECT_NE(short_payload.error().message.find("payload ends past the end"), std::string::npos);
+}
+
+// A header with `n` PBKDF2 keyslots of `iterations` each, all bound to digest 0 of the segment.
+HeaderInfo Pbkdf2Slots(int n, uint64_t iterations, uint64_t digest_iterations) {
+  HeaderInfo info;
+  DigestInfo d;
+  d.type = "pbkdf2";
+  d.iterations = digest_iterations;
+  d.segments = {0};
+  info.digests.push_back(d);
+  for (int i = 0; i < n; ++i) {
+    KeyslotInfo k;
+    k.id = static_cast<uint32_t>(i);
+    k.state = KeyslotState::kActive;
+    k.type = "luks2";
+    k.kdf.type = "pbkdf2";
+    k.kdf.iterations = iterations;
+    k.digest = 0;
+    info.keyslots.push_back(k);
+  }
+  return info;
+}
+
+TEST(Limits, ChooseKeyslotsKeepsCryptsetupOrderAndSkipsOthers) {
+  HeaderInfo info = Pbkdf2Slots(4, 1000, 1000);
+  info.keyslots[1].state = KeyslotState::kInactive;
+  info.keyslots[2].priority = "high";
+  info.keyslots[3].priority = "ignore";
+  const KeyslotChoice choice = ChooseKeyslots(info, OpenLimits{});
+  EXPECT_EQ(choice.slots, (std::vector<uint32_t>{2, 0}));
+  EXPECT_FALSE(choice.refused);
+  info.digests[0].segments.clear();  // no digest checks the data segment
+  EXPECT_TRUE(ChooseKeyslots(info, OpenLimits{}).slots.empty());
+}
+
+TEST(Limits, ChooseKeyslotsBoundsTheTotalWorkOfOnePassphrase) {
+  OpenLimits limits;
+  limits.pbkdf2_max_iterations = 10'000;
+  // 32 keyslots, each within the limit (0.6 + 0.1 of it with the digest): two and a half fit in
+  // the default total of 2, so two are tried.
+  const KeyslotChoice choice = ChooseKeyslots(Pbkdf2Slots(32, 6000, 1000), limits);
+  EXPECT_EQ(choice.slots, (std::vector<uint32_t>{0, 1}));
+  ASSERT_TRUE(choice.refused);
+  EXPECT_EQ(choice.refused->code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(choice.refused->message,
+            "keyslot 2: not tried, the keyslots before it take the key-derivation work allowed "
+            "for one passphrase (2 keyslots at the limits)");
+  // A cheaper keyslot further on still fits in what is left.
+  HeaderInfo mixed = Pbkdf2Slots(4, 6000, 1000);
+  mixed.keyslots[3].kdf.iterations = 1000;
+  EXPECT_EQ(ChooseKeyslots(mixed, limits).slots, (std::vector<uint32_t>{0, 1, 3}));
+  // Argon2 counts by time x memory against argon2_max_work_kib.
+  HeaderInfo argon2 = Pbkdf2Slots(3, 0, 1000);
+  for (auto& k : argon2.keyslots) {
+    k.kdf = {};
+    k.kdf.type = "argon2id";
+    k.kdf.time = 4;
+    k.kdf.memory_kib = 1 << 20;
+    k.kdf.parallel = 4;
+  }
+  limits.argon2_max_work_kib = 5 << 20;  // each keyslot 0.8 + 0.1
+  EXPECT_EQ(ChooseKeyslots(argon2, limits).slots, (std::vector<uint32_t>{0, 1}));
+  // The total is a setting: 1 keeps one such keyslot.
+  limits.total_work = 1;
+  EXPECT_EQ(ChooseKeyslots(argon2, limits).slots, (std::vector<uint32_t>{0}));
 }
 
 }  // namespace
