@@ -21,7 +21,7 @@ DEPS_BUILD := build-essential cmake ninja-build pkg-config git \
   zlib1g-dev \
   libgtest-dev googletest clang-format-14
 DEPS_RUN := softhsm2 sqlite3 openssl curl wrk cryptsetup-bin qemu-utils python3-cryptography \
-  python3-jwt procps fdisk time jq nodejs npm
+  python3-jwt procps fdisk bsdutils time jq nodejs npm
 DEPS := $(DEPS_BUILD) $(DEPS_RUN)
 
 .PHONY: all deps build test demo bench format format-check asan clean configure
