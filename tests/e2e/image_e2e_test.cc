@@ -327,8 +327,9 @@ TEST_F(ImageCli, BothPassphraseConventions) {
 }
 
 TEST_F(ImageCli, CtrlCDuringEncryptLeavesNoDestination) {
-  // A large sparse input: the copy runs long enough to be interrupted.
-  ASSERT_EQ(Sh("truncate -s 64G " + Path("huge.raw")).exit_code, 0);
+  // A large sparse input: the copy runs long enough to be interrupted (8 GiB: seconds of work,
+  // and no more than that written should the interrupt fail).
+  ASSERT_EQ(Sh("truncate -s 8G " + Path("huge.raw")).exit_code, 0);
   std::vector<std::string> args = {
       kVeil,        "image",           "encrypt", Path("huge.raw"), Path("huge.luks"),
       "--key-file", Path("secret.dek")};
@@ -496,11 +497,11 @@ TEST_F(ImageCli, ProgressBarOnATerminalOnly) {
 }
 
 TEST_F(ImageCli, CtrlCDuringDecryptLeavesNoDestination) {
-  // A LUKS1 image with a 64 GiB payload: the header of an encrypted small disk, then a sparse
+  // A LUKS1 image with an 8 GiB payload: the header of an encrypted small disk, then a sparse
   // tail (zero ciphertext decrypts to noise, which is written, not left as holes). The copy runs
   // long enough to be interrupted.
   ASSERT_EQ(Encrypt(Path("disk.raw"), Path("huge.luks")).exit_code, 0);
-  ASSERT_EQ(Sh("truncate -s 64G " + Path("huge.luks")).exit_code, 0);
+  ASSERT_EQ(Sh("truncate -s 8G " + Path("huge.luks")).exit_code, 0);
   Background veil({kVeil, "image", "decrypt", Path("huge.luks"), Path("huge.raw"), "--key-file",
                    Path("secret.dek")},
                   Path("veil.log"));
