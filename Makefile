@@ -6,6 +6,7 @@
 #   make bench        benchmarks (wrk against veild, build time, ...)
 #   make format / format-check   clang-format 14
 #   make asan         ASan + UBSan build, unit and integration tests
+#   make fuzz         libFuzzer (clang 14) on Veil's parsers, FUZZ_SECONDS (60) per target (docs/fuzzing.md)
 SHELL := /bin/bash
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
@@ -22,9 +23,14 @@ DEPS_BUILD := build-essential cmake ninja-build pkg-config git \
   libgtest-dev googletest clang-format-14
 DEPS_RUN := softhsm2 sqlite3 openssl curl wrk cryptsetup-bin qemu-utils python3-cryptography \
   python3-jwt procps fdisk bsdutils time jq nodejs npm
-DEPS := $(DEPS_BUILD) $(DEPS_RUN)
+# Fuzz: clang 14, libFuzzer's runtime (libclang-rt-14-dev) and llvm-symbolizer (llvm-14).
+DEPS_FUZZ := clang-14 libclang-rt-14-dev llvm-14
+DEPS := $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_FUZZ)
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= luks_header_fuzz disk_image_fuzz partition_table_fuzz
 
-.PHONY: all deps build test demo bench format format-check asan clean configure
+.PHONY: all deps build test demo bench format format-check asan fuzz clean configure
 
 all: build
 
@@ -66,5 +72,10 @@ asan: deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
 
+fuzz: deps
+	CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVEIL_FUZZ=ON
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(FUZZ_TARGETS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" ./fuzz/run.sh $(FUZZ_DIR)
+
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan $(FUZZ_DIR)
