@@ -25,23 +25,27 @@ DEPS_RUN := softhsm2 sqlite3 openssl curl wrk cryptsetup-bin qemu-utils python3-
   python3-jwt procps fdisk bsdutils time jq nodejs npm
 # Fuzz: clang 14, libFuzzer's runtime (libclang-rt-14-dev) and llvm-symbolizer (llvm-14).
 DEPS_FUZZ := clang-14 libclang-rt-14-dev llvm-14
-DEPS := $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_FUZZ)
+# `make deps` (run by build, test, demo) installs what building and testing need; the fuzzing
+# toolchain comes only with `make fuzz` (deps-fuzz), so CI and the demo do not pay for it.
+DEPS := $(DEPS_BUILD) $(DEPS_RUN)
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= luks_header_fuzz disk_image_fuzz partition_table_fuzz
 
-.PHONY: all deps build test demo bench format format-check asan fuzz clean configure
+.PHONY: all deps deps-fuzz build test demo bench format format-check asan fuzz clean configure
 
 all: build
 
-deps:
+deps: PKGS = $(DEPS)
+deps-fuzz: PKGS = $(DEPS_FUZZ)
+deps deps-fuzz:
 	@provided=$$(dpkg-query -W -f='$${Status}|$${Provides}\n' 2>/dev/null | sed -n 's/^install ok installed|//p' | tr ',' '\n' | sed 's/ *(.*//; s/^ *//'); \
-	missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || grep -qx "$$p" <<<"$$provided" || echo $$p; done); \
+	missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || grep -qx "$$p" <<<"$$provided" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing $$missing"; \
+	  echo "make $@: installing $$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "make deps: all $(words $(DEPS)) packages present"; fi
+	else echo "make $@: all $(words $(PKGS)) packages present"; fi
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVEIL_WERROR=$(WERROR)
@@ -72,7 +76,7 @@ asan: deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
 
-fuzz: deps
+fuzz: deps deps-fuzz
 	CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVEIL_FUZZ=ON
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(FUZZ_TARGETS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" ./fuzz/run.sh $(FUZZ_DIR)
