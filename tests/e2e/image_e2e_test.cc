@@ -144,6 +144,14 @@ class ImageCli : public ::testing::Test {
     return Sh("cryptsetup open --test-passphrase --key-file " + Path("secret.dek") + " " + image);
   }
 
+  // cryptsetup and `veil image verify` both open `image` with secret.dek.
+  void ExpectCryptsetupAndVerifyOpen(const std::string& image) {
+    auto open = CryptsetupTestPassphrase(image);
+    EXPECT_EQ(open.exit_code, 0) << open.output;
+    auto verify = Veil({"image", "verify", image, "--key-file", Path("secret.dek")});
+    EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  }
+
   std::string dir_;
 };
 
@@ -396,10 +404,7 @@ TEST_F(ImageCli, Luks1IterTimeCalibratesPbkdf2ThatCryptsetupOpens) {
   ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
   EXPECT_NE(inspect.output.find("pbkdf2-sha256, " + iterations + " iterations"), std::string::npos)
       << inspect.output;
-  auto open = CryptsetupTestPassphrase(Path("disk.luks"));
-  EXPECT_EQ(open.exit_code, 0) << open.output;
-  auto verify = Veil({"image", "verify", Path("disk.luks"), "--key-file", Path("secret.dek")});
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  ExpectCryptsetupAndVerifyOpen(Path("disk.luks"));
 }
 
 TEST_F(ImageCli, Luks2Argon2iCostOptionsReachTheKeyslot) {
@@ -414,10 +419,7 @@ TEST_F(ImageCli, Luks2Argon2iCostOptionsReachTheKeyslot) {
   EXPECT_EQ(DumpField(dump.output, "PBKDF"), "argon2i") << dump.output;
   EXPECT_EQ(DumpField(dump.output, "Memory"), "8192") << dump.output;
   EXPECT_EQ(DumpField(dump.output, "Threads"), "2") << dump.output;
-  auto open = CryptsetupTestPassphrase(Path("disk.luks2"));
-  EXPECT_EQ(open.exit_code, 0) << open.output;
-  auto verify = Veil({"image", "verify", Path("disk.luks2"), "--key-file", Path("secret.dek")});
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  ExpectCryptsetupAndVerifyOpen(Path("disk.luks2"));
 }
 
 TEST_F(ImageCli, KeySize256Luks1AndLuks2RoundTrip) {
