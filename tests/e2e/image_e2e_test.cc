@@ -144,6 +144,36 @@ class ImageCli : public ::testing::Test {
     return Sh("cryptsetup open --test-passphrase --key-file " + Path("secret.dek") + " " + image);
   }
 
+  // Once the temporary file of `destination` (a name in the test directory) holds more than
+  // 32 MiB of written data (allocated blocks, not its length: a file may be sized up front),
+  // interrupts `veil` as Ctrl-C does, and checks that it exits 130 leaving neither the
+  // destination nor any temporary file.
+  void InterruptWhileWritingAndExpectNothingLeft(Background& veil, const std::string& destination) {
+    const std::string prefix = "." + destination + ".veil-tmp-";
+    std::string temp;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (temp.empty() && std::chrono::steady_clock::now() < deadline && veil.Alive()) {
+      for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+        struct stat st {};
+        if (entry.path().filename().string().rfind(prefix, 0) == 0 &&
+            ::stat(entry.path().c_str(), &st) == 0 &&
+            static_cast<uint64_t>(st.st_blocks) * 512 > (32u << 20)) {
+          temp = entry.path();
+        }
+      }
+      if (temp.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_FALSE(temp.empty()) << ReadFile(Path("veil.log"));
+    EXPECT_EQ(veil.Stop(SIGINT, std::chrono::seconds(30)), 130) << ReadFile(Path("veil.log"));
+    EXPECT_FALSE(std::filesystem::exists(Path(destination)));
+    EXPECT_FALSE(std::filesystem::exists(temp)) << "the temporary file was removed";
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      EXPECT_EQ(entry.path().filename().string().find("veil-tmp"), std::string::npos)
+          << entry.path();
+    }
+    EXPECT_NE(ReadFile(Path("veil.log")).find("interrupted"), std::string::npos);
+  }
+
   // cryptsetup and `veil image verify` both open `image` with secret.dek.
   void ExpectCryptsetupAndVerifyOpen(const std::string& image) {
     auto open = CryptsetupTestPassphrase(image);
@@ -343,24 +373,7 @@ TEST_F(ImageCli, CtrlCDuringEncryptLeavesNoDestination) {
       "--key-file", Path("secret.dek")};
   args.insert(args.end(), kFast.begin(), kFast.end());
   Background veil(args, Path("veil.log"));
-  // Wait until the temporary output holds some ciphertext.
-  std::string temp;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && veil.Alive()) {
-    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-      if (entry.path().filename().string().find(".huge.luks.veil-tmp-") == 0) {
-        std::error_code ec;
-        if (std::filesystem::file_size(entry.path(), ec) > (32u << 20)) temp = entry.path();
-      }
-    }
-    if (!temp.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_FALSE(temp.empty()) << ReadFile(Path("veil.log"));
-  EXPECT_EQ(veil.Stop(SIGINT, std::chrono::seconds(30)), 130) << ReadFile(Path("veil.log"));
-  EXPECT_FALSE(std::filesystem::exists(Path("huge.luks")));
-  EXPECT_FALSE(std::filesystem::exists(temp)) << "the temporary file was removed";
-  EXPECT_NE(ReadFile(Path("veil.log")).find("interrupted"), std::string::npos);
+  InterruptWhileWritingAndExpectNothingLeft(veil, "huge.luks");
 }
 
 TEST_F(ImageCli, SfdiskGptDiskVerifiesAndCryptsetupAcceptsLuks2) {
@@ -507,31 +520,7 @@ TEST_F(ImageCli, CtrlCDuringDecryptLeavesNoDestination) {
   Background veil({kVeil, "image", "decrypt", Path("huge.luks"), Path("huge.raw"), "--key-file",
                    Path("secret.dek")},
                   Path("veil.log"));
-  // Wait until the temporary output holds some plaintext (allocated blocks, not its length: the
-  // file may be sized up front).
-  std::string temp;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && veil.Alive()) {
-    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-      if (entry.path().filename().string().find(".huge.raw.veil-tmp-") == 0) {
-        struct stat st {};
-        if (::stat(entry.path().c_str(), &st) == 0 &&
-            static_cast<uint64_t>(st.st_blocks) * 512 > (32u << 20)) {
-          temp = entry.path();
-        }
-      }
-    }
-    if (!temp.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_FALSE(temp.empty()) << ReadFile(Path("veil.log"));
-  EXPECT_EQ(veil.Stop(SIGINT, std::chrono::seconds(30)), 130) << ReadFile(Path("veil.log"));
-  EXPECT_FALSE(std::filesystem::exists(Path("huge.raw")));
-  EXPECT_FALSE(std::filesystem::exists(temp)) << "the temporary file was removed";
-  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    EXPECT_EQ(entry.path().filename().string().find("veil-tmp"), std::string::npos) << entry.path();
-  }
-  EXPECT_NE(ReadFile(Path("veil.log")).find("interrupted"), std::string::npos);
+  InterruptWhileWritingAndExpectNothingLeft(veil, "huge.raw");
 }
 
 TEST_F(ImageCli, StdoutLuksOpensInCryptsetupAndQemu) {
