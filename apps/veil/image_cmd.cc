@@ -554,7 +554,7 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
   e->add_option("--pbkdf-memory", enc->pbkdf_memory,
                 "Argon2 memory cost in KiB (at most 1048576, the most Veil opens an image with "
                 "by default)")
-      ->check(CLI::Range(32, 1'048'576))
+      ->check(CLI::Range(uint64_t{32}, luks::OpenLimits{}.argon2_max_memory_kib))
       ->capture_default_str();
   e->add_option("--pbkdf-parallel", enc->pbkdf_parallel, "Argon2 lanes (threads)")
       ->check(CLI::Range(1, 16))

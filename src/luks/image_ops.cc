@@ -800,16 +800,29 @@ bool MayLeaveSchedIdle() {
          (limit.rlim_cur == RLIM_INFINITY || static_cast<rlim_t>(20 - nice) <= limit.rlim_cur);
 }
 
-// kInvalidArgument when a keyslot of a header Veil just made is over the default open limits.
+// kInvalidArgument when a keyslot with this KDF would be refused by OpenVolumeKey's default
+// limits (the same check, so encrypt and open cannot disagree).
+Status CheckWithinOpenLimits(const KdfInfo& kdf) {
+  KeyslotInfo keyslot;
+  keyslot.kdf = kdf;
+  if (auto cost = CheckKeyslotCost(keyslot, OpenLimits{}); !cost) {
+    return InvalidArgument(cost.error().message +
+                           " (the most Veil opens an image with by default)");
+  }
+  return OkStatus();
+}
+
+// The same for every keyslot of a header Veil just made, whose costs libcryptsetup's benchmark
+// chose.
 Status CheckOwnKeyslots(std::span<const uint8_t> header) {
   auto info = Inspect(header);
   if (!info) return tl::unexpected(Recode(info.error(), ErrorCode::kInternal));
   for (const KeyslotInfo& k : info->keyslots) {
     if (k.state != KeyslotState::kActive) continue;
-    if (auto cost = CheckKeyslotCost(k, OpenLimits{}); !cost) {
-      return InvalidArgument("the --iter-time gave a key derivation Veil would refuse to open (" +
+    if (auto cost = CheckWithinOpenLimits(k.kdf); !cost) {
+      return InvalidArgument("the --iter-time gave a key derivation Veil would refuse to open: " +
                              cost.error().message +
-                             "): choose a shorter --iter-time or more --pbkdf-memory");
+                             "; choose a shorter --iter-time or more --pbkdf-memory");
     }
   }
   return OkStatus();
@@ -971,29 +984,17 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   }
   if (o.pbkdf.iter_time_ms == 0) return InvalidArgument("the iteration time must be positive");
   // Never write an image that Veil itself (and so the image service at import) would refuse to
-  // open with its default limits.
-  const OpenLimits open_limits;
-  if (argon2 && o.pbkdf.memory_kib > open_limits.argon2_max_memory_kib) {
-    return InvalidArgument("Argon2 memory cost " + std::to_string(o.pbkdf.memory_kib) +
-                           " KiB is over " + std::to_string(open_limits.argon2_max_memory_kib) +
-                           " KiB, the most Veil opens an image with by default");
+  // open with its default limits: the costs known now (an iter-time's once they are chosen).
+  KdfInfo planned;
+  planned.type = argon2 ? "argon2id" : "pbkdf2";
+  if (argon2) {
+    planned.time = o.pbkdf.iterations.value_or(0);
+    planned.memory_kib = o.pbkdf.memory_kib;
+    planned.parallel = o.pbkdf.parallel;
+  } else {
+    planned.iterations = o.pbkdf.iterations.value_or(0);
   }
-  if (argon2 && o.pbkdf.parallel > open_limits.argon2_max_parallel) {
-    return InvalidArgument("Argon2 parallel cost " + std::to_string(o.pbkdf.parallel) +
-                           " is over " + std::to_string(open_limits.argon2_max_parallel) +
-                           " lanes, the most Veil opens an image with by default");
-  }
-  if (o.pbkdf.iterations) {
-    const uint64_t n = *o.pbkdf.iterations;
-    if (argon2 ? (n > open_limits.argon2_max_time ||
-                  n * o.pbkdf.memory_kib > open_limits.argon2_max_work_kib)
-               : n > open_limits.pbkdf2_max_iterations) {
-      return InvalidArgument(std::string(argon2 ? "Argon2 time cost " : "PBKDF2 iterations ") +
-                             std::to_string(n) +
-                             " is more key-derivation work than Veil opens an image with by "
-                             "default (docs/image-tool.md, \"Limits\")");
-    }
-  }
+  VEIL_TRY(CheckWithinOpenLimits(planned));
   if (!o.uuid.empty() && !IsUuid(o.uuid)) {
     return InvalidArgument("'" + o.uuid + "' is not a UUID (8-4-4-4-12 hexadecimal digits)");
   }
