@@ -19,7 +19,7 @@ FORMAT_FILES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 DEPS_BUILD := build-essential cmake ninja-build pkg-config git \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libexpected-dev libcli11-dev libssl-dev libsqlite3-dev libcryptsetup-dev libp11-kit-dev \
-  zlib1g-dev \
+  zlib1g-dev ccache \
   libgtest-dev googletest clang-format-14
 DEPS_RUN := softhsm2 sqlite3 openssl curl wrk cryptsetup-bin qemu-utils python3-cryptography \
   python3-jwt procps fdisk bsdutils time jq nodejs npm
