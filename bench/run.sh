@@ -357,3 +357,21 @@ if [ -z "${BENCH_SKIP_KMS:-}" ]; then
     VEIL_BENCH_KMS_CIPHERTEXT_FILE
   kill -TERM "$VEILD_PID"; wait "$VEILD_PID" || true; VEILD_PID=
 fi
+
+# 6. Slow clients (docs/benchmarks.md "Slow clients", issue: slow bodies stalled the daemon).
+#    An honest client's token exchanges and KMS unwraps, alone and then while 64 connections
+#    from other loopback addresses each hold a half-sent body or header on the same services,
+#    trickling a byte every 0.5 s, before any login. veild runs with 2 workers, so the 32 slow
+#    bodies are 16x its workers. Target: every attacked request answered within 1 s.
+#    BENCH_SKIP_SLOW=1 skips it.
+if [ -z "${BENCH_SKIP_SLOW:-}" ]; then
+  SLOW_DATA="$WORK/slow-data"
+  "$BIN/veild" --data-dir "$SLOW_DATA" --port-base "$PORT_BASE" --log-level warn \
+    --http-worker-threads 2 >"$WORK/veild-slow.log" 2>&1 &
+  VEILD_PID=$!
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$((PORT_BASE + 2))/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "Slow clients against veild with 2 workers (honest client: 127.0.0.1):"
+  "$BIN/veil-slow-clients-bench" --port-base "$PORT_BASE" --apikey-file "$SLOW_DATA/admin-apikey" \
+    --attackers 64 --requests 200
+  kill -TERM "$VEILD_PID"; wait "$VEILD_PID" || true; VEILD_PID=
+fi

@@ -266,6 +266,9 @@ Status RunDaemon(const DaemonOptions& options) {
   http::RuntimeOptions runtime_options;
   runtime_options.io_threads = options.io_threads;
   runtime_options.worker_threads = options.worker_threads;
+  runtime_options.max_queued_requests = options.max_queued_requests;
+  runtime_options.max_connections_per_address = options.max_connections_per_address;
+  runtime_options.max_requests_per_address = options.max_requests_per_address;
   http::Runtime runtime(runtime_options);
 
   for (const ServiceInfo& service : kServices) {
@@ -275,7 +278,9 @@ Status RunDaemon(const DaemonOptions& options) {
     server.port = static_cast<uint16_t>(options.port_base + service.port_offset);
     server.max_header_bytes = options.max_header_bytes;
     server.default_body_limit = options.max_body_bytes;
+    server.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
     server.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+    server.min_body_rate = options.min_body_rate;
     server.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
     server.max_connections = options.max_connections;
     if (tls) server.tls = http::TlsOptions{options.tls_cert_file, options.tls_key_file};
@@ -292,6 +297,7 @@ Status RunDaemon(const DaemonOptions& options) {
     }
     if (service.name == "kms") {
       hooks.error_renderer = kms::api::KmsErrorRenderer();
+      hooks.error_status = kms::api::KmsErrorStatus();
       VEIL_TRY(kms::api::AddKmsRoutes(*router, kms_deps));
     }
     auto port = runtime.AddServer(server, std::move(*router), hooks);

@@ -41,9 +41,14 @@ struct DaemonOptions {
   int worker_threads = 8;
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1 << 20;
+  int64_t request_timeout_ms = 30000;
   int64_t read_timeout_ms = 30000;
   int64_t idle_timeout_ms = 60000;
+  uint64_t min_body_rate = 16 * 1024;
   size_t max_connections = 10000;
+  size_t max_queued_requests = 512;
+  size_t max_connections_per_address = 256;
+  size_t max_requests_per_address = 128;
   std::string region = "local";
   IamOptions iam;
   KmsDaemonOptions kms;

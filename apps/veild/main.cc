@@ -42,11 +42,21 @@ const std::vector<Setting> kSettings = {
     {"http.worker-threads", "8", "Threads running request handlers (database, HSM, disk)", false},
     {"http.max-header-size", "16KiB", "Largest request header accepted (431 past it)", false},
     {"http.max-body-size", "1MiB", "Default largest request body (413 past it)", false},
-    {"http.read-timeout", "30s", "A client that stalls this long mid-request is disconnected",
+    {"http.request-timeout", "30s",
+     "A request's header and small body (64 KiB at most) must arrive within this (408 past it)",
      false},
+    {"http.read-timeout", "30s", "A large (streamed) body that stalls this long gets 408", false},
+    {"http.min-body-rate", "16KiB",
+     "Bytes per second a large body must average after the request timeout (0: none)", false},
     {"http.idle-timeout", "60s", "Idle keep-alive connections are closed after this", false},
     {"http.max-connections", "10000", "Connections per service beyond which new ones are refused",
      false},
+    {"http.max-queued-requests", "512",
+     "Requests waiting for a worker beyond which new ones get 503 with Retry-After", false},
+    {"http.max-connections-per-address", "256",
+     "Open connections one client address may hold over all services (0: no cap)", false},
+    {"http.max-requests-per-address", "128",
+     "Requests one client address may have waiting for or holding a worker (0: no cap)", false},
     {"iam.issuer", "https://iam.veil.local/identity",
      "The iss of access tokens (must start with https://iam)", false},
     {"iam.token-lifetime", "1h", "Lifetime of an access token (1m to 1h)", false},
@@ -94,7 +104,15 @@ veil::Result<veil::veild::DaemonOptions> Resolve(const Config& config) {
   o.worker_threads = static_cast<int>(VEIL_TRY_VALUE(config.GetInt("http.worker-threads", 1, 256)));
   o.max_header_bytes = VEIL_TRY_VALUE(config.GetSize("http.max-header-size"));
   o.max_body_bytes = VEIL_TRY_VALUE(config.GetSize("http.max-body-size"));
+  o.request_timeout_ms = VEIL_TRY_VALUE(config.GetDuration("http.request-timeout")).count();
   o.read_timeout_ms = VEIL_TRY_VALUE(config.GetDuration("http.read-timeout")).count();
+  o.min_body_rate = VEIL_TRY_VALUE(config.GetSize("http.min-body-rate"));
+  o.max_queued_requests =
+      static_cast<size_t>(VEIL_TRY_VALUE(config.GetInt("http.max-queued-requests", 0, 1000000)));
+  o.max_connections_per_address = static_cast<size_t>(
+      VEIL_TRY_VALUE(config.GetInt("http.max-connections-per-address", 0, 1000000)));
+  o.max_requests_per_address = static_cast<size_t>(
+      VEIL_TRY_VALUE(config.GetInt("http.max-requests-per-address", 0, 1000000)));
   o.idle_timeout_ms = VEIL_TRY_VALUE(config.GetDuration("http.idle-timeout")).count();
   o.max_connections =
       static_cast<size_t>(VEIL_TRY_VALUE(config.GetInt("http.max-connections", 1, 1000000)));
@@ -138,8 +156,9 @@ veil::Result<veil::veild::DaemonOptions> Resolve(const Config& config) {
   if (o.max_header_bytes < 1024 || o.max_header_bytes > (1 << 20)) {
     return veil::InvalidArgument("http.max-header-size must be between 1KiB and 1MiB");
   }
-  if (o.read_timeout_ms <= 0 || o.idle_timeout_ms <= 0) {
-    return veil::InvalidArgument("http.read-timeout and http.idle-timeout must be positive");
+  if (o.request_timeout_ms <= 0 || o.read_timeout_ms <= 0 || o.idle_timeout_ms <= 0) {
+    return veil::InvalidArgument(
+        "http.request-timeout, http.read-timeout and http.idle-timeout must be positive");
   }
   return o;
 }

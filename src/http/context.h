@@ -41,6 +41,10 @@ class RequestContext;
 using ErrorRenderer =
     std::function<Response(const Error& error, int status, const RequestContext& ctx)>;
 
+// The status an API dialect answers a handler's error with (Key Protect's KEY_DELETED_ERR is 410,
+// where the generic table says 409 for kFailedPrecondition). Must not throw.
+using ErrorStatusFn = std::function<int(const Error&)>;
+
 class RequestContext {
  public:
   RequestContext(Request request, std::string request_id, std::string correlation_id);

@@ -1,9 +1,20 @@
-// The server's I/O side: listeners, connection coroutines, the body pump, the graceful shutdown.
-// With client.cc, the only translation units of Veil that include Asio and Beast.
+// The server's I/O side: listeners, connection sessions, the body reads, load shedding and the
+// graceful shutdown. With client.cc, the only translation units of Veil that include Asio and
+// Beast; the request phases that touch no socket live in internal/phases.*.
 //
 // Threads: N I/O threads run one io_context; each connection runs one coroutine on its own
-// strand. Handlers, authentication of non-inline routes, pulls of streamed response bodies and
-// audit emission run on the WorkerPool; an I/O coroutine never blocks on them, it awaits them.
+// strand. Handlers, authentication of non-inline routes and pulls of streamed response bodies run
+// on the WorkerPool; audit events of requests answered by the I/O side run on a one-thread audit
+// lane. An I/O coroutine never blocks on them, it awaits them.
+//
+// What a client controls and what it can hold (docs/http.md "Slow and abusive clients"):
+//   - a header: at most max_header_bytes, complete within request_timeout of its first byte;
+//   - a body up to buffered_body_limit: read whole here, within the same request_timeout, before
+//     the request takes a worker: trickling it holds a socket, never a worker;
+//   - a larger body: streamed to a handler that holds a worker, so it must arrive at
+//     min_body_rate (after a grace of request_timeout) and never stall past read_timeout;
+//   - a worker: only through the bounded queue (503 + Retry-After when full) and within its
+//     address's share (max_requests_per_address); sockets within max_connections_per_address.
 #include "http/server.h"
 
 #include <algorithm>
@@ -33,6 +44,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <condition_variable>
@@ -44,13 +56,16 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "common/log.h"
-#include "common/time.h"
 #include "http/error_map.h"
+#include "http/internal/address_limits.h"
+#include "http/internal/body_pace.h"
+#include "http/internal/phases.h"
 #include "http/request_id.h"
 #include "http/worker_pool.h"
 
@@ -61,6 +76,13 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+using internal::AddressLimits;
+using internal::BodyPace;
+using internal::Outcome;
+using internal::Rejection;
+using internal::RequestPhases;
+using internal::Routing;
+using SteadyTime = std::chrono::steady_clock::time_point;
 
 namespace {
 
@@ -72,6 +94,7 @@ constexpr size_t kResponseChunk = 128 * 1024;      // one pull of a streamed res
 constexpr uint64_t kDrainLimit = 64 * 1024;        // unread body drained to keep a connection
 constexpr size_t kLingerBytes = 4 << 20;           // discarded after a response that closes
 constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::string_view kRetryAfterSeconds = "1";
 
 // ---------------------------------------------------------------------------------------------
 // Waiting on worker threads from a coroutine.
@@ -285,13 +308,19 @@ struct Server;
 // Member order matters: the io_context is declared last so that it is destroyed first, while
 // the session registry that dying coroutine frames unregister from still exists.
 struct Engine {
-  explicit Engine(const RuntimeOptions& o) : options(o), pool(std::max(1, o.worker_threads)) {}
+  explicit Engine(const RuntimeOptions& o)
+      : options(o),
+        limits(o.max_connections_per_address, o.max_requests_per_address),
+        pool(std::max(1, o.worker_threads), o.max_queued_requests),
+        audit_lane(1) {}
 
   RuntimeOptions options;
   std::atomic<bool> stopping{false};
   mutable std::mutex sessions_mu;
   std::unordered_map<SessionControl*, std::shared_ptr<SessionControl>> sessions;
-  WorkerPool pool;  // stopped explicitly by ~Runtime before the io_context goes
+  AddressLimits limits;
+  WorkerPool pool;        // stopped explicitly by ~Runtime before the io_context goes
+  WorkerPool audit_lane;  // events of requests answered on the I/O side; stopped with the pool
   asio::io_context ioc;
 
   size_t session_count() const {
@@ -307,6 +336,15 @@ struct Engine {
   }
 };
 
+// Logs a warning at most once a second per `last` (floods must not flood the log).
+void WarnThrottled(std::atomic<int64_t>& last, std::string_view component,
+                   const std::string& text) {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+  if (last.exchange(now) != now) log::Warn(component, text);
+}
+
 // Shared by its connections' coroutines and worker tasks, so that a frame destroyed with the
 // io_context still finds it.
 struct Server : std::enable_shared_from_this<Server> {
@@ -315,276 +353,22 @@ struct Server : std::enable_shared_from_this<Server> {
         options(std::move(o)),
         router(std::move(r)),
         hooks(std::move(h)),
-        renderer(hooks.error_renderer ? hooks.error_renderer : JsonErrorRenderer()),
+        phases(options, hooks),
         strand(asio::make_strand(e.ioc)),
         acceptor(strand) {}
 
   Engine& engine;
-  ServerOptions options;
-  Router router;
-  ServerHooks hooks;
-  ErrorRenderer renderer;
+  const ServerOptions options;
+  const Router router;
+  const ServerHooks hooks;
+  const RequestPhases phases;
   std::unique_ptr<asio::ssl::context> ssl;
   asio::strand<asio::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   std::atomic<size_t> connections{0};
   std::atomic<int64_t> last_overload_log{0};
+  std::atomic<int64_t> last_shed_log{0};
 };
-
-// ---------------------------------------------------------------------------------------------
-// Request phases that do not touch the socket (run on a worker or, for inline routes, on the
-// I/O thread).
-
-struct Rejection {
-  Error error;
-  int status = 0;
-};
-
-bool IsTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-Status ValidateResponse(const Response& r) {
-  if (r.status < 200 || r.status > 599) return Internal("invalid status");
-  for (const auto& [name, value] : r.headers) {
-    if (name.empty()) return Internal("empty header name");
-    for (char c : name) {
-      if (!IsTokenChar(c)) return Internal("invalid header name");
-    }
-    for (char c : value) {
-      if (c == '\r' || c == '\n' || c == '\0') return Internal("invalid header value");
-    }
-  }
-  return OkStatus();
-}
-
-std::string_view PrincipalTypeUri(std::string_view type) {
-  if (type == "user") return "service/security/account/user";
-  if (type == "serviceid") return "service/security/account/serviceid";
-  if (type == "service") return "service/security/clientid";
-  return "";
-}
-
-// Printable ASCII only, at most 256 characters: a User-Agent goes into events and nothing else.
-std::string SanitizeAgent(std::string_view agent) {
-  std::string out;
-  for (char c : agent.substr(0, 256)) out.push_back((c >= 0x20 && c < 0x7f) ? c : '?');
-  return out;
-}
-
-void FillEvent(const Server& s, RequestContext& ctx, const Route* route, int status,
-               const Error* error) {
-  audit::Event& ev = ctx.event();
-  const Request& req = ctx.request();
-  ev.id = NewRequestId();
-  ev.event_time = FormatAuditTime(std::chrono::system_clock::now());
-  if (ev.action.empty()) {
-    ev.action = (route != nullptr && !route->options.action.empty())
-                    ? route->options.action
-                    : s.options.service_name + ".http.request";
-  }
-  if (ctx.principal) {
-    if (ev.initiator.id.empty()) ev.initiator.id = ctx.principal->id;
-    if (ev.initiator.name.empty()) ev.initiator.name = ctx.principal->name;
-    if (ev.initiator.type_uri.empty()) {
-      ev.initiator.type_uri = std::string(PrincipalTypeUri(ctx.principal->type));
-    }
-    if (ev.initiator.credential_type.empty()) {
-      ev.initiator.credential_type = ctx.principal->credential_type;
-    }
-  } else if (ev.initiator.id.empty()) {
-    ev.initiator.id = "anonymous";
-  }
-  ev.initiator.host_address = req.remote_address;
-  ev.initiator.host_address_type =
-      req.remote_address.find(':') != std::string::npos ? "IPv6" : "IPv4";
-  ev.initiator.host_agent = SanitizeAgent(req.headers.Get("User-Agent").value_or(""));
-  ev.request_path = req.path;
-  ev.method = req.method;
-  ev.correlation_id = ctx.correlation_id();
-  ev.reason_code = status;
-  ev.reason_type = std::string(ReasonPhrase(status));
-  ev.outcome = status < 400 ? "success" : "failure";
-  if (status >= 400 && ev.reason_for_failure.empty()) {
-    ev.reason_for_failure = error != nullptr ? error->message : ev.reason_type;
-  }
-  if (ev.message.empty()) {
-    ev.message = s.options.service_name + ": " + req.method + " " +
-                 (route != nullptr ? route->path_template : std::string("(no route)"));
-    if (status >= 400) ev.message += " -failure";
-  }
-}
-
-// Turns the handler's outcome (or a rejection) into what the client gets, and fills the audit
-// event. `body` is the reader the handler used, if any.
-bool AuditWanted(const Server& s, const Route* route) {
-  return s.hooks.audit != nullptr && (route == nullptr || route->options.audit);
-}
-
-// `status` (non-zero) is the status of a rejection; otherwise an error takes its status from
-// the body's failure or from HttpStatusFor.
-Response Finalize(const Server& s, RequestContext& ctx, const Route* route,
-                  Result<Response> outcome, const BodyReader* body, const std::string& allow,
-                  int status = 0) {
-  std::optional<Error> failure;
-  Response resp;
-  if (outcome) {
-    resp = std::move(*outcome);
-    if (body != nullptr && body->failure() && resp.status < 400) {
-      failure = *body->failure();
-      status = body->failure_status();
-    } else if (auto valid = ValidateResponse(resp); !valid) {
-      log::Error(
-          s.options.service_name,
-          "handler for " + ctx.route() + " produced an invalid response: " + valid.error().message);
-      failure = Error(ErrorCode::kInternal, "internal error");
-      status = 500;
-    }
-  } else {
-    failure = outcome.error();
-    if (status == 0) {
-      status = (body != nullptr && body->failure_status() != 0) ? body->failure_status()
-                                                                : HttpStatusFor(failure->code);
-    }
-  }
-  if (failure) {
-    try {
-      resp = ctx.ErrorResponse(*failure, status);
-    } catch (...) {
-      resp = RenderJsonError(*failure, status, ctx);
-    }
-    resp.status = status;
-    if (status == kStatusMethodNotAllowed && !allow.empty()) resp.headers.Set("Allow", allow);
-  }
-  // Skipped when no event will be emitted (health probes at full rate).
-  if (AuditWanted(s, route)) FillEvent(s, ctx, route, resp.status, failure ? &*failure : nullptr);
-  return resp;
-}
-
-void EmitAudit(const Server& s, const RequestContext& ctx, const Route* route) {
-  if (s.hooks.audit == nullptr) return;
-  if (route != nullptr && !route->options.audit) return;
-  Status st;
-  try {
-    st = s.hooks.audit->Emit(ctx.event());
-  } catch (...) {
-    st = Internal("audit sink threw");
-  }
-  if (!st) {
-    log::Error(s.options.service_name,
-               "audit event " + ctx.event().id + " not recorded: " + st.error().ToString());
-  }
-}
-
-// What routing found, handed to Decide().
-struct Routing {
-  std::optional<Error> target_error;
-  RouteMatch match;
-  size_t body_limit = 0;
-};
-
-// Authentication and the route's admission rules, in order: a malformed target (400), the
-// Authenticator's verdict (401, 503, ...; skipped for inline routes), no route (404), wrong method
-// (405), anonymous on an authenticated route (401), a declared body over the limit (413).
-std::optional<Rejection> Decide(const Server& s, RequestContext& ctx, const Routing& routing) {
-  if (routing.target_error) return Rejection{*routing.target_error, 400};
-  // Inline routes are anonymous (Router::Add enforces it) and run on the I/O thread, where a
-  // possibly blocking Authenticator must not run.
-  const bool inline_route =
-      routing.match.route != nullptr && routing.match.route->options.inline_handler;
-  if (s.hooks.authenticator && !inline_route) {
-    Result<std::optional<Principal>> who = std::optional<Principal>();
-    try {
-      who = s.hooks.authenticator(ctx.request());
-    } catch (...) {
-      who = Internal("authentication failed");
-    }
-    if (!who) return Rejection{who.error(), HttpStatusFor(who.error().code)};
-    ctx.principal = std::move(*who);
-  }
-  switch (routing.match.kind) {
-    case RouteMatch::Kind::kNotFound:
-      return Rejection{Error(ErrorCode::kNotFound, "no resource at this path"), 404};
-    case RouteMatch::Kind::kMethodNotAllowed:
-      return Rejection{Error(ErrorCode::kInvalidArgument,
-                             "method " + ctx.request().method + " is not allowed here"),
-                       kStatusMethodNotAllowed};
-    case RouteMatch::Kind::kFound:
-      break;
-  }
-  const Route& route = *routing.match.route;
-  if (route.options.authenticated && !ctx.principal) {
-    return Rejection{Error(ErrorCode::kUnauthenticated, "authentication required"), 401};
-  }
-  const auto& cl = ctx.request().content_length;
-  if (cl && *cl > routing.body_limit) {
-    return Rejection{BodyTooLarge(routing.body_limit), kStatusPayloadTooLarge};
-  }
-  return std::nullopt;
-}
-
-Result<Response> InvokeHandler(const Route& route, RequestContext& ctx) {
-  try {
-    return route.handler(ctx);
-  } catch (const std::exception& e) {
-    log::Error("http", "handler for " + route.path_template + " threw: " + e.what());
-  } catch (...) {
-    log::Error("http", "handler for " + route.path_template + " threw");
-  }
-  return Internal("internal error");
-}
-
-// The non-inline request, on a worker: decide, run the handler, finalize, emit the event.
-void WorkerTask(const Server& s, Exchange& ex, const Routing& routing) {
-  RequestContext& ctx = ex.ctx();
-  const Route* route = routing.match.route;
-  Response resp;
-  try {
-    if (auto rejection = Decide(s, ctx, routing)) {
-      ex.Decide(false);
-      resp = Finalize(s, ctx, route, tl::unexpected(rejection->error), nullptr, routing.match.allow,
-                      rejection->status);
-    } else {
-      ex.Decide(true);
-      Result<Response> outcome = InvokeHandler(*route, ctx);
-      resp = Finalize(s, ctx, route, std::move(outcome), &ex, routing.match.allow);
-    }
-    EmitAudit(s, ctx, route);
-  } catch (...) {
-    // Only allocation failure gets here; answer without touching the renderer again.
-    resp = Response::Text(500, "internal error");
-  }
-  ex.Complete(std::move(resp));
-}
-
-void AccessLog(const Server& s, const RequestContext& ctx, int status, uint64_t bytes) {
-  if (log::GetLevel() > log::Level::kInfo) return;  // not built only to be dropped
-  auto elapsed = std::chrono::steady_clock::now() - ctx.start_time();
-  double ms = std::chrono::duration<double, std::milli>(elapsed).count();
-  const Request& req = ctx.request();
-  // Never the target (its query may hold a presigned signature), never a header value.
-  std::string path = req.raw_path.empty() ? "-" : req.raw_path;
-  char dur[32];
-  std::snprintf(dur, sizeof dur, "%.3f", ms);
-  std::string line;
-  line.reserve(160 + path.size());
-  line += "access method=";
-  line += req.method.empty() ? "-" : req.method;
-  line += " path=";
-  line += path;
-  line += " status=";
-  line += std::to_string(status);
-  line += " bytes=";
-  line += std::to_string(bytes);
-  line += " duration_ms=";
-  line += dur;
-  line += " request_id=";
-  line += ctx.request_id();
-  line += " remote=";
-  line += req.remote_address;
-  log::Info(s.options.service_name, line);
-}
 
 bool IsDisconnect(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
@@ -592,6 +376,28 @@ bool IsDisconnect(const error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::error::operation_aborted ||
          ec == asio::error::bad_descriptor || ec == asio::error::not_connected ||
          ec == asio::ssl::error::stream_truncated;
+}
+
+// The worker's part of a request: decide, run the handler, finalize, emit the event.
+void WorkerTask(const Server& s, Exchange& ex, const Routing& routing) {
+  RequestContext& ctx = ex.ctx();
+  const Route* route = routing.match.route;
+  Response resp;
+  try {
+    if (auto rejection = s.phases.Decide(ctx, routing)) {
+      ex.Decide(false);
+      resp = s.phases.Finalize(ctx, routing, Outcome::Rejected(std::move(*rejection)));
+    } else {
+      ex.Decide(true);
+      Result<Response> result = RequestPhases::Invoke(*route, ctx);
+      resp = s.phases.Finalize(ctx, routing, Outcome{std::move(result), &ex});
+    }
+    s.phases.EmitAudit(ctx, route);
+  } catch (...) {
+    // Only allocation failure gets here; answer without touching the renderer again.
+    resp = Response::Text(500, "internal error");
+  }
+  ex.Complete(std::move(resp));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,15 +415,21 @@ struct WriteResult {
   uint64_t bytes = 0;
 };
 
+struct WriteOptions {
+  bool head = false;         // a HEAD request: the header only
+  bool keep_alive = false;   // announce keep-alive (else Connection: close)
+  bool pull_inline = false;  // pull a streamed body on this thread (inline routes), not the pool
+};
+
 bool IsBodiless(int status) {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
 
 template <typename Stream>
 asio::awaitable<WriteResult> WriteResponse(Conn& c, Stream& stream, const RequestContext& ctx,
-                                           Response& resp, bool head, bool keep_alive,
-                                           bool pull_inline) {
+                                           Response& resp, WriteOptions wo) {
   Server& s = *c.server;
+  const bool head = wo.head;
   auto& lowest = beast::get_lowest_layer(stream);
   WriteResult out;
 
@@ -638,7 +450,7 @@ asio::awaitable<WriteResult> WriteResponse(Conn& c, Stream& stream, const Reques
     res.set("X-Correlation-ID", ctx.correlation_id());
   }
   if (!resp.headers.Has("x-request-id")) res.set("x-request-id", ctx.request_id());
-  res.keep_alive(keep_alive);
+  res.keep_alive(wo.keep_alive);
 
   bool bodiless = IsBodiless(resp.status);
   bool streamed = static_cast<bool>(resp.source);
@@ -696,7 +508,7 @@ asio::awaitable<WriteResult> WriteResponse(Conn& c, Stream& stream, const Reques
         got = Internal("response body source threw");
       }
     };
-    if (pull_inline) {
+    if (wo.pull_inline) {
       pull();
     } else if (!co_await AsyncOnPool(s.engine.pool, pull, asio::use_awaitable)) {
       got = Unavailable("server is shutting down");
@@ -794,56 +606,111 @@ struct FailOnExit {
   }
 };
 
-// One request on the connection: parse, route, dispatch, respond. Returns whether the
-// connection stays open for the next request.
+using Parser = bhttp::request_parser<bhttp::buffer_body>;
+
+// The request being served on a session: its socket side, and what its header said.
 template <typename Stream>
-asio::awaitable<bool> ServeOne(Conn& c, Stream& stream, beast::flat_buffer& buffer) {
-  Server& s = *c.server;
-  Engine& e = s.engine;
-  auto& lowest = beast::get_lowest_layer(stream);
+struct RequestIo {
+  Conn& c;
+  Stream& stream;
+  beast::flat_buffer& buffer;
+  Parser& parser;
+  SteadyTime deadline;  // request_timeout after the header began
+  bool has_body = false;
+  bool head = false;
+  bool keep_alive = false;
+  bool expect_continue = false;
 
-  bhttp::request_parser<bhttp::buffer_body> parser;
-  parser.header_limit(static_cast<std::uint32_t>(
-      std::min<size_t>(s.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-  parser.body_limit(boost::none);  // each route's limit is enforced below, not by Beast
-  lowest.expires_after(s.options.read_timeout);
-  auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+  Server& server() { return *c.server; }
+  auto& lowest() { return beast::get_lowest_layer(stream); }
+};
 
-  if (hec) {
-    if (hec == beast::error::timeout) {
-      // Beast closed the socket: nothing can be answered. No request, so no audit event.
-      log::Info(s.options.service_name, "closed connection from " + c.remote_address +
-                                            ": request header not complete within read timeout");
-      co_return false;
-    }
-    if (IsDisconnect(hec)) co_return false;
-    Error error;
-    int status = 400;
-    if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow) {
-      status = kStatusHeaderTooLarge;
-      error =
-          Error(ErrorCode::kResourceExhausted,
-                "request header exceeds " + std::to_string(s.options.max_header_bytes) + " bytes");
-    } else {
-      error = Error(ErrorCode::kInvalidArgument, "malformed request: " + hec.message());
-    }
-    Request req;
-    req.remote_address = c.remote_address;
-    req.remote_port = c.remote_port;
-    RequestContext ctx(std::move(req), NewRequestId(), NewRequestId());
-    ctx.set_error_renderer(&s.renderer);
-    Response resp = Finalize(s, ctx, nullptr, tl::unexpected(error), nullptr, "", status);
-    if (AuditWanted(s, nullptr)) {
-      co_await AsyncOnPool(
-          e.pool, [&] { EmitAudit(s, ctx, nullptr); }, asio::use_awaitable);
-    }
-    auto w = co_await WriteResponse(c, stream, ctx, resp, false, false, true);
-    AccessLog(s, ctx, resp.status, w.bytes);
-    if (w.ok) co_await LingeringClose(stream);
+// What is sent back: the response, and whether the request body was read to its end.
+struct Reply {
+  Response response;
+  bool body_complete = true;
+  bool pull_inline = false;
+};
+
+// Writes the reply, then the access-log line. The connection stays open when both sides want it
+// and the body was read (or what is left of it already sits in the buffer). Returns whether it
+// stays open.
+template <typename Stream>
+// (GCC 12 destroys brace-initialized temporaries in a co_await expression twice: every call
+// below passes named objects by reference.)
+asio::awaitable<bool> SendReply(RequestIo<Stream>& io, const RequestContext& ctx, Reply& reply) {
+  Server& s = io.server();
+  bool body_complete = reply.body_complete;
+  if (!body_complete && BodyAlreadyBuffered(io.parser, io.buffer)) {
+    body_complete = co_await DrainBody(io.c, io.stream, io.buffer, io.parser, kDrainLimit);
+  }
+  const bool keep_alive =
+      io.keep_alive && body_complete && !io.c.ctl->stopping &&
+      !EqualsIgnoreCase(reply.response.headers.Get("Connection").value_or(""), "close");
+  WriteOptions wo{io.head, keep_alive, reply.pull_inline};
+  auto w = co_await WriteResponse(io.c, io.stream, ctx, reply.response, wo);
+  s.phases.AccessLog(ctx, reply.response.status, w.bytes);
+  if (!w.ok) co_return false;
+  if (!body_complete) co_await LingeringClose(io.stream);
+  co_return keep_alive;
+}
+
+// Emits the event of a request answered on the I/O side, on the audit lane (the sink may block).
+asio::awaitable<void> EmitOnAuditLane(Server& s, const RequestContext& ctx, const Route* route) {
+  if (!s.phases.AuditWanted(route)) co_return;
+  const RequestPhases& phases = s.phases;
+  co_await AsyncOnPool(
+      s.engine.audit_lane, [&] { phases.EmitAudit(ctx, route); }, asio::use_awaitable);
+}
+
+// Answers a request the I/O side refuses (bad header, body over its limit or too slow, load
+// shed): finalize, audit, write.
+template <typename Stream>
+asio::awaitable<bool> AnswerRefusal(RequestIo<Stream>& io, RequestContext& ctx,
+                                    const Routing& routing, Outcome& outcome, bool body_complete) {
+  Server& s = io.server();
+  const bool shed = outcome.expected;
+  Response resp = s.phases.Finalize(ctx, routing, std::move(outcome));
+  if (shed) resp.headers.Set("Retry-After", std::string(kRetryAfterSeconds));
+  co_await EmitOnAuditLane(s, ctx, routing.match.route);
+  Reply reply{std::move(resp), body_complete, true};
+  co_return co_await SendReply(io, ctx, reply);
+}
+
+// A header that could not be read: 431 or 400 when it can be answered, else nothing.
+template <typename Stream>
+asio::awaitable<bool> RefuseHeader(RequestIo<Stream>& io, const error_code& hec) {
+  Server& s = io.server();
+  if (hec == beast::error::timeout) {
+    // Beast closed the socket: nothing can be answered. No request, so no audit event.
+    log::Info(s.options.service_name, "closed connection from " + io.c.remote_address +
+                                          ": request header not complete within " +
+                                          std::to_string(s.options.request_timeout.count()) +
+                                          " ms");
     co_return false;
   }
+  if (IsDisconnect(hec)) co_return false;
+  Rejection r{Error(ErrorCode::kInvalidArgument, "malformed request: " + hec.message()), 400};
+  if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow) {
+    r = {Error(ErrorCode::kResourceExhausted,
+               "request header exceeds " + std::to_string(s.options.max_header_bytes) + " bytes"),
+         kStatusHeaderTooLarge};
+  }
+  Request req;
+  req.remote_address = io.c.remote_address;
+  req.remote_port = io.c.remote_port;
+  RequestContext ctx(std::move(req), NewRequestId(), NewRequestId());
+  ctx.set_error_renderer(&s.phases.renderer());
+  io.keep_alive = false;
+  Routing none;
+  Outcome outcome = Outcome::Rejected(std::move(r));
+  co_await AnswerRefusal(io, ctx, none, outcome, false);
+  co_return false;
+}
 
-  auto& hreq = parser.get();
+// The Request of a parsed header, and what routing finds for it.
+Request RequestOfHeader(const Conn& c, const Parser& parser) {
+  const auto& hreq = parser.get();
   Request req;
   req.method = std::string(hreq.method_string());
   req.target = std::string(hreq.target());
@@ -852,202 +719,302 @@ asio::awaitable<bool> ServeOne(Conn& c, Stream& stream, beast::flat_buffer& buff
   req.remote_address = c.remote_address;
   req.remote_port = c.remote_port;
   if (auto cl = parser.content_length()) req.content_length = *cl;
-  const bool has_body = !parser.is_done();
-  const bool head = req.method == "HEAD";
-  bool keep_alive = hreq.keep_alive();
-  const bool expect_continue =
-      req.version == 11 && EqualsIgnoreCase(req.headers.Get("Expect").value_or(""), "100-continue");
+  return req;
+}
 
+Routing RouteRequest(const Server& s, Request& req) {
+  Routing routing;
+  auto target = ParseTarget(req.target);
+  if (!target) {
+    routing.target_error = target.error();
+    return routing;
+  }
+  req.raw_path = std::move(target->raw_path);
+  req.path = std::move(target->path);
+  req.query = std::move(target->query);
+  routing.match = s.router.Match(req.method, req.raw_path);
+  if (routing.match.route != nullptr) {
+    req.path_params = std::move(routing.match.params);
+    routing.body_limit =
+        routing.match.route->options.body_limit.value_or(s.options.default_body_limit);
+  }
+  return routing;
+}
+
+RequestContext ContextOf(const Server& s, Request req, const Routing& routing) {
   std::optional<std::string> corr;
   if (auto v = req.headers.Get("correlation-id")) corr = ValidCorrelationId(*v);
   if (!corr) {
     if (auto v = req.headers.Get("X-Correlation-ID")) corr = ValidCorrelationId(*v);
   }
-
-  Routing routing;
-  if (auto target = ParseTarget(req.target); !target) {
-    routing.target_error = target.error();
-  } else {
-    req.raw_path = std::move(target->raw_path);
-    req.path = std::move(target->path);
-    req.query = std::move(target->query);
-    routing.match = s.router.Match(req.method, req.raw_path);
-    if (routing.match.route != nullptr) {
-      req.path_params = std::move(routing.match.params);
-      routing.body_limit =
-          routing.match.route->options.body_limit.value_or(s.options.default_body_limit);
-    }
-  }
   RequestContext ctx(std::move(req), NewRequestId(), corr ? std::move(*corr) : NewRequestId());
-  ctx.set_error_renderer(&s.renderer);
+  ctx.set_error_renderer(&s.phases.renderer());
+  if (routing.match.route != nullptr) ctx.set_route(routing.match.route->path_template);
+  return ctx;
+}
+
+// Whether the body is read whole here, before a worker is taken: a small body of a found route
+// that does not declare more than the route accepts (that is refused unread, after
+// authentication). Inline routes always read theirs here.
+bool ReadBodyFirst(const Server& s, const Request& req, const Routing& routing) {
   const Route* route = routing.match.route;
-  if (route != nullptr) ctx.set_route(route->path_template);
+  if (route == nullptr) return false;
+  if (req.content_length && *req.content_length > routing.body_limit) return false;
+  if (route->options.inline_handler) return true;
+  const size_t small = s.options.buffered_body_limit;
+  return routing.body_limit <= small || (req.content_length && *req.content_length <= small);
+}
 
-  // Inline routes: everything on this I/O thread, except the audit sink.
-  if (route != nullptr && route->options.inline_handler) {
-    Response resp;
-    bool body_complete = true;
-    if (auto rejection = Decide(s, ctx, routing)) {
-      resp =
-          Finalize(s, ctx, route, tl::unexpected(rejection->error), nullptr, "", rejection->status);
-      body_complete = !has_body;
-    } else {
-      StringBodyReader body;
-      std::optional<Rejection> body_error;
-      if (has_body) {
-        if (expect_continue) {
-          bhttp::response<bhttp::empty_body> cont(bhttp::status::continue_, 11);
-          lowest.expires_after(s.options.write_timeout);
-          auto [ec, n] = co_await bhttp::async_write(stream, cont, kNoThrow);
-          if (ec) co_return false;
-        }
-        std::string data;
-        std::vector<char> chunk(kChunkSize);
-        while (!parser.is_done()) {
-          parser.get().body().data = chunk.data();
-          parser.get().body().size = chunk.size();
-          lowest.expires_after(s.options.read_timeout);
-          auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kNoThrow);
-          if (ec == bhttp::error::need_buffer) ec = {};
-          if (ec == beast::error::timeout) {
-            body_error = Rejection{Error(ErrorCode::kDeadlineExceeded, "request body stalled"),
-                                   kStatusRequestTimeout};
-          } else if (ec) {
-            body_error =
-                Rejection{Error(ErrorCode::kInvalidArgument, "request body incomplete"), 400};
-          }
-          if (body_error) break;
-          data.append(chunk.data(), chunk.size() - parser.get().body().size);
-          if (data.size() > routing.body_limit) {
-            body_error = Rejection{BodyTooLarge(routing.body_limit), kStatusPayloadTooLarge};
-            break;
-          }
-        }
-        body_complete = !body_error;
-        body = StringBodyReader(std::move(data));
-      }
-      if (body_error) {
-        resp = Finalize(s, ctx, route, tl::unexpected(body_error->error), nullptr, "",
-                        body_error->status);
-      } else {
-        ctx.request().set_body(&body);
-        Result<Response> outcome = InvokeHandler(*route, ctx);
-        resp = Finalize(s, ctx, route, std::move(outcome), &body, "");
-        ctx.request().set_body(nullptr);
-      }
-    }
-    if (AuditWanted(s, route)) {
-      co_await AsyncOnPool(
-          e.pool, [&] { EmitAudit(s, ctx, route); }, asio::use_awaitable);
-    }
-    if (!body_complete && BodyAlreadyBuffered(parser, buffer)) {
-      body_complete = co_await DrainBody(c, stream, buffer, parser, kDrainLimit);
-    }
-    keep_alive = keep_alive && body_complete && !c.ctl->stopping;
-    auto w = co_await WriteResponse(c, stream, ctx, resp, head, keep_alive, true);
-    AccessLog(s, ctx, resp.status, w.bytes);
-    if (!w.ok) co_return false;
-    if (!body_complete) co_await LingeringClose(stream);
-    co_return keep_alive;
+// One read of a request body that ends at `deadline` with beast::error::timeout but leaves the
+// connection open (Beast's own timeout closes the socket), so that the client can still be told
+// 408. The alarm runs on the session's strand, as the read's completion does.
+template <typename Stream>
+asio::awaitable<std::tuple<error_code, size_t>> ReadBodySome(RequestIo<Stream>& io,
+                                                             SteadyTime deadline) {
+  struct Alarm {
+    bool armed = true;
+    bool fired = false;
+  };
+  auto alarm = std::make_shared<Alarm>();
+  asio::steady_timer timer(io.stream.get_executor(), deadline);
+  auto& socket = io.lowest().socket();
+  timer.async_wait([alarm, &socket](error_code ec) {
+    if (ec || !alarm->armed) return;  // the read ended first: the socket may be gone
+    alarm->fired = true;
+    error_code ignored;
+    socket.cancel(ignored);
+  });
+  io.lowest().expires_never();
+  auto [ec, n] = co_await bhttp::async_read_some(io.stream, io.buffer, io.parser, kNoThrow);
+  alarm->armed = false;
+  timer.cancel();
+  if (alarm->fired) ec = beast::error::timeout;
+  co_return std::make_tuple(ec, n);
+}
+
+template <typename Stream>
+asio::awaitable<bool> SendContinue(RequestIo<Stream>& io) {
+  bhttp::response<bhttp::empty_body> cont(bhttp::status::continue_, 11);
+  io.lowest().expires_after(io.server().options.write_timeout);
+  auto [ec, n] = co_await bhttp::async_write(io.stream, cont, kNoThrow);
+  co_return !ec;
+}
+
+// A whole body read on the I/O side, or why it could not be.
+struct WholeBody {
+  std::vector<char> data;
+  std::optional<Rejection> refusal;
+};
+
+template <typename Stream>
+asio::awaitable<WholeBody> ReadWholeBody(RequestIo<Stream>& io, size_t limit) {
+  WholeBody out;
+  if (io.expect_continue && !co_await SendContinue(io)) {
+    out.refusal = Rejection{Error(ErrorCode::kInvalidArgument, "client went away"), 400};
+    co_return out;
   }
+  if (auto rest = io.parser.content_length_remaining()) {
+    out.data.reserve(static_cast<size_t>(std::min<uint64_t>(*rest, limit)));
+  }
+  std::vector<char> chunk(16 * 1024);
+  while (!io.parser.is_done()) {
+    io.parser.get().body().data = chunk.data();
+    io.parser.get().body().size = chunk.size();
+    auto [ec, n] = co_await ReadBodySome(io, io.deadline);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec == beast::error::timeout) {
+      out.refusal = Rejection{
+          Error(ErrorCode::kDeadlineExceeded, "request not complete within the request timeout"),
+          kStatusRequestTimeout};
+    } else if (IsDisconnect(ec)) {
+      out.refusal = Rejection{Error(ErrorCode::kInvalidArgument, "request body incomplete"), 400};
+    } else if (ec) {
+      out.refusal = Rejection{
+          Error(ErrorCode::kInvalidArgument, "malformed request body: " + ec.message()), 400};
+    }
+    if (out.refusal) co_return out;
+    size_t got = chunk.size() - io.parser.get().body().size;
+    if (out.data.size() + got > limit) {
+      out.refusal = Rejection{BodyTooLarge(limit), kStatusPayloadTooLarge};
+      co_return out;
+    }
+    out.data.insert(out.data.end(), chunk.data(), chunk.data() + got);
+  }
+  co_return out;
+}
 
-  // Everything else: the worker decides and runs the handler while this coroutine streams the
-  // body to it.
+// An inline route: everything on this I/O thread, but the audit sink.
+template <typename Stream>
+asio::awaitable<bool> ServeInline(RequestIo<Stream>& io, RequestContext& ctx,
+                                  const Routing& routing, StringBodyReader& body) {
+  Server& s = io.server();
+  const Route* route = routing.match.route;
+  ctx.request().set_body(&body);
+  Result<Response> result = RequestPhases::Invoke(*route, ctx);
+  Response resp = s.phases.Finalize(ctx, routing, Outcome{std::move(result), &body});
+  ctx.request().set_body(nullptr);
+  co_await EmitOnAuditLane(s, ctx, route);
+  Reply reply{std::move(resp), true, true};
+  co_return co_await SendReply(io, ctx, reply);
+}
+
+// Streams a body the handler has accepted into its exchange, under the body pace.
+template <typename Stream>
+asio::awaitable<bool> PumpBody(RequestIo<Stream>& io, Exchange& ex, uint64_t limit) {
+  Server& s = io.server();
+  if (io.expect_continue && !co_await SendContinue(io)) {
+    ex.Fail(Error(ErrorCode::kUnavailable, "client went away"), 400);
+    co_return false;
+  }
+  BodyPace pace(std::chrono::steady_clock::now(), s.options.request_timeout, s.options.read_timeout,
+                s.options.min_body_rate);
+  while (!io.parser.is_done()) {
+    auto state = ex.CheckPump();
+    if (state == Exchange::Pump::kDone) co_return false;
+    if (state == Exchange::Pump::kWait) {
+      co_await ex.signal().AsyncWait(asio::use_awaitable);
+      continue;
+    }
+    // No larger than the rest of a Content-Length body: a small body costs no zeroed 64 KiB.
+    size_t want = kChunkSize;
+    if (auto rest = io.parser.content_length_remaining(); rest && *rest > 0 && *rest < want) {
+      want = static_cast<size_t>(*rest);
+    }
+    std::vector<char> chunk(want);
+    io.parser.get().body().data = chunk.data();
+    io.parser.get().body().size = chunk.size();
+    auto [ec, n] = co_await ReadBodySome(io, pace.Deadline(std::chrono::steady_clock::now()));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec == beast::error::timeout) {
+      ex.Fail(Error(ErrorCode::kDeadlineExceeded,
+                    pace.TooSlow(std::chrono::steady_clock::now())
+                        ? "request body slower than " + std::to_string(s.options.min_body_rate) +
+                              " bytes/s"
+                        : std::string("request body stalled longer than the read timeout")),
+              kStatusRequestTimeout);
+      co_return false;
+    }
+    if (ec) {
+      ex.Fail(IsDisconnect(ec)
+                  ? Error(ErrorCode::kUnavailable, "client closed the connection")
+                  : Error(ErrorCode::kInvalidArgument, "malformed request body: " + ec.message()),
+              400);
+      co_return false;
+    }
+    size_t got = chunk.size() - io.parser.get().body().size;
+    pace.Received(got);
+    if (pace.received() > limit) {
+      ex.Fail(BodyTooLarge(limit), kStatusPayloadTooLarge);
+      co_return false;
+    }
+    if (got > 0) {
+      chunk.resize(got);
+      ex.Push(std::move(chunk));
+    }
+  }
+  ex.Finish();
+  co_return true;
+}
+
+// Every other route: a worker decides and runs the handler; a large body streams to it.
+template <typename Stream>
+asio::awaitable<bool> ServeOnWorker(RequestIo<Stream>& io, RequestContext ctx, Routing routing,
+                                    std::optional<std::vector<char>> body) {
+  Server& s = io.server();
+  Engine& e = s.engine;
+  auto ticket = e.limits.TryAcquire(io.c.remote_address, AddressLimits::Kind::kRequest);
+  if (!ticket) {
+    WarnThrottled(s.last_shed_log, s.options.service_name,
+                  "shedding requests from " + io.c.remote_address + ": " +
+                      std::to_string(e.options.max_requests_per_address) +
+                      " in flight (max_requests_per_address)");
+    Rejection r{Error(ErrorCode::kUnavailable, "too many requests in flight from this address"),
+                503};
+    Outcome outcome = Outcome::Shed(std::move(r));
+    co_return co_await AnswerRefusal(io, ctx, routing, outcome, !io.has_body || body.has_value());
+  }
+  const bool streamed = io.has_body && !body;
   auto ex = std::make_shared<Exchange>(std::move(ctx));
-  c.ctl->exchange = ex;
-  if (!has_body) ex->Finish();
-  FailOnExit guard{ex};
+  if (body && !body->empty()) ex->Push(std::move(*body));
+  if (!streamed) ex->Finish();
   auto shared_routing = std::make_shared<Routing>(std::move(routing));
-  std::shared_ptr<Server> sp = c.server;
-  if (!e.pool.Submit([sp, ex, shared_routing] { WorkerTask(*sp, *ex, *shared_routing); })) {
-    co_return false;  // the pool stopped: the runtime is going away
+  std::shared_ptr<Server> sp = io.c.server;
+  auto admission =
+      e.pool.TrySubmit([sp, ex, shared_routing] { WorkerTask(*sp, *ex, *shared_routing); });
+  if (admission == WorkerPool::Admission::kStopped) co_return false;  // the runtime is going
+  if (admission == WorkerPool::Admission::kFull) {
+    WarnThrottled(s.last_shed_log, s.options.service_name,
+                  "shedding requests: " + std::to_string(e.options.max_queued_requests) +
+                      " wait for a worker (max_queued_requests)");
+    Rejection r{Error(ErrorCode::kUnavailable, "the server is busy"), 503};
+    Outcome outcome = Outcome::Shed(std::move(r));
+    co_return co_await AnswerRefusal(io, ex->ctx(), *shared_routing, outcome, !streamed);
   }
+  io.c.ctl->exchange = ex;
+  FailOnExit guard{ex};
 
-  bool body_complete = !has_body;
-  bool accepted = false;
-  for (;;) {
-    auto d = ex->decision();
-    if (d) {
-      accepted = *d;
-      break;
-    }
-    co_await ex->signal().AsyncWait(asio::use_awaitable);
+  bool body_complete = !streamed;
+  if (streamed) {
+    std::optional<bool> accepted;
+    while (!(accepted = ex->decision())) co_await ex->signal().AsyncWait(asio::use_awaitable);
+    if (*accepted) body_complete = co_await PumpBody(io, *ex, shared_routing->body_limit);
   }
-
-  if (accepted && has_body) {
-    if (expect_continue) {
-      bhttp::response<bhttp::empty_body> cont(bhttp::status::continue_, 11);
-      lowest.expires_after(s.options.write_timeout);
-      auto [ec, n] = co_await bhttp::async_write(stream, cont, kNoThrow);
-      if (ec) ex->Fail(Error(ErrorCode::kUnavailable, "client went away"), 400);
-    }
-    uint64_t received = 0;
-    const uint64_t limit = shared_routing->body_limit;
-    while (!parser.is_done()) {
-      auto state = ex->CheckPump();
-      if (state == Exchange::Pump::kDone) break;
-      if (state == Exchange::Pump::kWait) {
-        co_await ex->signal().AsyncWait(asio::use_awaitable);
-        continue;
-      }
-      // No larger than the rest of a Content-Length body: a small body (a KMS wrap's ~60 bytes)
-      // costs no zero-filled 64 KiB buffer.
-      size_t want = kChunkSize;
-      if (auto rest = parser.content_length_remaining(); rest && *rest > 0 && *rest < want) {
-        want = static_cast<size_t>(*rest);
-      }
-      std::vector<char> chunk(want);
-      parser.get().body().data = chunk.data();
-      parser.get().body().size = chunk.size();
-      lowest.expires_after(s.options.read_timeout);
-      auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kNoThrow);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
-        if (ec == beast::error::timeout) {
-          ex->Fail(Error(ErrorCode::kDeadlineExceeded,
-                         "request body stalled longer than the read timeout"),
-                   kStatusRequestTimeout);
-        } else if (IsDisconnect(ec)) {
-          ex->Fail(Error(ErrorCode::kUnavailable, "client closed the connection"), 400);
-        } else {
-          ex->Fail(Error(ErrorCode::kInvalidArgument, "malformed request body: " + ec.message()),
-                   400);
-        }
-        break;
-      }
-      size_t got = chunk.size() - parser.get().body().size;
-      received += got;
-      if (received > limit) {
-        ex->Fail(BodyTooLarge(limit), kStatusPayloadTooLarge);
-        break;
-      }
-      if (got > 0) {
-        chunk.resize(got);
-        ex->Push(std::move(chunk));
-      }
-    }
-    if (parser.is_done()) {
-      ex->Finish();
-      body_complete = true;
-    }
-  }
-
   while (!ex->done()) co_await ex->signal().AsyncWait(asio::use_awaitable);
-  c.ctl->exchange.reset();
-  Response resp = ex->TakeResponse();
-  RequestContext& rctx = ex->ctx();
+  io.c.ctl->exchange.reset();
+  ticket.reset();  // the worker is free again
+  Reply reply{ex->TakeResponse(), body_complete, false};
+  co_return co_await SendReply(io, ex->ctx(), reply);
+}
 
-  if (!body_complete && BodyAlreadyBuffered(parser, buffer)) {
-    body_complete = co_await DrainBody(c, stream, buffer, parser, kDrainLimit);
+// One request on the connection: header, routing, body, dispatch, response. Returns whether the
+// connection stays open for the next request.
+template <typename Stream>
+asio::awaitable<bool> ServeOne(Conn& c, Stream& stream, beast::flat_buffer& buffer) {
+  Server& s = *c.server;
+  Parser parser;
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(s.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  parser.body_limit(boost::none);  // each route's limit is enforced below, not by Beast
+  RequestIo<Stream> io{c, stream, buffer, parser,
+                       std::chrono::steady_clock::now() + s.options.request_timeout};
+  io.lowest().expires_at(io.deadline);
+  auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+  if (hec) co_return co_await RefuseHeader(io, hec);
+
+  Request req = RequestOfHeader(c, parser);
+  io.has_body = !parser.is_done();
+  io.head = req.method == "HEAD";
+  io.keep_alive = parser.get().keep_alive();
+  io.expect_continue =
+      req.version == 11 && EqualsIgnoreCase(req.headers.Get("Expect").value_or(""), "100-continue");
+  Routing routing = RouteRequest(s, req);
+  const bool body_first = io.has_body && ReadBodyFirst(s, req, routing);
+  RequestContext ctx = ContextOf(s, std::move(req), routing);
+  const Route* route = routing.match.route;
+  const bool inline_route = route != nullptr && route->options.inline_handler;
+
+  if (inline_route) {
+    // No Authenticator for inline routes (Decide skips it): deciding here blocks nothing.
+    if (auto rejection = s.phases.Decide(ctx, routing)) {
+      Outcome outcome = Outcome::Rejected(std::move(*rejection));
+      co_return co_await AnswerRefusal(io, ctx, routing, outcome, !io.has_body);
+    }
   }
-  keep_alive = keep_alive && body_complete && !c.ctl->stopping &&
-               !EqualsIgnoreCase(resp.headers.Get("Connection").value_or(""), "close");
-  bool pull_inline = false;
-  auto w = co_await WriteResponse(c, stream, rctx, resp, head, keep_alive, pull_inline);
-  AccessLog(s, rctx, resp.status, w.bytes);
-  if (!w.ok) co_return false;
-  if (!body_complete) co_await LingeringClose(stream);
-  co_return keep_alive;
+  std::optional<std::vector<char>> body;
+  if (body_first) {
+    WholeBody whole = co_await ReadWholeBody(io, routing.body_limit);
+    if (whole.refusal) {
+      Outcome outcome = Outcome::Rejected(*whole.refusal);
+      co_return co_await AnswerRefusal(io, ctx, routing, outcome, false);
+    }
+    body = std::move(whole.data);
+  }
+  if (inline_route) {
+    std::string data = body ? std::string(body->begin(), body->end()) : std::string();
+    StringBodyReader reader(std::move(data));
+    co_return co_await ServeInline(io, ctx, routing, reader);
+  }
+  co_return co_await ServeOnWorker(io, std::move(ctx), std::move(routing), std::move(body));
 }
 
 template <typename Stream>
@@ -1070,10 +1037,12 @@ asio::awaitable<void> ServeHttp(Conn& c, Stream& stream) {
   }
 }
 
-// Registers the connection for the shutdown and counts it against max_connections.
+// Registers the connection for the shutdown and counts it against max_connections (and, through
+// its ticket, against max_connections_per_address).
 class SessionScope {
  public:
-  SessionScope(Server& s, std::shared_ptr<SessionControl> ctl) : s_(s), ctl_(std::move(ctl)) {
+  SessionScope(Server& s, std::shared_ptr<SessionControl> ctl, AddressLimits::Ticket ticket)
+      : s_(s), ctl_(std::move(ctl)), ticket_(std::move(ticket)) {
     std::lock_guard<std::mutex> lock(s_.engine.sessions_mu);
     s_.engine.sessions.emplace(ctl_.get(), ctl_);
   }
@@ -1091,25 +1060,26 @@ class SessionScope {
  private:
   Server& s_;
   std::shared_ptr<SessionControl> ctl_;
+  AddressLimits::Ticket ticket_;
 };
 
-asio::awaitable<void> RunConnection(std::shared_ptr<Server> s, tcp::socket socket) {
+asio::awaitable<void> RunConnection(std::shared_ptr<Server> s, tcp::socket socket,
+                                    std::string remote_address, uint16_t remote_port,
+                                    AddressLimits::Ticket ticket) {
   Conn c;
   c.server = s;
   c.ctl = std::make_shared<SessionControl>(socket.get_executor());
-  SessionScope scope(*s, c.ctl);
+  c.remote_address = std::move(remote_address);
+  c.remote_port = remote_port;
+  SessionScope scope(*s, c.ctl, std::move(ticket));
   error_code ec;
-  auto remote = socket.remote_endpoint(ec);
-  if (ec) co_return;
-  c.remote_address = remote.address().to_string();
-  c.remote_port = remote.port();
   socket.set_option(tcp::no_delay(true), ec);
   if (s->engine.stopping) co_return;
 
   if (s->ssl) {
     beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *s->ssl);
     c.ctl->socket = &beast::get_lowest_layer(stream).socket();
-    beast::get_lowest_layer(stream).expires_after(s->options.read_timeout);
+    beast::get_lowest_layer(stream).expires_after(s->options.request_timeout);
     auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
     if (hec) {
       log::Debug(s->options.service_name,
@@ -1130,50 +1100,42 @@ asio::awaitable<void> RunConnection(std::shared_ptr<Server> s, tcp::socket socke
   }
 }
 
-// A connection over max_connections: 503 at once (plain HTTP), or just closed (TLS, where an
-// answer would need a handshake first).
-asio::awaitable<void> RejectConnection(Server* s, tcp::socket socket) {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::steady_clock::now().time_since_epoch())
-                 .count();
-  if (s->last_overload_log.exchange(now) != now) {
-    log::Warn(s->options.service_name,
-              "refusing connections: " + std::to_string(s->options.max_connections) +
-                  " open (max_connections)");
-  }
-  if (!s->ssl) {
-    Request req;
-    RequestContext ctx(std::move(req), NewRequestId(), NewRequestId());
-    ctx.set_error_renderer(&s->renderer);
-    Response r = ctx.ErrorResponse(Error(ErrorCode::kUnavailable, "too many connections"), 503);
-    std::string wire = "HTTP/1.1 503 Service Unavailable\r\n";
-    for (const auto& [n, v] : r.headers) {
-      if (!EqualsIgnoreCase(n, "Content-Length") && !EqualsIgnoreCase(n, "Connection")) {
-        wire += n + ": " + v + "\r\n";
-      }
-    }
-    wire += "Content-Length: " + std::to_string(r.body.size()) +
-            "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + r.body;
-    beast::tcp_stream stream(std::move(socket));
-    stream.expires_after(std::chrono::seconds(2));
-    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), kNoThrow);
-    if (!ec) {
-      // Discard what the client already sent, so that closing does not reset the connection
-      // before it reads the 503; never wait for more (the flood this guards against must not
-      // hold sockets open).
-      error_code ignored;
-      auto& sock = stream.socket();
-      std::vector<char> scratch(16 * 1024);
-      size_t avail = sock.available(ignored);
-      while (avail > 0 && !ignored) {
-        size_t got =
-            sock.read_some(asio::buffer(scratch.data(), std::min(avail, scratch.size())), ignored);
-        if (got == 0) break;
-        avail = sock.available(ignored);
-      }
-      sock.shutdown(tcp::socket::shutdown_both, ignored);
+// A connection over max_connections or its address's share: 503 at once (plain HTTP), or just
+// closed (TLS, where an answer would need a handshake first).
+asio::awaitable<void> RejectConnection(Server* s, tcp::socket socket, std::string why) {
+  WarnThrottled(s->last_overload_log, s->options.service_name, "refusing connections: " + why);
+  if (s->ssl) co_return;
+  RequestContext ctx(Request{}, NewRequestId(), NewRequestId());
+  ctx.set_error_renderer(&s->phases.renderer());
+  Response r = ctx.ErrorResponse(Error(ErrorCode::kUnavailable, "too many connections"), 503);
+  bhttp::response<bhttp::string_body> res(bhttp::status::service_unavailable, 11);
+  for (const auto& [n, v] : r.headers) {
+    if (!EqualsIgnoreCase(n, "Content-Length") && !EqualsIgnoreCase(n, "Connection")) {
+      res.set(n, v);
     }
   }
+  res.set(bhttp::field::retry_after, kRetryAfterSeconds);
+  res.set("x-request-id", ctx.request_id());
+  res.keep_alive(false);
+  res.body() = std::move(r.body);
+  res.prepare_payload();
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(std::chrono::seconds(2));
+  auto [ec, n] = co_await bhttp::async_write(stream, res, kNoThrow);
+  if (ec) co_return;
+  // Discard what the client already sent, so that closing does not reset the connection before
+  // it reads the 503; never wait for more (the flood this guards against must not hold sockets).
+  error_code ignored;
+  auto& sock = stream.socket();
+  std::vector<char> scratch(16 * 1024);
+  size_t avail = sock.available(ignored);
+  while (avail > 0 && !ignored) {
+    size_t got =
+        sock.read_some(asio::buffer(scratch.data(), std::min(avail, scratch.size())), ignored);
+    if (got == 0) break;
+    avail = sock.available(ignored);
+  }
+  sock.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
 void LogEscaped(std::string_view component, std::exception_ptr e) {
@@ -1185,6 +1147,41 @@ void LogEscaped(std::string_view component, std::exception_ptr e) {
   } catch (...) {
     log::Error(component, "connection aborted by exception");
   }
+}
+
+// Admits an accepted socket: within max_connections and its address's share, it gets a session;
+// otherwise a 503.
+void Admit(Server* s, tcp::socket socket) {
+  auto ex = socket.get_executor();
+  std::string component = s->options.service_name;
+  auto on_exit = [component](std::exception_ptr e) { LogEscaped(component, e); };
+  error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone
+  std::string address = remote.address().to_string();
+  if (s->connections.fetch_add(1) >= s->options.max_connections) {
+    s->connections.fetch_sub(1);
+    asio::co_spawn(
+        ex,
+        RejectConnection(s, std::move(socket),
+                         std::to_string(s->options.max_connections) + " open (max_connections)"),
+        on_exit);
+    return;
+  }
+  auto ticket = s->engine.limits.TryAcquire(address, AddressLimits::Kind::kConnection);
+  if (!ticket) {
+    s->connections.fetch_sub(1);
+    asio::co_spawn(ex,
+                   RejectConnection(s, std::move(socket),
+                                    std::to_string(s->engine.options.max_connections_per_address) +
+                                        " open from " + address + " (max_connections_per_address)"),
+                   on_exit);
+    return;
+  }
+  asio::co_spawn(ex,
+                 RunConnection(s->shared_from_this(), std::move(socket), std::move(address),
+                               remote.port(), std::move(*ticket)),
+                 on_exit);
 }
 
 asio::awaitable<void> AcceptLoop(Server* s) {
@@ -1204,16 +1201,7 @@ asio::awaitable<void> AcceptLoop(Server* s) {
       socket.close(ignored);
       continue;
     }
-    auto ex = socket.get_executor();
-    std::string component = s->options.service_name;
-    if (s->connections.fetch_add(1) >= s->options.max_connections) {
-      s->connections.fetch_sub(1);
-      asio::co_spawn(ex, RejectConnection(s, std::move(socket)),
-                     [component](std::exception_ptr e) { LogEscaped(component, e); });
-      continue;
-    }
-    asio::co_spawn(ex, RunConnection(s->shared_from_this(), std::move(socket)),
-                   [component](std::exception_ptr e) { LogEscaped(component, e); });
+    Admit(s, std::move(socket));
   }
 }
 
@@ -1311,6 +1299,7 @@ Runtime::~Runtime() {
   // Handlers still running finish against failed body readers; their coroutine frames (and the
   // servers they hold) die with the io_context afterwards.
   core_->pool.Stop();
+  core_->audit_lane.Stop();
 }
 
 Result<uint16_t> Runtime::AddServer(ServerOptions options, Router router, ServerHooks hooks) {

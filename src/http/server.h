@@ -1,12 +1,14 @@
 // The HTTP server: Runtime owns the I/O threads, the worker pool and every listener.
 //
 // Each request goes through fixed phases on the connection's I/O coroutine: read the header
-// (within max_header_bytes and read_timeout) -> parse the target -> match the route ->
-// authenticate (ServerHooks::authenticator) -> enforce the route's anonymity and body limit ->
-// run the handler (on a worker thread, or inline on the I/O thread for inline routes) while
-// streaming the body to it -> emit the request's one audit event -> write the response ->
-// write one access-log line. Every error response, from any phase, is rendered by the server's
-// ErrorRenderer with the status of error_map.h.
+// (within max_header_bytes and request_timeout) -> parse the target -> match the route -> read a
+// small body whole (within request_timeout) -> admission (per-address cap, bounded worker
+// queue) -> authenticate (ServerHooks::authenticator) -> enforce the route's anonymity and body
+// limit -> run the handler (on a worker thread, or inline on the I/O thread for inline routes),
+// streaming a large body to it under min_body_rate -> emit the request's one audit event ->
+// write the response -> write one access-log line. Every error response, from any phase, is
+// rendered by the server's ErrorRenderer with the status of error_map.h; 5xx and 401 bodies
+// carry fixed wording (internal/phases.h, ClientError), the cause goes to the log or the event.
 //
 // Public headers of src/http include no Asio or Beast header: only server.cc and client.cc do.
 //
@@ -46,9 +48,20 @@ struct ServerOptions {
   size_t max_header_bytes = 16 * 1024;
   // Body limit of routes that set none; beyond it 413.
   size_t default_body_limit = 1 << 20;
-  // Longest wait for the rest of a started request header (total), and for each chunk of a body
-  // (per read): a client that stalls longer gets 408 and is disconnected.
+  // A body no larger than this (a route whose limit is at most this, or a declared
+  // Content-Length at most this) is read whole by the I/O side before the request takes a
+  // worker: a client that trickles it holds a socket, never a worker. Larger bodies stream to
+  // the handler under min_body_rate.
+  size_t buffered_body_limit = 64 * 1024;
+  // Total time from a request's first byte to the end of its header and, for a body read before
+  // the handler, to the end of its body. Past it: a header is dropped with the connection (no
+  // request, no answer), a body is answered 408 and the connection closes.
+  std::chrono::milliseconds request_timeout{30000};
+  // Longest stall of each read of a streamed request body (408 past it).
   std::chrono::milliseconds read_timeout{30000};
+  // A streamed request body must arrive at this many bytes per second on average, counted from
+  // its start after a grace of request_timeout (408 past it). 0: no minimum.
+  uint64_t min_body_rate = 16 * 1024;
   // Longest wait for the first byte of the next request on a keep-alive connection.
   std::chrono::milliseconds idle_timeout{60000};
   // Longest wait for each write to make progress.
@@ -69,12 +82,21 @@ using Authenticator = std::function<Result<std::optional<Principal>>(const Reque
 struct ServerHooks {
   Authenticator authenticator;        // empty: every request is anonymous
   ErrorRenderer error_renderer;       // empty: JsonErrorRenderer()
+  ErrorStatusFn error_status;         // empty: HttpStatusFor(error.code)
   audit::AuditSink* audit = nullptr;  // not owned, may be null; must outlive the Runtime
 };
 
 struct RuntimeOptions {
   int io_threads = 2;
   int worker_threads = 8;
+  // Requests waiting for a worker beyond this are answered 503 with Retry-After at once (load
+  // shedding) instead of waiting behind the others. 0: unbounded.
+  size_t max_queued_requests = 512;
+  // Per client address, over every listener (0: no cap): open connections (beyond it a new one
+  // is answered 503 and closed, as over max_connections) and requests holding or waiting for a
+  // worker (beyond it 503 with Retry-After).
+  size_t max_connections_per_address = 256;
+  size_t max_requests_per_address = 128;
   // How long Stop() lets in-flight requests finish before closing their connections.
   std::chrono::milliseconds shutdown_grace{10000};
   // Whether Run() stops on SIGINT and SIGTERM.

@@ -4,7 +4,7 @@
 
 namespace veil::http {
 
-WorkerPool::WorkerPool(int threads) {
+WorkerPool::WorkerPool(int threads, size_t max_backlog) : max_backlog_(max_backlog) {
   if (threads < 1) threads = 1;
   threads_.reserve(static_cast<size_t>(threads));
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
@@ -20,6 +20,17 @@ bool WorkerPool::Submit(std::function<void()> task) {
   }
   cv_.notify_one();
   return true;
+}
+
+WorkerPool::Admission WorkerPool::TrySubmit(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Admission::kStopped;
+    if (max_backlog_ > 0 && queue_.size() >= max_backlog_) return Admission::kFull;
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+  return Admission::kQueued;
 }
 
 void WorkerPool::Stop() {
