@@ -35,6 +35,14 @@ std::string SeverityFor(std::string_view action, int status) {
   return "normal";
 }
 
+// The reason of an error and the status Key Protect answers it with.
+Reason ReasonFor(const Error& error, int status) {
+  Reason reason = ReasonOf(error, status);
+  // A denial keeps 403 although its reason code (UNAUTHORIZED_ERR) is listed under 401.
+  if (error.code == ErrorCode::kPermissionDenied) reason.status = 403;
+  return reason;
+}
+
 }  // namespace
 
 Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
@@ -106,16 +114,18 @@ Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method
   auto wrapped = [deps, handler, action](http::RequestContext& ctx) -> Result<http::Response> {
     if (ctx.event().action.empty()) ctx.event().action = action;
     Result<http::Response> outcome = handler(deps, ctx);
-    http::Response response =
-        outcome ? std::move(*outcome) : KmsErrorResponse(ctx, outcome.error());
     if (ctx.event().action.empty()) ctx.event().action = "kms.secrets.default";
-    ctx.event().severity = SeverityFor(ctx.event().action, response.status);
-    if (response.status >= 400 && !ctx.event().message.empty()) ctx.event().message += " -failure";
-    response.headers.Set("Cache-Control", "no-store");
-    if (!ctx.correlation_id().empty()) {
-      response.headers.Set("correlation-id", ctx.correlation_id());
+    // Errors go back to the server, which renders them (KmsErrorRenderer) with the status of
+    // their reason and the wording every dialect shares for 5xx and 401.
+    const int status = outcome ? outcome->status : ReasonFor(outcome.error(), 0).status;
+    ctx.event().severity = SeverityFor(ctx.event().action, status);
+    if (status >= 400 && !ctx.event().message.empty()) ctx.event().message += " -failure";
+    if (!outcome) {
+      ctx.event().response_data["reasonForFailure"] = ReasonFor(outcome.error(), 0).code;
+      return outcome;
     }
-    return response;
+    outcome->headers.Set("Cache-Control", "no-store");
+    return outcome;
   };
   return router.Add(std::move(method), path, std::move(wrapped), std::move(options));
 }
@@ -328,30 +338,22 @@ http::Response RenderKmsError(const Reason& reason) {
   return http::Response::Json(reason.status, body);
 }
 
-Reason ReasonFor(const Error& error, int status) {
-  Reason reason = ReasonOf(error, status);
-  // A denial keeps 403 although its reason code (UNAUTHORIZED_ERR) is listed under 401.
-  if (error.code == ErrorCode::kPermissionDenied) reason.status = 403;
-  return reason;
-}
-
 }  // namespace
 
-http::Response KmsErrorResponse(http::RequestContext& ctx, const Error& error, int status) {
-  Reason reason = ReasonFor(error, status);
-  ctx.event().reason_for_failure = reason.code + ": " + reason.text;
-  ctx.event().response_data["reasonForFailure"] = reason.code;
-  return RenderKmsError(reason);
+http::ErrorRenderer KmsErrorRenderer() {
+  // The server fixes the status (KmsErrorStatus for handlers' errors; 401, 405, 413, ... for
+  // transport rejections) and fills the event itself.
+  return [](const Error& error, int status, const http::RequestContext&) {
+    Reason reason = internal::ReasonFor(error, status);
+    reason.status = status;
+    http::Response r = RenderKmsError(reason);
+    r.headers.Set("Cache-Control", "no-store");
+    return r;
+  };
 }
 
-http::ErrorRenderer KmsErrorRenderer() {
-  // Transport rejections (401 before routing, 405, 413, ...): the server fixes the status and
-  // fills the event itself.
-  return [](const Error& error, int status, const http::RequestContext&) {
-    Reason reason = ReasonFor(error, status);
-    reason.status = status;
-    return RenderKmsError(reason);
-  };
+http::ErrorStatusFn KmsErrorStatus() {
+  return [](const Error& error) { return internal::ReasonFor(error, 0).status; };
 }
 
 Status AddKmsRoutes(http::Router& router, const KmsApiDeps& deps) {

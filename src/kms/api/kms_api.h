@@ -51,11 +51,11 @@ struct KmsApiDeps {
 // Adds the routes above. kInvalidArgument when a dependency is missing.
 [[nodiscard]] Status AddKmsRoutes(http::Router& router, const KmsApiDeps& deps);
 
-// The renderer for the kms server's ServerHooks: every error in Key Protect's body.
+// The renderer for the kms server's ServerHooks: every error in Key Protect's body (with
+// Cache-Control: no-store).
 http::ErrorRenderer KmsErrorRenderer();
-
-// Key Protect's error body for `error` (its reason code and status, errors.h), with the audit
-// event's failure fields filled.
-http::Response KmsErrorResponse(http::RequestContext& ctx, const Error& error, int status = 0);
+// The status for the kms server's ServerHooks: Key Protect's status of the error's reason code
+// (errors.h), e.g. 410 for KEY_DELETED_ERR.
+http::ErrorStatusFn KmsErrorStatus();
 
 }  // namespace veil::kms::api

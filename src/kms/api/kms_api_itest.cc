@@ -54,6 +54,7 @@ class KmsApiTest : public ::testing::Test {
     http::ServerHooks hooks;
     hooks.authenticator = iam::api::MakeIamAuthenticator(*f_.iam.verifier);
     hooks.error_renderer = KmsErrorRenderer();
+    hooks.error_status = KmsErrorStatus();
     hooks.audit = &sink_;
     auto port = runtime_->AddServer(options, std::move(router), hooks);
     ASSERT_TRUE(port) << port.error().ToString();
