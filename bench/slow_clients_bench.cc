@@ -39,9 +39,9 @@ struct Bench {
     req.url = "http://127.0.0.1:" + std::to_string(base + service) + path;
     if (!token.empty()) req.headers.Set("Authorization", "Bearer " + token);
     if (!instance.empty()) req.headers.Set("bluemix-instance", instance);
-    req.headers.Set("Content-Type",
-                    !body.empty() && body[0] == '{' ? "application/json"
-                                                    : "application/x-www-form-urlencoded");
+    req.headers.Set("Content-Type", !body.empty() && body[0] == '{'
+                                        ? "application/json"
+                                        : "application/x-www-form-urlencoded");
     req.body = body;
     return client.Send(req);
   }
@@ -80,10 +80,11 @@ Stats Summarize(std::vector<double> ms) {
 }
 
 void Print(const char* what, const Stats& quiet, const Stats& attacked) {
-  std::printf("  %-7s p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms   |  %7.2f ms  %7.2f ms  %7.2f ms"
-              "  failures %d\n",
-              what, quiet.p50, quiet.p99, quiet.max, attacked.p50, attacked.p99, attacked.max,
-              attacked.failures + quiet.failures);
+  std::printf(
+      "  %-7s p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms   |  %7.2f ms  %7.2f ms  %7.2f ms"
+      "  failures %d\n",
+      what, quiet.p50, quiet.p99, quiet.max, attacked.p50, attacked.p99, attacked.max,
+      attacked.failures + quiet.failures);
 }
 
 }  // namespace

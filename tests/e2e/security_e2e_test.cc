@@ -37,8 +37,7 @@ struct Reply {
 class SecurityE2eTest : public VeildTest {
  protected:
   Reply Call(http::HttpClient& client, const std::string& method, int service,
-             const std::string& path, const std::string& body = "",
-             const std::string& token = "") {
+             const std::string& path, const std::string& body = "", const std::string& token = "") {
     http::ClientRequest req;
     req.method = method;
     req.url = url(service, path);
@@ -169,8 +168,7 @@ TEST_F(SecurityE2eTest, InternalErrorsRevealNoSql) {
   auto dropped = RunProcess({"/usr/bin/sqlite3", data() + "/veil.db",
                              "PRAGMA busy_timeout=5000; DROP TABLE kms_registrations;"});
   ASSERT_EQ(dropped.exit_code, 0) << dropped.output;
-  Reply r =
-      Call(client_, "GET", 2, "/api/v2/keys/" + key_ + "/registrations", "", token_);
+  Reply r = Call(client_, "GET", 2, "/api/v2/keys/" + key_ + "/registrations", "", token_);
   ASSERT_GE(r.status, 500) << r.body;
   for (const char* leak : {"sqlite", "SELECT", "kms_registrations", "no such table", "FROM"}) {
     EXPECT_EQ(r.body.find(leak), std::string::npos) << leak << " in " << r.body;
@@ -193,17 +191,17 @@ TEST_F(SecurityE2eTest, EveryUnauthenticatedAnswerIsTheSame) {
   // The token of a service ID's API key, then the key deleted.
   Reply sid = Call(client_, "POST", 1, "/v1/serviceids", R"({"name":"victim"})", admin);
   ASSERT_EQ(sid.status, 201) << sid.body;
-  Reply key = Call(client_, "POST", 1, "/v1/apikeys",
-                   R"({"name":"k","iam_id":")" + std::string(sid.json.at("iam_id").as_string()) +
-                       R"("})",
-                   admin);
+  Reply key =
+      Call(client_, "POST", 1, "/v1/apikeys",
+           R"({"name":"k","iam_id":")" + std::string(sid.json.at("iam_id").as_string()) + R"("})",
+           admin);
   ASSERT_EQ(key.status, 201) << key.body;
   Reply login = Call(client_, "POST", 1, "/identity/token",
                      TokenBody(std::string(key.json.at("apikey").as_string())));
   ASSERT_EQ(login.status, 200) << login.body;
   const std::string revoked(login.json.at("access_token").as_string());
-  ASSERT_EQ(Call(client_, "DELETE", 1,
-                 "/v1/apikeys/" + std::string(key.json.at("id").as_string()), "", admin)
+  ASSERT_EQ(Call(client_, "DELETE", 1, "/v1/apikeys/" + std::string(key.json.at("id").as_string()),
+                 "", admin)
                 .status,
             204);
   // A forged signature: the admin token with its payload changed.
@@ -218,11 +216,11 @@ TEST_F(SecurityE2eTest, EveryUnauthenticatedAnswerIsTheSame) {
 
   instance_ = "00000000-0000-4000-8000-000000000000";  // the KMS asks for one before anything
   std::vector<std::string> bodies;
-  for (const std::string& token : {forged, revoked, unknown_kid, std::string("not-a-jwt"),
-                                   std::string()}) {
+  for (const std::string& token :
+       {forged, revoked, unknown_kid, std::string("not-a-jwt"), std::string()}) {
     for (int service : {1, 2}) {
-      Reply r = Call(client_, "GET", service, service == 1 ? "/v1/serviceids" : "/api/v2/keys",
-                     "", token);
+      Reply r = Call(client_, "GET", service, service == 1 ? "/v1/serviceids" : "/api/v2/keys", "",
+                     token);
       EXPECT_EQ(r.status, 401) << r.body;
       // The request's own ids differ; the rest must not.
       json::value v = r.json;

@@ -36,9 +36,9 @@ class BodyPace {
   Clock::time_point RateDeadline() const {
     if (min_rate_ == 0) return Clock::time_point::max();
     // received / min_rate seconds of credit, in microseconds, capped far beyond any real body.
-    const uint64_t credit_us = std::min<uint64_t>(received_ / min_rate_, uint64_t{1} << 32) *
-                                   1000000 +
-                               (received_ % min_rate_) * 1000000 / min_rate_;
+    const uint64_t credit_us =
+        std::min<uint64_t>(received_ / min_rate_, uint64_t{1} << 32) * 1000000 +
+        (received_ % min_rate_) * 1000000 / min_rate_;
     return start_ + grace_ + std::chrono::microseconds(credit_us);
   }
 

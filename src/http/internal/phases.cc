@@ -134,9 +134,9 @@ Response RequestPhases::Finalize(RequestContext& ctx, const Routing& routing,
       failure = *outcome.body->failure();
       status = outcome.body->failure_status();
     } else if (auto valid = ValidateResponse(resp); !valid) {
-      failure = Error(ErrorCode::kInternal,
-                      "handler for " + ctx.route() + " produced an invalid response: " +
-                          valid.error().message);
+      failure = Error(
+          ErrorCode::kInternal,
+          "handler for " + ctx.route() + " produced an invalid response: " + valid.error().message);
       status = 500;
     }
   } else {

@@ -76,8 +76,8 @@ TEST_F(PhasesTest, EveryUnauthenticatedAnswerIsTheSameAndTheEventKeepsTheCause) 
   for (const char* cause : {"token expired", "the token's API key was deleted",
                             "token signature does not verify", "token signed by an unknown key"}) {
     RequestContext ctx = Context();
-    Response r =
-        phases.Finalize(ctx, routing_, Outcome::Rejected({Error(ErrorCode::kUnauthenticated, cause), 401}));
+    Response r = phases.Finalize(
+        ctx, routing_, Outcome::Rejected({Error(ErrorCode::kUnauthenticated, cause), 401}));
     EXPECT_EQ(r.status, 401);
     if (first.empty()) first = Message(r);
     EXPECT_EQ(Message(r), first);
