@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <thread>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/encoding.h"
@@ -226,6 +228,33 @@ TEST_F(IamApiTest, RepeatedBadApiKeysFromOneClientGet429WhileAnotherClientStillG
   // The bucket refills: one try per 10 s.
   f_.clock.Advance(std::chrono::seconds(10));
   EXPECT_EQ(TokenRequest(m.apikey).status, 200);
+}
+
+// Wrong keys sent at once from one address: each is counted as it starts, so no more than the
+// burst (3) of them get their key judged, however they interleave; the rest are answered 429
+// (or shed by the server under load), and the address then waits, even with a good key.
+TEST_F(IamApiTest, ParallelLoginGuessesAreAllCounted) {
+  Made m = MakeServiceId();
+  std::string bad = m.apikey;
+  bad[40] = bad[40] == 'A' ? 'B' : 'A';
+  constexpr int kGuesses = 12;
+  std::vector<int> statuses(kGuesses);
+  std::vector<std::thread> guesses;
+  for (int i = 0; i < kGuesses; ++i) {
+    guesses.emplace_back(
+        [&, i] { statuses[i] = RawFrom("127.0.0.9", RawTokenRequest(bad)).first; });
+  }
+  for (std::thread& t : guesses) t.join();
+  int judged = 0;
+  for (int status : statuses) {
+    EXPECT_TRUE(status == 400 || status == 429 || status == 503) << status;
+    judged += status == 400 ? 1 : 0;
+  }
+  EXPECT_LE(judged, 3);
+  if (judged == 3) {
+    EXPECT_EQ(RawFrom("127.0.0.9", RawTokenRequest(m.apikey)).first, 429);
+  }
+  EXPECT_EQ(RawFrom("127.0.0.10", RawTokenRequest(m.apikey)).first, 200);
 }
 
 TEST_F(IamApiTest, ApiKeysAndTokensNeverReachTheDatabaseTheLogOrTheAuditTrail) {

@@ -28,12 +28,15 @@ http::Response Refuse(http::RequestContext& ctx, int status, std::string_view co
 
 Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& ctx) {
   const std::string client = ctx.request().remote_address;
-  if (auto wait = deps.limiter->Check(client)) {
+  // The attempt is counted before anything else, so that guesses sent together are all counted;
+  // it is given back when this request ends without a refused key.
+  auto attempt = deps.limiter->Begin(client);
+  if (!attempt) {
     http::Response r =
         Refuse(ctx, 429, IamErrorCodeFor(429),
                "Too many failed API key logins from this client; retry later.",
                "too many failed API key logins from " + LoginRateLimiter::ClientKey(client));
-    r.headers.Set("Retry-After", std::to_string(wait->count()));
+    r.headers.Set("Retry-After", std::to_string(attempt.error().count()));
     return r;
   }
   if (auto type = ctx.request().headers.Get("Content-Type");
@@ -76,7 +79,7 @@ Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& 
   auto issued = deps.issuer->IssueForApiKey(*apikey);
   if (!issued) {
     if (issued.error().code != ErrorCode::kUnauthenticated) return tl::unexpected(issued.error());
-    deps.limiter->RecordFailure(client);
+    attempt->Refused();
     // One answer for every refusal (unknown, wrong secret, locked, deleted owner, disabled
     // account): the client learns nothing about the key.
     return Refuse(ctx, 400, kBadApiKeyCode, "Provided API key could not be found.",
