@@ -66,7 +66,8 @@ std::vector<const ActionTable*> ActionRegistry::tables() const {
 // Service IDs and API keys. IBM documents the IAM Identity roles only in prose; Veil's choice:
 // reading needs Viewer, creating and changing Operator, deleting and creating a service ID's API
 // key (which hands out the service ID's power) Editor, locking Administrator. A user's own API
-// keys need no policy (see IamService / docs/iam.md); another user's need Administrator.
+// keys need no policy (a rule of EvaluatePolicies, authorizer.h); another user's need
+// Administrator. A service ID's own keys are judged like anyone's: only a policy allows them.
 ActionTable IamIdentityTable() {
   return ActionTable("iam-identity",
                      {
