@@ -114,6 +114,16 @@ ActionTable ResourceControllerTable() {
                                             });
 }
 
+// Accounts (the operator's API, /v1/accounts), judged on the operator's account: IBM's Enterprise
+// service, where creating an account in the enterprise needs Administrator on it. Creating one
+// needs Administrator (it hands out a new administrator's key); reading them Viewer.
+ActionTable EnterpriseTable() {
+  return ActionTable("enterprise", {
+                                       {"enterprise.account.read", {"Viewer"}},
+                                       {"enterprise.account.create", {"Administrator"}},
+                                   });
+}
+
 // reference/ibm-e2e-spec.md §3.10 with the action names of §3.11. Where §3.10 is silent the
 // choice is noted: aliases and import tokens go with key creation (Writer); registrations are
 // made by services holding the S2S Reader role; event acknowledgements likewise.
@@ -171,6 +181,7 @@ ActionRegistry IamActionRegistry() {
   registry.Add(IamIdentityTable());
   registry.Add(AccessManagementTable());
   registry.Add(ResourceControllerTable());
+  registry.Add(EnterpriseTable());
   return registry;
 }
 
