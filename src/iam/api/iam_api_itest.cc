@@ -232,7 +232,8 @@ TEST_F(IamApiTest, RepeatedBadApiKeysFromOneClientGet429WhileAnotherClientStillG
 
 // Wrong keys sent at once from one address: each is counted as it starts, so no more than the
 // burst (3) of them get their key judged, however they interleave; the rest are answered 429
-// (or shed by the server under load), and the address then waits, even with a good key.
+// (or shed by the server's per-address limits: 503, or a connection closed unanswered, -1), and
+// the address then waits, even with a good key, while the server goes on serving others.
 TEST_F(IamApiTest, ParallelLoginGuessesAreAllCounted) {
   Made m = MakeServiceId();
   std::string bad = m.apikey;
@@ -247,7 +248,7 @@ TEST_F(IamApiTest, ParallelLoginGuessesAreAllCounted) {
   for (std::thread& t : guesses) t.join();
   int judged = 0;
   for (int status : statuses) {
-    EXPECT_TRUE(status == 400 || status == 429 || status == 503) << status;
+    EXPECT_TRUE(status == 400 || status == 429 || status == 503 || status == -1) << status;
     judged += status == 400 ? 1 : 0;
   }
   EXPECT_LE(judged, 3);
