@@ -267,41 +267,37 @@ struct ApiKeyCreateArgs {
   std::string output_file;
 };
 
-Status CreateApiKey(const GlobalOptions& g, const ApiKeyCreateArgs& a) {
-  ApiClient client(g);
-  json::object body{{"name", a.name}, {"store_value", false}};
-  if (!a.description.empty()) body["description"] = a.description;
-  if (!a.service_id.empty()) body["iam_id"] = VEIL_TRY_VALUE(IamIdOf(a.service_id));
-  json::value k = VEIL_TRY_VALUE(client.Call({"iam", "POST", "/v1/apikeys", json::value(body)}));
-  if (!k.is_object() || !k.as_object().contains("apikey")) {
+// Shows a new credential once: `response` holds it in `secret_member`; it is written to the new
+// file `output_file` (mode 0600) when one is given, else printed with `fields`. `lost` says what
+// to do when the file cannot be written (the credential exists but nobody holds it).
+Status ShowCredentialOnce(const GlobalOptions& g, json::value& response,
+                          std::string_view secret_member,
+                          std::vector<std::pair<std::string, std::string>> fields,
+                          const std::string& output_file, const std::string& lost) {
+  if (!response.is_object() || !response.as_object().contains(secret_member) ||
+      !response.as_object()[secret_member].is_string()) {
     return DataLoss("the response holds no API key value");
   }
-  json::string& value = k.as_object()["apikey"].as_string();
+  json::string& value = response.as_object()[secret_member].as_string();
   struct WipeValue {  // the value is a credential: overwrite it however we leave
     json::string& v;
     ~WipeValue() {
       for (char& c : v) c = '\0';
     }
   } wipe{value};
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {"Name", Str(k, "name")}, {"ID", Str(k, "id")}, {"Owner", Str(k, "iam_id")}};
-  if (!a.output_file.empty()) {
-    if (Status written = WriteNewSecretFile(a.output_file, std::string_view(value)); !written) {
-      return tl::unexpected(
-          written.error().Wrap("the API key " + Str(k, "id") +
-                               " was created but not saved (delete it with `veil iam "
-                               "api-key delete " +
-                               Str(k, "id") + "`)"));
+  if (!output_file.empty()) {
+    if (Status written = WriteNewSecretFile(output_file, std::string_view(value)); !written) {
+      return tl::unexpected(written.error().Wrap(lost));
     }
-    json::object out = k.as_object();
-    out.erase("apikey");
-    out["apikey_file"] = a.output_file;
-    fields.emplace_back("API key file", a.output_file + " (mode 0600)");
+    json::object out = response.as_object();
+    out.erase(secret_member);
+    out["apikey_file"] = output_file;
+    fields.emplace_back("API key file", output_file + " (mode 0600)");
     PrintFields(g, out, fields);
     return OkStatus();
   }
   fields.emplace_back("API key", std::string(value));
-  PrintFields(g, k, fields);
+  PrintFields(g, response, fields);
   if (g.output != "json") {
     std::cout << "Save the API key now: Veil keeps only a hash of it and cannot show it again.\n";
   }
@@ -309,6 +305,19 @@ Status CreateApiKey(const GlobalOptions& g, const ApiKeyCreateArgs& a) {
     for (char& c : text) c = '\0';
   }
   return OkStatus();
+}
+
+Status CreateApiKey(const GlobalOptions& g, const ApiKeyCreateArgs& a) {
+  ApiClient client(g);
+  json::object body{{"name", a.name}, {"store_value", false}};
+  if (!a.description.empty()) body["description"] = a.description;
+  if (!a.service_id.empty()) body["iam_id"] = VEIL_TRY_VALUE(IamIdOf(a.service_id));
+  json::value k = VEIL_TRY_VALUE(client.Call({"iam", "POST", "/v1/apikeys", json::value(body)}));
+  return ShowCredentialOnce(
+      g, k, "apikey", {{"Name", Str(k, "name")}, {"ID", Str(k, "id")}, {"Owner", Str(k, "iam_id")}},
+      a.output_file,
+      "the API key " + Str(k, "id") + " was created but not saved (delete it with `veil iam " +
+          "api-key delete " + Str(k, "id") + "`)");
 }
 
 Status ListApiKeys(const GlobalOptions& g, const std::string& service_id) {
@@ -501,6 +510,68 @@ Status DeleteInstance(const GlobalOptions& g, const std::string& id) {
   return OkStatus();
 }
 
+// ---- accounts (the operator's) ----
+
+struct AccountCreateArgs {
+  std::string name;
+  std::string owner_name;
+  std::string owner_email;
+  std::string output_file;
+};
+
+Status CreateAccount(const GlobalOptions& g, const AccountCreateArgs& a) {
+  ApiClient client(g);
+  json::object body{{"name", a.name}};
+  if (!a.owner_name.empty()) body["owner_name"] = a.owner_name;
+  if (!a.owner_email.empty()) body["owner_email"] = a.owner_email;
+  json::value r = VEIL_TRY_VALUE(client.Call({"iam", "POST", "/v1/accounts", json::value(body)}));
+  return ShowCredentialOnce(g, r, "iam_apikey",
+                            {{"Account", Str(r, "account_id")},
+                             {"Administrator", Str(r, "owner_iam_id")},
+                             {"API key ID", Str(r, "iam_apikey_id")}},
+                            a.output_file,
+                            "the account " + Str(r, "account_id") +
+                                " was created but its administrator's API key was not saved");
+}
+
+Status ListAccounts(const GlobalOptions& g) {
+  ApiClient client(g);
+  json::array all =
+      VEIL_TRY_VALUE(ListAll(client, "/v1/accounts?pagesize=100", "resources", "next_url"));
+  std::vector<std::vector<std::string>> rows;
+  for (const json::value& r : all) {
+    rows.push_back({Str(r, "name"), Str(r, "id"), Str(r, "state"), Str(r, "owner_iam_id"),
+                    Str(r, "created_at")});
+  }
+  PrintTable(g, json::object{{"resources", all}}, {"name", "id", "state", "owner", "created"},
+             rows);
+  return OkStatus();
+}
+
+void RegisterAccounts(CLI::App& iam, const GlobalOptions& g, int& rc,
+                      const std::shared_ptr<AccountCreateArgs>& a) {
+  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  CLI::App* acct = Group(iam, "account",
+                         "Accounts (tenants): the operator's. Each comes with its first "
+                         "administrator, whose API key is shown once",
+                         "veil iam account list");
+  CLI::App* c = Command(*acct, "create",
+                        "Create an account and its first administrator (Administrator and "
+                        "Manager on everything in it); hand the API key to the tenant",
+                        "veil iam account create tenant-b --owner-email ops@b.example "
+                        "--output-file tenant-b.apikey");
+  c->add_option("NAME", a->name, "Name of the account")->required();
+  c->add_option("--owner-name", a->owner_name, "Name of the first administrator (default: admin)");
+  c->add_option("--owner-email", a->owner_email, "Email of the first administrator");
+  c->add_option("--output-file", a->output_file,
+                "Write the administrator's API key to this new file (mode 0600) instead of "
+                "printing it");
+  c->callback(run([&g, a] { return CreateAccount(g, *a); }));
+  Command(*acct, "list", "List every account (operators only)",
+          "veil iam account list --output json")
+      ->callback(run([&g] { return ListAccounts(g); }));
+}
+
 // Every option value of the commands, alive as long as the App (its callbacks hold it).
 struct Args {
   std::string apikey_file;
@@ -637,6 +708,8 @@ void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shar
               "veil iam authorization delete 4e5f6a7b-...");
   c->add_option("ID", a->id, "Policy ID of the authorization")->required();
   c->callback(run([&g, a] { return DeletePolicy(g, a->id, "authorization"); }));
+
+  RegisterAccounts(*iam, g, rc, std::make_shared<AccountCreateArgs>());
 }
 
 }  // namespace

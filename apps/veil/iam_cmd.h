@@ -8,6 +8,7 @@
 //   veil iam api-key create|list|lock|unlock|delete
 //   veil iam policy create|list|delete
 //   veil iam authorization create|list|delete
+//   veil iam account create|list      the operator's accounts API (tenants)
 //   veil resource instance create|list|delete
 //
 // Exit codes (ApiExit): 0 ok, 1 the request failed, 2 bad arguments (or HTTP 400), 3 not logged

@@ -66,7 +66,8 @@ std::vector<const ActionTable*> ActionRegistry::tables() const {
 // Service IDs and API keys. IBM documents the IAM Identity roles only in prose; Veil's choice:
 // reading needs Viewer, creating and changing Operator, deleting and creating a service ID's API
 // key (which hands out the service ID's power) Editor, locking Administrator. A user's own API
-// keys need no policy (see IamService / docs/iam.md); another user's need Administrator.
+// keys need no policy (a rule of EvaluatePolicies, authorizer.h); another user's need
+// Administrator. A service ID's own keys are judged like anyone's: only a policy allows them.
 ActionTable IamIdentityTable() {
   return ActionTable("iam-identity",
                      {
@@ -111,6 +112,16 @@ ActionTable ResourceControllerTable() {
                                                 {"resource-controller.instance.create", {"Editor"}},
                                                 {"resource-controller.instance.delete", {"Editor"}},
                                             });
+}
+
+// Accounts (the operator's API, /v1/accounts), judged on the operator's account: IBM's Enterprise
+// service, where creating an account in the enterprise needs Administrator on it. Creating one
+// needs Administrator (it hands out a new administrator's key); reading them Viewer.
+ActionTable EnterpriseTable() {
+  return ActionTable("enterprise", {
+                                       {"enterprise.account.read", {"Viewer"}},
+                                       {"enterprise.account.create", {"Administrator"}},
+                                   });
 }
 
 // reference/ibm-e2e-spec.md §3.10 with the action names of §3.11. Where §3.10 is silent the
@@ -170,6 +181,7 @@ ActionRegistry IamActionRegistry() {
   registry.Add(IamIdentityTable());
   registry.Add(AccessManagementTable());
   registry.Add(ResourceControllerTable());
+  registry.Add(EnterpriseTable());
   return registry;
 }
 

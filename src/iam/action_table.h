@@ -9,6 +9,7 @@
 //   IamIdentityTable()        iam-identity.*       service IDs and API keys
 //   AccessManagementTable()   iam-am.*             policies
 //   ResourceControllerTable() resource-controller.*  service instances
+//   EnterpriseTable()         enterprise.*         accounts (the operator's API)
 //   KmsTable()                kms.*                from reference/ibm-e2e-spec.md §3.10, for the
 //   KMS
 // DefaultActionRegistry() holds all of them.
@@ -66,9 +67,10 @@ class ActionRegistry {
 ActionTable IamIdentityTable();
 ActionTable AccessManagementTable();
 ActionTable ResourceControllerTable();
+ActionTable EnterpriseTable();
 ActionTable KmsTable();
 
-// The actions of the IAM service itself: the three tables above the KMS's.
+// The actions of the IAM service itself: the four tables above the KMS's.
 ActionRegistry IamActionRegistry();
 // Every table Veil knows (IAM's and the KMS's).
 const ActionRegistry& DefaultActionRegistry();

@@ -8,6 +8,8 @@
 namespace veil::iam {
 namespace {
 
+constexpr std::string_view kOwnKeyActionPrefix = "iam-identity.user-apikey.";
+
 // Every attribute the policy names equals the request's.
 bool ResourceMatches(const Policy& p, const ResourceAttributes& r) {
   for (const PolicyAttribute& a : p.resource) {
@@ -55,6 +57,17 @@ bool SubjectMatches(const Policy& p, const Subject& s, const ResourceAttributes&
   return iam_id && !s.iam_id.empty() && *iam_id == s.iam_id;
 }
 
+// A user acting on their own API keys: an iam-identity.user-apikey.* action on the user itself,
+// in the user's account. Users manage their own keys without a policy (as IBM's users do);
+// service IDs have no such rule, so that a leaked service-ID key cannot mint more keys or unlock
+// one an administrator locked unless a policy says it may.
+bool IsOwnUserKeyAction(const Subject& s, std::string_view action, const ResourceAttributes& r) {
+  return s.type == Subject::Type::kUser && !s.iam_id.empty() && !s.account_id.empty() &&
+         action.starts_with(kOwnKeyActionPrefix) && r.account_id == s.account_id &&
+         r.service_name == "iam-identity" && r.service_instance.empty() &&
+         r.resource_type == "user" && r.resource == s.iam_id;
+}
+
 std::string Describe(std::string_view action, const ResourceAttributes& r) {
   std::string what = std::string(action) + " is not allowed on ";
   what += r.service_name.empty() ? std::string("account resources") : r.service_name;
@@ -95,6 +108,11 @@ Decision EvaluatePolicies(const std::vector<Policy>& policies, const ActionRegis
   }
   if (registry.TableFor(action) == nullptr || !registry.TableFor(action)->Knows(action)) {
     d.reason = "unknown action " + std::string(action);
+    return d;
+  }
+  if (IsOwnUserKeyAction(subject, action, resource)) {
+    d.permitted = true;
+    d.reason = "a user manages their own API keys";
     return d;
   }
   for (const Policy& p : policies) {

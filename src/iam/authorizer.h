@@ -8,6 +8,9 @@
 // The rules (EvaluatePolicies, docs/iam.md "Authorization"):
 //   - only policies of the resource's account count: a policy in another account grants nothing;
 //   - a user or service ID is matched by access policies whose subject iam_id is theirs;
+//   - a user may perform the iam-identity.user-apikey.* actions on their own user (their own API
+//     keys) without a policy; a service ID has no such rule: it manages API keys, its own
+//     included, only as a policy allows;
 //   - a Veil service (server-protect, is, cloud-object-storage, ...) acting on a customer's
 //     resource is matched only by authorization policies of that customer's account from that
 //     source service (and instance, resource type, source account when the policy names them);

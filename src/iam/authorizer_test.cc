@@ -147,5 +147,37 @@ TEST(AuthorizerTest, AResourceWithoutAccountAndUnknownActionsAreDenied) {
   EXPECT_FALSE(EvaluatePolicies(ps, Reg(), User(), "kms.secrets.fly", Key(kCustomer)).permitted);
 }
 
+TEST(AuthorizerTest, UsersManageTheirOwnApiKeysServiceIdsNeedAPolicy) {
+  constexpr const char* kAlice = "IBMid-22222222-2222-4222-8222-222222222222";
+  Subject alice;
+  alice.type = Subject::Type::kUser;
+  alice.iam_id = kAlice;
+  alice.account_id = kCustomer;
+  const ResourceAttributes own{kCustomer, "iam-identity", "", "user", kAlice};
+  for (const char* verb : {"create", "read", "update", "delete", "lock", "unlock"}) {
+    const std::string action = std::string("iam-identity.user-apikey.") + verb;
+    EXPECT_TRUE(EvaluatePolicies({}, Reg(), alice, action, own).permitted) << action;
+  }
+  // Not another user's keys, not in another account, not another action.
+  EXPECT_FALSE(EvaluatePolicies({}, Reg(), alice, "iam-identity.user-apikey.create",
+                                {kCustomer, "iam-identity", "", "user", "IBMid-someone-else"})
+                   .permitted);
+  EXPECT_FALSE(EvaluatePolicies({}, Reg(), alice, "iam-identity.user-apikey.create",
+                                {kOther, "iam-identity", "", "user", kAlice})
+                   .permitted);
+  EXPECT_FALSE(EvaluatePolicies({}, Reg(), alice, "iam-identity.serviceid.delete", own).permitted);
+  // A service ID has no such rule, not even for its own keys.
+  const std::string sid = std::string(kUser).substr(4);  // "ServiceId-..."
+  const ResourceAttributes own_sid{kCustomer, "iam-identity", "", "serviceid", sid};
+  for (const char* verb : {"create", "read", "delete", "unlock"}) {
+    const std::string action = std::string("iam-identity.serviceid-apikey.") + verb;
+    EXPECT_FALSE(EvaluatePolicies({}, Reg(), User(), action, own_sid).permitted) << action;
+  }
+  Subject as_user = User();  // a service ID's iam_id passed off as a user's resource
+  EXPECT_FALSE(EvaluatePolicies({}, Reg(), as_user, "iam-identity.user-apikey.create",
+                                {kCustomer, "iam-identity", "", "user", kUser})
+                   .permitted);
+}
+
 }  // namespace
 }  // namespace veil::iam

@@ -16,9 +16,9 @@ constexpr size_t kMaxName = 100;
 constexpr std::string_view kFirstAccountMarker = "first_account";
 constexpr size_t kMaxDescription = 1000;
 
-constexpr std::array<std::string_view, 8> kKnownServices = {
-    "iam-identity",         "iam-am", "resource-controller", "kms",
-    "cloud-object-storage", "is",     "server-protect",      "hs-crypto"};
+constexpr std::array<std::string_view, 9> kKnownServices = {
+    "iam-identity", "iam-am",         "resource-controller", "kms",       "cloud-object-storage",
+    "is",           "server-protect", "hs-crypto",           "enterprise"};
 constexpr std::array<std::string_view, 2> kInstanceServices = {"kms", "cloud-object-storage"};
 
 bool HasControl(std::string_view s) {
@@ -133,59 +133,111 @@ Result<Identity> IamService::CreateUser(std::string_view account_id, std::string
   return u;
 }
 
+Status IamService::ValidateAccountSpec(const AccountSpec& spec) {
+  VEIL_TRY(ValidateName("name", spec.name));
+  VEIL_TRY(ValidateName("owner_name", spec.owner_name));
+  if (spec.owner_email.size() > 254 || HasControl(spec.owner_email)) {
+    return InvalidArgument("owner_email is not valid");
+  }
+  return OkStatus();
+}
+
+// One transaction's work for a new account: the account, its first administrator (a user), the
+// administrator's policy (Administrator and Manager on every resource of the account) and an API
+// key for the administrator.
+Result<IamService::CreatedAccount> IamService::InsertAccountWithAdmin(store::Tx& tx,
+                                                                      const AccountSpec& spec,
+                                                                      std::string_view created_by) {
+  const TimePoint now = clock_.Now();
+  CreatedAccount out;
+  Identity& admin = out.admin;
+  admin.kind = IdentityKind::kUser;
+  admin.iam_id = std::string(kUserPrefix) + NewUuidV4String(random_);
+  admin.id = admin.iam_id;
+  Account& account = out.account;
+  account.id = HexEncode(random_.Bytes(16));
+  account.name = spec.name;
+  account.created_at = now;
+  account.owner_iam_id = admin.iam_id;
+  account.created_by = std::string(created_by);
+  VEIL_TRY(store_.InsertAccount(tx, account));
+
+  admin.account_id = account.id;
+  admin.name = spec.owner_name;
+  admin.email = spec.owner_email;
+  admin.description = "the account's first administrator";
+  admin.created_at = admin.modified_at = now;
+  admin.created_by = std::string(created_by);
+  VEIL_TRY(store_.InsertIdentity(tx, admin));
+
+  Policy policy;
+  policy.type = PolicyType::kAccess;
+  policy.id = NewUuidV4String(random_);
+  policy.account_id = account.id;
+  policy.subject = {{"iam_id", admin.iam_id}};
+  policy.roles = {VEIL_TRY_VALUE(Role::FromName("Administrator", "")),
+                  VEIL_TRY_VALUE(Role::FromName("Manager", ""))};
+  policy.resource = {{"accountId", account.id}};
+  policy.description = "the account's first administrator: every resource of the account";
+  policy.created_at = policy.modified_at = now;
+  policy.created_by = policy.modified_by = std::string(created_by);
+  VEIL_TRY(store_.InsertPolicy(tx, policy));
+
+  GeneratedApiKey generated = GenerateApiKey(random_);
+  std::vector<uint8_t> salt = random_.Bytes(kApiKeySaltSize);
+  const ApiKeyHash hash = HashApiKeySecret(salt, generated.secret.Reveal());
+  ApiKey& key = out.key;
+  key.id = generated.id;
+  key.iam_id = admin.iam_id;
+  key.account_id = account.id;
+  key.name = spec.apikey_name;
+  key.description = "the first administrator's key, shown once when the account was created";
+  key.created_at = key.modified_at = now;
+  key.created_by = std::string(created_by);
+  VEIL_TRY(store_.InsertApiKey(tx, key, salt, hash));
+  VEIL_TRY(tx.Notify(kPolicyChannel, account.id));
+  out.apikey = std::move(generated.value);
+  return out;
+}
+
+Result<IamService::CreatedAccount> IamService::CreateAccountWithAdmin(const AccountSpec& spec,
+                                                                      std::string_view created_by) {
+  VEIL_TRY(ValidateAccountSpec(spec));
+  CreatedAccount out;
+  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
+        out = VEIL_TRY_VALUE(InsertAccountWithAdmin(tx, spec, created_by));
+        return OkStatus();
+      });
+      !tx_status) {
+    return tl::unexpected(tx_status.error());
+  }
+  return out;
+}
+
+Result<Page<Account>> IamService::ListAccounts(const PageRequest& page) {
+  auto [offset, limit] = VEIL_TRY_VALUE(ResolvePage(page));
+  return store_.ListAccounts(offset, limit);
+}
+
+Result<std::string> IamService::OperatorAccountId() {
+  auto first = VEIL_TRY_VALUE(FirstAccountId());
+  if (!first) return FailedPrecondition("there is no operator account before the first start");
+  return *first;
+}
+
 Result<std::optional<IamService::FirstAccount>> IamService::CreateFirstAccount(
     const std::function<Status(const SecretBytes& apikey)>& keep_key) {
+  AccountSpec spec;
+  spec.name = "Default";
+  spec.apikey_name = "admin-apikey";
   std::optional<FirstAccount> out;
   if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
         out.reset();
         if (VEIL_TRY_VALUE(store_.GetMeta(tx, kFirstAccountMarker))) return OkStatus();
-        const TimePoint now = clock_.Now();
-        Account account;
-        account.id = HexEncode(random_.Bytes(16));
-        account.name = "Default";
-        account.created_at = now;
-        VEIL_TRY(store_.InsertAccount(tx, account));
-
-        Identity admin;
-        admin.kind = IdentityKind::kUser;
-        admin.iam_id = std::string(kUserPrefix) + NewUuidV4String(random_);
-        admin.id = admin.iam_id;
-        admin.account_id = account.id;
-        admin.name = "admin";
-        admin.description = "created at the first start";
-        admin.created_at = admin.modified_at = now;
-        admin.created_by = "system";
-        VEIL_TRY(store_.InsertIdentity(tx, admin));
-
-        Policy policy;
-        policy.type = PolicyType::kAccess;
-        policy.id = NewUuidV4String(random_);
-        policy.account_id = account.id;
-        policy.subject = {{"iam_id", admin.iam_id}};
-        policy.roles = {VEIL_TRY_VALUE(Role::FromName("Administrator", "")),
-                        VEIL_TRY_VALUE(Role::FromName("Manager", ""))};
-        policy.resource = {{"accountId", account.id}};
-        policy.description = "the first account's admin: every resource of the account";
-        policy.created_at = policy.modified_at = now;
-        policy.created_by = policy.modified_by = "system";
-        VEIL_TRY(store_.InsertPolicy(tx, policy));
-
-        GeneratedApiKey generated = GenerateApiKey(random_);
-        std::vector<uint8_t> salt = random_.Bytes(kApiKeySaltSize);
-        const ApiKeyHash hash = HashApiKeySecret(salt, generated.secret.Reveal());
-        ApiKey key;
-        key.id = generated.id;
-        key.iam_id = admin.iam_id;
-        key.account_id = account.id;
-        key.name = "admin-apikey";
-        key.description = "written to the data directory at the first start";
-        key.created_at = key.modified_at = now;
-        key.created_by = "system";
-        VEIL_TRY(store_.InsertApiKey(tx, key, salt, hash));
-        VEIL_TRY(store_.InsertMeta(tx, kFirstAccountMarker, account.id));
-        VEIL_TRY(tx.Notify(kPolicyChannel, account.id));
-        VEIL_TRY(keep_key(generated.value));
-        out = FirstAccount{account.id, admin.iam_id, key.id};
+        CreatedAccount created = VEIL_TRY_VALUE(InsertAccountWithAdmin(tx, spec, "system"));
+        VEIL_TRY(store_.InsertMeta(tx, kFirstAccountMarker, created.account.id));
+        VEIL_TRY(keep_key(created.apikey));
+        out = FirstAccount{created.account.id, created.admin.iam_id, created.key.id};
         return OkStatus();
       });
       !tx_status) {

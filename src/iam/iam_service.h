@@ -59,19 +59,45 @@ class IamService {
   IamStore& store() { return store_; }
   const Clock& clock() const { return clock_; }
 
-  // Accounts and users: no HTTP API yet (the first start and tests use them).
+  // A bare account, without an administrator (tests and internal use; the operator's API uses
+  // CreateAccountWithAdmin).
   [[nodiscard]] Result<Account> CreateAccount(std::string_view name);
   [[nodiscard]] Result<Account> GetAccount(std::string_view id);
+
+  struct AccountSpec {
+    std::string name;
+    std::string owner_name = "admin";  // the first administrator's name
+    std::string owner_email;           // optional
+    std::string apikey_name = "admin-apikey";
+  };
+  struct CreatedAccount {
+    Account account;
+    Identity admin;      // the first administrator, a user
+    ApiKey key;          // the administrator's API key
+    SecretBytes apikey;  // its value: shown once, never stored
+  };
+  // Creates, in one transaction, an account, its first administrator (a user) with an access
+  // policy granting Administrator and Manager on every resource of the account (KeyPurge
+  // excepted: it is explicit only), and an API key for the administrator. kInvalidArgument for a
+  // bad name, owner_name or owner_email. The caller (the operator's API) authorizes.
+  [[nodiscard]] Result<CreatedAccount> CreateAccountWithAdmin(const AccountSpec& spec,
+                                                              std::string_view created_by);
+  // Every account, oldest first (the operator's listing).
+  [[nodiscard]] Result<Page<Account>> ListAccounts(const PageRequest& page);
+  // The operator's account: the first account, made at the first start. Policies in it decide
+  // who may use the accounts API (docs/iam.md "Accounts and the operator").
+  // kFailedPrecondition before the first start.
+  [[nodiscard]] Result<std::string> OperatorAccountId();
   // Disabling an account revokes every token of its identities.
   [[nodiscard]] Status SetAccountActive(std::string_view id, bool active);
   [[nodiscard]] Result<Identity> CreateUser(std::string_view account_id, std::string_view name,
                                             std::string_view email, std::string_view created_by);
 
-  // Creates, in one transaction and only if it never happened before, the first account, its
-  // admin user, the admin's policy (Administrator and Manager on every resource of the account)
-  // and an API key, calling `keep_key` with the key's text before the commit (a failure rolls
-  // everything back; it may be called again if the transaction is retried). nullopt when the
-  // first account exists already. Used by EnsureFirstAccount (bootstrap.h).
+  // Creates, in one transaction and only if it never happened before, the first account
+  // ("Default"), as CreateAccountWithAdmin does (admin user "admin", created by "system"), calling
+  // `keep_key` with the key's text before the commit (a failure rolls everything back; it may be
+  // called again if the transaction is retried). nullopt when the first account exists already.
+  // Used by EnsureFirstAccount (bootstrap.h).
   struct FirstAccount {
     std::string account_id;
     std::string admin_iam_id;
@@ -152,6 +178,10 @@ class IamService {
   IamService(store::Database& db, const Clock& clock, Random& random, IamServiceOptions options);
   [[nodiscard]] Result<Identity> ServiceIdOf(store::Executor& ex, std::string_view id);
   [[nodiscard]] Status ValidatePolicy(std::string_view account_id, PolicySpec& spec);
+  [[nodiscard]] static Status ValidateAccountSpec(const AccountSpec& spec);
+  [[nodiscard]] Result<CreatedAccount> InsertAccountWithAdmin(store::Tx& tx,
+                                                              const AccountSpec& spec,
+                                                              std::string_view created_by);
 
   store::Database& db_;
   IamStore store_;

@@ -176,6 +176,95 @@ TEST(IamServiceTest, ListingsArePaged) {
             ErrorCode::kInvalidArgument);
 }
 
+// ---- accounts ----
+
+TEST(IamServiceTest, AnAccountComesWithAnAdministratorWhoseKeyLogsIn) {
+  IamFixture f;
+  IamService::AccountSpec spec;
+  spec.name = "tenant-b";
+  spec.owner_name = "bob";
+  spec.owner_email = "bob@example.com";
+  f.clock.Advance(std::chrono::seconds(1));  // listings are oldest first
+  auto created = f.service->CreateAccountWithAdmin(spec, f.admin.iam_id);
+  ASSERT_TRUE(created) << created.error().ToString();
+  const Account& b = created->account;
+  EXPECT_TRUE(IsAccountId(b.id));
+  EXPECT_NE(b.id, f.account_id);
+  EXPECT_EQ(b.owner_iam_id, created->admin.iam_id);
+  EXPECT_EQ(b.created_by, f.admin.iam_id);
+  EXPECT_EQ(created->admin.kind, IdentityKind::kUser);
+  EXPECT_EQ(created->admin.account_id, b.id);
+  EXPECT_EQ(created->admin.email, "bob@example.com");
+  EXPECT_EQ(created->key.iam_id, created->admin.iam_id);
+  auto stored = f.service->GetAccount(b.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->owner_iam_id, created->admin.iam_id);
+
+  auto token = f.issuer->IssueForApiKey(AsStringView(created->apikey.Reveal()));
+  ASSERT_TRUE(token) << token.error().ToString();
+  EXPECT_EQ(token->subject.account_id, b.id);
+  // Administrator and Manager on every resource of its own account, nothing in the first one.
+  Subject admin_b{Subject::Type::kUser, created->admin.iam_id, b.id, "", "", ""};
+  EXPECT_TRUE(f.authorizer
+                  ->Authorize(admin_b, "iam-identity.serviceid.create",
+                              {b.id, "iam-identity", "", "serviceid", ""})
+                  ->permitted);
+  EXPECT_TRUE(f.authorizer->Authorize(admin_b, "kms.secrets.unwrap", {b.id, "kms", "i", "key", "k"})
+                  ->permitted);
+  EXPECT_FALSE(f.authorizer->Authorize(admin_b, "kms.secrets.purge", {b.id, "kms", "i", "key", "k"})
+                   ->permitted);
+  EXPECT_FALSE(f.authorizer
+                   ->Authorize(admin_b, "iam-identity.serviceid.read",
+                               {f.account_id, "iam-identity", "", "serviceid", ""})
+                   ->permitted);
+
+  auto all = f.service->ListAccounts({"", 100});
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->items.size(), 2u);
+  EXPECT_EQ(all->items[0].id, f.account_id);  // oldest first
+  EXPECT_EQ(all->items[0].owner_iam_id, f.admin.iam_id);
+  EXPECT_EQ(all->items[0].created_by, "system");
+  EXPECT_EQ(*f.service->OperatorAccountId(), f.account_id);
+
+  spec.name = "";
+  EXPECT_EQ(f.service->CreateAccountWithAdmin(spec, "t").error().code, ErrorCode::kInvalidArgument);
+  spec.name = "x";
+  spec.owner_email = "a\nb";
+  EXPECT_EQ(f.service->CreateAccountWithAdmin(spec, "t").error().code, ErrorCode::kInvalidArgument);
+}
+
+// A database made before accounts recorded their owner: the migration fills in the first
+// account's administrator.
+TEST(IamServiceTest, TheMigrationFillsInTheFirstAccountsOwner) {
+  testing::TempDir dir;
+  FakeClock clock;
+  OsRandom random;
+  auto db = store::SqliteDatabase::Open(dir / "veil.db");
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->Migrate("iam", {IamMigrations()[0]}));
+  const std::string acct(32, 'a');
+  const std::string admin = "IBMid-11111111-1111-4111-8111-111111111111";
+  const std::string now = "2026-01-01T00:00:00.000Z";
+  ASSERT_TRUE(
+      (*db)->Exec("INSERT INTO iam_accounts (id, name, state, created_at) VALUES "
+                  "(?, 'Default', 'active', ?)",
+                  {acct, now}));
+  ASSERT_TRUE(
+      (*db)->Exec("INSERT INTO iam_identities (iam_id, id, kind, account_id, name, "
+                  "description, email, locked, version, created_at, modified_at, "
+                  "created_by) VALUES (?, ?, 'user', ?, 'admin', '', '', 0, 1, ?, ?, "
+                  "'system')",
+                  {admin, admin, acct, now, now}));
+  ASSERT_TRUE(
+      (*db)->Exec("INSERT INTO iam_meta (name, value) VALUES ('first_account', ?)", {acct}));
+  auto service = IamService::Create(**db, clock, random);
+  ASSERT_TRUE(service) << service.error().ToString();
+  auto first = (*service)->GetAccount(acct);
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(first->owner_iam_id, admin);
+  EXPECT_EQ(first->created_by, "system");
+}
+
 // ---- first start ----
 
 class FirstStartTest : public ::testing::Test {

@@ -67,12 +67,17 @@ Result<ApiKey> ApiKeyFromRow(const Row& row) {
   return k;
 }
 
+constexpr std::string_view kAccountColumns =
+    "id, name, state, created_at, owner_iam_id, created_by";
+
 Result<Account> AccountFromRow(const Row& row) {
   Account a;
   a.id = VEIL_TRY_VALUE(row.GetText("id"));
   a.name = VEIL_TRY_VALUE(row.GetText("name"));
   a.active = VEIL_TRY_VALUE(row.GetText("state")) == "active";
   a.created_at = VEIL_TRY_VALUE(TimeColumn(row, "created_at"));
+  a.owner_iam_id = VEIL_TRY_VALUE(row.GetText("owner_iam_id"));
+  a.created_by = VEIL_TRY_VALUE(row.GetText("created_by"));
   return a;
 }
 
@@ -248,23 +253,44 @@ CREATE TABLE iam_meta (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+)sql"},
+          // Accounts made through the operator's accounts API (POST /v1/accounts) record their
+          // first administrator and their creator; the first account's are filled in.
+          {2, R"sql(
+ALTER TABLE iam_accounts ADD COLUMN owner_iam_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE iam_accounts ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+UPDATE iam_accounts SET created_by = 'system',
+  owner_iam_id = COALESCE((SELECT i.iam_id FROM iam_identities i
+                           WHERE i.account_id = iam_accounts.id AND i.kind = 'user'
+                           ORDER BY i.created_at, i.iam_id LIMIT 1), '')
+  WHERE id IN (SELECT value FROM iam_meta WHERE name = 'first_account');
+CREATE INDEX iam_accounts_by_created ON iam_accounts (created_at, id);
 )sql"}};
 }
 
 Status IamStore::InsertAccount(Executor& ex, const Account& a) {
-  VEIL_TRY(ex.Exec("INSERT INTO iam_accounts (id, name, state, created_at) VALUES (?, ?, ?, ?)",
-                   {a.id, a.name, a.active ? "active" : "disabled", Time(a.created_at)}));
+  VEIL_TRY(
+      ex.Exec(Sql("INSERT INTO iam_accounts (", kAccountColumns, ") VALUES (?, ?, ?, ?, ?, ?)"),
+              {a.id, a.name, a.active ? "active" : "disabled", Time(a.created_at), a.owner_iam_id,
+               a.created_by}));
   return OkStatus();
 }
 
 Result<Account> IamStore::GetAccount(std::string_view id) {
-  auto row = db_.QueryRow("SELECT id, name, state, created_at FROM iam_accounts WHERE id = ?",
+  auto row = db_.QueryRow(Sql("SELECT ", kAccountColumns, " FROM iam_accounts WHERE id = ?"),
                           {std::string(id)});
   if (!row) {
     if (row.error().code == ErrorCode::kNotFound) return NotFound("account not found");
     return tl::unexpected(row.error());
   }
   return AccountFromRow(*row);
+}
+
+Result<Page<Account>> IamStore::ListAccounts(int64_t offset, int64_t limit) {
+  return PageOf<Account>(db_,
+                         Sql("SELECT ", kAccountColumns,
+                             " FROM iam_accounts ORDER BY created_at, id LIMIT ? OFFSET ?"),
+                         {}, offset, limit, AccountFromRow);
 }
 
 Status IamStore::SetAccountActive(Executor& ex, std::string_view id, bool active) {

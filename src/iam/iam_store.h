@@ -60,6 +60,8 @@ class IamStore {
 
   [[nodiscard]] Status InsertAccount(store::Executor& ex, const Account& account);
   [[nodiscard]] Result<Account> GetAccount(std::string_view id);
+  // Every account, oldest first.
+  [[nodiscard]] Result<Page<Account>> ListAccounts(int64_t offset, int64_t limit);
   [[nodiscard]] Status SetAccountActive(store::Executor& ex, std::string_view id, bool active);
 
   [[nodiscard]] Status InsertIdentity(store::Executor& ex, const Identity& identity);

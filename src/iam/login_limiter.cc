@@ -2,9 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace veil::iam {
+
+LoginAttempt::LoginAttempt(LoginAttempt&& other) noexcept
+    : limiter_(std::exchange(other.limiter_, nullptr)), key_(std::move(other.key_)) {}
+
+LoginAttempt::~LoginAttempt() {
+  if (limiter_ != nullptr) limiter_->Release(key_);
+}
 
 LoginRateLimiter::LoginRateLimiter(const Clock& clock, LoginLimiterOptions options)
     : clock_(clock), options_(options) {}
@@ -55,23 +63,7 @@ void LoginRateLimiter::Refill(Bucket& b, MonotonicTime now) const {
   b.updated = now;
 }
 
-std::optional<std::chrono::seconds> LoginRateLimiter::Check(std::string_view client) {
-  const std::string key = ClientKey(client);
-  std::lock_guard lock(mu_);
-  auto it = buckets_.find(key);
-  if (it == buckets_.end()) return std::nullopt;
-  Bucket& b = it->second;
-  Refill(b, clock_.Monotonic());
-  if (b.tokens >= 1.0) return std::nullopt;
-  const double wait =
-      (1.0 - b.tokens) * std::chrono::duration<double>(options_.refill_interval).count();
-  return std::chrono::seconds(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait))));
-}
-
-void LoginRateLimiter::RecordFailure(std::string_view client) {
-  const std::string key = ClientKey(client);
-  const MonotonicTime now = clock_.Monotonic();
-  std::lock_guard lock(mu_);
+LoginRateLimiter::Bucket& LoginRateLimiter::Touch(const std::string& key, MonotonicTime now) {
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     while (buckets_.size() >= options_.max_clients && !lru_.empty()) {
@@ -84,9 +76,42 @@ void LoginRateLimiter::RecordFailure(std::string_view client) {
   } else {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
   }
+  Refill(it->second, now);
+  return it->second;
+}
+
+tl::expected<LoginAttempt, std::chrono::seconds> LoginRateLimiter::Begin(std::string_view client) {
+  std::string key = ClientKey(client);
+  const MonotonicTime now = clock_.Monotonic();
+  std::lock_guard lock(mu_);
+  Bucket& b = Touch(key, now);
+  // The check and the taking are one step under the lock: requests that arrive together cannot
+  // all see the last token.
+  if (b.tokens >= 1.0) {
+    b.tokens -= 1.0;
+    return LoginAttempt(this, std::move(key));
+  }
+  const double wait =
+      (1.0 - b.tokens) * std::chrono::duration<double>(options_.refill_interval).count();
+  return tl::unexpected(
+      std::chrono::seconds(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait)))));
+}
+
+void LoginRateLimiter::Release(const std::string& key) {
+  const MonotonicTime now = clock_.Monotonic();
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(key);
+  // A bucket forgotten meanwhile is a full one: nothing to give back.
+  if (it == buckets_.end()) return;
   Bucket& b = it->second;
   Refill(b, now);
-  b.tokens = std::max(0.0, b.tokens - 1.0);
+  b.tokens = std::min<double>(options_.burst, b.tokens + 1.0);
+  // A full bucket is what a missing one means: forget it, so clients that only ever log in
+  // successfully hold no memory.
+  if (b.tokens >= options_.burst) {
+    lru_.erase(b.lru);
+    buckets_.erase(it);
+  }
 }
 
 size_t LoginRateLimiter::tracked_clients() const {

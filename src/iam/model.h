@@ -38,6 +38,8 @@ struct Account {
   std::string name;
   bool active = true;
   TimePoint created_at;
+  std::string owner_iam_id;  // the first administrator; empty for accounts made without one
+  std::string created_by;    // iam_id of the creator, "system" for the first account
 };
 
 enum class IdentityKind { kUser, kServiceId };

@@ -408,6 +408,8 @@ TEST_F(IamCliTest, EveryCommandHasHelpWithAnExample) {
       {"iam", "authorization", "create"},
       {"iam", "authorization", "list"},
       {"iam", "authorization", "delete"},
+      {"iam", "account", "create"},
+      {"iam", "account", "list"},
       {"resource", "instance", "create"},
       {"resource", "instance", "list"},
       {"resource", "instance", "delete"},

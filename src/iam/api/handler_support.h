@@ -39,5 +39,6 @@ Status AddTokenRoutes(http::Router& router, const IamApiDeps& deps);
 Status AddIdentityRoutes(http::Router& router, const IamApiDeps& deps);
 Status AddPolicyRoutes(http::Router& router, const IamApiDeps& deps);
 Status AddInstanceRoutes(http::Router& router, const IamApiDeps& deps);
+Status AddAccountRoutes(http::Router& router, const IamApiDeps& deps);
 
 }  // namespace veil::iam::api::internal

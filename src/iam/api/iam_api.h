@@ -8,6 +8,8 @@
 //   POST|GET /v1/policies,   GET|PUT|DELETE /v1/policies/{id}
 //   POST   /v2/authz                           batched policy decisions
 //   POST|GET /v2/resource_instances, GET|DELETE /v2/resource_instances/{id}
+//   POST|GET /v1/accounts, GET /v1/accounts/{id}   the operator's (judged in the operator's
+//   account)
 //
 // Each handler parses (parse.h), authorizes with the Authorizer (deny by default), makes one
 // IamService/TokenIssuer call and renders (render.h); it fills its audit event's action, target

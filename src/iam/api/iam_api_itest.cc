@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <thread>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/encoding.h"
@@ -228,6 +230,34 @@ TEST_F(IamApiTest, RepeatedBadApiKeysFromOneClientGet429WhileAnotherClientStillG
   EXPECT_EQ(TokenRequest(m.apikey).status, 200);
 }
 
+// Wrong keys sent at once from one address: each is counted as it starts, so no more than the
+// burst (3) of them get their key judged, however they interleave; the rest are answered 429
+// (or shed by the server's per-address limits: 503, or a connection closed unanswered, -1), and
+// the address then waits, even with a good key, while the server goes on serving others.
+TEST_F(IamApiTest, ParallelLoginGuessesAreAllCounted) {
+  Made m = MakeServiceId();
+  std::string bad = m.apikey;
+  bad[40] = bad[40] == 'A' ? 'B' : 'A';
+  constexpr int kGuesses = 12;
+  std::vector<int> statuses(kGuesses);
+  std::vector<std::thread> guesses;
+  for (int i = 0; i < kGuesses; ++i) {
+    guesses.emplace_back(
+        [&, i] { statuses[i] = RawFrom("127.0.0.9", RawTokenRequest(bad)).first; });
+  }
+  for (std::thread& t : guesses) t.join();
+  int judged = 0;
+  for (int status : statuses) {
+    EXPECT_TRUE(status == 400 || status == 429 || status == 503 || status == -1) << status;
+    judged += status == 400 ? 1 : 0;
+  }
+  EXPECT_LE(judged, 3);
+  if (judged == 3) {
+    EXPECT_EQ(RawFrom("127.0.0.9", RawTokenRequest(m.apikey)).first, 429);
+  }
+  EXPECT_EQ(RawFrom("127.0.0.10", RawTokenRequest(m.apikey)).first, 200);
+}
+
 TEST_F(IamApiTest, ApiKeysAndTokensNeverReachTheDatabaseTheLogOrTheAuditTrail) {
   const std::string log_path = f_.dir / "veild.log";
   ASSERT_TRUE(log::SetFile(log_path));
@@ -337,23 +367,74 @@ TEST_F(IamApiTest, ServiceIdsAndApiKeysInIbmShape) {
   ExpectIamError(Call("GET", "/v1/serviceids/not-an-id", admin_token_), 404, "BXNIM0404E");
 }
 
-TEST_F(IamApiTest, AnIdentityManagesItsOwnApiKeysWithoutAPolicy) {
-  Made m = MakeServiceId();  // no policy at all
-  const std::string token = Login(m.apikey);
+TEST_F(IamApiTest, AUserManagesItsOwnApiKeysWithoutAPolicy) {
+  auto user = f_.service->CreateUser(f_.account_id, "alice", "", "test");  // no policy at all
+  ASSERT_TRUE(user) << user.error().ToString();
+  auto first = f_.service->CreateApiKey({user->iam_id, "first", ""}, "test");
+  ASSERT_TRUE(first);
+  const std::string token = Login(std::string(AsStringView(first->value.Reveal())));
   Reply k = Call("POST", "/v1/apikeys", token, R"({"name":"second"})");
   ASSERT_EQ(k.status, 201) << k.body;
-  EXPECT_EQ(k.json.at("iam_id").as_string(), m.iam_id);
+  EXPECT_EQ(k.json.at("iam_id").as_string(), user->iam_id);
+  const std::string second(k.json.at("id").as_string());
   Reply list = Call("GET", "/v1/apikeys", token);
   ASSERT_EQ(list.status, 200) << list.body;
   EXPECT_EQ(list.json.at("apikeys").as_array().size(), 2u);
-  EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + std::string(k.json.at("id").as_string()), token).status,
-            204);
+  EXPECT_EQ(Call("POST", "/v1/apikeys/" + second + "/lock", token).status, 204);
+  EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + second + "/lock", token).status, 204);
+  EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + second, token).status, 204);
   // But not anyone else's.
   EXPECT_EQ(Call("GET", "/v1/apikeys?iam_id=" + f_.admin.iam_id, token).status, 403);
   EXPECT_EQ(
       Call("POST", "/v1/apikeys", token, R"({"name":"x","iam_id":")" + f_.admin.iam_id + R"("})")
           .status,
       403);
+}
+
+// A service ID's key leaks. Without a policy that grants it, the thief cannot use the service ID
+// to mint more keys (which would outlive the leaked one being deleted), nor list or delete the
+// service ID's keys.
+TEST_F(IamApiTest, LeakedServiceIdKeyCannotMintMoreKeys) {
+  Made m = MakeServiceId();  // no policy at all
+  const std::string token = Login(m.apikey);
+  ExpectIamError(Call("POST", "/v1/apikeys", token, R"({"name":"backdoor"})"), 403, "BXNIM0403E");
+  ExpectIamError(
+      Call("POST", "/v1/apikeys", token, R"({"name":"backdoor","iam_id":")" + m.iam_id + R"("})"),
+      403, "BXNIM0403E");
+  EXPECT_EQ(Call("GET", "/v1/apikeys", token).status, 403);
+  EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + m.key_id, token).status, 403);
+  Reply keys = Call("GET", "/v1/apikeys?iam_id=" + m.iam_id, admin_token_);
+  ASSERT_EQ(keys.status, 200) << keys.body;
+  EXPECT_EQ(keys.json.at("apikeys").as_array().size(), 1u);
+  // As for any other identity, a policy can grant it (Editor on the service ID creates keys).
+  f_.Grant(m.iam_id, {"Editor"}, f_.account_id,
+           {{"accountId", f_.account_id},
+            {"serviceName", "iam-identity"},
+            {"resourceType", "serviceid"},
+            {"resource", m.id}});
+  EXPECT_EQ(Call("POST", "/v1/apikeys", token, R"({"name":"granted"})").status, 201);
+}
+
+// A service ID has two keys; an administrator locks one (it gets no token and its tokens are
+// refused). With the other key, the service ID cannot unlock it, nor lock the administrator out.
+TEST_F(IamApiTest, LeakedServiceIdKeyCannotUnlockAKeyAnAdministratorLocked) {
+  Made m = MakeServiceId();
+  Reply second = Call("POST", "/v1/apikeys", admin_token_,
+                      R"({"name":"second","iam_id":")" + m.iam_id + R"("})");
+  ASSERT_EQ(second.status, 201) << second.body;
+  const std::string locked_id(second.json.at("id").as_string());
+  const std::string locked_key(second.json.at("apikey").as_string());
+  ASSERT_EQ(Call("POST", "/v1/apikeys/" + locked_id + "/lock", admin_token_).status, 204);
+  ExpectIamError(TokenRequest(locked_key), 400, "BXNIM0415E");
+
+  const std::string token = Login(m.apikey);
+  ExpectIamError(Call("DELETE", "/v1/apikeys/" + locked_id + "/lock", token), 403, "BXNIM0403E");
+  ExpectIamError(Call("DELETE", "/v1/apikeys/" + locked_id, token), 403, "BXNIM0403E");
+  ExpectIamError(Call("POST", "/v1/apikeys/" + m.key_id + "/lock", token), 403, "BXNIM0403E");
+  Reply still = Call("GET", "/v1/apikeys/" + locked_id, admin_token_);
+  ASSERT_EQ(still.status, 200) << still.body;
+  EXPECT_TRUE(still.json.at("locked").as_bool());
+  ExpectIamError(TokenRequest(locked_key), 400, "BXNIM0415E");
 }
 
 TEST_F(IamApiTest, PoliciesInIbmShapeAcceptingBluemixRoleIds) {

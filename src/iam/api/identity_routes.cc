@@ -143,17 +143,13 @@ Result<KeyAccess> KeyAccessFor(std::string_view owner_iam_id, std::string_view a
   return a;
 }
 
-// An identity may always manage its own API keys (as IBM lets users manage theirs); anyone else
-// needs the action on the owner. Sets the event's action.
+// Requires the action on keys of the owner (the authorizer lets users manage their own keys;
+// service IDs, their own keys included, need a policy). Sets the event's action.
 Status AuthorizeKeyAction(const IamApiDeps& deps, http::RequestContext& ctx, const Subject& caller,
                           std::string_view owner_iam_id, std::string_view owner_account,
                           std::string_view verb) {
   KeyAccess access = VEIL_TRY_VALUE(KeyAccessFor(owner_iam_id, owner_account, verb));
   ctx.event().action = access.action;
-  if (caller.type != Subject::Type::kService && caller.iam_id == owner_iam_id &&
-      caller.account_id == owner_account) {
-    return OkStatus();
-  }
   return RequirePermission(*deps.authorizer, caller, access.action, access.resource);
 }
 

@@ -176,6 +176,22 @@ Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& b
   return spec;
 }
 
+Result<IamService::AccountSpec> ParseAccountCreate(const boost::json::value& body) {
+  const boost::json::object& o = *VEIL_TRY_VALUE(Object(body));
+  IamService::AccountSpec spec;
+  spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
+  if (auto owner = VEIL_TRY_VALUE(OptionalString(o, "owner_name"))) spec.owner_name = *owner;
+  spec.owner_email = VEIL_TRY_VALUE(OptionalString(o, "owner_email")).value_or("");
+  // IBM names an existing user as the owner; a Veil account's first administrator is made with
+  // it, and an identity of another account can never own one.
+  if (o.contains("owner_iam_id")) {
+    return InvalidArgument(
+        "owner_iam_id is not supported: the account's first administrator is created with it "
+        "(owner_name, owner_email)");
+  }
+  return spec;
+}
+
 Result<std::vector<Result<AuthzItem>>> ParseAuthzBatch(const boost::json::value& body) {
   if (!body.is_array() || body.as_array().empty()) {
     return InvalidArgument("the body must be a non-empty array of requests");

@@ -53,6 +53,10 @@ struct ApiKeyCreate {
 [[nodiscard]] Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& body,
                                                                    std::string_view caller_account);
 
+// {"name", "owner_name"? (default "admin"), "owner_email"?} for POST /v1/accounts; IBM's
+// "parent" is ignored, "owner_iam_id" refused (the first administrator is made with the account).
+[[nodiscard]] Result<IamService::AccountSpec> ParseAccountCreate(const boost::json::value& body);
+
 // One request of a POST /v2/authz batch.
 struct AuthzItem {
   // Exactly one of: an iam_id ("attributes":{"id"}), a service ("attributes":{"serviceName",

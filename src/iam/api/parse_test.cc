@@ -73,6 +73,26 @@ TEST(ParseBodiesTest, ResourceInstanceRequest) {
   EXPECT_FALSE(ParseInstanceCreate(boost::json::parse(R"({"name":"kp"})"), "acct"));
 }
 
+TEST(ParseBodiesTest, AccountRequest) {
+  auto spec = ParseAccountCreate(boost::json::parse(R"({"name":"tenant","parent":"x"})"));
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->name, "tenant");
+  EXPECT_EQ(spec->owner_name, "admin");
+  EXPECT_EQ(spec->owner_email, "");
+  spec = ParseAccountCreate(
+      boost::json::parse(R"({"name":"t","owner_name":"bob","owner_email":"b@example.com"})"));
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->owner_name, "bob");
+  EXPECT_EQ(spec->owner_email, "b@example.com");
+  for (const char* bad :
+       {R"({})", R"({"name":""})", R"({"name":1})", R"([])", R"({"name":"t","owner_email":false})",
+        R"({"name":"t","owner_iam_id":"IBMid-1"})"}) {
+    auto r = ParseAccountCreate(boost::json::parse(bad));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(ParseAuthzBatchTest, ItemsAndErrorsInTheirSlots) {
   auto batch = ParseAuthzBatch(boost::json::parse(R"([
     {"subject":{"attributes":{"id":"iam-ServiceId-x"}},"action":"kms.secrets.wrap",

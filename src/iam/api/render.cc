@@ -91,6 +91,34 @@ boost::json::object InstanceJson(const ResourceInstance& r) {
   return o;
 }
 
+std::string AccountCrn(std::string_view operator_account, std::string_view account_id) {
+  return "crn:v1:veil:private:enterprise::a/" + std::string(operator_account) +
+         "::account:" + std::string(account_id);
+}
+
+boost::json::object AccountJson(const Account& a, std::string_view operator_account) {
+  boost::json::object o;
+  o["url"] = "/v1/accounts/" + a.id;
+  o["id"] = a.id;
+  o["crn"] = AccountCrn(operator_account, a.id);
+  o["name"] = a.name;
+  o["state"] = a.active ? "ACTIVE" : "SUSPENDED";
+  o["owner_iam_id"] = a.owner_iam_id;
+  o["is_enterprise_account"] = a.id == operator_account;
+  o["created_at"] = Time(a.created_at);
+  o["created_by"] = a.created_by;
+  return o;
+}
+
+boost::json::object CreatedAccountJson(const IamService::CreatedAccount& created) {
+  boost::json::object o;
+  o["account_id"] = created.account.id;
+  o["owner_iam_id"] = created.admin.iam_id;
+  o["iam_apikey_id"] = created.key.id;
+  o["iam_apikey"] = boost::json::string(AsStringView(created.apikey.Reveal()));
+  return o;
+}
+
 boost::json::object JwksJson(const std::vector<PublishedKey>& keys) {
   boost::json::array list;
   for (const PublishedKey& k : keys) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/secret_bytes.h"
+#include "iam/iam_service.h"
 #include "iam/model.h"
 #include "iam/policy.h"
 #include "iam/signing_keys.h"
@@ -28,6 +29,15 @@ boost::json::object PolicyJson(const Policy& policy);
 // {"id" (the CRN),"guid","crn","url","name","region_id","account_id","resource_id","state",
 //  "type":"service_instance","created_at","updated_at","created_by"}.
 boost::json::object InstanceJson(const ResourceInstance& instance);
+// IBM's Enterprise account: {"url","id","crn","name","state":"ACTIVE"|"SUSPENDED",
+//  "owner_iam_id","is_enterprise_account" (true for the operator's account),"created_at",
+//  "created_by"}. `operator_account` is the operator's account id.
+boost::json::object AccountJson(const Account& account, std::string_view operator_account);
+// The answer to POST /v1/accounts, IBM's CreateAccountResponse: {"account_id","owner_iam_id",
+//  "iam_apikey_id","iam_apikey"} (the key's value, shown this once).
+boost::json::object CreatedAccountJson(const IamService::CreatedAccount& created);
+// crn:v1:veil:private:enterprise::a/<operator account>::account:<id>.
+std::string AccountCrn(std::string_view operator_account, std::string_view account_id);
 // {"keys":[{"kty":"RSA","kid","alg":"RS256","use":"sig","n","e"}]}.
 boost::json::object JwksJson(const std::vector<PublishedKey>& keys);
 // {"access_token","refresh_token":"not_supported","token_type":"Bearer","expires_in",

@@ -1,6 +1,7 @@
 // POST /identity/token, GET /identity/keys, GET /identity/userinfo.
 #include <boost/json/object.hpp>
 #include <cctype>
+#include <chrono>
 
 #include "http/headers.h"
 #include "iam/api/errors.h"
@@ -26,16 +27,30 @@ http::Response Refuse(http::RequestContext& ctx, int status, std::string_view co
   return IamErrorResponse(ctx, status, code, message);
 }
 
+// 429 with Retry-After: the client's bucket of login attempts is empty.
+http::Response TooManyAttempts(http::RequestContext& ctx, const std::string& client,
+                               std::chrono::seconds wait) {
+  http::Response r =
+      Refuse(ctx, 429, IamErrorCodeFor(429),
+             "Too many failed API key logins from this client; retry later.",
+             "too many failed API key logins from " + LoginRateLimiter::ClientKey(client));
+  r.headers.Set("Retry-After", std::to_string(wait.count()));
+  return r;
+}
+
+// The value without the ASCII whitespace around it.
+std::string_view TrimSpace(std::string_view v) {
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+  return v;
+}
+
 Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& ctx) {
   const std::string client = ctx.request().remote_address;
-  if (auto wait = deps.limiter->Check(client)) {
-    http::Response r =
-        Refuse(ctx, 429, IamErrorCodeFor(429),
-               "Too many failed API key logins from this client; retry later.",
-               "too many failed API key logins from " + LoginRateLimiter::ClientKey(client));
-    r.headers.Set("Retry-After", std::to_string(wait->count()));
-    return r;
-  }
+  // The attempt is counted before anything else, so that guesses sent together are all counted;
+  // it is given back when this request ends without a refused key.
+  auto attempt = deps.limiter->Begin(client);
+  if (!attempt) return TooManyAttempts(ctx, client, attempt.error());
   if (auto type = ctx.request().headers.Get("Content-Type");
       type && !http::EqualsIgnoreCase(type->substr(0, type->find(';')),
                                       "application/x-www-form-urlencoded")) {
@@ -63,12 +78,7 @@ Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& 
   auto apikey = FindField(*form, "apikey");
   // A key read from a file often brings its line end along: surrounding whitespace is not part
   // of any key.
-  while (apikey && !apikey->empty() && std::isspace(static_cast<unsigned char>(apikey->back()))) {
-    apikey->remove_suffix(1);
-  }
-  while (apikey && !apikey->empty() && std::isspace(static_cast<unsigned char>(apikey->front()))) {
-    apikey->remove_prefix(1);
-  }
+  if (apikey) apikey = TrimSpace(*apikey);
   if (!apikey || apikey->empty()) {
     return Refuse(ctx, 400, kMissingPropertyCode, "Property missing or empty: apikey",
                   "apikey missing");
@@ -76,7 +86,7 @@ Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& 
   auto issued = deps.issuer->IssueForApiKey(*apikey);
   if (!issued) {
     if (issued.error().code != ErrorCode::kUnauthenticated) return tl::unexpected(issued.error());
-    deps.limiter->RecordFailure(client);
+    attempt->Refused();
     // One answer for every refusal (unknown, wrong secret, locked, deleted owner, disabled
     // account): the client learns nothing about the key.
     return Refuse(ctx, 400, kBadApiKeyCode, "Provided API key could not be found.",
