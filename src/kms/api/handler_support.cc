@@ -53,9 +53,10 @@ Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
   }
   Scope scope;
   scope.instance = std::move(*instance);
-  // allowedIP: every route but the instance policies themselves, so that a policy that locks
-  // its owner out can still be corrected (by a Manager, from anywhere).
-  if (ctx.route() != "/api/v2/instance/policies") {
+  // allowedIP on every route. A PUT of the instance policies is checked by the service itself,
+  // which lets a Manager outside the allow-list replace allowedIP, with a confirmation, so that
+  // a policy that locks its owner out can be corrected (KmsService::PutInstancePolicies).
+  if (ctx.route() != "/api/v2/instance/policies" || ctx.request().method != "PUT") {
     VEIL_TRY(deps.service->CheckAllowedIp(scope.instance, ctx.request().remote_address));
   }
   scope.subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
@@ -109,7 +110,11 @@ Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method
     http::Response response =
         outcome ? std::move(*outcome) : KmsErrorResponse(ctx, outcome.error());
     if (ctx.event().action.empty()) ctx.event().action = "kms.secrets.default";
-    ctx.event().severity = SeverityFor(ctx.event().action, response.status);
+    // A handler may have raised the event to critical (an allowedIP change from outside the
+    // allow-list); nothing lowers it.
+    if (ctx.event().severity != "critical") {
+      ctx.event().severity = SeverityFor(ctx.event().action, response.status);
+    }
     if (response.status >= 400 && !ctx.event().message.empty()) ctx.event().message += " -failure";
     response.headers.Set("Cache-Control", "no-store");
     if (!ctx.correlation_id().empty()) {
