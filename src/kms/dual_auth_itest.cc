@@ -58,5 +58,20 @@ TEST_F(DualAuthTest, ManagerCannotDisableTheInstanceDualAuthPolicyThenDeleteAlon
   EXPECT_TRUE(kms().Delete(later, false, f_.user));
 }
 
+// A delete that races the policy: the caller read the key (or the API's cache served it) before
+// dual authorization was enabled. The decision follows the stored key, not the caller's copy.
+TEST_F(DualAuthTest, DeleteWithAKeyReadBeforeDualAuthWasEnabledIsRefused) {
+  Key read_before = f_.CreateRoot();
+  ASSERT_TRUE(kms().SetDualAuthPolicy(read_before, true, f_.user));
+  EXPECT_FALSE(read_before.dual_auth_delete);
+  EXPECT_REASON(kms().Delete(read_before, false, f_.user), "AUTHORIZATIONS_NOT_MET");
+  Key other = f_.CreateRoot("other");
+  ASSERT_TRUE(
+      kms().PutInstancePolicy(f_.instance, "dualAuthDelete", R"({"enabled":true})", f_.user));
+  EXPECT_REASON(kms().Delete(other, false, f_.user), "AUTHORIZATIONS_NOT_MET");
+  EXPECT_EQ(f_.Reload(read_before).state, KeyState::kActive);
+  EXPECT_EQ(f_.Reload(other).state, KeyState::kActive);
+}
+
 }  // namespace
 }  // namespace veil::kms

@@ -138,6 +138,23 @@ Key NewKey(const InstanceRef& instance, const CreateKeySpec& spec, const Actor& 
   return key;
 }
 
+// The second approval of a dual-authorized deletion: a first Manager's approval younger than
+// `window`, and another user deleting. AUTHORIZATIONS_NOT_MET otherwise.
+Status CheckSecondApproval(const Key& k, const Actor& actor, TimePoint now,
+                           std::chrono::hours window) {
+  const bool approved =
+      !k.dual_auth_set_by.empty() && k.dual_auth_set_at && now - *k.dual_auth_set_at < window;
+  if (!approved) {
+    return KmsFail("AUTHORIZATIONS_NOT_MET",
+                   "dual authorization: another Manager must first set the key for deletion");
+  }
+  if (k.dual_auth_set_by == actor.iam_id) {
+    return KmsFail("AUTHORIZATIONS_NOT_MET",
+                   "dual authorization: the second approval must come from another user");
+  }
+  return OkStatus();
+}
+
 // '*' matches any run of characters.
 bool GlobMatch(std::string_view pattern, std::string_view text) {
   size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
@@ -663,7 +680,6 @@ Result<Key> KmsService::UnsetKeyForDeletion(const Key& key, const Actor& actor) 
 
 Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kDelete));
-  const bool dual = VEIL_TRY_VALUE(DualAuthRequired(key));
   const TimePoint now = clock_.Now();
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
     VEIL_TRY(CheckKeyAction(k, KeyAction::kDelete));
@@ -680,17 +696,10 @@ Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
                      "the key protects " + std::to_string(registrations.size()) +
                          " registered resource(s): delete them first or use force=true");
     }
-    if (dual) {
-      const bool approved = !k.dual_auth_set_by.empty() && k.dual_auth_set_at &&
-                            now - *k.dual_auth_set_at < options_.dual_auth_window;
-      if (!approved) {
-        return KmsFail("AUTHORIZATIONS_NOT_MET",
-                       "dual authorization: another Manager must first set the key for deletion");
-      }
-      if (k.dual_auth_set_by == actor.iam_id) {
-        return KmsFail("AUTHORIZATIONS_NOT_MET",
-                       "dual authorization: the second approval must come from another user");
-      }
+    // Decided on the row and the policies as this transaction reads them, not on the caller's
+    // copy of the key, which may predate the policy.
+    if (k.dual_auth_delete || VEIL_TRY_VALUE(InstanceDualAuth(tx, k.instance_id))) {
+      VEIL_TRY(CheckSecondApproval(k, actor, now, options_.dual_auth_window));
     }
     k.state = KeyState::kDestroyed;
     k.deleted_by = actor.iam_id;
