@@ -891,7 +891,7 @@ void RegisterKeys(CLI::App& kms, const GlobalOptions& g, int& rc,
       ->check(CLI::Range(1, 12));
   c->add_flag("--no-rotation", a->policy.no_rotation, "Turn automatic rotation off");
   c->add_option("--dual-auth", a->policy.dual_auth,
-                "Require two Managers to delete the key (on|off)")
+                "Require two Managers to delete the key (on|off; once on, the KMS refuses off)")
       ->check(CLI::IsMember({"on", "off"}));
   c->callback(run([a](const GlobalOptions& o, Kms& k) { return Policy(o, k, a->key, a->policy); }));
 }

@@ -37,6 +37,7 @@
 #include "iam/token_verifier.h"
 #include "kms/api/instance_cache.h"
 #include "kms/api/kms_api.h"
+#include "kms/instance_guard.h"
 #include "kms/kms_service.h"
 #include "store/sqlite/sqlite_database.h"
 
@@ -241,11 +242,18 @@ Status RunDaemon(const DaemonOptions& options) {
   // KMS: root keys behind the HSM's master key.
   auto key_store = hsm::Pkcs11KeyStore::Open(*hsm_options);
   if (!key_store) return tl::unexpected(key_store.error().Wrap("hsm"));
+  iam::IamService* iam_raw = iam_service->get();
   kms::KmsOptions kms_options;
   kms_options.region = options.region;
+  // Keys, key rings, policies and import tokens land only in instances that still exist; the
+  // guard refuses to delete an instance that holds keys (iam/instance_guard.h).
+  kms_options.hold_instance = [iam_raw](store::Tx& tx, std::string_view guid) {
+    return iam_raw->HoldInstance(tx, guid);
+  };
   auto kms_service = kms::KmsService::Create(**db, **key_store, clock, random, kms_options);
   if (!kms_service) return tl::unexpected(kms_service.error().Wrap("kms"));
-  iam::IamService* iam_raw = iam_service->get();
+  kms::KmsInstanceGuard kms_guard((*kms_service)->store());
+  iam_raw->SetInstanceGuard("kms", &kms_guard);
   kms::api::KmsApiDeps kms_deps;
   kms_deps.service = kms_service->get();
   kms_deps.authorizer = authorizer->get();

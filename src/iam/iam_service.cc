@@ -582,8 +582,28 @@ Result<Page<ResourceInstance>> IamService::ListInstances(std::string_view accoun
 }
 
 Status IamService::DeleteInstance(std::string_view guid) {
-  VEIL_TRY(GetInstance(guid));
-  return store_.DeleteInstance(db_, guid);
+  // The guid and service of an instance never change: reading them outside the transaction is
+  // safe. The row is deleted before the guard reads (instance_guard.h).
+  const ResourceInstance instance = VEIL_TRY_VALUE(GetInstance(guid));
+  InstanceGuard* guard = nullptr;
+  {
+    std::lock_guard lock(guards_mu_);
+    auto it = guards_.find(instance.resource_id);
+    if (it != guards_.end()) guard = it->second;
+  }
+  return db_.WithTransaction([&](store::Tx& tx) -> Status {
+    VEIL_TRY(store_.DeleteInstance(tx, guid));
+    return guard != nullptr ? guard->BeforeDelete(tx, instance) : OkStatus();
+  });
+}
+
+void IamService::SetInstanceGuard(std::string resource_id, InstanceGuard* guard) {
+  std::lock_guard lock(guards_mu_);
+  guards_[std::move(resource_id)] = guard;
+}
+
+Status IamService::HoldInstance(store::Tx& tx, std::string_view guid) {
+  return store_.HoldInstance(tx, guid);
 }
 
 }  // namespace veil::iam

@@ -22,7 +22,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +36,7 @@
 #include "common/result.h"
 #include "common/secret_bytes.h"
 #include "iam/iam_store.h"
+#include "iam/instance_guard.h"
 #include "iam/model.h"
 #include "iam/policy.h"
 #include "store/database.h"
@@ -172,7 +175,18 @@ class IamService {
   [[nodiscard]] Result<Page<ResourceInstance>> ListInstances(std::string_view account_id,
                                                              const InstanceFilter& filter,
                                                              const PageRequest& page);
+  // Deletes the instance, in one transaction with its service's InstanceGuard (when one is set):
+  // kFailedPrecondition (409) when the guard refuses because the instance still holds resources.
   [[nodiscard]] Status DeleteInstance(std::string_view guid);
+
+  // The guard of the instances of `resource_id` ("kms"), asked before each deletion
+  // (instance_guard.h). Not owned; it must outlive the service. Set while wiring, before serving.
+  void SetInstanceGuard(std::string resource_id, InstanceGuard* guard);
+  // Inside a service's transaction `tx`, before it inserts anything that belongs to the instance
+  // `guid`: holds the instance until `tx` ends, so that a deletion either waits for `tx` and then
+  // sees the insert, or went first and makes this fail (instance_guard.h). kNotFound when no
+  // active instance has this GUID.
+  [[nodiscard]] Status HoldInstance(store::Tx& tx, std::string_view guid);
 
  private:
   IamService(store::Database& db, const Clock& clock, Random& random, IamServiceOptions options);
@@ -188,6 +202,8 @@ class IamService {
   const Clock& clock_;
   Random& random_;
   const IamServiceOptions options_;
+  std::mutex guards_mu_;
+  std::map<std::string, InstanceGuard*, std::less<>> guards_;  // guards_mu_
 };
 
 // Paging parameters: kInvalidArgument for a size outside 1..100 or a token that is not one this

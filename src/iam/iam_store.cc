@@ -563,6 +563,13 @@ Status IamStore::DeleteInstance(Executor& ex, std::string_view guid) {
       "resource instance");
 }
 
+Status IamStore::HoldInstance(Executor& ex, std::string_view guid) {
+  return ExpectOneRow(ex.Exec("UPDATE iam_resource_instances SET state = state"
+                              " WHERE guid = ? AND state = 'active'",
+                              {std::string(guid)}),
+                      "resource instance");
+}
+
 Status IamStore::PublishSigningKey(const SigningKeyRow& k) {
   VEIL_TRY(
       db_.Exec("INSERT INTO iam_signing_keys (kid, alg, n, e, created_at_ms, not_after_ms, holder) "

@@ -103,6 +103,9 @@ class IamStore {
                                                              const InstanceFilter& filter,
                                                              int64_t offset, int64_t limit);
   [[nodiscard]] Status DeleteInstance(store::Executor& ex, std::string_view guid);
+  // Writes the active instance's row without changing it, which locks the row until the
+  // transaction ends (instance_guard.h). kNotFound when no active instance has this GUID.
+  [[nodiscard]] Status HoldInstance(store::Executor& ex, std::string_view guid);
 
   [[nodiscard]] Status PublishSigningKey(const SigningKeyRow& row);
   // Keys with not_after_ms > now_ms.

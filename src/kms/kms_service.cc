@@ -6,11 +6,9 @@
 #include <functional>
 
 #include "common/crn.h"
-#include "common/encoding.h"
 #include "common/log.h"
 #include "common/uuid.h"
-#include "crypto/aead.h"
-#include "crypto/sign.h"
+#include "crypto/compare.h"
 #include "kms/errors.h"
 #include "kms/ip_filter.h"
 #include "kms/wdek.h"
@@ -39,8 +37,6 @@ struct KmsService::CachedPolicies {
 namespace {
 
 constexpr std::string_view kLog = "kms";
-constexpr size_t kNonceSize = 12;
-constexpr int kImportRsaBits = 4096;
 
 Error NotFoundKey(std::string_view id) {
   return KmsError("KEY_NOT_FOUND_ERR", "Key does not exist: " + std::string(id));
@@ -82,6 +78,81 @@ boost::json::object PolicyData(const std::vector<InstancePolicy>& policies, std:
 bool BoolField(const boost::json::object& o, std::string_view name, bool fallback) {
   const boost::json::value* v = o.if_contains(name);
   return v != nullptr && v->is_bool() ? v->get_bool() : fallback;
+}
+
+// A policy's "attributes" object, or an empty one.
+boost::json::object Attributes(const boost::json::object& policy_data) {
+  const boost::json::value* a = policy_data.if_contains("attributes");
+  return a != nullptr && a->is_object() ? a->get_object() : boost::json::object();
+}
+
+// Whether the instance's keyCreateImportAccess policy is enabled with enforce_token.
+bool EnforcesToken(const std::vector<InstancePolicy>& policies) {
+  boost::json::object access = PolicyData(policies, "keyCreateImportAccess");
+  return BoolField(access, "enabled", false) &&
+         BoolField(Attributes(access), "enforce_token", false);
+}
+
+// The name, aliases, key ring and expiry of a key to create: BAD_BODY_ERR, KEY_ALIAS_QUOTA_ERR,
+// KEY_EXPIRED_ERR.
+Status ValidateCreateSpec(const CreateKeySpec& spec, TimePoint now) {
+  if (auto s = ValidateKeyName(spec.name); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+  if (spec.aliases.size() > kMaxAliasesPerKey) {
+    return KmsFail("KEY_ALIAS_QUOTA_ERR", "a key has at most 5 aliases");
+  }
+  for (const std::string& alias : spec.aliases) {
+    if (auto s = ValidateAlias(alias); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+  }
+  if (auto s = ValidateKeyRingId(spec.key_ring_id); !s) {
+    return KmsFail("BAD_BODY_ERR", s.error().message);
+  }
+  if (spec.expires_at && *spec.expires_at <= now) {
+    return KmsFail("KEY_EXPIRED_ERR", "expirationDate is in the past");
+  }
+  return OkStatus();
+}
+
+// The row of a new key with its first version (ids from `random`), Active, created now.
+Key NewKey(const InstanceRef& instance, const CreateKeySpec& spec, const Actor& actor,
+           TimePoint now, Random& random) {
+  Key key;
+  key.id = NewUuidV4String(random);
+  key.instance_id = instance.guid;
+  key.account_id = instance.account_id;
+  key.name = spec.name;
+  key.description = spec.description;
+  key.key_ring_id = spec.key_ring_id;
+  key.extractable = spec.extractable;
+  key.imported = spec.material.has_value();
+  key.state = KeyState::kActive;
+  key.created_by = actor.iam_id;
+  key.created_at = now;
+  key.updated_at = now;
+  key.expires_at = spec.expires_at;
+  key.aliases = spec.aliases;
+  std::sort(key.aliases.begin(), key.aliases.end());
+  key.current.id = NewUuidV4String(random);
+  key.current.key_id = key.id;
+  key.current.seq = 1;
+  key.current.created_at = now;
+  return key;
+}
+
+// The second approval of a dual-authorized deletion: a first Manager's approval younger than
+// `window`, and another user deleting. AUTHORIZATIONS_NOT_MET otherwise.
+Status CheckSecondApproval(const Key& k, const Actor& actor, TimePoint now,
+                           std::chrono::hours window) {
+  const bool approved =
+      !k.dual_auth_set_by.empty() && k.dual_auth_set_at && now - *k.dual_auth_set_at < window;
+  if (!approved) {
+    return KmsFail("AUTHORIZATIONS_NOT_MET",
+                   "dual authorization: another Manager must first set the key for deletion");
+  }
+  if (k.dual_auth_set_by == actor.iam_id) {
+    return KmsFail("AUTHORIZATIONS_NOT_MET",
+                   "dual authorization: the second approval must come from another user");
+  }
+  return OkStatus();
 }
 
 // '*' matches any run of characters.
@@ -135,6 +206,9 @@ KmsService::~KmsService() {
 Result<std::unique_ptr<KmsService>> KmsService::Create(store::Database& db, hsm::KeyStore& hsm,
                                                        const Clock& clock, Random& random,
                                                        KmsOptions options) {
+  if (!options.hold_instance) {
+    return InvalidArgument("KmsService needs KmsOptions::hold_instance (the resource controller)");
+  }
   VEIL_TRY(db.Migrate("kms", KmsMigrations()));
   std::unique_ptr<KmsService> service(new KmsService(db, hsm, clock, random, std::move(options)));
   KmsService* self = service.get();
@@ -202,6 +276,14 @@ Status KmsService::CheckAllowedIp(const InstanceRef& instance, std::string_view 
                               "UNAUTHORIZED_ERR: the instance's allowedIP policy does not allow "
                               "requests from " +
                                   std::string(remote_address)));
+}
+
+Status KmsService::HoldInstance(store::Tx& tx, std::string_view instance_id) {
+  auto held = options_.hold_instance(tx, instance_id);
+  if (!held && held.error().code == ErrorCode::kNotFound) {
+    return KmsFail("INSTANCE_NOT_FOUND_ERR", "the KMS instance was deleted");
+  }
+  return held;
 }
 
 Result<std::shared_ptr<const KmsService::CachedKey>> KmsService::Load(std::string_view key_id) {
@@ -276,7 +358,8 @@ Result<Key> KmsService::GetKey(const InstanceRef& instance, std::string_view id_
 
 Result<SecretBytes> KmsService::GetPayload(const Key& key) {
   if (key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "root keys have no readable payload");
-  if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
+  // As Key Protect: a Suspended or Deactivated key's material is not handed out either.
+  VEIL_TRY(CheckKeyAction(key, KeyAction::kReadPayload));
   auto entry = VEIL_TRY_VALUE(Load(key.id));
   return hsm_.UnsealPayload(entry->Latest().material);
 }
@@ -303,146 +386,64 @@ Result<int64_t> KmsService::CountKeys(const InstanceRef& instance, const ListKey
 // ---------------------------------------------------------------------------------------------
 // Create and import
 
-Result<SecretBytes> KmsService::MaterialFromImport(const InstanceRef& instance,
-                                                   const ImportedMaterial& material, bool root) {
-  SecretBytes plain;
-  const bool secure = !material.encryption_algorithm.empty() || !material.encrypted_nonce.empty();
-  if (!secure) {
-    auto decoded = DecodeBase64Secret(material.payload);
-    if (!decoded) return KmsFail("BAD_BODY_ERR", "payload is not base64");
-    plain = std::move(*decoded);
-  } else {
-    crypto::OaepHash hash;
-    if (material.encryption_algorithm == "RSAES_OAEP_SHA_256" ||
-        material.encryption_algorithm.empty()) {
-      hash = crypto::OaepHash::kSha256;
-    } else if (material.encryption_algorithm == "RSAES_OAEP_SHA_1") {
-      hash = crypto::OaepHash::kSha1;
-    } else {
-      return KmsFail("BAD_BODY_ERR",
-                     "encryptionAlgorithm must be RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1");
-    }
-    auto token = store_.GetImportToken(db_, instance.guid);
-    if (!token) {
-      if (token.error().code == ErrorCode::kNotFound) {
-        return KmsFail("BAD_BODY_ERR", "the instance has no import token: create one first");
-      }
-      return tl::unexpected(token.error());
-    }
-    if (token->expires_at <= clock_.Now()) {
-      return KmsFail("IMPORT_TOKEN_EXPIRED_ERR", "the import token has expired");
-    }
-    auto encrypted = Base64Decode(material.payload);
-    if (!encrypted) return KmsFail("BAD_BODY_ERR", "payload is not base64");
-    SecretBytes pem = VEIL_TRY_VALUE(hsm_.UnsealPayload(token->sealed_private_key));
-    auto rsa = crypto::PrivateKey::FromPem(pem.Reveal());
-    if (!rsa) return Internal("the import token's key does not load");
-    auto decrypted = rsa->DecryptOaep(hash, *encrypted);
-    if (!decrypted) {
-      return KmsFail("BAD_BODY_ERR", "payload does not decrypt with the import token's key");
-    }
-    plain = std::move(*decrypted);
-    auto iv = Base64Decode(material.iv);
-    if (!iv || iv->size() != crypto::kAesGcmIvSize) {
-      return KmsFail("INCORRECT_NONCE_IV_ERR", "iv must be the base64 of 12 bytes");
-    }
-    auto encrypted_nonce = Base64Decode(material.encrypted_nonce);
-    if (!encrypted_nonce) return KmsFail("INCORRECT_NONCE_ERR", "encryptedNonce is not base64");
-    SecretBytes nonce = VEIL_TRY_VALUE(hsm_.UnsealPayload(token->sealed_nonce));
-    auto gcm = crypto::AesGcm::CreateAnySize(plain.Reveal());
-    if (!gcm) return KmsFail("BAD_BODY_ERR", "imported key material must be 16, 24 or 32 bytes");
-    auto opened = gcm->OpenSecret(*iv, {}, *encrypted_nonce);
-    if (!opened || !opened->Equals(nonce)) {
-      return KmsFail("INCORRECT_NONCE_ERR", "the encrypted nonce does not match the import token");
-    }
+Status KmsService::CheckEnforceToken(const std::string& instance_id,
+                                     const ImportedMaterial& material) {
+  auto cached = VEIL_TRY_VALUE(PoliciesOf(instance_id));
+  if (!EnforcesToken(cached->policies) || !material.encrypted_nonce.empty()) return OkStatus();
+  return KmsFail("KEY_CREATE_IMPORT_ACCESS_ERR",
+                 "the instance policy keyCreateImportAccess requires an import token "
+                 "(enforce_token): send the material encrypted, with encryptedNonce and iv");
+}
+
+Status KmsService::CheckCreateImportAccess(const InstanceRef& instance, const CreateKeySpec& spec) {
+  auto cached = VEIL_TRY_VALUE(PoliciesOf(instance.guid));
+  boost::json::object access = PolicyData(cached->policies, "keyCreateImportAccess");
+  if (!BoolField(access, "enabled", false)) return OkStatus();
+  const bool imported = spec.material.has_value();
+  std::string_view attribute = spec.extractable
+                                   ? (imported ? "import_standard_key" : "create_standard_key")
+                                   : (imported ? "import_root_key" : "create_root_key");
+  if (!BoolField(Attributes(access), attribute, true)) {
+    return KmsFail("KEY_CREATE_IMPORT_ACCESS_ERR",
+                   "the instance policy keyCreateImportAccess forbids " + std::string(attribute));
   }
-  if (root) {
-    if (plain.size() != 16 && plain.size() != 24 && plain.size() != 32) {
-      return KmsFail("BAD_BODY_ERR", "root key material must be 16, 24 or 32 bytes");
-    }
-  } else if (plain.empty() || plain.size() > kMaxStandardPayload) {
-    return KmsFail("BAD_BODY_ERR", "a standard key's payload has 1 to 7,500 bytes");
-  }
-  return plain;
+  return imported ? CheckEnforceToken(instance.guid, *spec.material) : OkStatus();
+}
+
+Result<bool> KmsService::InstanceDualAuth(store::Tx& tx, const std::string& instance_id) {
+  auto policies = VEIL_TRY_VALUE(store_.GetInstancePolicies(tx, instance_id));
+  return BoolField(PolicyData(policies, "dualAuthDelete"), "enabled", false);
 }
 
 Result<Key> KmsService::CreateKey(const InstanceRef& instance, const CreateKeySpec& spec,
                                   const Actor& actor) {
-  if (auto s = ValidateKeyName(spec.name); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
-  if (spec.aliases.size() > kMaxAliasesPerKey) {
-    return KmsFail("KEY_ALIAS_QUOTA_ERR", "a key has at most 5 aliases");
-  }
-  for (const std::string& alias : spec.aliases) {
-    if (auto s = ValidateAlias(alias); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
-  }
-  if (auto s = ValidateKeyRingId(spec.key_ring_id); !s) {
-    return KmsFail("BAD_BODY_ERR", s.error().message);
-  }
   const TimePoint now = clock_.Now();
-  if (spec.expires_at && *spec.expires_at <= now) {
-    return KmsFail("KEY_EXPIRED_ERR", "expirationDate is in the past");
-  }
-  // The instance's keyCreateImportAccess policy.
-  auto cached = VEIL_TRY_VALUE(PoliciesOf(instance.guid));
-  boost::json::object access = PolicyData(cached->policies, "keyCreateImportAccess");
-  if (BoolField(access, "enabled", false)) {
-    boost::json::object attributes;
-    if (const auto* a = access.if_contains("attributes"); a && a->is_object()) {
-      attributes = a->get_object();
-    }
-    const bool imported = spec.material.has_value();
-    std::string_view attribute = spec.extractable
-                                     ? (imported ? "import_standard_key" : "create_standard_key")
-                                     : (imported ? "import_root_key" : "create_root_key");
-    if (!BoolField(attributes, attribute, true)) {
-      return KmsFail("KEY_CREATE_IMPORT_ACCESS_ERR",
-                     "the instance policy keyCreateImportAccess forbids " + std::string(attribute));
-    }
-    if (imported && BoolField(attributes, "enforce_token", false) &&
-        spec.material->encrypted_nonce.empty()) {
-      return KmsFail("KEY_CREATE_IMPORT_ACCESS_ERR",
-                     "the instance policy keyCreateImportAccess requires an import token");
-    }
-  }
-
+  VEIL_TRY(ValidateCreateSpec(spec, now));
+  VEIL_TRY(CheckCreateImportAccess(instance, spec));
   // The HSM work first, outside the transaction: a crash before the commit leaves nothing.
   hsm::WrappedKey material;
+  std::optional<TokenUse> use;
   if (spec.material) {
-    SecretBytes plain =
+    ImportedPlain imported =
         VEIL_TRY_VALUE(MaterialFromImport(instance, *spec.material, !spec.extractable));
-    material = spec.extractable ? VEIL_TRY_VALUE(hsm_.SealPayload(plain))
-                                : VEIL_TRY_VALUE(hsm_.WrapRootKey(plain));
-    plain.Wipe();
+    material = spec.extractable ? VEIL_TRY_VALUE(hsm_.SealPayload(imported.plain))
+                                : VEIL_TRY_VALUE(hsm_.WrapRootKey(imported.plain));
+    imported.plain.Wipe();
+    use = std::move(imported.use);
   } else if (spec.extractable) {
     SecretBytes generated = random_.Secret(32);
     material = VEIL_TRY_VALUE(hsm_.SealPayload(generated));
   } else {
     material = VEIL_TRY_VALUE(hsm_.GenerateRootKey());
   }
-
-  Key key;
-  key.id = NewUuidV4String(random_);
-  key.instance_id = instance.guid;
-  key.account_id = instance.account_id;
-  key.name = spec.name;
-  key.description = spec.description;
-  key.key_ring_id = spec.key_ring_id;
-  key.extractable = spec.extractable;
-  key.imported = spec.material.has_value();
-  key.state = KeyState::kActive;
-  key.created_by = actor.iam_id;
-  key.created_at = now;
-  key.updated_at = now;
-  key.expires_at = spec.expires_at;
-  key.aliases = spec.aliases;
-  std::sort(key.aliases.begin(), key.aliases.end());
-  key.current.id = NewUuidV4String(random_);
-  key.current.key_id = key.id;
-  key.current.seq = 1;
-  key.current.created_at = now;
+  Key key = NewKey(instance, spec, actor, now, random_);
   key.material_bits = MaterialBits(key.extractable, material.size());
-
-  Status status = db_.WithTransaction([&](store::Tx& tx) -> Status {
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    VEIL_TRY(HoldInstance(tx, instance.guid));
+    if (use) VEIL_TRY(ConsumeImportToken(tx, instance.guid, *use));
+    // A key created while the instance's dualAuthDelete policy is on carries dual authorization
+    // itself, for good: turning the instance policy off later does not relax it.
+    key.dual_auth_delete = VEIL_TRY_VALUE(InstanceDualAuth(tx, instance.guid));
     if (key.key_ring_id != kDefaultKeyRing &&
         !VEIL_TRY_VALUE(store_.KeyRingExists(tx, instance.guid, key.key_ring_id))) {
       return KmsFail("BAD_BODY_ERR", "key ring " + key.key_ring_id + " does not exist");
@@ -452,8 +453,7 @@ Result<Key> KmsService::CreateKey(const InstanceRef& instance, const CreateKeySp
       return KmsFail("DUPLICATE_ALIAS_ERR", "an alias is already in use in this instance");
     }
     return inserted;
-  });
-  if (!status) return tl::unexpected(status.error());
+  }));
   log::Info(kLog, "created " + std::string(key.is_root() ? "root" : "standard") + " key " + key.id +
                       " in instance " + instance.guid);
   return key;
@@ -576,11 +576,12 @@ Result<RewrapResult> KmsService::Rewrap(const Key& key, std::string_view ciphert
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
-Result<Key> KmsService::RotateWith(const Key& key, hsm::WrappedKey wrapped, const Actor& actor) {
-  (void)actor;
+Result<Key> KmsService::RotateWith(const Key& key, hsm::WrappedKey wrapped,
+                                   std::optional<TokenUse> use) {
   std::string old_version;
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
     VEIL_TRY(CheckKeyAction(k, KeyAction::kRotate));
+    if (use) VEIL_TRY(ConsumeImportToken(tx, k.instance_id, *use));
     old_version = k.current.id;
     KeyVersion version;
     version.id = NewUuidV4String(random_);
@@ -600,24 +601,24 @@ Result<Key> KmsService::RotateWith(const Key& key, hsm::WrappedKey wrapped, cons
 
 Result<Key> KmsService::Rotate(const Key& key, std::optional<ImportedMaterial> material,
                                const Actor& actor) {
+  (void)actor;
   VEIL_TRY(CheckKeyAction(key, KeyAction::kRotate));
   if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys rotate");
-  hsm::WrappedKey wrapped;
-  if (key.imported) {
-    if (!material || material->payload.empty()) {
-      return KmsFail("KEY_PAYLOAD_REQ_ERR", "rotating an imported key needs a new payload");
-    }
-    InstanceRef instance{key.instance_id, key.account_id, ""};
-    SecretBytes plain = VEIL_TRY_VALUE(MaterialFromImport(instance, *material, true));
-    wrapped = VEIL_TRY_VALUE(hsm_.WrapRootKey(plain));
-    plain.Wipe();
-  } else {
+  if (!key.imported) {
     if (material && !material->payload.empty()) {
       return KmsFail("BAD_BODY_ERR", "a generated key rotates without a payload");
     }
-    wrapped = VEIL_TRY_VALUE(hsm_.GenerateRootKey());
+    return RotateWith(key, VEIL_TRY_VALUE(hsm_.GenerateRootKey()), std::nullopt);
   }
-  return RotateWith(key, std::move(wrapped), actor);
+  if (!material || material->payload.empty()) {
+    return KmsFail("KEY_PAYLOAD_REQ_ERR", "rotating an imported key needs a new payload");
+  }
+  VEIL_TRY(CheckEnforceToken(key.instance_id, *material));
+  InstanceRef instance{key.instance_id, key.account_id, ""};
+  ImportedPlain imported = VEIL_TRY_VALUE(MaterialFromImport(instance, *material, true));
+  hsm::WrappedKey wrapped = VEIL_TRY_VALUE(hsm_.WrapRootKey(imported.plain));
+  imported.plain.Wipe();
+  return RotateWith(key, std::move(wrapped), std::move(imported.use));
 }
 
 Result<Key> KmsService::Transition(const Key& key, KeyAction action, KeyState to,
@@ -679,7 +680,6 @@ Result<Key> KmsService::UnsetKeyForDeletion(const Key& key, const Actor& actor) 
 
 Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kDelete));
-  const bool dual = VEIL_TRY_VALUE(DualAuthRequired(key));
   const TimePoint now = clock_.Now();
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
     VEIL_TRY(CheckKeyAction(k, KeyAction::kDelete));
@@ -696,17 +696,10 @@ Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
                      "the key protects " + std::to_string(registrations.size()) +
                          " registered resource(s): delete them first or use force=true");
     }
-    if (dual) {
-      const bool approved = !k.dual_auth_set_by.empty() && k.dual_auth_set_at &&
-                            now - *k.dual_auth_set_at < options_.dual_auth_window;
-      if (!approved) {
-        return KmsFail("AUTHORIZATIONS_NOT_MET",
-                       "dual authorization: another Manager must first set the key for deletion");
-      }
-      if (k.dual_auth_set_by == actor.iam_id) {
-        return KmsFail("AUTHORIZATIONS_NOT_MET",
-                       "dual authorization: the second approval must come from another user");
-      }
+    // Decided on the row and the policies as this transaction reads them, not on the caller's
+    // copy of the key, which may predate the policy.
+    if (k.dual_auth_delete || VEIL_TRY_VALUE(InstanceDualAuth(tx, k.instance_id))) {
+      VEIL_TRY(CheckSecondApproval(k, actor, now, options_.dual_auth_window));
     }
     k.state = KeyState::kDestroyed;
     k.deleted_by = actor.iam_id;
@@ -721,6 +714,27 @@ Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
   return updated;
 }
 
+Result<std::optional<KmsService::TokenUse>> KmsService::CheckRestoredMaterial(
+    const Key& key, const ImportedMaterial& material) {
+  InstanceRef instance{key.instance_id, key.account_id, ""};
+  ImportedPlain imported = VEIL_TRY_VALUE(MaterialFromImport(instance, material, key.is_root()));
+  auto entry = VEIL_TRY_VALUE(Load(key.id));
+  bool same = false;
+  if (key.is_root()) {
+    // AES-KWP is deterministic: the same material under the same master key wraps to the same
+    // blob, so the payload proves itself without unwrapping anything.
+    hsm::WrappedKey wrapped = VEIL_TRY_VALUE(hsm_.WrapRootKey(imported.plain));
+    same = crypto::ConstantTimeEquals(wrapped, entry->Latest().material);
+  } else {
+    // A sealed payload is randomized (AES-GCM): compare with the unsealed one, in constant time.
+    SecretBytes stored = VEIL_TRY_VALUE(hsm_.UnsealPayload(entry->Latest().material));
+    same = stored.Equals(imported.plain);
+  }
+  imported.plain.Wipe();
+  if (!same) return KmsFail("BAD_BODY_ERR", "the payload is not the key's material");
+  return imported.use;
+}
+
 Result<Key> KmsService::Restore(const Key& key, std::optional<ImportedMaterial> material,
                                 const Actor& actor) {
   (void)actor;
@@ -732,20 +746,20 @@ Result<Key> KmsService::Restore(const Key& key, std::optional<ImportedMaterial> 
   if (now - *key.deleted_at < options_.restore_min_delay) {
     return KmsFail("REQ_TOO_EARLY_ERR", "wait 30 seconds after deletion before restoring");
   }
+  std::optional<TokenUse> use;
   if (key.imported && material && !material->payload.empty()) {
-    // AES-KWP is deterministic: the same material under the same master key wraps to the same
-    // blob, so the payload proves itself without unwrapping anything.
-    InstanceRef instance{key.instance_id, key.account_id, ""};
-    SecretBytes plain = VEIL_TRY_VALUE(MaterialFromImport(instance, *material, key.is_root()));
-    auto entry = VEIL_TRY_VALUE(Load(key.id));
-    hsm::WrappedKey wrapped =
-        key.is_root() ? VEIL_TRY_VALUE(hsm_.WrapRootKey(plain)) : entry->Latest().material;
-    plain.Wipe();
-    if (key.is_root() && wrapped != entry->Latest().material) {
-      return KmsFail("BAD_BODY_ERR", "the payload is not the key's material");
-    }
+    VEIL_TRY(CheckEnforceToken(key.instance_id, *material));
+    use = VEIL_TRY_VALUE(CheckRestoredMaterial(key, *material));
   }
-  return Transition(key, KeyAction::kRestore, KeyState::kActive, actor, "restore");
+  Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
+    VEIL_TRY(CheckKeyAction(k, KeyAction::kRestore));
+    if (use) VEIL_TRY(ConsumeImportToken(tx, k.instance_id, *use));
+    k.state = KeyState::kActive;
+    return OkStatus();
+  }));
+  log::Info(kLog, "key " + key.id + " is restored");
+  Notify(updated, "restore");
+  return updated;
 }
 
 Status KmsService::Purge(const Key& key, const Actor& actor) {
@@ -864,7 +878,10 @@ Result<KeyRing> KmsService::CreateKeyRing(const InstanceRef& instance, std::stri
   if (auto s = ValidateKeyRingId(id); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
   if (id == kDefaultKeyRing) return KmsFail("CONFLICT_ERR", "the key ring default exists");
   KeyRing ring{std::string(id), instance.guid, actor.iam_id, clock_.Now()};
-  auto s = store_.InsertKeyRing(db_, ring);
+  auto s = db_.WithTransaction([&](store::Tx& tx) -> Status {
+    VEIL_TRY(HoldInstance(tx, instance.guid));
+    return store_.InsertKeyRing(tx, ring);
+  });
   if (!s) {
     if (s.error().code == ErrorCode::kAlreadyExists) {
       return KmsFail("CONFLICT_ERR", "the key ring " + std::string(id) + " exists");
@@ -925,11 +942,13 @@ Result<Key> KmsService::SetDualAuthPolicy(const Key& key, bool enabled, const Ac
   (void)actor;
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
-    k.dual_auth_delete = enabled;
-    if (!enabled) {
-      k.dual_auth_set_by.clear();
-      k.dual_auth_set_at.reset();
+    // Otherwise one Manager could turn dual authorization off and then delete alone.
+    if (k.dual_auth_delete && !enabled) {
+      return KmsFail("BAD_BODY_ERR",
+                     "dualAuthDelete cannot be disabled once enabled: the key keeps dual "
+                     "authorization until it is deleted");
     }
+    k.dual_auth_delete = enabled;
     return OkStatus();
   }));
   return updated;
@@ -939,13 +958,53 @@ Result<std::vector<InstancePolicy>> KmsService::GetInstancePolicies(const Instan
   return store_.GetInstancePolicies(db_, instance.guid);
 }
 
+Result<bool> KmsService::CheckPolicyWriteOrigin(const InstanceRef& instance,
+                                                const std::vector<InstancePolicyUpdate>& updates,
+                                                const InstancePolicyWriteOptions& options) {
+  const std::string& address = options.remote_address;
+  if (address.empty()) return false;  // in process: not a network caller
+  auto policies = VEIL_TRY_VALUE(PoliciesOf(instance.guid));
+  if (!policies->ip_filter || IpAllowed(policies->allowed, address)) return false;
+  // From outside the allow-list only the way back in: replacing allowedIP itself, confirmed.
+  const bool only_allowed_ip = updates.size() == 1 && updates[0].type == "allowedIP";
+  if (!only_allowed_ip || !options.confirm_outside_allowed_ip) {
+    return tl::unexpected(Error(
+        ErrorCode::kPermissionDenied,
+        "UNAUTHORIZED_ERR: the instance's allowedIP policy does not allow requests from " +
+            address +
+            (only_allowed_ip ? "; to replace the allowedIP policy from this address, confirm with "
+                               "confirmOutsideAllowedIP=true"
+                             : "")));
+  }
+  return true;
+}
+
+Result<InstancePolicyWrite> KmsService::PutInstancePolicies(
+    const InstanceRef& instance, std::vector<InstancePolicyUpdate> updates, const Actor& actor,
+    InstancePolicyWriteOptions options) {
+  InstancePolicyWrite write;
+  write.outside_allowed_ip = VEIL_TRY_VALUE(CheckPolicyWriteOrigin(instance, updates, options));
+  const TimePoint now = clock_.Now();
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    VEIL_TRY(HoldInstance(tx, instance.guid));
+    for (const InstancePolicyUpdate& u : updates) {
+      VEIL_TRY(store_.PutInstancePolicy(tx, instance.guid,
+                                        InstancePolicy{u.type, u.data_json, actor.iam_id, now}));
+    }
+    return tx.Notify(kInstancePolicyChannel, instance.guid);
+  }));
+  if (write.outside_allowed_ip) {
+    log::Warn(kLog, "allowedIP policy of instance " + instance.guid + " replaced by " +
+                        actor.iam_id + " from outside its allow-list (" + options.remote_address +
+                        ", confirmed)");
+  }
+  return write;
+}
+
 Status KmsService::PutInstancePolicy(const InstanceRef& instance, std::string_view type,
                                      std::string data_json, const Actor& actor) {
-  InstancePolicy policy{std::string(type), std::move(data_json), actor.iam_id, clock_.Now()};
-  return db_.WithTransaction([&](store::Tx& tx) -> Status {
-    VEIL_TRY(store_.PutInstancePolicy(tx, instance.guid, policy));
-    return tx.Notify(kInstancePolicyChannel, instance.guid);
-  });
+  std::vector<InstancePolicyUpdate> updates{{std::string(type), std::move(data_json)}};
+  return PutInstancePolicies(instance, std::move(updates), actor).map([](InstancePolicyWrite) {});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1058,59 +1117,6 @@ Result<std::vector<Registration>> KmsService::QueryRegistrations(
     page.push_back(std::move(matched[static_cast<size_t>(i)]));
   }
   return page;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Import token
-
-Result<ImportToken> KmsService::CreateImportToken(const InstanceRef& instance, int64_t expiration_s,
-                                                  int64_t max_retrievals) {
-  if (expiration_s < 300 || expiration_s > 86400) {
-    return KmsFail("BAD_BODY_ERR", "expiration is 300 to 86400 seconds");
-  }
-  if (max_retrievals < 1 || max_retrievals > 500) {
-    return KmsFail("BAD_BODY_ERR", "maxAllowedRetrievals is 1 to 500");
-  }
-  crypto::PrivateKey rsa = VEIL_TRY_VALUE(crypto::PrivateKey::GenerateRsa(kImportRsaBits));
-  SecretBytes pem = VEIL_TRY_VALUE(rsa.ToPem());
-  SecretBytes nonce = random_.Secret(kNonceSize);
-  ImportToken token;
-  token.id = NewUuidV4String(random_);
-  token.instance_id = instance.guid;
-  token.created_at = clock_.Now();
-  token.expires_at = token.created_at + std::chrono::seconds(expiration_s);
-  token.max_retrievals = max_retrievals;
-  token.remaining_retrievals = max_retrievals;
-  token.public_key_pem = rsa.public_key().ToPem();
-  token.sealed_private_key = VEIL_TRY_VALUE(hsm_.SealPayload(pem));
-  token.sealed_nonce = VEIL_TRY_VALUE(hsm_.SealPayload(nonce));
-  VEIL_TRY(store_.PutImportToken(db_, token));
-  return token;
-}
-
-Result<ImportTokenView> KmsService::RetrieveImportToken(const InstanceRef& instance) {
-  ImportTokenView view;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    auto token = store_.GetImportToken(tx, instance.guid);
-    if (!token) {
-      if (token.error().code == ErrorCode::kNotFound) {
-        return KmsFail("NOT_FOUND_ERR", "the instance has no import token");
-      }
-      return tl::unexpected(token.error());
-    }
-    if (token->expires_at <= clock_.Now() || token->remaining_retrievals <= 0) {
-      return KmsFail("IMPORT_TOKEN_EXPIRED_ERR",
-                     "the import token has expired or reached its retrieval limit");
-    }
-    --token->remaining_retrievals;
-    VEIL_TRY(store_.SetImportTokenRemaining(tx, instance.guid, token->remaining_retrievals));
-    view.token = std::move(*token);
-    return OkStatus();
-  }));
-  SecretBytes nonce = VEIL_TRY_VALUE(hsm_.UnsealPayload(view.token.sealed_nonce));
-  // The nonce is not secret (it travels to the client in the clear) but proves possession.
-  view.nonce_b64 = Base64Encode(nonce.Reveal());
-  return view;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,7 +60,16 @@ struct InstanceRef {
   std::string crn;
 };
 
+// Holds the KMS instance `guid` inside `tx` until `tx` ends: kNotFound once the instance is
+// deleted. veild wires the resource controller's iam::IamService::HoldInstance
+// (iam/instance_guard.h explains the protocol).
+using InstanceHold = std::function<Status(store::Tx& tx, std::string_view guid)>;
+
 struct KmsOptions {
+  // Required. Every insert that belongs to an instance (a key, a key ring, an instance policy,
+  // an import token) holds the instance in its transaction, so that none lands in an instance
+  // deleted meanwhile (the API resolves instances through a cache).
+  InstanceHold hold_instance;
   std::string region = "local";
   std::chrono::hours purge_delay{4};             // after deletion, for KeyPurge
   std::chrono::hours restore_window{24 * 30};    // restore within 30 days
@@ -121,6 +130,25 @@ struct ImportTokenView {
   std::optional<std::string> nonce_b64;  // GET only
 };
 
+// One instance policy to write: its type and its policy_data JSON, validated by the caller.
+struct InstancePolicyUpdate {
+  std::string type;
+  std::string data_json;
+};
+
+struct InstancePolicyWriteOptions {
+  // The caller's network address (API requests); empty for calls made inside veild, which the
+  // allowedIP policy does not concern.
+  std::string remote_address;
+  // The caller, from an address the enabled allowedIP policy does not allow, confirms that it
+  // replaces the allowedIP policy (the way back in for an owner the policy locked out).
+  bool confirm_outside_allowed_ip = false;
+};
+
+struct InstancePolicyWrite {
+  bool outside_allowed_ip = false;  // made from outside the allow-list, as confirmed
+};
+
 // A lifecycle change, as told to registered services.
 struct KeyEvent {
   std::string event_id;
@@ -164,7 +192,9 @@ class KmsService {
                                       const Actor& actor);
   // By id or alias, in any state (404 KEY_NOT_FOUND_ERR when absent or purged).
   [[nodiscard]] Result<Key> GetKey(const InstanceRef& instance, std::string_view id_or_alias);
-  // The payload of a standard key (KEY_ROOT_REQ... for root keys: 400 "root keys have none").
+  // The payload of a standard key: 400 KEY_ROOT_REQ_ERR for root keys (they have none), and
+  // only while the key is Active (KeyAction::kReadPayload): 409 KEY_ACTION_INVALID_STATE_ERR
+  // when Suspended, Deactivated (also by expiry) or Pre-activation, 410 KEY_DELETED_ERR.
   [[nodiscard]] Result<SecretBytes> GetPayload(const Key& key);
   [[nodiscard]] Result<std::vector<Key>> ListKeys(const InstanceRef& instance,
                                                   const ListKeysOptions& options);
@@ -181,6 +211,9 @@ class KmsService {
   [[nodiscard]] Result<RewrapResult> Rewrap(const Key& key, std::string_view ciphertext,
                                             const std::vector<std::string>& aad);
   // A new version. Imported keys need `material` (new key material); generated ones must not.
+  // With the instance's keyCreateImportAccess enforce_token, the material must come through the
+  // import token (409 KEY_CREATE_IMPORT_ACCESS_ERR); secure material uses up the token as at
+  // creation (RetrieveImportToken).
   [[nodiscard]] Result<Key> Rotate(const Key& key, std::optional<ImportedMaterial> material,
                                    const Actor& actor);
   [[nodiscard]] Result<Key> Disable(const Key& key, const Actor& actor);
@@ -188,6 +221,9 @@ class KmsService {
   [[nodiscard]] Result<Key> SetKeyForDeletion(const Key& key, const Actor& actor);
   [[nodiscard]] Result<Key> UnsetKeyForDeletion(const Key& key, const Actor& actor);
   [[nodiscard]] Result<Key> Delete(const Key& key, bool force, const Actor& actor);
+  // Back to Active within the restore window. For an imported key, a `material` given must be
+  // the key's current material (400 BAD_BODY_ERR otherwise, for root and standard keys alike),
+  // and follows the instance's enforce_token as Rotate does.
   [[nodiscard]] Result<Key> Restore(const Key& key, std::optional<ImportedMaterial> material,
                                     const Actor& actor);
   [[nodiscard]] Status Purge(const Key& key, const Actor& actor);
@@ -207,6 +243,9 @@ class KmsService {
   // --- Policies
   [[nodiscard]] Result<Key> SetRotationPolicy(const Key& key, bool enabled, int interval_month,
                                               const Actor& actor);
+  // Enables dual authorization on the key for good: once enabled (by this call, or at creation
+  // under the instance's dualAuthDelete policy) it cannot be turned off (400 BAD_BODY_ERR),
+  // as Key Protect documents; the key keeps it until it is deleted.
   [[nodiscard]] Result<Key> SetDualAuthPolicy(const Key& key, bool enabled, const Actor& actor);
   [[nodiscard]] Result<std::vector<InstancePolicy>> GetInstancePolicies(
       const InstanceRef& instance);
@@ -214,7 +253,15 @@ class KmsService {
   // enabled and `remote_address` lies in none of its blocks. From a cache that every policy
   // change invalidates (kInstancePolicyChannel).
   [[nodiscard]] Status CheckAllowedIp(const InstanceRef& instance, std::string_view remote_address);
-  // `data_json` is the policy_data object, already validated by the caller's parser.
+  // Writes `updates` in one transaction (each policy_data already validated by the caller's
+  // parser). When the enabled allowedIP policy does not allow options.remote_address, the caller
+  // may only replace the allowedIP policy, alone and with options.confirm_outside_allowed_ip:
+  // anything else is 403 UNAUTHORIZED_ERR. Turning dualAuthDelete off does not relax the keys
+  // created while it was on (they carry dual authorization themselves).
+  [[nodiscard]] Result<InstancePolicyWrite> PutInstancePolicies(
+      const InstanceRef& instance, std::vector<InstancePolicyUpdate> updates, const Actor& actor,
+      InstancePolicyWriteOptions options = {});
+  // One policy, as PutInstancePolicies.
   [[nodiscard]] Status PutInstancePolicy(const InstanceRef& instance, std::string_view type,
                                          std::string data_json, const Actor& actor);
 
@@ -241,6 +288,10 @@ class KmsService {
   [[nodiscard]] Result<ImportToken> CreateImportToken(const InstanceRef& instance,
                                                       int64_t expiration_s, int64_t max_retrievals);
   // Counts one retrieval (409 IMPORT_TOKEN_EXPIRED_ERR once expired or used up).
+  // Each retrieval allows one import (create, rotate or restore with secure material): an
+  // import is refused once the token expired or as many imports as retrievals were made
+  // (409 IMPORT_TOKEN_EXPIRED_ERR), and an encrypted nonce is accepted once (a replayed
+  // payload: 400 INCORRECT_NONCE_ERR). A new token replaces the old one and its count.
   [[nodiscard]] Result<ImportTokenView> RetrieveImportToken(const InstanceRef& instance);
 
   // --- Background work (the scheduler calls it every minute): expired keys become
@@ -261,16 +312,54 @@ class KmsService {
   KmsService(store::Database& db, hsm::KeyStore& hsm, const Clock& clock, Random& random,
              KmsOptions options);
 
+  // A secure import's claim on the import token, made good in the transaction that stores the
+  // imported material (ConsumeImportToken).
+  struct TokenUse {
+    std::string token_id;
+    std::string nonce_digest;  // hex SHA-256 of the iv and the encrypted nonce
+  };
+  struct ImportedPlain {
+    SecretBytes plain;
+    std::optional<TokenUse> use;  // secure imports only
+  };
+
   [[nodiscard]] Result<std::shared_ptr<const CachedKey>> Load(std::string_view key_id);
-  [[nodiscard]] Result<SecretBytes> MaterialFromImport(const InstanceRef& instance,
-                                                       const ImportedMaterial& material, bool root);
+  // The instance hold (KmsOptions::hold_instance), as 404 INSTANCE_NOT_FOUND_ERR.
+  [[nodiscard]] Status HoldInstance(store::Tx& tx, std::string_view instance_id);
+  // keyCreateImportAccess at creation: the kind of key, and enforce_token.
+  [[nodiscard]] Status CheckCreateImportAccess(const InstanceRef& instance,
+                                               const CreateKeySpec& spec);
+  // In `tx`: whether the instance's dualAuthDelete policy is on (read in the transaction).
+  [[nodiscard]] Result<bool> InstanceDualAuth(store::Tx& tx, const std::string& instance_id);
+  // enforce_token for new material of an existing key (rotate, restore).
+  [[nodiscard]] Status CheckEnforceToken(const std::string& instance_id,
+                                         const ImportedMaterial& material);
+  [[nodiscard]] Result<ImportedPlain> MaterialFromImport(const InstanceRef& instance,
+                                                         const ImportedMaterial& material,
+                                                         bool root);
+  // The plain material of a secure import, checked against the instance's import token.
+  [[nodiscard]] Result<ImportedPlain> OpenSecureImport(const InstanceRef& instance,
+                                                       const ImportedMaterial& material);
+  // In `tx`: the token `use` claims is still the instance's, unexpired, with a retrieval left
+  // for this import, and its encrypted nonce was never used; records the use.
+  [[nodiscard]] Status ConsumeImportToken(store::Tx& tx, const std::string& instance_id,
+                                          const TokenUse& use);
+  // The imported key's current material equals `material` (restore).
+  [[nodiscard]] Result<std::optional<TokenUse>> CheckRestoredMaterial(
+      const Key& key, const ImportedMaterial& material);
+  // PutInstancePolicies' allowedIP rule: whether the write comes from outside the allow-list,
+  // or 403 UNAUTHORIZED_ERR.
+  [[nodiscard]] Result<bool> CheckPolicyWriteOrigin(
+      const InstanceRef& instance, const std::vector<InstancePolicyUpdate>& updates,
+      const InstancePolicyWriteOptions& options);
   // Reads the key inside one transaction, applies `change` (which may refuse), stamps updated_at,
   // bumps the revision, writes it and announces it on kKeyChannel; the key as written.
   [[nodiscard]] Result<Key> Mutate(const std::string& key_id,
                                    const std::function<Status(store::Tx&, Key&)>& change);
   [[nodiscard]] Result<Key> Transition(const Key& key, KeyAction action, KeyState to,
                                        const Actor& actor, std::string_view event_type);
-  [[nodiscard]] Result<Key> RotateWith(const Key& key, hsm::WrappedKey wrapped, const Actor& actor);
+  [[nodiscard]] Result<Key> RotateWith(const Key& key, hsm::WrappedKey wrapped,
+                                       std::optional<TokenUse> use);
   [[nodiscard]] Result<std::string> Seal(const CachedKey& entry, const std::string& version_id,
                                          std::span<const uint8_t> plaintext,
                                          const std::vector<std::string>& aad);

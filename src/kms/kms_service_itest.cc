@@ -168,6 +168,31 @@ TEST_F(KmsServiceTest, StandardKeyPayloadReadsBackAndCannotWrap) {
   EXPECT_EQ(generated_payload->size(), 32u);
 }
 
+// Disabling a standard key (or letting it expire) must cut off its material as it cuts off a
+// root key's wrap and unwrap: the payload is not handed out again until the key is enabled.
+TEST_F(KmsServiceTest, PayloadOfSuspendedOrDeactivatedStandardKeyIsNotReturned) {
+  Key key = Import(KnownKey(64, 3), /*standard=*/true);
+  ASSERT_TRUE(kms().GetPayload(key));
+  ASSERT_TRUE(kms().Disable(key, f_.user));
+  key = f_.Reload(key);
+  EXPECT_REASON(kms().GetPayload(key), "KEY_ACTION_INVALID_STATE_ERR");
+  ASSERT_TRUE(kms().Enable(key, f_.user));
+  EXPECT_TRUE(kms().GetPayload(f_.Reload(key)));
+
+  CreateKeySpec spec;
+  spec.name = "expiring-standard";
+  spec.extractable = true;
+  spec.expires_at = f_.iam.clock.Now() + 1h;
+  auto expiring = kms().CreateKey(f_.instance, spec, f_.user);
+  ASSERT_TRUE(expiring);
+  f_.iam.clock.Advance(2h);
+  Key deactivated = f_.Reload(*expiring);
+  ASSERT_EQ(deactivated.state, KeyState::kDeactivated);
+  EXPECT_REASON(kms().GetPayload(deactivated), "KEY_ACTION_INVALID_STATE_ERR");
+  ASSERT_TRUE(kms().Delete(deactivated, false, f_.user));
+  EXPECT_REASON(kms().GetPayload(f_.Reload(deactivated)), "KEY_DELETED_ERR");
+}
+
 TEST_F(KmsServiceTest, RotationKeepsOldVersionsUnwrappingAndRewraps) {
   Key key = f_.CreateRoot();
   auto before = kms().Wrap(key, KnownKey(), {"x"});
@@ -437,8 +462,10 @@ TEST_F(KmsServiceTest, RestoreAndPurgeFollowTheirWindows) {
 }
 
 TEST_F(KmsServiceTest, SecureImportChecksTheNonceAndTheToken) {
-  auto token = kms().CreateImportToken(f_.instance, 600, 2);
+  auto token = kms().CreateImportToken(f_.instance, 600, 3);
   ASSERT_TRUE(token) << token.error().ToString();
+  // Each retrieval allows one import: two here, for the two keys below.
+  ASSERT_TRUE(kms().RetrieveImportToken(f_.instance));
   auto view = kms().RetrieveImportToken(f_.instance);
   ASSERT_TRUE(view) << view.error().ToString();
   EXPECT_EQ(view->token.remaining_retrievals, 1);
@@ -448,10 +475,11 @@ TEST_F(KmsServiceTest, SecureImportChecksTheNonceAndTheToken) {
   auto nonce = Base64Decode(*view->nonce_b64);
   ASSERT_TRUE(nonce);
   SecretBytes material = KnownKey(32, 0x42);
+  uint8_t iv_seed = 7;  // a new iv for every proof: each encrypted nonce imports once
   auto make = [&](crypto::OaepHash hash, std::vector<uint8_t> n) {
     ImportedMaterial m;
     m.payload = Base64Encode(*public_key->EncryptOaep(hash, material.Reveal()));
-    std::vector<uint8_t> iv(12, 7);
+    std::vector<uint8_t> iv(12, iv_seed++);
     m.iv = Base64Encode(iv);
     m.encrypted_nonce = Base64Encode(*crypto::AesGcmSeal(material.Reveal(), iv, {}, n));
     m.encryption_algorithm =

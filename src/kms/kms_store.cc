@@ -200,6 +200,11 @@ std::vector<store::Migration> KmsMigrations() {
        " expires_ms INTEGER NOT NULL, max_retrievals INTEGER NOT NULL,"
        " remaining_retrievals INTEGER NOT NULL, public_key_pem TEXT NOT NULL,"
        " sealed_private_key BLOB NOT NULL, sealed_nonce BLOB NOT NULL)"},
+      {2,
+       "CREATE TABLE kms_import_token_uses ("
+       " token_id TEXT NOT NULL, nonce_digest TEXT NOT NULL, instance_id TEXT NOT NULL,"
+       " used_ms INTEGER NOT NULL, PRIMARY KEY (token_id, nonce_digest));"
+       "CREATE INDEX kms_import_token_uses_instance ON kms_import_token_uses (instance_id)"},
   };
 }
 
@@ -528,6 +533,8 @@ Status KmsStore::PutImportToken(store::Executor& ex, const ImportToken& t) {
       {t.instance_id, t.id, Ms(t.created_at), Ms(t.expires_at), t.max_retrievals,
        t.remaining_retrievals, t.public_key_pem, Blob(t.sealed_private_key),
        Blob(t.sealed_nonce)}));
+  VEIL_TRY(ex.Exec("DELETE FROM kms_import_token_uses WHERE instance_id = ? AND token_id <> ?",
+                   {t.instance_id, t.id}));
   return OkStatus();
 }
 
@@ -554,6 +561,46 @@ Status KmsStore::SetImportTokenRemaining(store::Executor& ex, std::string_view i
                                          int64_t remaining) {
   VEIL_TRY(ex.Exec("UPDATE kms_import_tokens SET remaining_retrievals = ? WHERE instance_id = ?",
                    {remaining, std::string(instance_id)}));
+  return OkStatus();
+}
+
+Status KmsStore::RecordImportTokenUse(store::Executor& ex, std::string_view instance_id,
+                                      std::string_view token_id, std::string_view nonce_digest,
+                                      TimePoint at) {
+  VEIL_TRY(ex.Exec(
+      "INSERT INTO kms_import_token_uses (token_id, nonce_digest, instance_id, used_ms)"
+      " VALUES (?,?,?,?)",
+      {std::string(token_id), std::string(nonce_digest), std::string(instance_id), Ms(at)}));
+  return OkStatus();
+}
+
+Result<int64_t> KmsStore::CountImportTokenUses(store::Executor& ex, std::string_view token_id) {
+  return VEIL_TRY_VALUE(ex.QueryRow("SELECT COUNT(*) FROM kms_import_token_uses WHERE token_id = ?",
+                                    {std::string(token_id)}))
+      .GetInt64(0);
+}
+
+Result<InstanceContents> KmsStore::CountInstanceContents(store::Executor& ex,
+                                                         std::string_view instance_id) {
+  InstanceContents c;
+  c.keys = VEIL_TRY_VALUE(VEIL_TRY_VALUE(ex.QueryRow("SELECT COUNT(*) FROM kms_keys"
+                                                     " WHERE instance_id = ?",
+                                                     {std::string(instance_id)}))
+                              .GetInt64(0));
+  c.registrations = VEIL_TRY_VALUE(VEIL_TRY_VALUE(ex.QueryRow("SELECT COUNT(*) FROM"
+                                                              " kms_registrations"
+                                                              " WHERE instance_id = ?",
+                                                              {std::string(instance_id)}))
+                                       .GetInt64(0));
+  return c;
+}
+
+Status KmsStore::DeleteInstanceData(store::Executor& ex, std::string_view instance_id) {
+  for (std::string_view table :
+       {"kms_key_rings", "kms_instance_policies", "kms_import_tokens", "kms_import_token_uses"}) {
+    VEIL_TRY(ex.Exec("DELETE FROM " + std::string(table) + " WHERE instance_id = ?",
+                     {std::string(instance_id)}));
+  }
   return OkStatus();
 }
 

@@ -8,6 +8,7 @@
 //   kms_registrations  (key, resource CRN)
 //   kms_instance_policies  (instance, type) -> JSON
 //   kms_import_tokens  one per instance: RSA key and nonce sealed by the HSM
+//   kms_import_token_uses  (token, digest of an encrypted nonce): one row per secure import
 //
 // Errors: those of the Database (kNotFound when a row is missing, kAlreadyExists on a duplicate,
 // kUnavailable when busy), and kDataLoss when a stored row does not parse.
@@ -33,6 +34,12 @@ std::vector<store::Migration> KmsMigrations();
 struct StoredVersion {
   KeyVersion version;
   std::vector<uint8_t> material;  // wrapped by the master key (root) or sealed (standard)
+};
+
+// What an instance holds that its deletion must not orphan.
+struct InstanceContents {
+  int64_t keys = 0;           // in any state: purged keys are gone
+  int64_t registrations = 0;  // of any of its keys
 };
 
 struct KeyFilter {
@@ -108,11 +115,24 @@ class KmsStore {
   [[nodiscard]] Status PutInstancePolicy(store::Executor& ex, std::string_view instance_id,
                                          const InstancePolicy& policy);
 
+  // Inserts or replaces the instance's token; the uses of the replaced one are dropped.
   [[nodiscard]] Status PutImportToken(store::Executor& ex, const ImportToken& token);
   [[nodiscard]] Result<ImportToken> GetImportToken(store::Executor& ex,
                                                    std::string_view instance_id);
   [[nodiscard]] Status SetImportTokenRemaining(store::Executor& ex, std::string_view instance_id,
                                                int64_t remaining);
+  // One secure import with the token: kAlreadyExists when `nonce_digest` was used before.
+  [[nodiscard]] Status RecordImportTokenUse(store::Executor& ex, std::string_view instance_id,
+                                            std::string_view token_id,
+                                            std::string_view nonce_digest, TimePoint at);
+  [[nodiscard]] Result<int64_t> CountImportTokenUses(store::Executor& ex,
+                                                     std::string_view token_id);
+
+  [[nodiscard]] Result<InstanceContents> CountInstanceContents(store::Executor& ex,
+                                                               std::string_view instance_id);
+  // Removes what an instance without keys still has: key rings, instance policies, the import
+  // token and its uses.
+  [[nodiscard]] Status DeleteInstanceData(store::Executor& ex, std::string_view instance_id);
 
  private:
   store::Database& db_;

@@ -58,6 +58,8 @@ std::string_view KeyActionName(KeyAction action) {
       return "restore";
     case KeyAction::kPurge:
       return "purge";
+    case KeyAction::kReadPayload:
+      return "read the payload";
   }
   return "unknown";
 }
@@ -74,6 +76,7 @@ bool KeyActionAllowed(KeyAction action, KeyState state) {
       return state == S::kActive || state == S::kDeactivated;
     case KeyAction::kWrap:
     case KeyAction::kDisable:
+    case KeyAction::kReadPayload:
       return state == S::kActive;
     case KeyAction::kEnable:
       return state == S::kSuspended;

@@ -47,6 +47,7 @@ enum class KeyAction {
   kDelete,
   kRestore,
   kPurge,
+  kReadPayload,  // a standard key's material (GET /keys/{id})
 };
 
 std::string_view KeyActionName(KeyAction action);
@@ -62,6 +63,7 @@ std::string_view KeyActionName(KeyAction action);
 //   delete     ✓       ✓          ✓
 //   restore                                   ✓
 //   purge                                     ✓  (4 hours after deletion, KeyPurge role)
+//   read payload ✓                                (standard keys, as Key Protect)
 // Pre-activation allows get, list and delete.
 bool KeyActionAllowed(KeyAction action, KeyState state);
 

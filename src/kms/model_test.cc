@@ -25,11 +25,17 @@ TEST(KeyStateTest, AllowedActionsAreTheSpecTable) {
     bool active, suspended, deactivated, destroyed;
   };
   const Row rows[] = {
-      {A::kGet, true, true, true, true},        {A::kList, true, true, true, false},
-      {A::kRotate, true, false, true, false},   {A::kWrap, true, false, false, false},
-      {A::kUnwrap, true, false, true, false},   {A::kDisable, true, false, false, false},
-      {A::kEnable, false, true, false, false},  {A::kDelete, true, true, true, false},
-      {A::kRestore, false, false, false, true}, {A::kPurge, false, false, false, true},
+      {A::kGet, true, true, true, true},
+      {A::kList, true, true, true, false},
+      {A::kRotate, true, false, true, false},
+      {A::kWrap, true, false, false, false},
+      {A::kUnwrap, true, false, true, false},
+      {A::kDisable, true, false, false, false},
+      {A::kEnable, false, true, false, false},
+      {A::kDelete, true, true, true, false},
+      {A::kRestore, false, false, false, true},
+      {A::kPurge, false, false, false, true},
+      {A::kReadPayload, true, false, false, false},
   };
   for (const Row& r : rows) {
     SCOPED_TRACE(std::string(KeyActionName(r.action)));

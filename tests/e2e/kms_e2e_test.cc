@@ -395,5 +395,37 @@ TEST_F(KmsE2eTest, ConfiguredPkcs11ModuleTokenAndPin) {
   EXPECT_EQ(unwrapped.json.at("plaintext"), wrapped.json.at("plaintext"));
 }
 
+// Deleting a resource instance that holds keys would orphan them, and every DEK wrapped under
+// them, out of reach of dual authorization, KeyPurge, registrations and the KMS's audit events:
+// the resource controller refuses, in IAM's error format. A deleted instance takes no new key,
+// although the KMS cached it (for 5 s) a moment before.
+TEST_F(KmsE2eTest, DeletingAKmsInstanceThatHoldsKeysIsRefused) {
+  Boot();
+  Reply key = CreateKey(client_, KeyBody("held"));
+  ASSERT_EQ(key.status, 201) << key.body;
+  const std::string path = "/v2/resource_instances/" + instance_;
+  Reply refused = Call(client_, "DELETE", 1, path, "", token_);
+  ASSERT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(refused.json.at("errorCode").as_string(), "BXNIM0409E");
+  EXPECT_NE(std::string(refused.json.at("errorMessage").as_string()).find("not purged"),
+            std::string::npos)
+      << refused.body;
+  EXPECT_EQ(Call(client_, "GET", 1, path, "", token_).status, 200);
+  // A deleted key is not a purged one.
+  ASSERT_EQ(Call(client_, "DELETE", 2, "/api/v2/keys/" + KeyId(key), "", token_, instance_).status,
+            204);
+  EXPECT_EQ(Call(client_, "DELETE", 1, path, "", token_).status, 409);
+  EXPECT_EQ(Call(client_, "GET", 2, "/api/v2/keys?state=5", "", token_, instance_).status, 200);
+
+  const std::string empty = CreateInstance(token_, "kms", "empty");
+  ASSERT_FALSE(empty.empty());
+  ASSERT_EQ(Call(client_, "GET", 2, "/api/v2/keys", "", token_, empty).status, 200);  // cached
+  ASSERT_EQ(Call(client_, "DELETE", 1, "/v2/resource_instances/" + empty, "", token_).status, 204);
+  Reply late = Call(client_, "POST", 2, "/api/v2/keys", KeyBody("late"), token_, empty);
+  EXPECT_EQ(late.status, 404) << late.body;
+  EXPECT_EQ(late.json.at("resources").at(0).at("reasons").at(0).at("code").as_string(),
+            "INSTANCE_NOT_FOUND_ERR");
+}
+
 }  // namespace
 }  // namespace veil::testing

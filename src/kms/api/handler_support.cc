@@ -61,9 +61,10 @@ Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
   }
   Scope scope;
   scope.instance = std::move(*instance);
-  // allowedIP: every route but the instance policies themselves, so that a policy that locks
-  // its owner out can still be corrected (by a Manager, from anywhere).
-  if (ctx.route() != "/api/v2/instance/policies") {
+  // allowedIP on every route. A PUT of the instance policies is checked by the service itself,
+  // which lets a Manager outside the allow-list replace allowedIP, with a confirmation, so that
+  // a policy that locks its owner out can be corrected (KmsService::PutInstancePolicies).
+  if (ctx.route() != "/api/v2/instance/policies" || ctx.request().method != "PUT") {
     VEIL_TRY(deps.service->CheckAllowedIp(scope.instance, ctx.request().remote_address));
   }
   scope.subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
@@ -118,7 +119,11 @@ Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method
     // Errors go back to the server, which renders them (KmsErrorRenderer) with the status of
     // their reason and the wording every dialect shares for 5xx and 401.
     const int status = outcome ? outcome->status : ReasonFor(outcome.error(), 0).status;
-    ctx.event().severity = SeverityFor(ctx.event().action, status);
+    // A handler may have raised the event to critical (an allowedIP change from outside the
+    // allow-list); nothing lowers it.
+    if (ctx.event().severity != "critical") {
+      ctx.event().severity = SeverityFor(ctx.event().action, status);
+    }
     if (status >= 400 && !ctx.event().message.empty()) ctx.event().message += " -failure";
     if (!outcome) {
       ctx.event().response_data["reasonForFailure"] = ReasonFor(outcome.error(), 0).code;

@@ -119,10 +119,11 @@ Result<http::Response> HeadKeys(const KmsApiDeps& deps, http::RequestContext& ct
 
 Result<http::Response> GetKey(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
-  // Standard keys show their payload (ReaderPlus and up); root keys only their metadata.
+  // Standard keys show their payload (ReaderPlus and up) while they are Active; root keys, and
+  // standard keys in any other state, only their metadata (KeyAction::kReadPayload).
   Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, "kms.secrets.readmetadata"));
   ctx.event().message = "Key Protect: read key " + key.name;
-  if (key.is_root() || key.state == KeyState::kDestroyed) {
+  if (key.is_root() || !KeyActionAllowed(KeyAction::kReadPayload, key.state)) {
     ctx.event().action = "kms.secrets.read";
     return Collection(200, kKeyType,
                       boost::json::array{KeyJson(key, deps.service->options().region)});

@@ -15,6 +15,7 @@
 #include "iam/api/principal.h"
 #include "kms/api/kms_api.h"
 #include "kms/testing/kms_fixture.h"
+#include "kms/testing/secure_import.h"
 
 namespace veil::kms::api {
 namespace {
@@ -244,7 +245,7 @@ TEST_F(KmsApiTest, OneAuditEventPerCallWithTheSpecsNamesAndNoSecret) {
   EXPECT_NE(all.find("KEY_DELETED_ERR"), std::string::npos);
 }
 
-TEST_F(KmsApiTest, AllowedIpPolicyRefusesOtherAddressesButNotItsOwnRoute) {
+TEST_F(KmsApiTest, AllowedIpPolicyRefusesOtherAddresses) {
   auto put = [&](const std::string& data) {
     return Call("PUT", "/api/v2/instance/policies", admin_,
                 R"({"resources":[{"policy_type":"allowedIP","policy_data":)" + data + "}]}");
@@ -254,9 +255,130 @@ TEST_F(KmsApiTest, AllowedIpPolicyRefusesOtherAddressesButNotItsOwnRoute) {
   ASSERT_EQ(put(R"({"enabled":true,"attributes":{"allowed_ip":["10.0.0.0/8"]}})").status, 204);
   Reply list = Call("GET", "/api/v2/keys", admin_);  // from 127.0.0.1
   EXPECT_EQ(list.status, 403) << list.body;
-  // The policy itself stays reachable, so that it can be corrected.
-  ASSERT_EQ(put(R"({"enabled":true,"attributes":{"allowed_ip":["127.0.0.0/8"]}})").status, 204);
+  // The way back in (AllowedIpChangeFromOutsideTheAllowListNeedsConfirmationAndIsCritical).
+  ASSERT_EQ(Call("PUT", "/api/v2/instance/policies?confirmOutsideAllowedIP=true", admin_,
+                 R"({"resources":[{"policy_type":"allowedIP","policy_data":)"
+                 R"({"enabled":true,"attributes":{"allowed_ip":["127.0.0.0/8"]}}}]})")
+                .status,
+            204);
   EXPECT_EQ(Call("GET", "/api/v2/keys", admin_).status, 200);
+}
+
+// A Manager's token used from outside the allow-list (stolen, or its owner locked out) may only
+// replace allowedIP, only with the confirmation, and the change is audited as critical.
+TEST_F(KmsApiTest, AllowedIpChangeFromOutsideTheAllowListNeedsConfirmationAndIsCritical) {
+  auto put = [&](const std::string& token, const std::string& query, const std::string& policies,
+                 const std::string& correlation = "") {
+    return Call("PUT", "/api/v2/instance/policies" + query, token,
+                R"({"resources":[)" + policies + "]}", correlation);
+  };
+  auto allowed_ip = [](const std::string& block) {
+    return R"({"policy_type":"allowedIP","policy_data":{"enabled":true,"attributes":)"
+           R"({"allowed_ip":[")" +
+           block + R"("]}}})";
+  };
+  const std::string dual = R"({"policy_type":"dualAuthDelete","policy_data":{"enabled":false}})";
+  const std::string confirm = "?confirmOutsideAllowedIP=true";
+  const std::string manager = TokenWithRole("Manager");
+  ASSERT_EQ(put(admin_, "", allowed_ip("10.0.0.0/8")).status, 204);  // 127.0.0.1 is now outside
+  Reply unconfirmed = put(manager, "", allowed_ip("0.0.0.0/0"), "corr-unconfirmed");
+  EXPECT_EQ(unconfirmed.status, 403) << unconfirmed.body;
+  EXPECT_NE(unconfirmed.body.find("confirmOutsideAllowedIP"), std::string::npos);
+  // Nothing but allowedIP, confirmed or not, alone or beside it.
+  EXPECT_EQ(put(manager, "", dual).status, 403);
+  EXPECT_EQ(put(manager, confirm, dual).status, 403);
+  EXPECT_EQ(put(manager, confirm, allowed_ip("0.0.0.0/0") + "," + dual).status, 403);
+  EXPECT_EQ(Call("GET", "/api/v2/instance/policies", manager).status, 403);
+  // The confirmation does not stand in for the role.
+  EXPECT_EQ(put(TokenWithRole("Writer"), confirm, allowed_ip("0.0.0.0/0")).status, 403);
+  EXPECT_EQ(put(manager, "?confirmOutsideAllowedIP=yes", allowed_ip("0.0.0.0/0")).status, 400);
+  EXPECT_EQ(Call("GET", "/api/v2/keys", manager).status, 403);
+  Reply confirmed = put(manager, "?policy=allowedIP&confirmOutsideAllowedIP=true",
+                        allowed_ip("127.0.0.0/8"), "corr-confirmed");
+  ASSERT_EQ(confirmed.status, 204) << confirmed.body;
+  EXPECT_EQ(Call("GET", "/api/v2/keys", manager).status, 200);
+  auto event = [&](const std::string& correlation) {
+    for (const audit::Event& ev : sink_.events()) {
+      if (ev.correlation_id == correlation) return ev;
+    }
+    ADD_FAILURE() << "no event for " << correlation;
+    return audit::Event{};
+  };
+  audit::Event changed = event("corr-confirmed");
+  EXPECT_EQ(changed.action, "kms.instancepolicies.write");
+  EXPECT_EQ(changed.severity, "critical");
+  EXPECT_EQ(changed.outcome, "success");
+  EXPECT_TRUE(changed.request_data.at("confirmOutsideAllowedIP").as_bool());
+  EXPECT_EQ(event("corr-unconfirmed").severity, "critical");
+  EXPECT_EQ(event("corr-unconfirmed").outcome, "failure");
+}
+
+// Turning dual authorization off on a key, then deleting alone: refused at the first step.
+TEST_F(KmsApiTest, ManagerCannotDisableDualAuthThenDeleteAlone) {
+  const std::string manager = TokenWithRole("Manager");
+  const std::string second = TokenWithRole("Manager");
+  Reply created = Call("POST", "/api/v2/keys", admin_, KeyBody("guarded"));
+  ASSERT_EQ(created.status, 201);
+  const std::string k =
+      "/api/v2/keys/" + std::string(created.json.at("resources").at(0).at("id").as_string());
+  auto dual = [&](bool enabled) {
+    return Call("PUT", k + "/policies", manager,
+                std::string(R"({"resources":[{"type":"application/vnd.ibm.kms.policy+json",)") +
+                    R"("dualAuthDelete":{"enabled":)" + (enabled ? "true" : "false") + "}}]}");
+  };
+  ASSERT_EQ(dual(true).status, 200);
+  Reply off = dual(false);
+  EXPECT_EQ(off.status, 400) << off.body;
+  EXPECT_EQ(off.json.at("resources").at(0).at("reasons").at(0).at("code").as_string(),
+            "BAD_BODY_ERR");
+  Reply alone = Call("DELETE", k, manager);
+  EXPECT_EQ(alone.status, 409) << alone.body;
+  EXPECT_EQ(alone.json.at("resources").at(0).at("reasons").at(0).at("code").as_string(),
+            "AUTHORIZATIONS_NOT_MET");
+  ASSERT_EQ(Call("POST", k + "/actions/setKeyForDeletion", manager).status, 204);
+  EXPECT_EQ(Call("DELETE", k, manager).status, 409);
+  EXPECT_EQ(Call("DELETE", k, second).status, 204);
+}
+
+// A Suspended standard key answers with its metadata only, as Key Protect.
+TEST_F(KmsApiTest, PayloadOfSuspendedStandardKeyIsNotReturned) {
+  Reply created = Call("POST", "/api/v2/keys", admin_, KeyBody("standard", true));
+  ASSERT_EQ(created.status, 201);
+  const std::string k =
+      "/api/v2/keys/" + std::string(created.json.at("resources").at(0).at("id").as_string());
+  EXPECT_TRUE(Call("GET", k, admin_).json.at("resources").at(0).as_object().contains("payload"));
+  ASSERT_EQ(Call("POST", k + "/actions/disable", admin_).status, 204);
+  Reply suspended = Call("GET", k, admin_);
+  ASSERT_EQ(suspended.status, 200) << suspended.body;
+  EXPECT_EQ(suspended.json.at("resources").at(0).at("state").as_int64(), 2);
+  EXPECT_FALSE(suspended.json.at("resources").at(0).as_object().contains("payload"));
+  ASSERT_EQ(Call("POST", k + "/actions/enable", admin_).status, 204);
+  EXPECT_TRUE(Call("GET", k, admin_).json.at("resources").at(0).as_object().contains("payload"));
+}
+
+// A captured secure-import body sent again: refused, though the token allows more retrievals.
+TEST_F(KmsApiTest, ImportTokenNonceReplayIsRefused) {
+  ASSERT_EQ(Call("POST", "/api/v2/import_token", admin_, R"({"maxAllowedRetrievals":3})").status,
+            200);
+  Call("GET", "/api/v2/import_token", admin_);
+  Reply token = Call("GET", "/api/v2/import_token", admin_);
+  ASSERT_EQ(token.status, 200) << token.body;
+  auto pem = Base64Decode(std::string(token.json.at("payload").as_string()));
+  ASSERT_TRUE(pem);
+  ImportedMaterial m = testing::SecureMaterial(std::string(pem->begin(), pem->end()),
+                                               std::string(token.json.at("nonce").as_string()),
+                                               testing::KnownKey(32, 0x33));
+  const std::string body =
+      KeyBody("secure", true,
+              R"(,"payload":")" + m.payload + R"(","encryptedNonce":")" + m.encrypted_nonce +
+                  R"(","iv":")" + m.iv + R"(","encryptionAlgorithm":"RSAES_OAEP_SHA_256")");
+  Reply first = Call("POST", "/api/v2/keys", admin_, body);
+  ASSERT_EQ(first.status, 201) << first.body;
+  Reply replay = Call("POST", "/api/v2/keys", admin_, body);
+  EXPECT_EQ(replay.status, 400) << replay.body;
+  EXPECT_EQ(replay.json.at("resources").at(0).at("reasons").at(0).at("code").as_string(),
+            "INCORRECT_NONCE_ERR");
+  EXPECT_EQ(Call("HEAD", "/api/v2/keys", admin_).headers.Get("Key-Total").value_or(""), "1");
 }
 
 TEST_F(KmsApiTest, EnvelopesAndMediaTypes) {

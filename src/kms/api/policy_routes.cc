@@ -192,9 +192,8 @@ Status ValidateInstancePolicy(std::string_view type, const boost::json::object& 
   return OkStatus();
 }
 
-Result<http::Response> PutInstancePolicies(const KmsApiDeps& deps, http::RequestContext& ctx) {
-  Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
-  VEIL_TRY(Authorize(deps, scope, "kms.instancepolicies.write"));
+// The policies of a PUT body, each validated (ValidateInstancePolicy).
+Result<std::vector<InstancePolicyUpdate>> ParseInstancePolicies(http::RequestContext& ctx) {
   auto which = ctx.request().Query("policy").value_or("");
   auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
   if (!body) return KmsFail("NO_BODY_ERR", "the request needs a body");
@@ -203,7 +202,7 @@ Result<http::Response> PutInstancePolicies(const KmsApiDeps& deps, http::Request
   if (resources == nullptr || !resources->is_array() || resources->get_array().empty()) {
     return KmsFail("NUM_COLLECTION_RESOURCE_ERR", "the body needs policy resources");
   }
-  std::vector<std::pair<std::string, std::string>> updates;
+  std::vector<InstancePolicyUpdate> updates;
   for (const boost::json::value& item : resources->get_array()) {
     if (!item.is_object()) return KmsFail("BAD_BODY_ERR", "a policy must be a JSON object");
     const auto& p = item.get_object();
@@ -220,12 +219,32 @@ Result<http::Response> PutInstancePolicies(const KmsApiDeps& deps, http::Request
       return KmsFail("BAD_BODY_ERR", "policy_data must be an object");
     }
     VEIL_TRY(ValidateInstancePolicy(*type, data->get_object()));
-    updates.emplace_back(*type, boost::json::serialize(*data));
+    updates.push_back({*type, boost::json::serialize(*data)});
   }
-  for (auto& [type, data] : updates) {
-    VEIL_TRY(deps.service->PutInstancePolicy(scope.instance, type, std::move(data), scope.actor));
+  return updates;
+}
+
+// PUT /instance/policies[?policy=...][&confirmOutsideAllowedIP=true]: the query parameter is the
+// confirmation the service asks of a Manager who replaces allowedIP from outside its allow-list.
+Result<http::Response> PutInstancePolicies(const KmsApiDeps& deps, http::RequestContext& ctx) {
+  Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
+  VEIL_TRY(Authorize(deps, scope, "kms.instancepolicies.write"));
+  auto updates = VEIL_TRY_VALUE(ParseInstancePolicies(ctx));
+  InstancePolicyWriteOptions options;
+  options.remote_address = ctx.request().remote_address;
+  auto confirm = ctx.request().Query("confirmOutsideAllowedIP").value_or("");
+  if (!confirm.empty() && confirm != "true" && confirm != "false") {
+    return KmsFail("BAD_REQ_ERR", "confirmOutsideAllowedIP must be true or false");
   }
+  options.confirm_outside_allowed_ip = confirm == "true";
+  InstancePolicyWrite write = VEIL_TRY_VALUE(
+      deps.service->PutInstancePolicies(scope.instance, std::move(updates), scope.actor, options));
   ctx.event().message = "Key Protect: set instance policies";
+  if (write.outside_allowed_ip) {
+    ctx.event().severity = "critical";
+    ctx.event().request_data["confirmOutsideAllowedIP"] = true;
+    ctx.event().message += " from outside the allowedIP list (confirmed)";
+  }
   return http::Response::Empty(204);
 }
 

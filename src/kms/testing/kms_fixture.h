@@ -44,6 +44,10 @@ class KmsFixture {
   // (Re)creates the service on the same database and HSM: what a restart of veild does.
   void StartService() {
     service.reset();
+    iam::IamService* resource_controller = iam.service.get();
+    options.hold_instance = [resource_controller](store::Tx& tx, std::string_view guid) {
+      return resource_controller->HoldInstance(tx, guid);
+    };
     auto s = KmsService::Create(*iam.db, *key_store, iam.clock, iam.random, options);
     VEIL_CHECK_MSG(s.has_value(), "KmsService::Create failed");
     service = std::move(*s);
