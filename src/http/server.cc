@@ -403,11 +403,19 @@ void WorkerTask(const Server& s, Exchange& ex, const Routing& routing) {
 // ---------------------------------------------------------------------------------------------
 // The connection coroutine.
 
+// Who is at the other end of a connection.
+struct Peer {
+  std::string address;  // as printed in events and logs
+  uint16_t port = 0;
+  std::string limit_key;  // what the per-address caps count it under (LimitKey)
+};
+
 struct Conn {
   std::shared_ptr<Server> server;
   std::shared_ptr<SessionControl> ctl;
   std::string remote_address;
   uint16_t remote_port = 0;
+  std::string limit_key;
 };
 
 struct WriteResult {
@@ -922,10 +930,10 @@ asio::awaitable<bool> ServeOnWorker(RequestIo<Stream>& io, RequestContext ctx, R
                                     std::optional<std::vector<char>> body) {
   Server& s = io.server();
   Engine& e = s.engine;
-  auto ticket = e.limits.TryAcquire(io.c.remote_address, AddressLimits::Kind::kRequest);
+  auto ticket = e.limits.TryAcquire(io.c.limit_key, AddressLimits::Kind::kRequest);
   if (!ticket) {
     WarnThrottled(s.last_shed_log, s.options.service_name,
-                  "shedding requests from " + io.c.remote_address + ": " +
+                  "shedding requests from " + io.c.limit_key + ": " +
                       std::to_string(e.options.max_requests_per_address) +
                       " in flight (max_requests_per_address)");
     Rejection r{Error(ErrorCode::kUnavailable, "too many requests in flight from this address"),
@@ -1063,14 +1071,14 @@ class SessionScope {
   AddressLimits::Ticket ticket_;
 };
 
-asio::awaitable<void> RunConnection(std::shared_ptr<Server> s, tcp::socket socket,
-                                    std::string remote_address, uint16_t remote_port,
+asio::awaitable<void> RunConnection(std::shared_ptr<Server> s, tcp::socket socket, Peer peer,
                                     AddressLimits::Ticket ticket) {
   Conn c;
   c.server = s;
   c.ctl = std::make_shared<SessionControl>(socket.get_executor());
-  c.remote_address = std::move(remote_address);
-  c.remote_port = remote_port;
+  c.remote_address = std::move(peer.address);
+  c.remote_port = peer.port;
+  c.limit_key = std::move(peer.limit_key);
   SessionScope scope(*s, c.ctl, std::move(ticket));
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
@@ -1158,7 +1166,14 @@ void Admit(Server* s, tcp::socket socket) {
   error_code ec;
   auto remote = socket.remote_endpoint(ec);
   if (ec) return;  // already gone
-  std::string address = remote.address().to_string();
+  Peer peer{remote.address().to_string(), remote.port(), {}};
+  if (remote.address().is_v4()) {
+    auto bytes = remote.address().to_v4().to_bytes();
+    peer.limit_key = internal::LimitKey(bytes.data(), bytes.size());
+  } else {
+    auto bytes = remote.address().to_v6().to_bytes();
+    peer.limit_key = internal::LimitKey(bytes.data(), bytes.size());
+  }
   if (s->connections.fetch_add(1) >= s->options.max_connections) {
     s->connections.fetch_sub(1);
     asio::co_spawn(
@@ -1168,20 +1183,21 @@ void Admit(Server* s, tcp::socket socket) {
         on_exit);
     return;
   }
-  auto ticket = s->engine.limits.TryAcquire(address, AddressLimits::Kind::kConnection);
+  auto ticket = s->engine.limits.TryAcquire(peer.limit_key, AddressLimits::Kind::kConnection);
   if (!ticket) {
     s->connections.fetch_sub(1);
-    asio::co_spawn(ex,
-                   RejectConnection(s, std::move(socket),
-                                    std::to_string(s->engine.options.max_connections_per_address) +
-                                        " open from " + address + " (max_connections_per_address)"),
-                   on_exit);
+    asio::co_spawn(
+        ex,
+        RejectConnection(s, std::move(socket),
+                         std::to_string(s->engine.options.max_connections_per_address) +
+                             " open from " + peer.limit_key + " (max_connections_per_address)"),
+        on_exit);
     return;
   }
-  asio::co_spawn(ex,
-                 RunConnection(s->shared_from_this(), std::move(socket), std::move(address),
-                               remote.port(), std::move(*ticket)),
-                 on_exit);
+  asio::co_spawn(
+      ex,
+      RunConnection(s->shared_from_this(), std::move(socket), std::move(peer), std::move(*ticket)),
+      on_exit);
 }
 
 asio::awaitable<void> AcceptLoop(Server* s) {

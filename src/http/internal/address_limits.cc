@@ -1,8 +1,28 @@
 #include "http/internal/address_limits.h"
 
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 namespace veil::http::internal {
+
+std::string LimitKey(const unsigned char* b, size_t size) {
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (size == 16 && std::memcmp(b, kMapped, sizeof kMapped) == 0) {
+    b += 12;
+    size = 4;
+  }
+  char out[48];
+  if (size == 4) {
+    std::snprintf(out, sizeof out, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+  } else if (size == 16) {
+    std::snprintf(out, sizeof out, "%x:%x:%x:%x::/64", (b[0] << 8) | b[1], (b[2] << 8) | b[3],
+                  (b[4] << 8) | b[5], (b[6] << 8) | b[7]);
+  } else {
+    return "?";
+  }
+  return out;
+}
 
 AddressLimits::AddressLimits(size_t max_connections, size_t max_requests)
     : max_connections_(max_connections), max_requests_(max_requests) {}

@@ -3,8 +3,10 @@
 // at most its share of the sockets and of the worker pool, whatever it sends. Internal to
 // src/http.
 //
-// Addresses are compared as text (the remote IP as Asio prints it). Behind a proxy every client
-// has the proxy's address: raise the caps there (docs/http.md).
+// Addresses are compared as the text LimitKey() makes of them: an IPv4 address as itself (also
+// when it arrives IPv4-mapped), an IPv6 address as its /64, since one IPv6 host is usually given a
+// whole /64 and could otherwise take a fresh address for every connection. Behind a proxy every
+// client has the proxy's address: raise the caps there (docs/http.md).
 //
 // Thread-safety: every function is safe from any thread; a Ticket is released by its owner.
 #pragma once
@@ -16,6 +18,10 @@
 #include <unordered_map>
 
 namespace veil::http::internal {
+
+// The key an address is counted under: "192.0.2.7" for IPv4 (and ::ffff:192.0.2.7), the /64 as
+// "2001:db8:1:2::/64" for IPv6. `bytes` is the address in network order: 4 or 16 bytes.
+std::string LimitKey(const unsigned char* bytes, size_t size);
 
 class AddressLimits {
  public:

@@ -47,5 +47,25 @@ TEST(AddressLimitsTest, ZeroMeansNoCap) {
   EXPECT_EQ(limits.count("10.0.0.1", Kind::kRequest), 1000u);
 }
 
+TEST(AddressLimitsTest, AnIpv6HostCannotEscapeItsShareByChangingAddressesInItsSlash64) {
+  const unsigned char a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1};
+  const unsigned char b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0xde, 0xad, 0, 0, 0, 0, 0, 9};
+  const unsigned char other[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1};
+  EXPECT_EQ(LimitKey(a, 16), "2001:db8:1:2::/64");
+  EXPECT_EQ(LimitKey(a, 16), LimitKey(b, 16));
+  EXPECT_NE(LimitKey(a, 16), LimitKey(other, 16));
+  AddressLimits limits(1, 0);
+  auto first = limits.TryAcquire(LimitKey(a, 16), Kind::kConnection);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(limits.TryAcquire(LimitKey(b, 16), Kind::kConnection));
+}
+
+TEST(AddressLimitsTest, Ipv4AndIpv4MappedAddressesShareTheirKey) {
+  const unsigned char v4[4] = {127, 0, 0, 2};
+  const unsigned char mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 2};
+  EXPECT_EQ(LimitKey(v4, 4), "127.0.0.2");
+  EXPECT_EQ(LimitKey(mapped, 16), "127.0.0.2");
+}
+
 }  // namespace
 }  // namespace veil::http::internal
