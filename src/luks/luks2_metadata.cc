@@ -1,213 +1,33 @@
 #include "luks/luks2_metadata.h"
 
 #include <algorithm>
-#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "common/encoding.h"
 #include "luks/internal/fields.h"
+#include "luks/internal/luks2_json.h"
 #include "luks/luks1_header.h"
 
 namespace veil::luks {
 namespace {
 
 namespace json = boost::json;
+using internal::Bad;
+using internal::Base64Field;
+using internal::CheckJsonText;
+using internal::IdArray;
+using internal::IntField;
 using internal::IsDisplayable;
-
-// ---- Pass 1: what Boost.JSON's DOM would silently accept but must not be (see the header). ----
-
-class StrictJsonHandler {
- public:
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
-  std::string problem;
-
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) {
-    scopes_.emplace_back();
-    return true;
-  }
-  bool on_object_end(std::size_t, json::error_code&) {
-    scopes_.pop_back();
-    return true;
-  }
-  bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t, json::error_code&) { return true; }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    key_.append(s.data(), s.size());
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
-    key_.append(s.data(), s.size());
-    if (!scopes_.back().insert(key_).second) {
-      return Fail("duplicate key \"" + (IsDisplayable(key_) ? key_ : "?") + "\"", ec);
-    }
-    key_.clear();
-    return true;
-  }
-  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
-  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(int64_t, json::string_view, json::error_code&) { return true; }
-  bool on_uint64(uint64_t, json::string_view, json::error_code&) { return true; }
-  bool on_double(double, json::string_view, json::error_code& ec) {
-    return Fail("non-integral number", ec);
-  }
-  bool on_bool(bool, json::error_code&) { return true; }
-  bool on_null(json::error_code&) { return true; }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
-
- private:
-  bool Fail(std::string why, json::error_code& ec) {
-    problem = std::move(why);
-    ec = json::make_error_code(json::error::syntax);
-    return false;
-  }
-  std::vector<std::set<std::string>> scopes_;
-  std::string key_;
-};
-
-json::parse_options StrictOptions() {
-  json::parse_options opt;
-  opt.max_depth = kMaxJsonDepth;
-  opt.allow_comments = false;
-  opt.allow_trailing_commas = false;
-  opt.allow_invalid_utf8 = false;
-  return opt;
-}
-
-Status CheckJsonText(std::string_view text) {
-  json::basic_parser<StrictJsonHandler> parser(StrictOptions());
-  json::error_code ec;
-  const size_t n = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec || n != text.size()) {
-    const std::string why =
-        !parser.handler().problem.empty() ? parser.handler().problem : ec.message();
-    return DataLoss("LUKS2 metadata: invalid JSON: " + why);
-  }
-  return OkStatus();
-}
-
-// ---- Pass 2: typed accessors over the DOM; every error names the JSON path. ----
-
-Error Bad(const std::string& path, std::string_view what) {
-  return Error(ErrorCode::kDataLoss, "LUKS2 metadata: " + path + ": " + std::string(what));
-}
-
-Result<const json::value*> Field(const json::object& o, std::string_view key,
-                                 const std::string& path) {
-  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  if (v == nullptr) return tl::unexpected(Bad(path + "." + std::string(key), "missing"));
-  return v;
-}
-
-Result<const json::object*> ObjectField(const json::object& o, std::string_view key,
-                                        const std::string& path) {
-  const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  if (!v->is_object()) return tl::unexpected(Bad(path + "." + std::string(key), "not an object"));
-  return &v->get_object();
-}
-
-Result<const json::array*> ArrayField(const json::object& o, std::string_view key,
-                                      const std::string& path) {
-  const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  if (!v->is_array()) return tl::unexpected(Bad(path + "." + std::string(key), "not an array"));
-  return &v->get_array();
-}
-
-Result<std::string> AsDisplayString(const json::value& v, const std::string& path) {
-  if (!v.is_string()) return tl::unexpected(Bad(path, "not a string"));
-  const json::string& s = v.get_string();
-  std::string out(s.data(), s.size());
-  if (!IsDisplayable(out)) return tl::unexpected(Bad(path, "contains control characters"));
-  return out;
-}
-
-Result<std::string> StringField(const json::object& o, std::string_view key,
-                                const std::string& path) {
-  const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  return AsDisplayString(*v, path + "." + std::string(key));
-}
-
-// A JSON integer >= 0 (cryptsetup's json_type_int fields).
-Result<uint64_t> IntField(const json::object& o, std::string_view key, const std::string& path) {
-  const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  const std::string p = path + "." + std::string(key);
-  if (const int64_t* i = v->if_int64()) {
-    if (*i < 0) return tl::unexpected(Bad(p, "negative"));
-    return static_cast<uint64_t>(*i);
-  }
-  if (const uint64_t* u = v->if_uint64()) return *u;
-  return tl::unexpected(Bad(p, "not an integer"));
-}
-
-// A "string-uint64": decimal digits in a JSON string, no sign, no overflow.
-Result<uint64_t> ParseU64(std::string_view text, const std::string& path) {
-  if (text.empty() || text.size() > 20) return tl::unexpected(Bad(path, "not a uint64 string"));
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return tl::unexpected(Bad(path, "not a uint64 string"));
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (value > (UINT64_MAX - digit) / 10) return tl::unexpected(Bad(path, "out of range"));
-    value = value * 10 + digit;
-  }
-  return value;
-}
-
-Result<uint64_t> U64Field(const json::object& o, std::string_view key, const std::string& path) {
-  const std::string p = path + "." + std::string(key);
-  const std::string s = VEIL_TRY_VALUE(StringField(o, key, path));
-  return ParseU64(s, p);
-}
-
-// Object names of keyslots, digests, segments and tokens: decimal numbers.
-Result<uint32_t> ParseId(std::string_view name, const std::string& path, uint32_t max) {
-  if (name.empty() || name.size() > 9 ||
-      !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return tl::unexpected(Bad(path, "object name is not a decimal number"));
-  }
-  const uint32_t id = static_cast<uint32_t>(std::stoul(std::string(name)));
-  if (id >= max) return tl::unexpected(Bad(path, "id out of range"));
-  return id;
-}
-
-Result<size_t> Base64Field(const json::object& o, std::string_view key, const std::string& path) {
-  const std::string s = VEIL_TRY_VALUE(StringField(o, key, path));
-  auto decoded = Base64Decode(s);
-  if (!decoded) return tl::unexpected(Bad(path + "." + std::string(key), "invalid base64"));
-  return decoded->size();
-}
-
-Result<std::vector<uint32_t>> IdArray(const json::object& o, std::string_view key,
-                                      const std::string& path, uint32_t max) {
-  const json::array* a = VEIL_TRY_VALUE(ArrayField(o, key, path));
-  std::vector<uint32_t> ids;
-  for (size_t i = 0; i < a->size(); ++i) {
-    const std::string p = path + "." + std::string(key) + "[" + std::to_string(i) + "]";
-    const std::string s = VEIL_TRY_VALUE(AsDisplayString((*a)[i], p));
-    ids.push_back(VEIL_TRY_VALUE(ParseId(s, p, max)));
-  }
-  return ids;
-}
-
-Result<std::vector<std::string>> StringArray(const json::array& a, const std::string& path) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < a.size(); ++i) {
-    out.push_back(VEIL_TRY_VALUE(AsDisplayString(a[i], path + "[" + std::to_string(i) + "]")));
-  }
-  return out;
-}
+using internal::ObjectField;
+using internal::ParseId;
+using internal::ParseU64;
+using internal::StringArray;
+using internal::StringField;
+using internal::U64Field;
 
 constexpr uint32_t kMaxObjects = 1u << 20;
 
@@ -309,7 +129,7 @@ Result<HeaderInfo> ParseLuks2Metadata(const Luks2BinaryHeader& header) {
   json::monotonic_resource arena;
   json::error_code ec;
   const json::value root = json::parse(json::string_view(header.json.data(), header.json.size()),
-                                       ec, &arena, StrictOptions());
+                                       ec, &arena, internal::StrictJsonOptions());
   if (ec) return DataLoss("LUKS2 metadata: invalid JSON: " + ec.message());
   if (!root.is_object()) return DataLoss("LUKS2 metadata: not a JSON object");
   const json::object& top = root.get_object();
