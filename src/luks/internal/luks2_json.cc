@@ -71,6 +71,11 @@ class StrictJsonHandler {
   std::string key_;
 };
 
+// "<path>.<key>", or "<key>" at the top level.
+std::string Join(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
 }  // namespace
 
 json::parse_options StrictJsonOptions() {
@@ -83,6 +88,11 @@ json::parse_options StrictJsonOptions() {
 }
 
 Status CheckJsonText(std::string_view text) {
+  // libcryptsetup reads exactly one object from the first byte of the area (validate_json_area:
+  // "Opening character must be left curly bracket"); Boost.JSON would skip whitespace first.
+  if (text.empty() || text.front() != '{') {
+    return DataLoss("LUKS2 metadata: the JSON area does not start with '{'");
+  }
   json::basic_parser<StrictJsonHandler> parser(StrictJsonOptions());
   json::error_code ec;
   const size_t n = parser.write_some(false, text.data(), text.size(), ec);
@@ -101,21 +111,21 @@ Error Bad(const std::string& path, std::string_view what) {
 Result<const json::value*> Field(const json::object& o, std::string_view key,
                                  const std::string& path) {
   const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  if (v == nullptr) return tl::unexpected(Bad(path + "." + std::string(key), "missing"));
+  if (v == nullptr) return tl::unexpected(Bad(Join(path, key), "missing"));
   return v;
 }
 
 Result<const json::object*> ObjectField(const json::object& o, std::string_view key,
                                         const std::string& path) {
   const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  if (!v->is_object()) return tl::unexpected(Bad(path + "." + std::string(key), "not an object"));
+  if (!v->is_object()) return tl::unexpected(Bad(Join(path, key), "not an object"));
   return &v->get_object();
 }
 
 Result<const json::array*> ArrayField(const json::object& o, std::string_view key,
                                       const std::string& path) {
   const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  if (!v->is_array()) return tl::unexpected(Bad(path + "." + std::string(key), "not an array"));
+  if (!v->is_array()) return tl::unexpected(Bad(Join(path, key), "not an array"));
   return &v->get_array();
 }
 
@@ -130,12 +140,15 @@ Result<std::string> AsDisplayString(const json::value& v, const std::string& pat
 Result<std::string> StringField(const json::object& o, std::string_view key,
                                 const std::string& path) {
   const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  return AsDisplayString(*v, path + "." + std::string(key));
+  std::string s = VEIL_TRY_VALUE(AsDisplayString(*v, Join(path, key)));
+  // libcryptsetup's json_contains_string: a field it reads as a string must not be empty.
+  if (s.empty()) return tl::unexpected(Bad(Join(path, key), "empty"));
+  return s;
 }
 
 Result<uint64_t> IntField(const json::object& o, std::string_view key, const std::string& path) {
   const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  const std::string p = path + "." + std::string(key);
+  const std::string p = Join(path, key);
   if (const int64_t* i = v->if_int64()) {
     if (*i < 0) return tl::unexpected(Bad(p, "negative"));
     return static_cast<uint64_t>(*i);
@@ -157,15 +170,18 @@ Result<uint64_t> ParseU64(std::string_view text, const std::string& path) {
 }
 
 Result<uint64_t> U64Field(const json::object& o, std::string_view key, const std::string& path) {
-  const std::string p = path + "." + std::string(key);
+  const std::string p = Join(path, key);
   const std::string s = VEIL_TRY_VALUE(StringField(o, key, path));
   return ParseU64(s, p);
 }
 
 Result<uint32_t> ParseId(std::string_view name, const std::string& path, uint32_t max) {
+  // Canonical only: libcryptsetup finds keyslot 0 and segment 0 by the names "0" (snprintf "%u")
+  // and compares references as strings, so "00" would be a second name for what it calls 0.
   if (name.empty() || name.size() > 9 ||
-      !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return tl::unexpected(Bad(path, "object name is not a decimal number"));
+      !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      (name.size() > 1 && name[0] == '0')) {
+    return tl::unexpected(Bad(path, "object name is not a decimal number without leading zeros"));
   }
   const uint32_t id = static_cast<uint32_t>(std::stoul(std::string(name)));
   if (id >= max) return tl::unexpected(Bad(path, "id out of range"));
@@ -175,7 +191,7 @@ Result<uint32_t> ParseId(std::string_view name, const std::string& path, uint32_
 Result<size_t> Base64Field(const json::object& o, std::string_view key, const std::string& path) {
   const std::string s = VEIL_TRY_VALUE(StringField(o, key, path));
   auto decoded = Base64Decode(s);
-  if (!decoded) return tl::unexpected(Bad(path + "." + std::string(key), "invalid base64"));
+  if (!decoded) return tl::unexpected(Bad(Join(path, key), "invalid base64"));
   return decoded->size();
 }
 
@@ -184,7 +200,7 @@ Result<std::vector<uint32_t>> IdArray(const json::object& o, std::string_view ke
   const json::array* a = VEIL_TRY_VALUE(ArrayField(o, key, path));
   std::vector<uint32_t> ids;
   for (size_t i = 0; i < a->size(); ++i) {
-    const std::string p = path + "." + std::string(key) + "[" + std::to_string(i) + "]";
+    const std::string p = Join(path, key) + "[" + std::to_string(i) + "]";
     const std::string s = VEIL_TRY_VALUE(AsDisplayString((*a)[i], p));
     ids.push_back(VEIL_TRY_VALUE(ParseId(s, p, max)));
   }

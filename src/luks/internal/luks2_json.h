@@ -26,7 +26,7 @@ Error Bad(const std::string& path, std::string_view what);
 // Pass 1 over the JSON text, before any DOM (Boost.JSON's DOM would silently accept what must not
 // be): refuses duplicate object keys (json-c, which cryptsetup uses, keeps the last one: a parser
 // differential would let an image show Veil one PBKDF cost and cryptsetup another), non-integral
-// numbers, comments and nesting deeper than kMaxJsonDepth.
+// numbers, comments and nesting deeper than kMaxJsonDepth; and any text before the opening '{'.
 [[nodiscard]] Status CheckJsonText(std::string_view text);
 
 // The options of both passes: no comments, no trailing commas, valid UTF-8, depth kMaxJsonDepth.
@@ -45,6 +45,7 @@ boost::json::parse_options StrictJsonOptions();
 // A JSON string without control characters (it may be shown on a terminal).
 [[nodiscard]] Result<std::string> AsDisplayString(const boost::json::value& v,
                                                   const std::string& path);
+// A non-empty display string (libcryptsetup refuses an empty one wherever it reads a string).
 [[nodiscard]] Result<std::string> StringField(const boost::json::object& o, std::string_view key,
                                               const std::string& path);
 // A JSON integer >= 0 (cryptsetup's json_type_int fields).
@@ -54,7 +55,8 @@ boost::json::parse_options StrictJsonOptions();
 [[nodiscard]] Result<uint64_t> ParseU64(std::string_view text, const std::string& path);
 [[nodiscard]] Result<uint64_t> U64Field(const boost::json::object& o, std::string_view key,
                                         const std::string& path);
-// Object names of keyslots, digests, segments and tokens: decimal numbers below `max`.
+// Object names of keyslots, digests, segments and tokens, and references to them: decimal numbers
+// below `max`, without leading zeros.
 [[nodiscard]] Result<uint32_t> ParseId(std::string_view name, const std::string& path,
                                        uint32_t max);
 // A base64 string; returns the decoded length.
