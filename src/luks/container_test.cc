@@ -280,6 +280,18 @@ TEST_F(OpenVolumeKeyTest, OnlyTheValidatedCopyReachesLibcryptsetup) {
   ExpectFastFailure(newer, ErrorCode::kResourceExhausted);
 }
 
+TEST_F(OpenVolumeKeyTest, Luks2SegmentWithAnIvTweakOpens) {
+  // libcryptsetup reports no IV offset for LUKS2 (crypt_get_iv_offset is 0): that is not a
+  // disagreement with Veil's parser, which reads the segment's iv_tweak.
+  auto b = luks2_->bytes;
+  EditLuks2Json(
+      b, [](json::object& o) { o["segments"].as_object()["0"].as_object()["iv_tweak"] = "8"; });
+  auto opened = OpenVolumeKey(std::span<const uint8_t>(b), kPass);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  EXPECT_TRUE(opened->volume_key.Equals(*key2_));
+  EXPECT_EQ(opened->layout.iv_tweak, 8u);
+}
+
 TEST_F(OpenVolumeKeyTest, NoKeyslotForTheSegment) {
   auto b = luks1_->bytes;
   StoreBe32At(b, 208, 0x0000DEAD);  // disable slot 0
