@@ -266,8 +266,8 @@ case("valid-luks2-pretty-printed", "accept", "accept",
      with_json(json.dumps(meta_of(), indent=2)))
 case("valid-luks2-metadata-size-32k", "accept", "accept", resized(32768))
 case("valid-luks2-metadata-size-64k", "accept", "accept", resized(65536))
-case("valid-luks2-metadata-size-64k-secondary-only", "accept", "accept",
-     resized(65536, secondary_only=True))
+case("limit-luks2-metadata-size-64k-secondary-only", "accept", "refuse",
+     resized(65536, secondary_only=True), "only one of the two LUKS2 metadata copies")
 case("valid-luks2-fixed-size-segment", "accept", "accept", edited(setter(seg, size="1048576")))
 case("valid-luks2-detached-header", "accept", "accept", edited(setter(seg, offset="0")))
 case("valid-luks2-config-flags", "accept", "accept",
@@ -300,13 +300,17 @@ def filled_to(length):
 
 case("valid-luks2-json-fills-the-area", "accept", "accept", with_json(filled_to(12287)))
 
-# Damaged copies: one good copy is enough for both.
+# One damaged copy: libcryptsetup recovers it from the other unless blkid finds another
+# signature on the device; Veil, which cannot probe as blkid does, refuses them all.
 img = read(ARGON)
 img[4096 + 10] ^= 1
-case("valid-luks2-invalid-checksum-hdr0", "accept", "accept", img)
+case("limit-luks2-invalid-checksum-hdr0", "accept", "refuse", img, "only one of the two LUKS2 metadata copies")
 img = read(ARGON)
 img[HDR + 4096 + 10] ^= 1
-case("valid-luks2-invalid-checksum-hdr1", "accept", "accept", img)
+case("limit-luks2-invalid-checksum-hdr1", "accept", "refuse", img, "only one of the two LUKS2 metadata copies")
+img = read(ARGON)
+img[0:8] = b"-rom1fs-"  # found by luks_cryptsetup_diff_fuzz: a romfs, and a LUKS2 by its secondary
+case("luks2-foreign-signature-over-the-primary", "refuse", "refuse", img)
 img = read(ARGON)
 img[HDR + 16:HDR + 24] = struct.pack(">Q", be64(img, 16) + 1)
 resign(img, HDR)
@@ -322,7 +326,7 @@ set_json(img, compact(m2), copies=(HDR,))
 case("valid-luks2-same-seqid-secondary-differs", "accept", "accept", img)
 img = read(ARGON)
 img[0:4096] = bytes(4096)
-case("valid-luks2-primary-wiped", "accept", "accept", img)
+case("limit-luks2-primary-wiped", "accept", "refuse", img, "only one of the two LUKS2 metadata copies")
 
 # What libcryptsetup accepts and Veil refuses: Veil's documented limits.
 case("limit-luks2-segment-unknown-type", "accept", "refuse",
@@ -354,6 +358,19 @@ case("limit-luks2-priority-5", "accept", "refuse",
      edited(lambda m: m["keyslots"]["0"].update(priority=5)), "not 0, 1 or 2")
 case("limit-luks2-af-stripes-1", "accept", "refuse", edited(setter(af, stripes=1)),
      "only 4000 is valid")
+case("limit-luks2-key-size-1024", "accept", "refuse",
+     edited(lambda m: m["keyslots"]["0"].update(key_size=1024)), "key_size: out of range")
+case("limit-luks2-token-id-32", "accept", "refuse",
+     edited(lambda m: m["tokens"].update({"32": {"type": "veil-test", "keyslots": []}})),
+     "id out of range")
+case("limit-luks2-negative-integer", "accept", "refuse", edited(setter(kdf, time=-4)), "negative")
+case("limit-luks2-non-integral-number", "accept", "refuse",
+     edited(lambda m: token(m, keyslots=[], ratio=0.5)), "non-integral number")
+case("limit-luks2-json-comment", "accept", "refuse",
+     with_json(txt.replace('"tokens":{}', '"tokens":{/* c */}')), "invalid JSON")
+case("limit-luks2-invalid-utf8", "accept", "refuse",
+     with_json(txt.replace('"tokens":{}', '"tokens":{"0":{"type":"t","keyslots":[],"x":"\xff"}}')
+               .encode("latin-1")), "invalid JSON")
 case("limit-luks2-duplicate-key", "accept", "refuse",
      with_json(txt.replace('"memory":32,', '"memory":32,"memory":64,')), "duplicate key")
 img = read(ARGON)
@@ -390,6 +407,11 @@ resign(img, 0)
 case("luks2-non-null-bytes-beyond-json", "refuse", "refuse", kill_secondary(img))
 case("luks2-deep-nesting", "refuse", "refuse",
      edited(lambda m: token(m, keyslots=[], deep=json.loads("[" * 100 + "]" * 100))))
+# json-c's limit: 32 levels in all (the top object, tokens, the token, then 29 arrays).
+case("valid-luks2-nesting-32", "accept", "accept",
+     edited(lambda m: token(m, keyslots=[], deep=json.loads("[" * 29 + "]" * 29))))
+case("luks2-nesting-33", "refuse", "refuse",
+     edited(lambda m: token(m, keyslots=[], deep=json.loads("[" * 30 + "]" * 30))))
 
 # Binary header.
 img = read(ARGON)
@@ -412,7 +434,8 @@ img = bytearray(read(ARGON)[:HDR]) + bytearray(resized(32768)[32768:])
 img[HDR + 256:HDR + 264] = struct.pack(">Q", HDR)
 img[HDR + 16:HDR + 24] = struct.pack(">Q", be64(img, 16) + 1)
 resign(img, HDR)
-case("luks2-primary-and-secondary-disagree-on-size", "accept", "accept", img)
+case("limit-luks2-primary-and-secondary-disagree-on-size", "accept", "refuse", img,
+     "does not match its position")
 
 # Found by luks_cryptsetup_diff_fuzz: a primary whose checksum verifies is there, whatever its
 # hdr_size within 16 KiB..4 MiB; libcryptsetup then looks for the secondary at that size only.

@@ -34,6 +34,17 @@ bool ValidHdrSize(uint64_t size) {
   return false;
 }
 
+// An image of which only one metadata copy is usable. libcryptsetup would recover the other copy
+// from it, and first probes the device for other signatures (blkid): a device that is also, say,
+// a romfs where the damaged copy was is "ambiguous" and refused. Veil cannot probe as blkid does,
+// so it refuses every such image; `cryptsetup repair` makes it whole again.
+Error OneCopy(const std::string& why) {
+  return Error(ErrorCode::kDataLoss,
+               why +
+                   ": only one of the two LUKS2 metadata copies is usable (repair the image "
+                   "with cryptsetup repair)");
+}
+
 std::string Where(uint64_t offset) {
   return offset == 0 ? std::string("primary LUKS2 header")
                      : "secondary LUKS2 header at offset " + std::to_string(offset);
@@ -129,13 +140,14 @@ Result<ParsedHeader> ParseLuks2(std::span<const uint8_t> bytes) {
   // A copy whose checksum verifies is there, and must then be valid through and through: an
   // error in it refuses the image rather than sending Veil to the other copy. Nothing honest
   // writes such a copy, and libcryptsetup would not look for the secondary where Veil might: it
-  // scans for one only when the primary is absent or damaged.
+  // scans for one only when the primary is absent or damaged. Both copies must be there (see
+  // OneCopy) unless the bytes end before the secondary.
   auto complete = [&](Luks2BinaryHeader header) -> Result<Copy> {
     VEIL_TRY(CheckLuks2Copy(bytes, header));
     HeaderInfo info = VEIL_TRY_VALUE(ParseLuks2Metadata(header));
     return Copy{std::move(header), std::move(info)};
   };
-  // Absent or damaged (kDataLoss) is a warning; a checksum Veil cannot verify refuses the image.
+  // Absent or damaged is kDataLoss; a checksum Veil cannot verify refuses the image at once.
   auto usable = [](const Result<Luks2BinaryHeader>& r) -> Status {
     if (!r && r.error().code != ErrorCode::kDataLoss) return tl::unexpected(r.error());
     return OkStatus();
@@ -154,11 +166,10 @@ Result<ParsedHeader> ParseLuks2(std::span<const uint8_t> bytes) {
     } else {
       auto s = ReadLuks2Copy(bytes, off);
       VEIL_TRY(usable(s));
-      if (s) {
-        secondary = VEIL_TRY_VALUE(complete(*s));
-      } else {
-        warnings.push_back("secondary LUKS2 header unusable: " + s.error().message);
-      }
+      if (!s)
+        return tl::unexpected(
+            OneCopy("the secondary LUKS2 header is unusable: " + s.error().message));
+      secondary = VEIL_TRY_VALUE(complete(*s));
     }
   } else {
     // As cryptsetup does, look for the secondary copy at every offset it may have, and take the
@@ -171,19 +182,16 @@ Result<ParsedHeader> ParseLuks2(std::span<const uint8_t> bytes) {
       auto s = ReadLuks2Copy(bytes, off);
       VEIL_TRY(usable(s));
       if (s) {
-        secondary = VEIL_TRY_VALUE(complete(*s));
-        warnings.push_back("primary LUKS2 header unusable (" + p.error().message +
-                           "); using the secondary copy");
-        break;
+        (void)VEIL_TRY_VALUE(complete(*s));
+        return tl::unexpected(OneCopy("the primary LUKS2 header is unusable (" + p.error().message +
+                                      "), the secondary at " + std::to_string(off) + " is valid"));
       }
     }
-    if (!secondary) {
-      return MakeError(p.error().code, p.error().message + "; no usable secondary header either");
-    }
+    return MakeError(p.error().code, p.error().message + "; no usable secondary header either");
   }
 
   ParsedHeader out;
-  if (primary && secondary) {
+  if (secondary) {
     const uint64_t size = primary->header.hdr_size;
     if (secondary->header.seqid != primary->header.seqid) {
       warnings.push_back("primary and secondary LUKS2 headers differ (seqid " +
@@ -197,13 +205,8 @@ Result<ParsedHeader> ParseLuks2(std::span<const uint8_t> bytes) {
       out.info = std::move(primary->info);
       out.unused_copy = std::make_pair(size, 2 * size);
     }
-  } else if (primary) {
-    const uint64_t size = primary->header.hdr_size;
-    if (bytes.size() >= 2 * size) out.unused_copy = std::make_pair(size, 2 * size);
-    out.info = std::move(primary->info);
   } else {
-    out.unused_copy = std::make_pair(uint64_t{0}, secondary->header.hdr_size);
-    out.info = std::move(secondary->info);
+    out.info = std::move(primary->info);  // the bytes end before the secondary
   }
   for (auto& w : warnings) out.info.warnings.push_back(std::move(w));
   return out;

@@ -56,18 +56,20 @@ struct Luks2BinaryHeader {
 // A parsed header of either version.
 struct ParsedHeader {
   HeaderInfo info;
-  // LUKS2: the byte range [first, second) of the metadata copy that was NOT chosen (damaged,
-  // older, or equal and redundant: the secondary). OpenVolumeKey blanks it in its private copy so
-  // that libcryptsetup can only see the metadata that Veil validated.
+  // LUKS2: the byte range [first, second) of the metadata copy that was NOT chosen (the older,
+  // or on a tie the secondary). OpenVolumeKey blanks it in its private copy so that libcryptsetup
+  // can only see the metadata that Veil validated.
   std::optional<std::pair<uint64_t, uint64_t>> unused_copy;
 };
 
 // Reads the primary header and, when `bytes` holds it, the secondary one at the primary's
 // hdr_size. Every copy whose checksum verifies must also pass CheckLuks2Copy and hold valid JSON
 // metadata, or the image is refused; the copy with the higher seqid is used (the primary on a
-// tie), as cryptsetup does. Only if the primary is absent or damaged is the secondary looked for
-// at every offset of the spec's table (the first one there is used). kDataLoss when no copy is
-// valid.
+// tie), as cryptsetup does. Both copies must be valid: an image with one absent or damaged copy
+// is kDataLoss (libcryptsetup would recover it, but refuses to on a device that holds another
+// signature, which only blkid can tell); only when the bytes end before the secondary is the
+// primary alone used, with a warning. If the primary is absent or damaged, the secondary is looked
+// for at every offset of the spec's table, for the error message. kDataLoss when no copy is valid.
 [[nodiscard]] Result<ParsedHeader> ParseLuks2(std::span<const uint8_t> bytes);
 
 }  // namespace veil::luks
