@@ -120,6 +120,11 @@ Result<HeaderInfo> ParseLuks1Header(std::span<const uint8_t> b) {
     if (slot.area_offset < kLuks1HeaderSize) {
       return DataLoss(SlotName(i) + ": key material overlaps the header");
     }
+    // libcryptsetup computes the byte offset in 32 bits (keyMaterialOffset * 512): from 4 GiB on
+    // it wraps, and the header it checks is not the one Veil reads.
+    if (slot.area_offset >= (uint64_t{1} << 32)) {
+      return DataLoss(SlotName(i) + ": key material at or past 4 GiB");
+    }
     if (payload_sectors != 0 && slot.area_offset + slot.area_size > layout.payload_offset_bytes) {
       return DataLoss(SlotName(i) + ": key material overlaps the payload");
     }

@@ -37,5 +37,21 @@ TEST(Luks1Refuses, HashLibcryptsetupCannotCompute) {
   }
 }
 
+// libcryptsetup multiplies the key-material offset (in sectors) by 512 in 32 bits: 2^23 sectors
+// wraps to 0, "inside the header", and it refuses the phdr; Veil, in 64 bits, read 4 GiB. With a
+// detached header (payload offset 0) nothing else bounded it.
+TEST(Luks1Refuses, KeyMaterialOffsetPastFourGiB) {
+  auto img = Fixture("luks1-aes-xts-plain64-sha256.bin");
+  testing::StoreBe32At(img, 104, 0);                       // detached: payload offset 0
+  testing::StoreBe32At(img, 208 + 7 * 48 + 40, 1u << 23);  // keyslot 7's key material
+  auto info = Inspect(img);
+  ASSERT_FALSE(info) << "Veil accepts it";
+  EXPECT_EQ(info.error().code, ErrorCode::kDataLoss) << info.error().ToString();
+  EXPECT_NE(info.error().message.find("keyslot 7: key material at or past 4 GiB"),
+            std::string::npos)
+      << info.error().message;
+  EXPECT_FALSE(CryptsetupLoads(img, /*luks1=*/true));
+}
+
 }  // namespace
 }  // namespace veil::luks
