@@ -9,11 +9,13 @@
 //     the primary header's version when Veil refused), with metadata locking off (which also
 //     turns off libcryptsetup's header auto-recovery: it never writes) and its log kept quiet.
 // A finding is an input that Veil accepts and libcryptsetup refuses, or that both accept but read
-// differently (payload offset, sector size, volume key size, UUID, and the cipher when Veil could
-// decrypt with it). Each input is judged as it is and padded with zeros to what its header
-// declares (at least 32 MiB, at most 1 GiB, sparse), since a header alone is "too small" for both;
-// LUKS2-looking inputs are judged again with their checksums recomputed, so that mutations reach
-// the JSON.
+// differently (payload offset, sector size, volume key size, UUID, LUKS2 metadata and keyslots
+// sizes, and the cipher when Veil could decrypt with it). Each input is judged as it is and padded
+// with zeros to what its header declares (at least 32 MiB, at most 1 GiB, sparse), since a header
+// alone is "too small" for both; LUKS2-looking inputs are judged again with their checksums
+// recomputed, so that mutations reach the JSON; and half of libFuzzer's mutations are made by a
+// JSON-aware mutator (below) that edits the metadata's DOM (removes, renames, adds or replaces a
+// member) in both copies and re-signs them.
 //
 // Two builds from this one file, as fuzz/luks_header_fuzz.cc:
 //   - libFuzzer (`make fuzz`, docs/fuzzing.md): a finding prints both verdicts and aborts;
@@ -267,6 +269,190 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!findings.empty()) __builtin_trap();
   return 0;
 }
+
+#ifdef VEIL_LIBFUZZER
+// A structure-aware mutator: byte flips seldom turn one valid LUKS2 JSON into another that tests a
+// rule (an empty string, a missing member, a reference with a leading zero, a value of the wrong
+// type). Half of the mutations are libFuzzer's own; the other half parse the primary copy's JSON,
+// make one to three edits of the DOM, write the result into both copies and re-sign them.
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <cstdlib>
+#include <random>
+
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+
+namespace {
+
+namespace json = boost::json;
+
+// Where a value sits: a member of an object or an element of an array.
+struct Place {
+  json::value* value;
+  json::object* object = nullptr;
+  std::string key;
+  json::array* array = nullptr;
+  size_t index = 0;
+};
+
+void Collect(json::value& v, std::vector<Place>& out) {
+  if (json::object* o = v.if_object()) {
+    for (auto& kv : *o) {
+      out.push_back(Place{&kv.value(), o, std::string(kv.key()), nullptr, 0});
+      Collect(kv.value(), out);
+    }
+  } else if (json::array* a = v.if_array()) {
+    for (size_t i = 0; i < a->size(); ++i) {
+      out.push_back(Place{&(*a)[i], nullptr, "", a, i});
+      Collect((*a)[i], out);
+    }
+  }
+}
+
+const char* const kKeys[] = {
+    "0",        "1",         "2",        "00",           "31",         "32",
+    "flags",    "integrity", "priority", "requirements", "mandatory",  "type",
+    "size",     "offset",    "salt",     "hash",         "encryption", "key_size",
+    "keyslots", "segments",  "iv_tweak", "sector_size",  "json_size",  "keyslots_size",
+    "stripes"};
+
+json::value Interesting(std::minstd_rand& rng, const std::vector<Place>& places) {
+  switch (rng() % 24) {
+    case 0:
+      return "";
+    case 1:
+      return "0";
+    case 2:
+      return "00";
+    case 3:
+      return "1";
+    case 4:
+      return "-1";
+    case 5:
+      return "dynamic";
+    case 6:
+      return "crypt";
+    case 7:
+      return "luks2";
+    case 8:
+      return "backup-final";
+    case 9:
+      return 0;
+    case 10:
+      return -1;
+    case 11:
+      return 512;
+    case 12:
+      return 4096;
+    case 13:
+      return 4000;
+    case 14:
+      return uint64_t{1} << 32;
+    case 15:
+      return INT64_MAX;
+    case 16:
+      return true;
+    case 17:
+      return nullptr;
+    case 18:
+      return json::array{};
+    case 19:
+      return json::object{};
+    case 20:
+      return json::array{"0"};
+    case 21:
+      return json::array{"1"};
+    case 22:
+      return json::array{"backup-final"};
+    default:
+      return places.empty() ? json::value("x") : *places[rng() % places.size()].value;
+  }
+}
+
+// A numeric string moved a little ("16777216" -> "16776704"), or any other value replaced.
+json::value Nudged(const json::value& v, std::minstd_rand& rng, const std::vector<Place>& places) {
+  if (const json::string* s = v.if_string()) {
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(s->c_str(), &end, 10);
+    if (end != s->c_str() && *end == '\0') {
+      static const long long kSteps[] = {1, -1, 512, -512, 4096, -4096};
+      const unsigned long long m =
+          rng() % 4 == 0 ? n * 2 : n + static_cast<unsigned long long>(kSteps[rng() % 6]);
+      return json::value(std::to_string(m));
+    }
+  }
+  if (const int64_t* i = v.if_int64()) {
+    // In unsigned arithmetic: wrapping around is a fine mutation, signed overflow is UB.
+    return json::value(static_cast<int64_t>(static_cast<uint64_t>(*i) + rng() % 9 - 4));
+  }
+  return Interesting(rng, places);
+}
+
+void EditOnce(json::value& root, std::minstd_rand& rng) {
+  std::vector<Place> places;
+  Collect(root, places);
+  if (places.empty()) return;
+  Place& p = places[rng() % places.size()];
+  switch (rng() % 5) {
+    case 0:  // remove it
+      if (p.object != nullptr) p.object->erase(p.key);
+      if (p.array != nullptr) p.array->erase(p.array->begin() + static_cast<ptrdiff_t>(p.index));
+      return;
+    case 1:  // rename it
+      if (p.object != nullptr) {
+        json::value moved = *p.value;
+        p.object->erase(p.key);
+        (*p.object)[kKeys[rng() % std::size(kKeys)]] = std::move(moved);
+      }
+      return;
+    case 2:  // add a member beside it
+      if (p.object != nullptr) {
+        (*p.object)[kKeys[rng() % std::size(kKeys)]] = Interesting(rng, places);
+      } else if (p.array != nullptr) {
+        p.array->push_back(Interesting(rng, places));
+      }
+      return;
+    case 3:
+      *p.value = Nudged(*p.value, rng, places);
+      return;
+    default:
+      *p.value = Interesting(rng, places);
+      return;
+  }
+}
+
+}  // namespace
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
+                                          unsigned int seed) {
+  std::minstd_rand rng(seed);
+  const std::span<const uint8_t> in(data, size);
+  if (rng() % 2 == 0 || size < 4096 || data[6] != 0 || data[7] != 2) {
+    return LLVMFuzzerMutate(data, size, max_size);
+  }
+  const uint64_t hdr = Be64(in, 8);
+  if (hdr < 16384 || hdr > size) return LLVMFuzzerMutate(data, size, max_size);
+  const char* text = reinterpret_cast<const char*>(data + 4096);
+  const size_t area = static_cast<size_t>(hdr) - 4096;
+  json::error_code ec;
+  json::value root = json::parse(json::string_view(text, strnlen(text, area)), ec);
+  if (ec) return LLVMFuzzerMutate(data, size, max_size);
+  for (unsigned n = 1 + rng() % 3; n > 0; --n) EditOnce(root, rng);
+  const std::string out = json::serialize(root);
+  if (out.size() >= area) return LLVMFuzzerMutate(data, size, max_size);
+  std::vector<uint8_t> b(data, data + size);
+  for (size_t off : {size_t{0}, static_cast<size_t>(hdr)}) {
+    if (off + hdr > b.size()) continue;
+    std::fill(b.begin() + static_cast<ptrdiff_t>(off + 4096),
+              b.begin() + static_cast<ptrdiff_t>(off + hdr), 0);
+    std::copy(out.begin(), out.end(), b.begin() + static_cast<ptrdiff_t>(off + 4096));
+    Resign(b, off);
+  }
+  std::copy(b.begin(), b.end(), data);
+  return size;
+}
+#endif
 
 #ifndef VEIL_LIBFUZZER
 #include <filesystem>
