@@ -22,12 +22,17 @@ if(VEIL_FUZZ)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
-# veil_fuzz_target(NAME LIBS <libs> TEST <ctest name> CORPUS <dir>)
+# veil_fuzz_target(NAME LIBS <libs> TEST <ctest name> CORPUS <dir> [LABEL <label>]
+#                  [REPLAY_ARGS <args>...])
 #
-# Builds fuzz/NAME.cc against LIBS as described above, and a ctest test (label unit) replaying
-# CORPUS.
+# Builds fuzz/NAME.cc against LIBS as described above, and a ctest test replaying CORPUS, labelled
+# LABEL (default unit; integration for a target that drives a real outside library). REPLAY_ARGS
+# go before CORPUS to the plain replay program only (libFuzzer would take them for inputs).
 function(veil_fuzz_target name)
-  cmake_parse_arguments(ARG "" "TEST;CORPUS" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TEST;CORPUS;LABEL" "LIBS;REPLAY_ARGS" ${ARGN})
+  if(NOT ARG_LABEL)
+    set(ARG_LABEL unit)
+  endif()
   add_executable(${name} ${PROJECT_SOURCE_DIR}/fuzz/${name}.cc)
   target_link_libraries(${name} PRIVATE ${ARG_LIBS})
   if(VEIL_FUZZ)
@@ -35,7 +40,7 @@ function(veil_fuzz_target name)
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
     add_test(NAME ${ARG_TEST} COMMAND ${name} -runs=0 ${ARG_CORPUS})
   else()
-    add_test(NAME ${ARG_TEST} COMMAND ${name} ${ARG_CORPUS})
+    add_test(NAME ${ARG_TEST} COMMAND ${name} ${ARG_REPLAY_ARGS} ${ARG_CORPUS})
   endif()
-  set_tests_properties(${ARG_TEST} PROPERTIES LABELS unit)
+  set_tests_properties(${ARG_TEST} PROPERTIES LABELS ${ARG_LABEL})
 endfunction()

@@ -4,7 +4,7 @@
 #
 #   fuzz/run.sh BUILD_DIR
 #     FUZZ_SECONDS  seconds per target (default 60)
-#     FUZZ_TARGETS  which targets (default: all three)
+#     FUZZ_TARGETS  which targets (default: all four)
 #     FUZZ_WORK     working directory (default BUILD_DIR/fuzz-work): <target>/corpus grows across
 #                   runs (the committed seeds are copied in each time, never written back),
 #                   <target>/artifacts keeps crash/leak/timeout/oom inputs, <target>/fuzz.log the
@@ -19,18 +19,19 @@ build=${1:?usage: fuzz/run.sh BUILD_DIR}
 build=$(cd "$build" && pwd)
 seconds=${FUZZ_SECONDS:-60}
 work=${FUZZ_WORK:-$build/fuzz-work}
-targets=${FUZZ_TARGETS:-luks_header_fuzz disk_image_fuzz partition_table_fuzz}
+targets=${FUZZ_TARGETS:-luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fuzz partition_table_fuzz}
 
 # target -> committed corpus, -max_len, dictionary.
 #   luks: a LUKS2 header pair with its JSON areas is 2 x hdr_size; 64 KiB holds two 32 KiB copies
 #     (the seeds are 2 x 16 KiB) and the secondary-magic scan at 16 and 32 KiB.
+#   luks-diff: 128 KiB holds every generated header whole (the largest are two 64 KiB copies).
 #   disk: 128 KiB holds every seed whole (vhd-fixed.vhd is 64 KiB + its 512-byte footer) and a
 #     qcow2 with a few clusters of tables and data.
 #   partition: 8 bytes of disk size, then 64 KiB of disk: a GPT's header and 128 entries at 4 KiB
 #     sectors (the seeds are exactly 65544 bytes).
-corpus_of() { case $1 in luks_header_fuzz) echo luks ;; disk_image_fuzz) echo disk ;; *) echo partition ;; esac; }
-max_len_of() { case $1 in luks_header_fuzz) echo 65536 ;; disk_image_fuzz) echo 131072 ;; *) echo 65544 ;; esac; }
-dict_of() { case $1 in luks_header_fuzz) echo luks_header ;; disk_image_fuzz) echo disk_image ;; *) echo partition_table ;; esac; }
+corpus_of() { case $1 in luks_header_fuzz) echo luks ;; luks_cryptsetup_diff_fuzz) echo luks-diff ;; disk_image_fuzz) echo disk ;; *) echo partition ;; esac; }
+max_len_of() { case $1 in luks_header_fuzz) echo 65536 ;; luks_cryptsetup_diff_fuzz|disk_image_fuzz) echo 131072 ;; *) echo 65544 ;; esac; }
+dict_of() { case $1 in luks_header_fuzz|luks_cryptsetup_diff_fuzz) echo luks_header ;; disk_image_fuzz) echo disk_image ;; *) echo partition_table ;; esac; }
 
 symbolizer=$(command -v llvm-symbolizer-14 || command -v llvm-symbolizer || true)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0${symbolizer:+:external_symbolizer_path=$symbolizer}}

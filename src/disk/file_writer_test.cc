@@ -56,8 +56,10 @@ TEST(FileWriterTest, DirectWritesAlignedRangesAndBuffersTheRest) {
   const size_t size = 8 * block + 1536;  // a tail that is a multiple of 512 only
   std::vector<uint8_t> expected(size);
   testutil::FillRandom(expected, 7);
-  // Aligned memory, as the pipeline's buffers are.
-  auto* aligned = static_cast<uint8_t*>(std::aligned_alloc(4096, size + 4096));
+  // Aligned memory, as the pipeline's buffers are. aligned_alloc wants a size that is a multiple
+  // of the alignment (C11 7.22.3.1; ASan reports any other size).
+  const size_t capacity = (size + 4095) / 4096 * 4096;
+  auto* aligned = static_cast<uint8_t*>(std::aligned_alloc(4096, capacity));
   ASSERT_NE(aligned, nullptr);
   std::unique_ptr<uint8_t, decltype(&std::free)> owner(aligned, &std::free);
   std::memcpy(aligned, expected.data(), size);

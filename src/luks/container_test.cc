@@ -262,12 +262,13 @@ TEST_F(OpenVolumeKeyTest, UnsupportedPayloadCipherIsUnimplemented) {
 }
 
 TEST_F(OpenVolumeKeyTest, OnlyTheValidatedCopyReachesLibcryptsetup) {
-  // Primary damaged: Veil validates the secondary and libcryptsetup recovers from it.
+  // Primary damaged: refused before libcryptsetup could recover it from the secondary (which it
+  // refuses to do on a device holding another signature, and Veil cannot probe for those).
   auto b = luks2_->bytes;
   b[4100] ^= 1;
-  auto opened = OpenVolumeKey(std::span<const uint8_t>(b), kPass);
-  ASSERT_TRUE(opened) << opened.error().ToString();
-  EXPECT_TRUE(opened->volume_key.Equals(*key2_));
+  const Error damaged = ExpectFastFailure(b, ErrorCode::kDataLoss);
+  EXPECT_NE(damaged.message.find("only one of the two LUKS2 metadata copies"), std::string::npos)
+      << damaged.message;
 
   // A newer secondary with an absurd cost: Veil follows cryptsetup's choice (higher seqid) and
   // refuses, rather than validating the primary while libcryptsetup would use the secondary.
@@ -278,6 +279,18 @@ TEST_F(OpenVolumeKeyTest, OnlyTheValidatedCopyReachesLibcryptsetup) {
   v.at("keyslots").at("0").at("kdf").as_object()["memory"] = 67108864;
   testing::SetLuks2Json(newer, hdr, json::serialize(v));
   ExpectFastFailure(newer, ErrorCode::kResourceExhausted);
+}
+
+TEST_F(OpenVolumeKeyTest, Luks2SegmentWithAnIvTweakOpens) {
+  // libcryptsetup reports no IV offset for LUKS2 (crypt_get_iv_offset is 0): that is not a
+  // disagreement with Veil's parser, which reads the segment's iv_tweak.
+  auto b = luks2_->bytes;
+  EditLuks2Json(
+      b, [](json::object& o) { o["segments"].as_object()["0"].as_object()["iv_tweak"] = "8"; });
+  auto opened = OpenVolumeKey(std::span<const uint8_t>(b), kPass);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  EXPECT_TRUE(opened->volume_key.Equals(*key2_));
+  EXPECT_EQ(opened->layout.iv_tweak, 8u);
 }
 
 TEST_F(OpenVolumeKeyTest, NoKeyslotForTheSegment) {

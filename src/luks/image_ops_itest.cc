@@ -33,12 +33,18 @@ constexpr std::string_view kPass = "q0tVNjmAYk2pB8tdM9hzZ3f6o2kUeqZcq1r8DeS0z1o=
 constexpr uint64_t kMiB = 1 << 20;
 
 // A 16 MiB disk with recognisable patterns (for qemu-io read -P), random data and holes.
+// A disk of `size` bytes (a multiple of 1 MiB, at least 1 MiB): zeros with a filled run at 1/16,
+// a short unaligned run after 5/16, random bytes over [1/2, 5/8) and a filled last 4 KiB. Every
+// feature is placed relative to the size, so a smaller disk keeps them all inside it (the 16 MiB
+// default is laid out at 1, 5 and 8 MiB).
 std::vector<uint8_t> PatternedDisk(uint64_t size = 16 * kMiB) {
+  EXPECT_TRUE(size >= kMiB && size % kMiB == 0) << size;
   std::vector<uint8_t> d(size, 0);
-  std::fill(d.begin() + kMiB, d.begin() + kMiB + 65536, 0xa5);
-  std::fill(d.begin() + 5 * kMiB + 512, d.begin() + 5 * kMiB + 512 + 4096, 0x3c);
-  const auto random = Pattern(2 * kMiB, 11);
-  std::copy(random.begin(), random.end(), d.begin() + 8 * kMiB);
+  const uint64_t unit = size / 16;
+  std::fill(d.begin() + unit, d.begin() + unit + 65536, 0xa5);
+  std::fill(d.begin() + 5 * unit + 512, d.begin() + 5 * unit + 512 + 4096, 0x3c);
+  const auto random = Pattern(2 * unit, 11);
+  std::copy(random.begin(), random.end(), d.begin() + 8 * unit);
   std::fill(d.end() - 4096, d.end(), 0x77);
   return d;
 }

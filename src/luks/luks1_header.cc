@@ -1,7 +1,9 @@
 #include "luks/luks1_header.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "luks/internal/fields.h"
@@ -23,6 +25,13 @@ constexpr size_t kSaltSize = 32;
 
 std::string SlotName(uint32_t i) { return "LUKS1 keyslot " + std::to_string(i); }
 
+// The hash specs Veil reads: those libcryptsetup computes with OpenSSL 3's default provider (it
+// refuses a LUKS1 header whose hash it cannot compute, or whose digest is under 20 bytes, such as
+// md5). Hashes that need OpenSSL's legacy provider (whirlpool) or another spelling are left out.
+constexpr std::array<std::string_view, 12> kLuks1Hashes = {
+    "sha1",     "sha224",   "sha256",   "sha384",   "sha512",      "ripemd160",
+    "sha3-224", "sha3-256", "sha3-384", "sha3-512", "blake2b-512", "blake2s-256"};
+
 }  // namespace
 
 Result<HeaderInfo> ParseLuks1Header(std::span<const uint8_t> b) {
@@ -40,6 +49,12 @@ Result<HeaderInfo> ParseLuks1Header(std::span<const uint8_t> b) {
   info.hash_spec = VEIL_TRY_VALUE(FixedString(b, kHashSpecAt, kNameSize, "LUKS1 hash spec", false));
   if (cipher.empty() || mode.empty() || info.hash_spec.empty()) {
     return DataLoss("LUKS1 header: empty cipher name, cipher mode or hash spec");
+  }
+  if (std::find(kLuks1Hashes.begin(), kLuks1Hashes.end(), info.hash_spec) == kLuks1Hashes.end()) {
+    std::string known;
+    for (std::string_view h : kLuks1Hashes) known += (known.empty() ? "" : ", ") + std::string(h);
+    return Unimplemented("LUKS1 hash spec '" + info.hash_spec + "' is not supported (Veil reads " +
+                         known + ")");
   }
   const uint32_t payload_sectors = LoadBe32(b, kPayloadOffsetAt);
   const uint32_t key_bytes = LoadBe32(b, kKeyBytesAt);
@@ -104,6 +119,11 @@ Result<HeaderInfo> ParseLuks1Header(std::span<const uint8_t> b) {
     if (slot.state == KeyslotState::kActive) slot.digest = 0;
     if (slot.area_offset < kLuks1HeaderSize) {
       return DataLoss(SlotName(i) + ": key material overlaps the header");
+    }
+    // libcryptsetup computes the byte offset in 32 bits (keyMaterialOffset * 512): from 4 GiB on
+    // it wraps, and the header it checks is not the one Veil reads.
+    if (slot.area_offset >= (uint64_t{1} << 32)) {
+      return DataLoss(SlotName(i) + ": key material at or past 4 GiB");
     }
     if (payload_sectors != 0 && slot.area_offset + slot.area_size > layout.payload_offset_bytes) {
       return DataLoss(SlotName(i) + ": key material overlaps the payload");

@@ -38,27 +38,38 @@ struct Luks2BinaryHeader {
   std::string_view json;
 };
 
-// Parses and verifies the binary header at `offset` of `bytes` (primary when offset is 0):
-// magic, version 2, hdr_size from the table, hdr_offset == offset, NUL-terminated fields, zero
-// padding, checksum algorithm "sha256", the checksum itself, and a NUL-terminated JSON area with
-// zeros after the NUL. kDataLoss for anything wrong (kUnimplemented for another checksum
-// algorithm). The result views `bytes`.
-[[nodiscard]] Result<Luks2BinaryHeader> ParseLuks2BinaryHeader(std::span<const uint8_t> bytes,
-                                                               uint64_t offset);
+// Whether the copy of the metadata at `offset` of `bytes` (the primary when offset is 0) is there
+// at all, decided as libcryptsetup's hdr_read_disk decides it: magic, version 2, hdr_offset equal
+// to `offset`, hdr_size within 16 KiB..4 MiB (a secondary's equal to its offset), and the checksum.
+// kDataLoss when the copy is absent, truncated or damaged (the other copy may still serve);
+// kUnimplemented for a checksum algorithm other than sha256 (Veil cannot tell whether that copy is
+// damaged). Fills hdr_size, seqid, hdr_offset and primary.
+[[nodiscard]] Result<Luks2BinaryHeader> ReadLuks2Copy(std::span<const uint8_t> bytes,
+                                                      uint64_t offset);
+
+// Veil's further checks of a copy that ReadLuks2Copy found: hdr_size from the spec's table,
+// NUL-terminated zero-padded strings, zero padding, zeros after the SHA-256 in the checksum field,
+// a NUL-terminated JSON area with only zeros after the NUL. Fills label, subsystem, uuid and json
+// (a view into `bytes`). kDataLoss for anything wrong.
+[[nodiscard]] Status CheckLuks2Copy(std::span<const uint8_t> bytes, Luks2BinaryHeader& header);
 
 // A parsed header of either version.
 struct ParsedHeader {
   HeaderInfo info;
-  // LUKS2: the byte range [first, second) of the metadata copy that was NOT chosen (damaged,
-  // older, or equal and redundant: the secondary). OpenVolumeKey blanks it in its private copy so
-  // that libcryptsetup can only see the metadata that Veil validated.
+  // LUKS2: the byte range [first, second) of the metadata copy that was NOT chosen (the older,
+  // or on a tie the secondary). OpenVolumeKey blanks it in its private copy so that libcryptsetup
+  // can only see the metadata that Veil validated.
   std::optional<std::pair<uint64_t, uint64_t>> unused_copy;
 };
 
-// Reads the primary header and, when `bytes` holds it, the secondary one. Every copy whose
-// checksum verifies must also hold valid JSON metadata; the copy with the higher seqid is used
-// (the primary on a tie), as cryptsetup does. If the primary is damaged the secondary is looked
-// for at every offset of the spec's table. kDataLoss when no copy is valid.
+// Reads the primary header and, when `bytes` holds it, the secondary one at the primary's
+// hdr_size. Every copy whose checksum verifies must also pass CheckLuks2Copy and hold valid JSON
+// metadata, or the image is refused; the copy with the higher seqid is used (the primary on a
+// tie), as cryptsetup does. Both copies must be valid: an image with one absent or damaged copy
+// is kDataLoss (libcryptsetup would recover it, but refuses to on a device that holds another
+// signature, which only blkid can tell); only when the bytes end before the secondary is the
+// primary alone used, with a warning. If the primary is absent or damaged, the secondary is looked
+// for at every offset of the spec's table, for the error message. kDataLoss when no copy is valid.
 [[nodiscard]] Result<ParsedHeader> ParseLuks2(std::span<const uint8_t> bytes);
 
 }  // namespace veil::luks

@@ -1,213 +1,34 @@
 #include "luks/luks2_metadata.h"
 
 #include <algorithm>
-#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <map>
-#include <set>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "common/encoding.h"
 #include "luks/internal/fields.h"
+#include "luks/internal/luks2_json.h"
 #include "luks/luks1_header.h"
 
 namespace veil::luks {
 namespace {
 
 namespace json = boost::json;
+using internal::Bad;
+using internal::Base64Field;
+using internal::CheckJsonText;
+using internal::IdArray;
+using internal::IntField;
 using internal::IsDisplayable;
-
-// ---- Pass 1: what Boost.JSON's DOM would silently accept but must not be (see the header). ----
-
-class StrictJsonHandler {
- public:
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
-  std::string problem;
-
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) {
-    scopes_.emplace_back();
-    return true;
-  }
-  bool on_object_end(std::size_t, json::error_code&) {
-    scopes_.pop_back();
-    return true;
-  }
-  bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t, json::error_code&) { return true; }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    key_.append(s.data(), s.size());
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
-    key_.append(s.data(), s.size());
-    if (!scopes_.back().insert(key_).second) {
-      return Fail("duplicate key \"" + (IsDisplayable(key_) ? key_ : "?") + "\"", ec);
-    }
-    key_.clear();
-    return true;
-  }
-  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
-  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(int64_t, json::string_view, json::error_code&) { return true; }
-  bool on_uint64(uint64_t, json::string_view, json::error_code&) { return true; }
-  bool on_double(double, json::string_view, json::error_code& ec) {
-    return Fail("non-integral number", ec);
-  }
-  bool on_bool(bool, json::error_code&) { return true; }
-  bool on_null(json::error_code&) { return true; }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
-
- private:
-  bool Fail(std::string why, json::error_code& ec) {
-    problem = std::move(why);
-    ec = json::make_error_code(json::error::syntax);
-    return false;
-  }
-  std::vector<std::set<std::string>> scopes_;
-  std::string key_;
-};
-
-json::parse_options StrictOptions() {
-  json::parse_options opt;
-  opt.max_depth = kMaxJsonDepth;
-  opt.allow_comments = false;
-  opt.allow_trailing_commas = false;
-  opt.allow_invalid_utf8 = false;
-  return opt;
-}
-
-Status CheckJsonText(std::string_view text) {
-  json::basic_parser<StrictJsonHandler> parser(StrictOptions());
-  json::error_code ec;
-  const size_t n = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec || n != text.size()) {
-    const std::string why =
-        !parser.handler().problem.empty() ? parser.handler().problem : ec.message();
-    return DataLoss("LUKS2 metadata: invalid JSON: " + why);
-  }
-  return OkStatus();
-}
-
-// ---- Pass 2: typed accessors over the DOM; every error names the JSON path. ----
-
-Error Bad(const std::string& path, std::string_view what) {
-  return Error(ErrorCode::kDataLoss, "LUKS2 metadata: " + path + ": " + std::string(what));
-}
-
-Result<const json::value*> Field(const json::object& o, std::string_view key,
-                                 const std::string& path) {
-  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  if (v == nullptr) return tl::unexpected(Bad(path + "." + std::string(key), "missing"));
-  return v;
-}
-
-Result<const json::object*> ObjectField(const json::object& o, std::string_view key,
-                                        const std::string& path) {
-  const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  if (!v->is_object()) return tl::unexpected(Bad(path + "." + std::string(key), "not an object"));
-  return &v->get_object();
-}
-
-Result<const json::array*> ArrayField(const json::object& o, std::string_view key,
-                                      const std::string& path) {
-  const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  if (!v->is_array()) return tl::unexpected(Bad(path + "." + std::string(key), "not an array"));
-  return &v->get_array();
-}
-
-Result<std::string> AsDisplayString(const json::value& v, const std::string& path) {
-  if (!v.is_string()) return tl::unexpected(Bad(path, "not a string"));
-  const json::string& s = v.get_string();
-  std::string out(s.data(), s.size());
-  if (!IsDisplayable(out)) return tl::unexpected(Bad(path, "contains control characters"));
-  return out;
-}
-
-Result<std::string> StringField(const json::object& o, std::string_view key,
-                                const std::string& path) {
-  const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  return AsDisplayString(*v, path + "." + std::string(key));
-}
-
-// A JSON integer >= 0 (cryptsetup's json_type_int fields).
-Result<uint64_t> IntField(const json::object& o, std::string_view key, const std::string& path) {
-  const json::value* v = VEIL_TRY_VALUE(Field(o, key, path));
-  const std::string p = path + "." + std::string(key);
-  if (const int64_t* i = v->if_int64()) {
-    if (*i < 0) return tl::unexpected(Bad(p, "negative"));
-    return static_cast<uint64_t>(*i);
-  }
-  if (const uint64_t* u = v->if_uint64()) return *u;
-  return tl::unexpected(Bad(p, "not an integer"));
-}
-
-// A "string-uint64": decimal digits in a JSON string, no sign, no overflow.
-Result<uint64_t> ParseU64(std::string_view text, const std::string& path) {
-  if (text.empty() || text.size() > 20) return tl::unexpected(Bad(path, "not a uint64 string"));
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return tl::unexpected(Bad(path, "not a uint64 string"));
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (value > (UINT64_MAX - digit) / 10) return tl::unexpected(Bad(path, "out of range"));
-    value = value * 10 + digit;
-  }
-  return value;
-}
-
-Result<uint64_t> U64Field(const json::object& o, std::string_view key, const std::string& path) {
-  const std::string p = path + "." + std::string(key);
-  const std::string s = VEIL_TRY_VALUE(StringField(o, key, path));
-  return ParseU64(s, p);
-}
-
-// Object names of keyslots, digests, segments and tokens: decimal numbers.
-Result<uint32_t> ParseId(std::string_view name, const std::string& path, uint32_t max) {
-  if (name.empty() || name.size() > 9 ||
-      !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return tl::unexpected(Bad(path, "object name is not a decimal number"));
-  }
-  const uint32_t id = static_cast<uint32_t>(std::stoul(std::string(name)));
-  if (id >= max) return tl::unexpected(Bad(path, "id out of range"));
-  return id;
-}
-
-Result<size_t> Base64Field(const json::object& o, std::string_view key, const std::string& path) {
-  const std::string s = VEIL_TRY_VALUE(StringField(o, key, path));
-  auto decoded = Base64Decode(s);
-  if (!decoded) return tl::unexpected(Bad(path + "." + std::string(key), "invalid base64"));
-  return decoded->size();
-}
-
-Result<std::vector<uint32_t>> IdArray(const json::object& o, std::string_view key,
-                                      const std::string& path, uint32_t max) {
-  const json::array* a = VEIL_TRY_VALUE(ArrayField(o, key, path));
-  std::vector<uint32_t> ids;
-  for (size_t i = 0; i < a->size(); ++i) {
-    const std::string p = path + "." + std::string(key) + "[" + std::to_string(i) + "]";
-    const std::string s = VEIL_TRY_VALUE(AsDisplayString((*a)[i], p));
-    ids.push_back(VEIL_TRY_VALUE(ParseId(s, p, max)));
-  }
-  return ids;
-}
-
-Result<std::vector<std::string>> StringArray(const json::array& a, const std::string& path) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < a.size(); ++i) {
-    out.push_back(VEIL_TRY_VALUE(AsDisplayString(a[i], path + "[" + std::to_string(i) + "]")));
-  }
-  return out;
-}
+using internal::ObjectField;
+using internal::ParseId;
+using internal::ParseU64;
+using internal::StringArray;
+using internal::StringField;
+using internal::U64Field;
 
 constexpr uint32_t kMaxObjects = 1u << 20;
 
@@ -230,6 +51,51 @@ Status ParseKdf(const json::object& kdf, const std::string& path, KdfInfo& out) 
   return OkStatus();
 }
 
+Result<std::string> ParsePriority(const json::object& ks, const std::string& path) {
+  if (!ks.contains("priority")) return std::string("normal");
+  switch (VEIL_TRY_VALUE(IntField(ks, "priority", path))) {
+    case 0:
+      return std::string("ignore");
+    case 1:
+      return std::string("normal");
+    case 2:
+      return std::string("high");
+    default:
+      return tl::unexpected(Bad(path + ".priority", "not 0, 1 or 2"));
+  }
+}
+
+// The parts of a keyslot of type "luks2" (cryptsetup's luks2_keyslot_validate): kdf, af, a raw area
+// big enough for the split key.
+Status ParseLuks2Keyslot(const json::object& ks, const std::string& path, KeyslotInfo& slot) {
+  const std::string area_path = path + ".area";
+  const json::object& area = *VEIL_TRY_VALUE(ObjectField(ks, "area", path));
+  if (VEIL_TRY_VALUE(StringField(area, "type", area_path)) != "raw") {
+    return tl::unexpected(Bad(area_path + ".type", "not \"raw\""));
+  }
+  slot.area_encryption = VEIL_TRY_VALUE(StringField(area, "encryption", area_path));
+  slot.area_key_bytes = static_cast<size_t>(VEIL_TRY_VALUE(IntField(area, "key_size", area_path)));
+  const json::object& kdf = *VEIL_TRY_VALUE(ObjectField(ks, "kdf", path));
+  VEIL_TRY(ParseKdf(kdf, path + ".kdf", slot.kdf));
+  const std::string af_path = path + ".af";
+  const json::object& af = *VEIL_TRY_VALUE(ObjectField(ks, "af", path));
+  slot.af_type = VEIL_TRY_VALUE(StringField(af, "type", af_path));
+  if (slot.af_type != "luks1") return tl::unexpected(Bad(af_path + ".type", "not \"luks1\""));
+  const uint64_t stripes = VEIL_TRY_VALUE(IntField(af, "stripes", af_path));
+  if (stripes != kAfStripes) {
+    return tl::unexpected(Bad(af_path + ".stripes", "only 4000 is valid"));
+  }
+  slot.af_stripes = kAfStripes;
+  slot.af_hash = VEIL_TRY_VALUE(StringField(af, "hash", af_path));
+  if (slot.area_size < slot.key_bytes * kAfStripes) {
+    return DataLoss("LUKS2 keyslot " + std::to_string(slot.id) +
+                    ": area is smaller than its split key material");
+  }
+  return OkStatus();
+}
+
+// Any keyslot: its type, key size, priority and binary area (cryptsetup checks the area of every
+// keyslot, whatever its type); then the parts of a "luks2" keyslot.
 Result<KeyslotInfo> ParseKeyslot(uint32_t id, const json::object& ks, const std::string& path,
                                  uint64_t area_begin, uint64_t area_end) {
   KeyslotInfo slot;
@@ -245,25 +111,11 @@ Result<KeyslotInfo> ParseKeyslot(uint32_t id, const json::object& ks, const std:
     return tl::unexpected(Bad(path + ".key_size", "out of range"));
   }
   slot.key_bytes = static_cast<size_t>(key_size);
-  if (ks.contains("priority")) {
-    switch (VEIL_TRY_VALUE(IntField(ks, "priority", path))) {
-      case 0:
-        slot.priority = "ignore";
-        break;
-      case 1:
-        slot.priority = "normal";
-        break;
-      case 2:
-        slot.priority = "high";
-        break;
-      default:
-        return tl::unexpected(Bad(path + ".priority", "not 0, 1 or 2"));
-    }
-  }
+  slot.priority = VEIL_TRY_VALUE(ParsePriority(ks, path));
 
   const std::string area_path = path + ".area";
   const json::object& area = *VEIL_TRY_VALUE(ObjectField(ks, "area", path));
-  const std::string area_type = VEIL_TRY_VALUE(StringField(area, "type", area_path));
+  (void)VEIL_TRY_VALUE(StringField(area, "type", area_path));
   slot.area_offset = VEIL_TRY_VALUE(U64Field(area, "offset", area_path));
   slot.area_size = VEIL_TRY_VALUE(U64Field(area, "size", area_path));
   if (slot.area_size == 0) return tl::unexpected(Bad(area_path + ".size", "zero"));
@@ -274,54 +126,35 @@ Result<KeyslotInfo> ParseKeyslot(uint32_t id, const json::object& ks, const std:
                     ") is outside the keyslots area [" + std::to_string(area_begin) + ", " +
                     std::to_string(area_end) + ")");
   }
-  if (area_type == "raw") {
-    slot.area_encryption = VEIL_TRY_VALUE(StringField(area, "encryption", area_path));
-    slot.area_key_bytes =
-        static_cast<size_t>(VEIL_TRY_VALUE(IntField(area, "key_size", area_path)));
-  }
-
-  if (slot.type == "luks2") {
-    if (area_type != "raw") return tl::unexpected(Bad(area_path + ".type", "not \"raw\""));
-    const json::object& kdf = *VEIL_TRY_VALUE(ObjectField(ks, "kdf", path));
-    VEIL_TRY(ParseKdf(kdf, path + ".kdf", slot.kdf));
-    const std::string af_path = path + ".af";
-    const json::object& af = *VEIL_TRY_VALUE(ObjectField(ks, "af", path));
-    slot.af_type = VEIL_TRY_VALUE(StringField(af, "type", af_path));
-    if (slot.af_type != "luks1") return tl::unexpected(Bad(af_path + ".type", "not \"luks1\""));
-    const uint64_t stripes = VEIL_TRY_VALUE(IntField(af, "stripes", af_path));
-    if (stripes != kAfStripes) {
-      return tl::unexpected(Bad(af_path + ".stripes", "only 4000 is valid"));
-    }
-    slot.af_stripes = kAfStripes;
-    slot.af_hash = VEIL_TRY_VALUE(StringField(af, "hash", af_path));
-    if (slot.area_size < key_size * kAfStripes) {
-      return DataLoss("LUKS2 keyslot " + std::to_string(id) +
-                      ": area is smaller than its split key material");
-    }
-  }
+  if (slot.type == "luks2") VEIL_TRY(ParseLuks2Keyslot(ks, path, slot));
   return slot;
 }
 
-}  // namespace
-
-Result<HeaderInfo> ParseLuks2Metadata(const Luks2BinaryHeader& header) {
-  VEIL_TRY(CheckJsonText(header.json));
-  json::monotonic_resource arena;
-  json::error_code ec;
-  const json::value root = json::parse(json::string_view(header.json.data(), header.json.size()),
-                                       ec, &arena, StrictOptions());
-  if (ec) return DataLoss("LUKS2 metadata: invalid JSON: " + ec.message());
-  if (!root.is_object()) return DataLoss("LUKS2 metadata: not a JSON object");
-  const json::object& top = root.get_object();
-
+// What the sections of one metadata copy add up to while they are read.
+struct Metadata {
   HeaderInfo info;
-  info.version = Version::kLuks2;
-  info.label = header.label;
-  info.subsystem = header.subsystem;
-  info.seqid = header.seqid;
-  info.header_size_bytes = header.hdr_size;
+  std::map<uint32_t, KeyslotInfo> slots;
+  std::optional<uint32_t> segment_digest;
+};
 
-  // config: the sizes must agree with the binary header.
+Status ParseRequirements(const json::object& config) {
+  const json::value* req = config.if_contains("requirements");
+  if (req == nullptr) return OkStatus();
+  if (!req->is_object()) return tl::unexpected(Bad("config.requirements", "not an object"));
+  const json::value* m = req->get_object().if_contains("mandatory");
+  if (m == nullptr) return OkStatus();
+  if (!m->is_array()) return tl::unexpected(Bad("config.requirements.mandatory", "not an array"));
+  const std::vector<std::string> mandatory =
+      VEIL_TRY_VALUE(StringArray(m->get_array(), "config.requirements.mandatory"));
+  if (mandatory.empty()) return OkStatus();
+  std::string names;
+  for (const auto& n : mandatory) names += (names.empty() ? "" : ", ") + n;
+  return Unimplemented("LUKS2 requirement not supported: " + names +
+                       " (e.g. a reencryption in progress)");
+}
+
+// config: the sizes must agree with the binary header; optional flags and requirements.
+Status ParseConfig(const json::object& top, const Luks2BinaryHeader& header, HeaderInfo& info) {
   const json::object& config = *VEIL_TRY_VALUE(ObjectField(top, "config", ""));
   const uint64_t json_size = VEIL_TRY_VALUE(U64Field(config, "json_size", "config"));
   if (json_size != header.hdr_size - kLuks2BinaryHeaderSize) {
@@ -334,48 +167,27 @@ Result<HeaderInfo> ParseLuks2Metadata(const Luks2BinaryHeader& header) {
                     " is not a multiple of 4096 up to 128 MiB");
   }
   info.keyslots_area_bytes = keyslots_size;
-  const uint64_t area_begin = 2 * header.hdr_size;
-  info.metadata_end_bytes = area_begin + keyslots_size;
+  info.metadata_end_bytes = 2 * header.hdr_size + keyslots_size;
   if (const json::value* flags = config.if_contains("flags")) {
-    if (!flags->is_array()) return DataLoss("LUKS2 metadata: config.flags: not an array");
+    if (!flags->is_array()) return tl::unexpected(Bad("config.flags", "not an array"));
     info.flags = VEIL_TRY_VALUE(StringArray(flags->get_array(), "config.flags"));
   }
-  if (const json::value* req = config.if_contains("requirements")) {
-    std::vector<std::string> mandatory;
-    if (req->is_array()) {
-      mandatory = VEIL_TRY_VALUE(StringArray(req->get_array(), "config.requirements"));
-    } else if (req->is_object()) {
-      if (const json::value* m = req->get_object().if_contains("mandatory")) {
-        if (!m->is_array()) {
-          return DataLoss("LUKS2 metadata: config.requirements.mandatory: not an array");
-        }
-        mandatory = VEIL_TRY_VALUE(StringArray(m->get_array(), "config.requirements.mandatory"));
-      }
-    } else {
-      return DataLoss("LUKS2 metadata: config.requirements: not an object");
-    }
-    if (!mandatory.empty()) {
-      std::string names;
-      for (const auto& n : mandatory) names += (names.empty() ? "" : ", ") + n;
-      return Unimplemented("LUKS2 requirement not supported: " + names +
-                           " (e.g. a reencryption in progress)");
-    }
-  }
+  return ParseRequirements(config);
+}
 
-  // keyslots
+// keyslots: each one, then their areas must not overlap.
+Status ParseKeyslots(const json::object& top, const Luks2BinaryHeader& header, Metadata& m) {
   const json::object& keyslots = *VEIL_TRY_VALUE(ObjectField(top, "keyslots", ""));
-  std::map<uint32_t, KeyslotInfo> slots;
   for (const auto& kv : keyslots) {
     const std::string name(kv.key().data(), kv.key().size());
     const std::string path = "keyslots." + (IsDisplayable(name) ? name : "?");
     const uint32_t id = VEIL_TRY_VALUE(ParseId(name, path, kLuks2MaxKeyslots));
     if (!kv.value().is_object()) return tl::unexpected(Bad(path, "not an object"));
-    if (slots.count(id) != 0) return tl::unexpected(Bad(path, "duplicate keyslot id"));
-    slots[id] = VEIL_TRY_VALUE(
-        ParseKeyslot(id, kv.value().get_object(), path, area_begin, info.metadata_end_bytes));
+    m.slots[id] = VEIL_TRY_VALUE(ParseKeyslot(id, kv.value().get_object(), path,
+                                              2 * header.hdr_size, m.info.metadata_end_bytes));
   }
   std::vector<const KeyslotInfo*> by_offset;
-  for (const auto& [id, s] : slots) by_offset.push_back(&s);
+  for (const auto& [id, s] : m.slots) by_offset.push_back(&s);
   std::sort(by_offset.begin(), by_offset.end(), [](const KeyslotInfo* x, const KeyslotInfo* y) {
     return x->area_offset < y->area_offset;
   });
@@ -385,47 +197,70 @@ Result<HeaderInfo> ParseLuks2Metadata(const Luks2BinaryHeader& header) {
                       std::to_string(by_offset[i]->id) + ": areas overlap");
     }
   }
+  return OkStatus();
+}
 
-  // segments: exactly one crypt segment.
+// The fields of segment 0 that every segment type has (cryptsetup's hdr_validate_segments).
+Status ParseSegmentPlacement(const json::object& seg, const std::string& path, Layout& layout) {
+  (void)VEIL_TRY_VALUE(StringField(seg, "type", path));
+  layout.payload_offset_bytes = VEIL_TRY_VALUE(U64Field(seg, "offset", path));
+  if (layout.payload_offset_bytes % kIvUnitBytes != 0) {
+    return tl::unexpected(Bad(path + ".offset", "not a multiple of 512"));
+  }
+  const std::string size_text = VEIL_TRY_VALUE(StringField(seg, "size", path));
+  if (size_text != "dynamic") {
+    const uint64_t size = VEIL_TRY_VALUE(ParseU64(size_text, path + ".size"));
+    if (size == 0) return tl::unexpected(Bad(path + ".size", "zero"));
+    if (size > UINT64_MAX - layout.payload_offset_bytes) {
+      return tl::unexpected(Bad(path + ".size", "out of range"));
+    }
+    layout.payload_size_bytes = size;
+  }
+  if (const json::value* flags = seg.if_contains("flags")) {
+    if (!flags->is_array()) return tl::unexpected(Bad(path + ".flags", "not an array"));
+    if (!VEIL_TRY_VALUE(StringArray(flags->get_array(), path + ".flags")).empty()) {
+      // Written only while a reencryption runs ("in-reencryption", "backup-final", ...); a lone
+      // backup segment is not even valid to libcryptsetup ("No regular segment").
+      return Unimplemented("LUKS2 segment flags (a reencryption's state) are not supported");
+    }
+  }
+  return OkStatus();
+}
+
+// segments: exactly one, named "0" (cryptsetup numbers them from 0 without gaps), of type crypt.
+Status ParseSegment(const json::object& top, HeaderInfo& info) {
   const json::object& segments = *VEIL_TRY_VALUE(ObjectField(top, "segments", ""));
+  if (segments.empty()) return tl::unexpected(Bad("segments", "empty"));
   if (segments.size() != 1) {
     return Unimplemented("LUKS2 header with " + std::to_string(segments.size()) +
                          " data segments (Veil reads exactly one; reencryption in progress?)");
   }
   const auto& seg_kv = *segments.begin();
   const std::string seg_name(seg_kv.key().data(), seg_kv.key().size());
-  const std::string seg_path = "segments." + (IsDisplayable(seg_name) ? seg_name : "?");
-  const uint32_t segment_id = VEIL_TRY_VALUE(ParseId(seg_name, seg_path, kMaxObjects));
-  if (!seg_kv.value().is_object()) return tl::unexpected(Bad(seg_path, "not an object"));
+  const std::string path = "segments." + (IsDisplayable(seg_name) ? seg_name : "?");
+  if (VEIL_TRY_VALUE(ParseId(seg_name, path, kMaxObjects)) != 0) {
+    return tl::unexpected(Bad(path, "the only segment is not segment 0"));
+  }
+  if (!seg_kv.value().is_object()) return tl::unexpected(Bad(path, "not an object"));
   const json::object& seg = seg_kv.value().get_object();
-  const std::string seg_type = VEIL_TRY_VALUE(StringField(seg, "type", seg_path));
+  Layout& layout = info.layout;
+  VEIL_TRY(ParseSegmentPlacement(seg, path, layout));
+  const std::string seg_type = VEIL_TRY_VALUE(StringField(seg, "type", path));
   if (seg_type != "crypt") {
     return Unimplemented("LUKS2 data segment of type '" + seg_type + "' (Veil reads \"crypt\")");
   }
   if (seg.contains("integrity")) {
     return Unimplemented("LUKS2 data segment with integrity protection is not supported");
   }
-  Layout& layout = info.layout;
-  layout.version = Version::kLuks2;
-  layout.uuid = header.uuid;
-  layout.payload_offset_bytes = VEIL_TRY_VALUE(U64Field(seg, "offset", seg_path));
-  layout.iv_tweak = VEIL_TRY_VALUE(U64Field(seg, "iv_tweak", seg_path));
-  layout.cipher_spec = VEIL_TRY_VALUE(StringField(seg, "encryption", seg_path));
-  const uint64_t sector_size = VEIL_TRY_VALUE(IntField(seg, "sector_size", seg_path));
+  layout.iv_tweak = VEIL_TRY_VALUE(U64Field(seg, "iv_tweak", path));
+  layout.cipher_spec = VEIL_TRY_VALUE(StringField(seg, "encryption", path));
+  const uint64_t sector_size = VEIL_TRY_VALUE(IntField(seg, "sector_size", path));
   if (sector_size != 512 && sector_size != 1024 && sector_size != 2048 && sector_size != 4096) {
-    return tl::unexpected(Bad(seg_path + ".sector_size", "not 512, 1024, 2048 or 4096"));
+    return tl::unexpected(Bad(path + ".sector_size", "not 512, 1024, 2048 or 4096"));
   }
   layout.sector_size = static_cast<uint32_t>(sector_size);
-  const std::string size_text = VEIL_TRY_VALUE(StringField(seg, "size", seg_path));
-  if (size_text != "dynamic") {
-    const uint64_t size = VEIL_TRY_VALUE(ParseU64(size_text, seg_path + ".size"));
-    if (size % sector_size != 0) {
-      return tl::unexpected(Bad(seg_path + ".size", "not a multiple of the sector size"));
-    }
-    layout.payload_size_bytes = size;
-  }
-  if (layout.payload_offset_bytes % kIvUnitBytes != 0) {
-    return tl::unexpected(Bad(seg_path + ".offset", "not a multiple of 512"));
+  if (layout.payload_size_bytes && *layout.payload_size_bytes % sector_size != 0) {
+    return tl::unexpected(Bad(path + ".size", "not a multiple of the sector size"));
   }
   // Offset 0 is a detached header (the data live elsewhere); otherwise the data must start after
   // the keyslots area.
@@ -434,72 +269,122 @@ Result<HeaderInfo> ParseLuks2Metadata(const Luks2BinaryHeader& header) {
                     " overlaps the metadata and keyslots area (ends at " +
                     std::to_string(info.metadata_end_bytes) + ")");
   }
-  if (layout.payload_size_bytes &&
-      *layout.payload_size_bytes > UINT64_MAX - layout.payload_offset_bytes) {
-    return tl::unexpected(Bad(seg_path + ".size", "out of range"));
-  }
+  return OkStatus();
+}
 
-  // digests
+Result<DigestInfo> ParseDigest(const std::string& name, const json::value& value,
+                               const std::string& path) {
+  DigestInfo d;
+  d.id = VEIL_TRY_VALUE(ParseId(name, path, kMaxObjects));
+  if (!value.is_object()) return tl::unexpected(Bad(path, "not an object"));
+  const json::object& dobj = value.get_object();
+  d.type = VEIL_TRY_VALUE(StringField(dobj, "type", path));
+  d.keyslots = VEIL_TRY_VALUE(IdArray(dobj, "keyslots", path, kLuks2MaxKeyslots));
+  d.segments = VEIL_TRY_VALUE(IdArray(dobj, "segments", path, kMaxObjects));
+  if (d.type == "pbkdf2") {
+    d.hash = VEIL_TRY_VALUE(StringField(dobj, "hash", path));
+    d.iterations = VEIL_TRY_VALUE(IntField(dobj, "iterations", path));
+    if (d.iterations == 0) return tl::unexpected(Bad(path + ".iterations", "zero"));
+    (void)VEIL_TRY_VALUE(Base64Field(dobj, "salt", path));
+    (void)VEIL_TRY_VALUE(Base64Field(dobj, "digest", path));
+  }
+  return d;
+}
+
+// digests: each names existing keyslots (one digest per keyslot) and the segment (one digest).
+Status ParseDigests(const json::object& top, Metadata& m) {
   const json::object& digests = *VEIL_TRY_VALUE(ObjectField(top, "digests", ""));
-  std::optional<uint32_t> segment_digest;
   for (const auto& kv : digests) {
     const std::string name(kv.key().data(), kv.key().size());
     const std::string path = "digests." + (IsDisplayable(name) ? name : "?");
-    DigestInfo d;
-    d.id = VEIL_TRY_VALUE(ParseId(name, path, kMaxObjects));
-    if (!kv.value().is_object()) return tl::unexpected(Bad(path, "not an object"));
-    const json::object& dobj = kv.value().get_object();
-    d.type = VEIL_TRY_VALUE(StringField(dobj, "type", path));
-    d.keyslots = VEIL_TRY_VALUE(IdArray(dobj, "keyslots", path, kLuks2MaxKeyslots));
-    d.segments = VEIL_TRY_VALUE(IdArray(dobj, "segments", path, kMaxObjects));
-    if (d.type == "pbkdf2") {
-      d.hash = VEIL_TRY_VALUE(StringField(dobj, "hash", path));
-      d.iterations = VEIL_TRY_VALUE(IntField(dobj, "iterations", path));
-      if (d.iterations == 0) return tl::unexpected(Bad(path + ".iterations", "zero"));
-      (void)VEIL_TRY_VALUE(Base64Field(dobj, "salt", path));
-      (void)VEIL_TRY_VALUE(Base64Field(dobj, "digest", path));
-    }
+    DigestInfo d = VEIL_TRY_VALUE(ParseDigest(name, kv.value(), path));
     for (uint32_t k : d.keyslots) {
-      auto it = slots.find(k);
-      if (it == slots.end()) return tl::unexpected(Bad(path, "names a keyslot that is absent"));
+      auto it = m.slots.find(k);
+      if (it == m.slots.end()) return tl::unexpected(Bad(path, "names a keyslot that is absent"));
       if (it->second.digest) {
         return tl::unexpected(Bad(path, "keyslot " + std::to_string(k) + " has two digests"));
       }
       it->second.digest = d.id;
     }
     for (uint32_t s : d.segments) {
-      if (s != segment_id) return tl::unexpected(Bad(path, "names a segment that is absent"));
-      if (segment_digest) return tl::unexpected(Bad(path, "the segment has two digests"));
-      segment_digest = d.id;
+      if (s != 0) return tl::unexpected(Bad(path, "names a segment that is absent"));
+      if (m.segment_digest) return tl::unexpected(Bad(path, "the segment has two digests"));
+      m.segment_digest = d.id;
     }
-    info.digests.push_back(std::move(d));
+    m.info.digests.push_back(std::move(d));
   }
+  return OkStatus();
+}
 
-  // tokens: only their shape and their keyslot references are checked.
+// tokens: only their shape and their keyslot references are checked.
+Status ParseTokens(const json::object& top, const Metadata& m) {
   const json::object& tokens = *VEIL_TRY_VALUE(ObjectField(top, "tokens", ""));
   for (const auto& kv : tokens) {
     const std::string name(kv.key().data(), kv.key().size());
     const std::string path = "tokens." + (IsDisplayable(name) ? name : "?");
     (void)VEIL_TRY_VALUE(ParseId(name, path, kLuks2MaxKeyslots));
     if (!kv.value().is_object()) return tl::unexpected(Bad(path, "not an object"));
-    (void)VEIL_TRY_VALUE(StringField(kv.value().get_object(), "type", path));
-    for (uint32_t k : VEIL_TRY_VALUE(IdArray(kv.value().get_object(), "keyslots", path, 32))) {
-      if (slots.count(k) == 0) {
+    const json::object& token = kv.value().get_object();
+    (void)VEIL_TRY_VALUE(StringField(token, "type", path));
+    for (uint32_t k : VEIL_TRY_VALUE(IdArray(token, "keyslots", path, kLuks2MaxKeyslots))) {
+      if (m.slots.count(k) == 0) {
         return tl::unexpected(Bad(path, "names a keyslot that is absent"));
       }
     }
   }
+  return OkStatus();
+}
 
-  // The volume key size: that of the keyslots whose digest is bound to the segment.
-  for (const auto& [id, s] : slots) {
-    if (!segment_digest || s.digest != segment_digest) continue;
+// The bindings libcryptsetup requires: every luks2 keyslot and the crypt segment have a digest
+// ("Keyslot %d is not assigned to any digest", "Crypt segment %s not assigned to key digest").
+// Then the volume key size: that of the keyslots whose digest is the segment's.
+Status CheckBindings(Metadata& m) {
+  for (const auto& [id, s] : m.slots) {
+    if (s.type == "luks2" && !s.digest) {
+      return DataLoss("LUKS2 keyslot " + std::to_string(id) + ": no digest covers it");
+    }
+  }
+  if (!m.segment_digest) return DataLoss("LUKS2 data segment 0: no digest covers it");
+  Layout& layout = m.info.layout;
+  for (const auto& [id, s] : m.slots) {
+    if (s.digest != m.segment_digest) continue;
     if (layout.key_bytes != 0 && layout.key_bytes != s.key_bytes) {
       return DataLoss("LUKS2 keyslots of the data segment disagree on the key size");
     }
     layout.key_bytes = s.key_bytes;
   }
-  for (auto& [id, s] : slots) info.keyslots.push_back(std::move(s));
-  return info;
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<HeaderInfo> ParseLuks2Metadata(const Luks2BinaryHeader& header) {
+  VEIL_TRY(CheckJsonText(header.json));
+  json::monotonic_resource arena;
+  json::error_code ec;
+  const json::value root = json::parse(json::string_view(header.json.data(), header.json.size()),
+                                       ec, &arena, internal::StrictJsonOptions());
+  if (ec) return DataLoss("LUKS2 metadata: invalid JSON: " + ec.message());
+  if (!root.is_object()) return DataLoss("LUKS2 metadata: not a JSON object");
+  const json::object& top = root.get_object();
+
+  Metadata m;
+  HeaderInfo& info = m.info;
+  info.version = Version::kLuks2;
+  info.label = header.label;
+  info.subsystem = header.subsystem;
+  info.seqid = header.seqid;
+  info.header_size_bytes = header.hdr_size;
+  info.layout.version = Version::kLuks2;
+  info.layout.uuid = header.uuid;
+  VEIL_TRY(ParseConfig(top, header, info));
+  VEIL_TRY(ParseKeyslots(top, header, m));
+  VEIL_TRY(ParseSegment(top, info));
+  VEIL_TRY(ParseDigests(top, m));
+  VEIL_TRY(ParseTokens(top, m));
+  VEIL_TRY(CheckBindings(m));
+  for (auto& [id, s] : m.slots) info.keyslots.push_back(std::move(s));
+  return std::move(m.info);
 }
 
 }  // namespace veil::luks

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <libcryptsetup.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -158,6 +160,31 @@ inline void EditLuks2Json(std::vector<uint8_t>& img,
   const std::string text = boost::json::serialize(v);
   SetLuks2Json(img, 0, text);
   if (img.size() >= 2 * hdr_size) SetLuks2Json(img, hdr_size, text);
+}
+
+// Whether libcryptsetup's crypt_load accepts `header` (as LUKS1 when `luks1`, else LUKS2) from an
+// anonymous file holding it, padded with zeros to 32 MiB (a header alone is too small a device).
+// Metadata locking is off, which also keeps libcryptsetup from repairing (writing) a copy; its log
+// is dropped.
+inline bool CryptsetupLoads(std::span<const uint8_t> header, bool luks1 = false) {
+  crypt_metadata_locking(nullptr, 0);
+  const int fd = ::memfd_create("veil-luks-test", MFD_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  if (fd < 0) return false;
+  const bool written =
+      ::pwrite(fd, header.data(), header.size(), 0) == static_cast<ssize_t>(header.size()) &&
+      ::ftruncate(fd, std::max<off_t>(static_cast<off_t>(header.size()), off_t{32} << 20)) == 0;
+  EXPECT_TRUE(written);
+  crypt_device* cd = nullptr;
+  int r = written ? crypt_init(&cd, ("/proc/self/fd/" + std::to_string(fd)).c_str()) : -1;
+  if (r >= 0) {
+    crypt_set_log_callback(
+        cd, [](int, const char*, void*) {}, nullptr);
+    r = crypt_load(cd, luks1 ? CRYPT_LUKS1 : CRYPT_LUKS2, nullptr);
+  }
+  if (cd != nullptr) crypt_free(cd);
+  ::close(fd);
+  return r >= 0;
 }
 
 }  // namespace veil::luks::testing
