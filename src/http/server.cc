@@ -583,6 +583,7 @@ asio::awaitable<bool> DrainBody(Conn& c, Stream& stream, beast::flat_buffer& buf
 // the wire is never waited for, since the client may be waiting for our answer first.
 bool BodyAlreadyBuffered(const bhttp::request_parser<bhttp::buffer_body>& parser,
                          const beast::flat_buffer& buffer) {
+  if (!parser.is_header_done()) return false;  // a refused header: nothing to skip
   auto remaining = parser.content_length_remaining();
   return remaining && *remaining <= kDrainLimit && *remaining <= buffer.size();
 }
