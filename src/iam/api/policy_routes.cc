@@ -267,7 +267,7 @@ Status AddPolicyRoutes(http::Router& router, const IamApiDeps& deps) {
       Authenticated("iam-am.policy.delete")));
   VEIL_TRY(router.Add(
       "POST", "/v2/authz", [deps](Ctx& ctx) { return Authz(deps, ctx); },
-      Authenticated("iam-am.authz.read", 256 * 1024)));
+      Authenticated("iam-am.authz.read")));
   return OkStatus();
 }
 
