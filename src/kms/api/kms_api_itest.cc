@@ -149,8 +149,6 @@ TEST_F(KmsApiTest, RoleMatrixOfEveryRoute) {
         {"rewrap", "POST", k + "/actions/rewrap", R"({"ciphertext":")" + ct + "\"}", kReader},
         {"key rings", "GET", "/api/v2/key_rings", "", kReader},
         {"registrations", "GET", k + "/registrations", "", kReader},
-        {"policies", "GET", k + "/policies", "", kReader},
-        {"instance policies", "GET", "/api/v2/instance/policies", "", kReader},
         {"get payload", "GET", "/api/v2/keys/" + sid, "", kReaderPlus},
         {"create", "POST", "/api/v2/keys", KeyBody("new"), kWriter},
         {"rotate", "POST", k + "/actions/rotate", "", kWriter},
@@ -158,6 +156,8 @@ TEST_F(KmsApiTest, RoleMatrixOfEveryRoute) {
         {"create ring", "POST", "/api/v2/key_rings/ring-" + role + "x", "", kWriter},
         {"import token", "POST", "/api/v2/import_token", "{}", kWriter},
         {"patch", "PATCH", k, R"({"keyRingID":"default"})", kManager},
+        {"policies", "GET", k + "/policies", "", kManager},
+        {"instance policies", "GET", "/api/v2/instance/policies", "", kManager},
         {"set policy", "PUT", k + "/policies",
          R"({"resources":[{"type":"application/vnd.ibm.kms.policy+json","dualAuthDelete":{"enabled":false}}]})",
          kManager},
@@ -189,6 +189,35 @@ TEST_F(KmsApiTest, RoleMatrixOfEveryRoute) {
       }
     }
   }
+}
+
+// A Reader, which every service-to-service authorization is, reads neither the instance's
+// policies (its allowedIP list, network and import rules) nor a key's: Key Protect gives reading
+// policies to Managers alone.
+TEST_F(KmsApiTest, ReaderCannotReadKeyOrInstancePolicies) {
+  ASSERT_EQ(Call("PUT", "/api/v2/instance/policies", admin_,
+                 R"({"resources":[{"policy_type":"allowedIP","policy_data":)"
+                 R"({"enabled":true,"attributes":{"allowed_ip":["127.0.0.0/8","10.1.2.0/24"]}}}]})")
+                .status,
+            204);
+  Reply root = Call("POST", "/api/v2/keys", admin_, KeyBody("root"));
+  ASSERT_EQ(root.status, 201) << root.body;
+  const std::string k =
+      "/api/v2/keys/" + std::string(root.json.at("resources").at(0).at("id").as_string());
+  for (const std::string role : {"Reader", "ReaderPlus", "Writer"}) {
+    const std::string token = TokenWithRole(role);
+    Reply instance = Call("GET", "/api/v2/instance/policies", token);
+    EXPECT_EQ(instance.status, 403) << role << ": " << instance.body;
+    EXPECT_EQ(instance.body.find("10.1.2.0"), std::string::npos) << role;
+    EXPECT_EQ(Call("GET", k + "/policies", token).status, 403) << role;
+    // What a Reader is for still works.
+    EXPECT_EQ(Call("POST", k + "/actions/wrap", token, "{}").status, 200) << role;
+  }
+  const std::string manager = TokenWithRole("Manager");
+  Reply read = Call("GET", "/api/v2/instance/policies", manager);
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_NE(read.body.find("10.1.2.0"), std::string::npos);
+  EXPECT_EQ(Call("GET", k + "/policies", manager).status, 200);
 }
 
 TEST_F(KmsApiTest, OneAuditEventPerCallWithTheSpecsNamesAndNoSecret) {
