@@ -61,13 +61,22 @@ Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
   }
   Scope scope;
   scope.instance = std::move(*instance);
+  scope.subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
+  // An instance of another account is answered as an unknown one. A user or service ID is
+  // allowed only by policies of its own account (docs/iam.md "Authorization", rules 2 and 3), so
+  // nothing it asks of another account's instance can succeed; a 403 there, where an unknown
+  // GUID gets 404, would only tell it which GUIDs exist (and, through allowedIP, how they are
+  // set). Services act for the account a request names and are judged by Authorize.
+  if (scope.subject.type != iam::Subject::Type::kService &&
+      scope.instance.account_id != scope.subject.account_id) {
+    return KmsFail("INSTANCE_NOT_FOUND_ERR", "no KMS instance has this bluemix-instance GUID");
+  }
   // allowedIP on every route. A PUT of the instance policies is checked by the service itself,
   // which lets a Manager outside the allow-list replace allowedIP, with a confirmation, so that
   // a policy that locks its owner out can be corrected (KmsService::PutInstancePolicies).
   if (ctx.route() != "/api/v2/instance/policies" || ctx.request().method != "PUT") {
     VEIL_TRY(deps.service->CheckAllowedIp(scope.instance, ctx.request().remote_address));
   }
-  scope.subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
   scope.actor.iam_id = scope.subject.iam_id;
   scope.actor.is_service = scope.subject.type == iam::Subject::Type::kService;
   scope.actor.service_name = scope.subject.service_name;

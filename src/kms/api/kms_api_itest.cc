@@ -3,6 +3,7 @@
 // action names and severities, no secret), and the Key Protect media types and envelopes.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <memory>
@@ -70,11 +71,17 @@ class KmsApiTest : public ::testing::Test {
 
   Reply Call(const std::string& method, const std::string& path, const std::string& token,
              const std::string& body = "", const std::string& correlation = "") {
+    return CallIn(f_.instance.guid, method, path, token, body, correlation);
+  }
+  // A call naming `instance` in bluemix-instance.
+  Reply CallIn(const std::string& instance, const std::string& method, const std::string& path,
+               const std::string& token, const std::string& body = "",
+               const std::string& correlation = "") {
     http::ClientRequest req;
     req.method = method;
     req.url = "http://127.0.0.1:" + std::to_string(port_) + path;
     if (!token.empty()) req.headers.Set("Authorization", "Bearer " + token);
-    req.headers.Set("bluemix-instance", f_.instance.guid);
+    req.headers.Set("bluemix-instance", instance);
     if (!correlation.empty()) req.headers.Set("correlation-id", correlation);
     if (!body.empty()) req.headers.Set("Content-Type", "application/vnd.ibm.kms.key+json");
     req.body = body;
@@ -218,6 +225,54 @@ TEST_F(KmsApiTest, ReaderCannotReadKeyOrInstancePolicies) {
   EXPECT_EQ(read.status, 200) << read.body;
   EXPECT_NE(read.body.find("10.1.2.0"), std::string::npos);
   EXPECT_EQ(Call("GET", k + "/policies", manager).status, 200);
+}
+
+// A tenant probing instance GUIDs: another account's KMS instance answers exactly as a GUID
+// that names nothing (404 INSTANCE_NOT_FOUND_ERR), before its allowedIP policy is looked at, on
+// every kind of route; a 403 there told the prober which GUIDs exist and how they are guarded.
+TEST_F(KmsApiTest, AnotherAccountsInstanceIsAnsweredAsAnUnknownOne) {
+  auto other = f_.iam.service->CreateAccount("tenant-b");
+  ASSERT_TRUE(other);
+  const std::string b_admin =
+      f_.iam.TokenFor(f_.iam.ServiceIdWith({"Administrator", "Manager"}, other->id).apikey);
+  auto b_instance = f_.iam.service->CreateInstance({other->id, "b-kp", "kms", ""}, "test");
+  ASSERT_TRUE(b_instance);
+  Reply root = Call("POST", "/api/v2/keys", admin_, KeyBody("a-root"));
+  ASSERT_EQ(root.status, 201) << root.body;
+  const std::string k =
+      "/api/v2/keys/" + std::string(root.json.at("resources").at(0).at("id").as_string());
+  const std::string unknown = "2c0a6e2a-7c1e-4d2a-9a55-0c9f5d3b1e77";
+  auto code = [](const Reply& r) {
+    return std::string(r.json.at("resources").at(0).at("reasons").at(0).at("code").as_string());
+  };
+  auto probe = [&](const std::string& what) {
+    SCOPED_TRACE(what);
+    for (const auto& [method, path, body] : std::vector<std::array<std::string, 3>>{
+             {"GET", "/api/v2/keys", ""},
+             {"GET", k, ""},
+             {"POST", k + "/actions/unwrap", R"({"ciphertext":"eA=="})"},
+             {"DELETE", k, ""},
+             {"GET", "/api/v2/instance/policies", ""},
+             {"PUT", "/api/v2/instance/policies",
+              R"({"resources":[{"policy_type":"metrics","policy_data":{"enabled":false}}]})"},
+             {"POST", "/api/v2/import_token", "{}"}}) {
+      Reply theirs = CallIn(f_.instance.guid, method, path, b_admin, body);
+      Reply none = CallIn(unknown, method, path, b_admin, body);
+      EXPECT_EQ(theirs.status, 404) << method << " " << path << ": " << theirs.body;
+      EXPECT_EQ(none.status, theirs.status) << method << " " << path;
+      EXPECT_EQ(code(theirs), "INSTANCE_NOT_FOUND_ERR") << method << " " << path;
+      EXPECT_EQ(code(none), code(theirs)) << method << " " << path;
+    }
+  };
+  probe("an open instance");
+  ASSERT_EQ(Call("PUT", "/api/v2/instance/policies", admin_,
+                 R"({"resources":[{"policy_type":"allowedIP","policy_data":)"
+                 R"({"enabled":true,"attributes":{"allowed_ip":["10.0.0.0/8"]}}}]})")
+                .status,
+            204);
+  probe("an instance whose allowedIP excludes the prober");
+  // B's own instance answers B as usual.
+  EXPECT_EQ(CallIn(b_instance->guid, "GET", "/api/v2/keys", b_admin).status, 200);
 }
 
 TEST_F(KmsApiTest, OneAuditEventPerCallWithTheSpecsNamesAndNoSecret) {
