@@ -102,6 +102,44 @@ Status Authorize(const KmsApiDeps& deps, const Scope& scope, std::string_view ac
   return OkStatus();
 }
 
+Result<bool> Allowed(const KmsApiDeps& deps, const Scope& scope, std::string_view action,
+                     std::string_view key_id) {
+  auto s = Authorize(deps, scope, action, key_id);
+  if (s) return true;
+  if (s.error().code == ErrorCode::kPermissionDenied) return false;
+  return tl::unexpected(s.error());
+}
+
+Result<Listing> AuthorizeListing(const KmsApiDeps& deps, const Scope& scope,
+                                 std::string_view action) {
+  return Listing{VEIL_TRY_VALUE(Allowed(deps, scope, action))};
+}
+
+Result<std::vector<Key>> KeysAllowedOneByOne(const KmsApiDeps& deps, const Scope& scope,
+                                             std::string_view action, ListKeysOptions options) {
+  constexpr int64_t kPage = 5000;
+  const int64_t offset = options.offset;
+  const int64_t limit = options.limit;
+  options.offset = 0;
+  options.limit = kPage;
+  std::vector<Key> allowed;
+  for (;;) {
+    std::vector<Key> page = VEIL_TRY_VALUE(deps.service->ListKeys(scope.instance, options));
+    for (Key& k : page) {
+      if (VEIL_TRY_VALUE(Allowed(deps, scope, action, k.id))) allowed.push_back(std::move(k));
+    }
+    if (static_cast<int64_t>(page.size()) < kPage) break;
+    options.offset += kPage;
+  }
+  // Nothing the caller may see: refused as a caller without the role on the instance is.
+  if (allowed.empty()) VEIL_TRY(Authorize(deps, scope, action));
+  std::vector<Key> out;
+  for (int64_t i = offset; i < static_cast<int64_t>(allowed.size()) && i < offset + limit; ++i) {
+    out.push_back(std::move(allowed[static_cast<size_t>(i)]));
+  }
+  return out;
+}
+
 Result<Key> AuthorizedKey(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope& scope,
                           std::string_view action) {
   std::string_view id = ctx.request().PathParam("id").value_or("");

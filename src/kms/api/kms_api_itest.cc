@@ -275,6 +275,61 @@ TEST_F(KmsApiTest, AnotherAccountsInstanceIsAnsweredAsAnUnknownOne) {
   EXPECT_EQ(CallIn(b_instance->guid, "GET", "/api/v2/keys", b_admin).status, 200);
 }
 
+// A caller granted Reader on one key (Key Protect grants access per key) lists, counts and
+// queries the registrations of that key only: a listing shows each item whose action the caller
+// holds on it, not the whole instance (which it used to refuse outright), and nothing at all is
+// still a 403 for a caller who holds nothing.
+TEST_F(KmsApiTest, AKeyScopedCallerListsOnlyItsOwnKeys) {
+  std::vector<std::string> ids;
+  for (const char* name : {"k1", "k2", "k3"}) {
+    Reply r = Call("POST", "/api/v2/keys", admin_, KeyBody(name));
+    ASSERT_EQ(r.status, 201) << r.body;
+    ids.emplace_back(r.json.at("resources").at(0).at("id").as_string());
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    Key key = f_.Reload(Key{.id = ids[i]});
+    ASSERT_TRUE(f_.service->CreateRegistration(key,
+                                               "crn:v1:veil:private:server-protect:local:a/" +
+                                                   f_.iam.account_id + "::volume:v" +
+                                                   std::to_string(i),
+                                               "", false, "", f_.block_storage));
+  }
+  auto creds = f_.iam.ServiceIdWith({"Reader"}, "",
+                                    {{"accountId", f_.iam.account_id},
+                                     {"serviceName", "kms"},
+                                     {"serviceInstance", f_.instance.guid},
+                                     {"resourceType", "key"},
+                                     {"resource", ids[0]}});
+  const std::string one = f_.iam.TokenFor(creds.apikey);
+  Reply list = Call("GET", "/api/v2/keys", one);
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(list.json.at("resources").as_array().size(), 1u) << list.body;
+  EXPECT_EQ(list.json.at("resources").at(0).at("id").as_string(), ids[0]);
+  EXPECT_EQ(list.json.at("metadata").at("collectionTotal").as_int64(), 1);
+  Reply head = Call("HEAD", "/api/v2/keys", one);
+  ASSERT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers.Get("Key-Total").value_or(""), "1");
+  Reply regs = Call("GET", "/api/v2/keys/registrations", one);
+  ASSERT_EQ(regs.status, 200) << regs.body;
+  ASSERT_EQ(regs.json.at("resources").as_array().size(), 1u) << regs.body;
+  EXPECT_EQ(regs.json.at("resources").at(0).at("keyId").as_string(), ids[0]);
+  // Its key, not the others.
+  EXPECT_EQ(Call("GET", "/api/v2/keys/" + ids[0] + "/metadata", one).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v2/keys/" + ids[1] + "/metadata", one).status, 403);
+  // Paging applies to what the caller may see.
+  EXPECT_TRUE(Call("GET", "/api/v2/keys?offset=1", one).json.at("resources").as_array().empty());
+  // Instance-wide Reader: everything; no role: nothing, as before.
+  const std::string all = TokenWithRole("Reader");
+  EXPECT_EQ(Call("GET", "/api/v2/keys", all).json.at("resources").as_array().size(), 3u);
+  EXPECT_EQ(Call("HEAD", "/api/v2/keys", all).headers.Get("Key-Total").value_or(""), "3");
+  EXPECT_EQ(Call("GET", "/api/v2/keys/registrations", all).json.at("resources").as_array().size(),
+            2u);
+  const std::string none = TokenWithRole("");
+  EXPECT_EQ(Call("GET", "/api/v2/keys", none).status, 403);
+  EXPECT_EQ(Call("HEAD", "/api/v2/keys", none).status, 403);
+  EXPECT_EQ(Call("GET", "/api/v2/keys/registrations", none).status, 403);
+}
+
 TEST_F(KmsApiTest, OneAuditEventPerCallWithTheSpecsNamesAndNoSecret) {
   Reply created = Call("POST", "/api/v2/keys", admin_, KeyBody("audited"), "corr-create");
   ASSERT_EQ(created.status, 201);
