@@ -46,8 +46,8 @@ struct ExpectedRoute {
 using Table = std::map<std::string, std::vector<ExpectedRoute>>;  // by service
 
 std::vector<ExpectedRoute> HealthOnly() {
-  return {{"GET", "/healthz", false, "", "", "nothing: an inline probe, not audited",
-           std::nullopt, "no event (RouteOptions::audit = false)"}};
+  return {{"GET", "/healthz", false, "", "", "nothing: an inline probe, not audited", std::nullopt,
+           "no event (RouteOptions::audit = false)"}};
 }
 
 std::vector<ExpectedRoute> IamRoutes() {
@@ -56,7 +56,9 @@ std::vector<ExpectedRoute> IamRoutes() {
   const std::string owner = "the key's owner: {account, iam-identity, serviceid|user, id}";
   const std::string kApiKey = "iam-identity.serviceid-apikey.";
   const std::string kUserKey = "iam-identity.user-apikey.";
-  auto key_actions = [&](const std::string& verb) { return kApiKey + verb + "|" + kUserKey + verb; };
+  auto key_actions = [&](const std::string& verb) {
+    return kApiKey + verb + "|" + kUserKey + verb;
+  };
   const std::string by_owner = "the handler names serviceid-apikey or user-apikey by the owner";
   const std::string list = "a listing: each item is shown if its read action is allowed";
   return {
@@ -88,14 +90,14 @@ std::vector<ExpectedRoute> IamRoutes() {
        by_owner + "; a listing of one owner's keys, judged on the owner"},
       {"GET", "/v1/apikeys/{id}", true, "iam-identity.apikey.read", key_actions("read"), owner,
        json, by_owner},
-      {"PUT", "/v1/apikeys/{id}", true, "iam-identity.apikey.update", key_actions("update"),
-       owner, json, by_owner},
+      {"PUT", "/v1/apikeys/{id}", true, "iam-identity.apikey.update", key_actions("update"), owner,
+       json, by_owner},
       {"DELETE", "/v1/apikeys/{id}", true, "iam-identity.apikey.delete", key_actions("delete"),
        owner, json, by_owner},
       {"POST", "/v1/apikeys/{id}/lock", true, "iam-identity.apikey.lock", key_actions("lock"),
        owner, json, by_owner},
-      {"DELETE", "/v1/apikeys/{id}/lock", true, "iam-identity.apikey.unlock",
-       key_actions("unlock"), owner, json, by_owner},
+      {"DELETE", "/v1/apikeys/{id}/lock", true, "iam-identity.apikey.unlock", key_actions("unlock"),
+       owner, json, by_owner},
       {"POST", "/v1/policies", true, "iam-am.policy.create", "iam-am.policy.create",
        "the new policy's target resource", json},
       {"GET", "/v1/policies", true, "iam-am.policy.list", "iam-am.policy.read",
@@ -138,8 +140,8 @@ std::vector<ExpectedRoute> KmsRoutes() {
       "kms.secrets.unsetkeyfordeletion|kms.secrets.sync|kms.secrets.restore";
   const std::string by_action = "the handler names the action's own (kms.secrets.<action>)";
   auto route = [&](std::string method, std::string path, std::string action, std::string on) {
-    return ExpectedRoute{std::move(method), std::move(path), true, action, action, std::move(on),
-                         json};
+    return ExpectedRoute{
+        std::move(method), std::move(path), true, action, action, std::move(on), json};
   };
   return {
       {"GET", "/healthz", false, "", "", "nothing", std::nullopt, "no event"},
@@ -307,10 +309,10 @@ TEST_F(RouteTableTest, OnlyTheTokenExchangeTheKeysAndHealthAreAnonymous) {
       }
     }
   }
-  EXPECT_EQ(anonymous, (std::set<std::string>{
-                           "iam POST /identity/token", "iam GET /identity/keys",
-                           "iam GET /healthz", "kms GET /healthz", "cos GET /healthz",
-                           "is GET /healthz", "audit GET /healthz"}));
+  EXPECT_EQ(anonymous,
+            (std::set<std::string>{"iam POST /identity/token", "iam GET /identity/keys",
+                                   "iam GET /healthz", "kms GET /healthz", "cos GET /healthz",
+                                   "is GET /healthz", "audit GET /healthz"}));
 }
 
 // A route whose body limit is above the server's buffered_body_limit streams its body to a
