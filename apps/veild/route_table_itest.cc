@@ -4,8 +4,9 @@
 // serves (ServiceRouter), so a route added to any service fails this test until the table learns
 // it; every authorized action must be one the action table knows (DefaultActionRegistry), and
 // an audit action that is not the authorized one must say why. The HTTP matrices
-// (src/iam/api/authz_matrix_itest.cc, src/kms/api/route_matrix_itest.cc) then show each route
-// refusing a caller without the role and accepting one with it. docs/security.md has the table.
+// (src/iam/api/authz_matrix_itest.cc, KmsRouteMatrixTest in src/kms/api/kms_api_itest.cc) show each
+// route refusing a caller without the role and accepting one with it. docs/security.md has the
+// table.
 #include <gtest/gtest.h>
 
 #include <algorithm>
