@@ -554,6 +554,37 @@ TEST_F(KmsApiTest, AKeyScopedCallerListsOnlyItsOwnKeys) {
   EXPECT_EQ(Call("GET", "/api/v2/keys/registrations", none).status, 403);
 }
 
+// A Reader tries every key action by the action path and the older ?action= form: each refusal
+// is audited under the action that was refused (for restore too, which the action path used to
+// leave as kms.secrets.default), as a critical event.
+TEST_F(KmsApiTest, RefusedKeyActionsAreAuditedUnderTheActionRefused) {
+  Reply root = Call("POST", "/api/v2/keys", admin_, KeyBody("root"));
+  ASSERT_EQ(root.status, 201) << root.body;
+  const std::string k =
+      "/api/v2/keys/" + std::string(root.json.at("resources").at(0).at("id").as_string());
+  const std::string reader = TokenWithRole("Reader");
+  int n = 0;
+  for (const std::string action : {"rotate", "disable", "enable", "setKeyForDeletion",
+                                   "unsetKeyForDeletion", "sync", "restore"}) {
+    for (const std::string& path : {k + "/actions/" + action, k + "?action=" + action}) {
+      const std::string correlation = "corr-refused-" + std::to_string(++n);
+      Reply r = Call("POST", path, reader, "", correlation);
+      EXPECT_EQ(r.status, 403) << path << ": " << r.body;
+      std::string lower = action;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      int events = 0;
+      for (const audit::Event& ev : sink_.events()) {
+        if (ev.correlation_id != correlation) continue;
+        ++events;
+        EXPECT_EQ(ev.action, "kms.secrets." + lower) << path;
+        EXPECT_EQ(ev.severity, "critical") << path;
+        EXPECT_EQ(ev.outcome, "failure") << path;
+      }
+      EXPECT_EQ(events, 1) << path;
+    }
+  }
+}
+
 TEST_F(KmsApiTest, OneAuditEventPerCallWithTheSpecsNamesAndNoSecret) {
   Reply created = Call("POST", "/api/v2/keys", admin_, KeyBody("audited"), "corr-create");
   ASSERT_EQ(created.status, 201);
