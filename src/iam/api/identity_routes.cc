@@ -183,17 +183,22 @@ Result<std::optional<Identity>> FindIdentity(const IamApiDeps& deps, std::string
 }
 
 // The API key the path names, once `verb` on its owner's keys is allowed. An unknown key, and a
-// key of another account, are judged as a key of one of the caller's service IDs would be (the
-// owner of a key the caller may not see is not the caller's to learn).
+// key of another account, are judged as one of the caller's own keys would be (the owner of a key
+// the caller may not see is not the caller's to learn): 404 for a user, or a service ID allowed
+// `verb` on its own keys; 403 otherwise.
 Result<ApiKey> AuthorizedKey(const IamApiDeps& deps, http::RequestContext& ctx,
                              const Subject& caller, std::string_view verb) {
   auto key = deps.service->GetApiKey(Param(ctx, "id"));
   if (!key && key.error().code != ErrorCode::kNotFound) return tl::unexpected(key.error());
   const Error missing(ErrorCode::kNotFound, "API key not found");
-  const std::string action = "iam-identity.serviceid-apikey." + std::string(verb);
-  const ResourceAttributes as_if_own{caller.account_id, "iam-identity", "", "", ""};
+  KeyAccess as_if_own{"iam-identity.serviceid-apikey." + std::string(verb),
+                      {caller.account_id, "iam-identity", "", "", ""}};
+  if (caller.type != Subject::Type::kService) {
+    as_if_own = VEIL_TRY_VALUE(KeyAccessFor(caller.iam_id, caller.account_id, verb));
+  }
+  const std::string& action = as_if_own.action;
   if (!key) {
-    VEIL_TRY(RequireNamed(deps, caller, action, std::nullopt, as_if_own, missing));
+    VEIL_TRY(RequireNamed(deps, caller, action, std::nullopt, as_if_own.resource, missing));
     return tl::unexpected(missing);  // RequireNamed refuses: there is no object
   }
   KeyAccess access = VEIL_TRY_VALUE(KeyAccessFor(key->iam_id, key->account_id, verb));
@@ -202,8 +207,8 @@ Result<ApiKey> AuthorizedKey(const IamApiDeps& deps, http::RequestContext& ctx,
     SetTarget(ctx, key->crn(), key->name, std::string(kApiKeyType));
     ctx.event().action = access.action;
   }
-  VEIL_TRY(RequireNamed(deps, caller, action, NamedObject{key->account_id, d.permitted}, as_if_own,
-                        missing));
+  VEIL_TRY(RequireNamed(deps, caller, action, NamedObject{key->account_id, d.permitted},
+                        as_if_own.resource, missing));
   SetTarget(ctx, key->crn(), key->name, std::string(kApiKeyType));
   ctx.event().action = access.action;
   return key;
