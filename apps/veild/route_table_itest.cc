@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "http/server.h"
@@ -28,6 +29,18 @@ namespace {
 constexpr size_t kKiB = 1024;
 
 struct ExpectedRoute {
+  ExpectedRoute(std::string method_, std::string path_, bool authenticated_, std::string audit_,
+                std::string authorizes_, std::string resource_, std::optional<size_t> body_limit_,
+                std::string audit_note_ = "")
+      : method(std::move(method_)),
+        path(std::move(path_)),
+        authenticated(authenticated_),
+        audit(std::move(audit_)),
+        authorizes(std::move(authorizes_)),
+        resource(std::move(resource_)),
+        body_limit(body_limit_),
+        audit_note(std::move(audit_note_)) {}
+
   std::string method;
   std::string path;
   bool authenticated = true;
