@@ -386,6 +386,9 @@ TEST_F(IamApiTest, AUserManagesItsOwnApiKeysWithoutAPolicy) {
   EXPECT_EQ(Call("POST", "/v1/apikeys/" + second + "/lock", token).status, 204);
   EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + second + "/lock", token).status, 204);
   EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + second, token).status, 204);
+  // A key that is gone is not found (as it would be if another account held one of that id).
+  EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + second, token).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/apikeys/" + second, token).status, 404);
   // But not anyone else's.
   EXPECT_EQ(Call("GET", "/v1/apikeys?iam_id=" + f_.admin.iam_id, token).status, 403);
   EXPECT_EQ(
