@@ -594,6 +594,14 @@ TEST_F(IamApiTest, AnotherAccountsObjectsAnswerAsUnknownIds) {
         << t.body << " / " << u.body;
     EXPECT_EQ(t.json.at("responses").at(0).at("error"), u.json.at("responses").at(0).at("error"));
   }
+  // Nor do the probers' audit events name B's objects (the event of a request is the caller's
+  // account's to read): a target is set only once the object is the caller's to see.
+  for (const audit::Event& e : sink_->memory().events()) {
+    if (e.initiator.id != f_.admin.iam_id && e.initiator.id != nobody.iam_id) continue;
+    EXPECT_EQ(e.target.id.find(other->id), std::string::npos) << e.action << " " << e.target.id;
+    EXPECT_NE(e.target.name, "b-svc") << e.action;
+    EXPECT_NE(e.target.name, "b-key") << e.action;
+  }
   // B still manages all of it.
   EXPECT_EQ(Call("GET", "/v1/serviceids/" + theirs.svc, b_token).status, 200);
   EXPECT_EQ(Call("GET", "/v1/apikeys/" + theirs.key, b_token).status, 200);
