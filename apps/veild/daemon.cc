@@ -39,6 +39,7 @@
 #include "kms/api/kms_api.h"
 #include "kms/instance_guard.h"
 #include "kms/kms_service.h"
+#include "service_routes.h"
 #include "store/sqlite/sqlite_database.h"
 
 namespace veil::veild {
@@ -76,27 +77,6 @@ std::vector<store::Migration> DaemonMigrations() {
   return {
       {1, "CREATE TABLE veild_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"},
   };
-}
-
-Result<http::Router> HealthRouter(const ServiceInfo& service) {
-  http::Router router;
-  std::string body = std::string(R"({"status":"ok","service":")") + std::string(service.name) +
-                     R"(","version":")" + std::string(kVersion) + R"("})";
-  http::RouteOptions options;
-  options.inline_handler = true;
-  options.audit = false;
-  options.authenticated = false;
-  VEIL_TRY(router.Add(
-      "GET", "/healthz",
-      [body](http::RequestContext&) {
-        http::Response response;
-        response.status = 200;
-        response.headers.Set("Content-Type", "application/json");
-        response.body = body;
-        return response;
-      },
-      options));
-  return router;
 }
 
 // The HSM: a SoftHSM2 token under DATA/hsm (made on the first start), or the configured module.
@@ -296,17 +276,15 @@ Status RunDaemon(const DaemonOptions& options) {
     hooks.audit = sink->get();
     // Every service authenticates bearer tokens; /healthz stays anonymous.
     hooks.authenticator = iam::api::MakeIamAuthenticator(**verifier);
-    auto router = HealthRouter(service);
+    auto router = ServiceRouter(service, {&iam_deps, &kms_deps});
     if (!router) return tl::unexpected(router.error());
     if (service.name == "iam") {
       hooks.authenticator = iam::api::MakeIamServiceAuthenticator(**verifier);
       hooks.error_renderer = iam::api::IamErrorRenderer();
-      VEIL_TRY(iam::api::AddIamRoutes(*router, iam_deps));
     }
     if (service.name == "kms") {
       hooks.error_renderer = kms::api::KmsErrorRenderer();
       hooks.error_status = kms::api::KmsErrorStatus();
-      VEIL_TRY(kms::api::AddKmsRoutes(*router, kms_deps));
     }
     auto port = runtime.AddServer(server, std::move(*router), hooks);
     if (!port) return tl::unexpected(port.error().Wrap("start " + std::string(service.name)));

@@ -1,6 +1,8 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 #include <utility>
 
 namespace veil::http {
@@ -196,6 +198,28 @@ RouteMatch Router::Match(std::string_view method, std::string_view raw_path) con
       out.allow += m;
     }
   }
+  return out;
+}
+
+namespace {
+
+template <typename NodeT>
+void Collect(const NodeT& node, std::vector<const Route*>& out) {
+  for (const auto& [method, route] : node.routes) out.push_back(route.get());
+  for (const auto& [segment, child] : node.literals) Collect(*child, out);
+  if (node.param) Collect(*node.param, out);
+  if (node.greedy) Collect(*node.greedy, out);
+}
+
+}  // namespace
+
+std::vector<const Route*> Router::Routes() const {
+  std::vector<const Route*> out;
+  out.reserve(count_);
+  Collect(*root_, out);
+  std::sort(out.begin(), out.end(), [](const Route* a, const Route* b) {
+    return std::tie(a->path_template, a->method) < std::tie(b->path_template, b->method);
+  });
   return out;
 }
 

@@ -90,6 +90,11 @@ class Router {
   // Matches a raw (percent-encoded) path such as Request::raw_path.
   RouteMatch Match(std::string_view method, std::string_view raw_path) const;
 
+  // Every route, read-only, ordered by path template then method: for tests and tools that
+  // check a service's route table (its actions, authentication and body limits) against the
+  // one they expect. The pointers live as long as the router.
+  std::vector<const Route*> Routes() const;
+
   size_t size() const { return count_; }
 
  private:

@@ -117,5 +117,41 @@ TEST(RouterTest, RejectsMalformedTemplatesAndDuplicates) {
   EXPECT_EQ(r.size(), 1u);
 }
 
+// Routes() lists every route once, with its options, whatever the shape of the trie (literals,
+// parameters, greedy tails, several methods on one node), in template then method order.
+TEST(RouterTest, RoutesListsEveryRouteWithItsOptions) {
+  Router r;
+  RouteOptions open;
+  open.authenticated = false;
+  open.action = "test.health.read";
+  open.body_limit = 0;
+  RouteOptions wrap;
+  wrap.action = "kms.secrets.wrap";
+  wrap.body_limit = 4096;
+  ASSERT_TRUE(r.Add("GET", "/healthz", Named("h"), open));
+  ASSERT_TRUE(r.Add("POST", "/keys/{id}/actions/{action}", Named("a"), wrap));
+  ASSERT_TRUE(r.Add("GET", "/keys/{id}", Named("g")));
+  ASSERT_TRUE(r.Add("DELETE", "/keys/{id}", Named("d")));
+  ASSERT_TRUE(r.Add("GET", "/keys/registrations", Named("q")));
+  ASSERT_TRUE(r.Add("PUT", "/{bucket}/{key+}", Named("p")));
+  ASSERT_TRUE(r.Add("GET", "/", Named("root")));
+  std::vector<std::string> seen;
+  for (const Route* route : r.Routes()) seen.push_back(route->method + " " + route->path_template);
+  // Byte order of the templates: '{' sorts after every letter.
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"GET /", "GET /healthz", "GET /keys/registrations",
+                                      "DELETE /keys/{id}", "GET /keys/{id}",
+                                      "POST /keys/{id}/actions/{action}", "PUT /{bucket}/{key+}"}));
+  ASSERT_EQ(r.Routes().size(), r.size());
+  const Route* health = r.Routes()[1];
+  EXPECT_FALSE(health->options.authenticated);
+  EXPECT_EQ(health->options.action, "test.health.read");
+  const Route* action = r.Routes()[5];
+  EXPECT_TRUE(action->options.authenticated);
+  EXPECT_EQ(action->options.action, "kms.secrets.wrap");
+  EXPECT_EQ(action->options.body_limit, std::optional<size_t>(4096));
+  EXPECT_TRUE(Router().Routes().empty());
+}
+
 }  // namespace
 }  // namespace veil::http

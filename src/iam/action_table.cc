@@ -124,9 +124,11 @@ ActionTable EnterpriseTable() {
                                    });
 }
 
-// reference/ibm-e2e-spec.md §3.10 with the action names of §3.11. Where §3.10 is silent the
-// choice is noted: aliases and import tokens go with key creation (Writer); registrations are
-// made by services holding the S2S Reader role; event acknowledgements likewise.
+// reference/ibm-e2e-spec.md §3.10 with the action names of §3.11, checked against Key Protect's
+// role table (KPD concepts/manage-access.md: "the exclusive right to read and update Key Protect
+// policies" is the Manager's). Where both are silent the choice is noted: aliases and import
+// tokens go with key creation (Writer); registrations are made by services holding the S2S Reader
+// role; event acknowledgements likewise.
 ActionTable KmsTable() {
   return ActionTable(
       "kms", {
@@ -145,8 +147,6 @@ ActionTable KmsTable() {
                  {"kms.registrations.merge", {"Reader"}},
                  {"kms.registrations.delete", {"Reader"}},
                  {"kms.secrets.eventack", {"Reader"}},
-                 {"kms.policies.read", {"Reader"}},
-                 {"kms.instancepolicies.read", {"Reader"}},
                  // ReaderPlus: Reader + get key material (Writer and Manager too).
                  {"kms.secrets.read", {"ReaderPlus", "Writer"}},
                  // Writer: create/import, rotate, schedule or cancel dual-auth deletion, sync, key
@@ -168,6 +168,10 @@ ActionTable KmsTable() {
                  {"kms.secrets.patch", {"Manager"}},
                  {"kms.secrets.deletealias", {"Manager"}},
                  {"kms.secrets.expire", {"Manager"}},
+                 // Reading policies too: they name the allowedIP list, the network and the
+                 // import rules, nothing a Reader (every S2S authorization) needs to see.
+                 {"kms.policies.read", {"Manager"}},
+                 {"kms.instancepolicies.read", {"Manager"}},
                  {"kms.policies.write", {"Manager"}},
                  {"kms.instancepolicies.write", {"Manager"}},
                  {"kms.keyrings.delete", {"Manager"}},

@@ -1070,6 +1070,11 @@ Result<Registration> KmsService::UpdateRegistration(const Key& key, std::string_
       return tl::unexpected(existing.error());
     }
     r = std::move(*existing);
+    // A service changes only its own registrations: another's (a retention registration with
+    // preventKeyDeletion, say) is not its to relax.
+    if (r.created_by != actor.iam_id) {
+      return KmsFail("RESOURCE_OWNER_ERR", "the registration belongs to another service");
+    }
     if (description) r.description = *description;
     if (prevent_key_deletion) r.prevent_key_deletion = *prevent_key_deletion;
     if (key_version_id) {
@@ -1091,11 +1096,20 @@ Status KmsService::DeleteRegistration(const Key& key, std::string_view crn, cons
   if (!actor.is_service) {
     return KmsFail("SERVICE_ONLY_ERR", "only a service can delete its registrations");
   }
-  auto s = store_.DeleteRegistration(db_, key.id, crn);
-  if (!s && s.error().code == ErrorCode::kNotFound) {
-    return KmsFail("NOT_FOUND_ERR", "the resource is not registered with this key");
-  }
-  return s;
+  return db_.WithTransaction([&](store::Tx& tx) -> Status {
+    auto existing = store_.GetRegistration(tx, key.id, crn);
+    if (!existing) {
+      if (existing.error().code == ErrorCode::kNotFound) {
+        return KmsFail("NOT_FOUND_ERR", "the resource is not registered with this key");
+      }
+      return tl::unexpected(existing.error());
+    }
+    // As for updates: a service removes only its own registrations.
+    if (existing->created_by != actor.iam_id) {
+      return KmsFail("RESOURCE_OWNER_ERR", "the registration belongs to another service");
+    }
+    return store_.DeleteRegistration(tx, key.id, crn);
+  });
 }
 
 Result<std::vector<Registration>> KmsService::ListRegistrations(const Key& key) {

@@ -265,7 +265,8 @@ class KmsService {
   [[nodiscard]] Status PutInstancePolicy(const InstanceRef& instance, std::string_view type,
                                          std::string data_json, const Actor& actor);
 
-  // --- Registrations (service principals only for changes)
+  // --- Registrations (service principals only for changes; a service updates and deletes only
+  // the registrations it created: 403 RESOURCE_OWNER_ERR for another's)
   [[nodiscard]] Result<Registration> CreateRegistration(const Key& key, std::string_view crn,
                                                         std::string description,
                                                         bool prevent_key_deletion,

@@ -397,6 +397,31 @@ TEST_F(KmsServiceTest, RegistrationsProtectKeysFromDeletion) {
                 "KEY_ROOT_REQ_REG_ERR");
 }
 
+// The image service, which holds the same S2S Reader role as block storage on the customer's
+// keys, tries to lift block storage's retention registration (preventKeyDeletion) so that the key
+// can be deleted, or to remove it outright: both refused, the registration is intact, and the
+// deletion stays refused.
+TEST_F(KmsServiceTest, AServiceCannotRelaxOrDeleteAnotherServicesRegistration) {
+  Key key = f_.CreateRoot();
+  const Actor images{"crn-crn:v1:veil:public:is:::::", true, "is"};
+  const std::string crn =
+      "crn:v1:veil:private:server-protect:local:a/" + f_.iam.account_id + "::volume:vol-1";
+  ASSERT_TRUE(kms().CreateRegistration(key, crn, "boot volume", true, "", f_.block_storage));
+  EXPECT_REASON(kms().UpdateRegistration(key, crn, std::nullopt, false, std::nullopt, images),
+                "RESOURCE_OWNER_ERR");
+  EXPECT_REASON(kms().DeleteRegistration(key, crn, images), "RESOURCE_OWNER_ERR");
+  auto list = kms().ListRegistrations(key);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_TRUE((*list)[0].prevent_key_deletion);
+  EXPECT_REASON(kms().Delete(key, true, f_.user), "PREV_KEY_DEL_ERR");
+  // Its owner still manages it.
+  ASSERT_TRUE(
+      kms().UpdateRegistration(key, crn, std::nullopt, false, std::nullopt, f_.block_storage));
+  EXPECT_TRUE(kms().DeleteRegistration(key, crn, f_.block_storage));
+  EXPECT_REASON(kms().DeleteRegistration(key, crn, f_.block_storage), "NOT_FOUND_ERR");
+}
+
 class RecordingListener final : public KeyEventListener {
  public:
   Status OnKeyEvent(const KeyEvent& event) override {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,8 +25,31 @@ inline constexpr size_t kJsonBodyLimit = 64 * 1024;
 // The request's JSON body (at most kJsonBodyLimit).
 [[nodiscard]] Result<boost::json::value> ReadJson(http::RequestContext& ctx);
 
-// The account a listing is about: the account_id query parameter, else the caller's.
-std::string AccountParam(const http::RequestContext& ctx, const Subject& caller);
+// The account a listing is about: the account_id query parameter, else the caller's. A listing
+// of another account is refused (kPermissionDenied): a user or service ID can be allowed nothing
+// there (policies of its own account only, docs/iam.md "Authorization"), so the listing would be
+// empty, and its paging (`next`) would still count the other account's objects. A Veil service
+// that acts for no account in particular may name any.
+[[nodiscard]] Result<std::string> ListingAccount(const http::RequestContext& ctx,
+                                                 const Subject& caller);
+
+// An object a request names by id, when it exists: its account and whether the caller may
+// perform the request's action on it.
+struct NamedObject {
+  std::string account_id;
+  bool permitted = false;
+};
+
+// Lets a request on an object named by id through, or refuses it without telling a caller
+// whether an object it may not see exists (docs/security.md "Existence"):
+//   - an object of the caller's own account is judged as it is: kPermissionDenied when refused;
+//   - an object of another account, or none (`object` nullopt), answers `missing` (404, or the
+//     route's 400) to a caller who would be allowed `action` on `as_if_own` (the same id in the
+//     caller's account, built only from what the request says), and kPermissionDenied to anyone
+//     else. So another account's id gets exactly what an unknown id gets.
+[[nodiscard]] Status RequireNamed(const IamApiDeps& deps, const Subject& caller,
+                                  std::string_view action, const std::optional<NamedObject>& object,
+                                  const ResourceAttributes& as_if_own, Error missing);
 
 void SetTarget(http::RequestContext& ctx, std::string crn, std::string name, std::string type_uri);
 

@@ -16,9 +16,28 @@ Result<boost::json::value> ReadJson(http::RequestContext& ctx) {
   return http::ParseJsonBody(ctx, kJsonBodyLimit);
 }
 
-std::string AccountParam(const http::RequestContext& ctx, const Subject& caller) {
+Result<std::string> ListingAccount(const http::RequestContext& ctx, const Subject& caller) {
   auto account = ctx.request().Query("account_id");
-  return account && !account->empty() ? std::string(*account) : caller.account_id;
+  if (!account || account->empty() || *account == caller.account_id) return caller.account_id;
+  if (caller.type == Subject::Type::kService && caller.account_id.empty()) {
+    return std::string(*account);
+  }
+  return PermissionDenied("a listing is about the caller's own account");
+}
+
+Status RequireNamed(const IamApiDeps& deps, const Subject& caller, std::string_view action,
+                    const std::optional<NamedObject>& object, const ResourceAttributes& as_if_own,
+                    Error missing) {
+  if (object && object->permitted) return OkStatus();
+  const std::string denied = std::string(action) + " is not allowed on this resource";
+  // A service acting for no account in particular has no account of its own to compare with.
+  const bool own =
+      object && (object->account_id == caller.account_id ||
+                 (caller.type == Subject::Type::kService && caller.account_id.empty()));
+  if (own) return PermissionDenied(denied);
+  Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(caller, action, as_if_own));
+  if (d.permitted) return tl::unexpected(std::move(missing));
+  return PermissionDenied(denied);
 }
 
 void SetTarget(http::RequestContext& ctx, std::string crn, std::string name, std::string type_uri) {

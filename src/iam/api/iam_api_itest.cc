@@ -2,8 +2,11 @@
 // endpoints, and the security invariants of issue 4 that need the HTTP layer, each a named test.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/json/serialize.hpp>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "common/bytes.h"
@@ -383,6 +386,9 @@ TEST_F(IamApiTest, AUserManagesItsOwnApiKeysWithoutAPolicy) {
   EXPECT_EQ(Call("POST", "/v1/apikeys/" + second + "/lock", token).status, 204);
   EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + second + "/lock", token).status, 204);
   EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + second, token).status, 204);
+  // A key that is gone is not found (as it would be if another account held one of that id).
+  EXPECT_EQ(Call("DELETE", "/v1/apikeys/" + second, token).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/apikeys/" + second, token).status, 404);
   // But not anyone else's.
   EXPECT_EQ(Call("GET", "/v1/apikeys?iam_id=" + f_.admin.iam_id, token).status, 403);
   EXPECT_EQ(
@@ -480,13 +486,11 @@ TEST_F(IamApiTest, APolicyOnAnotherAccountsResourceGrantsNothing) {
   auto b_admin = f_.ServiceIdWith({"Administrator", "Manager"}, other->id);
   auto b_target = f_.service->CreateServiceId({other->id, "b-target", ""}, "t");
   const std::string b_token = Login(b_admin.apikey);
-  // A's admin (Administrator on everything in A) cannot touch B's resources...
-  EXPECT_EQ(Call("GET", "/v1/serviceids/" + b_target->id, admin_token_).status, 403);
-  EXPECT_EQ(Call("DELETE", "/v1/serviceids/" + b_target->id, admin_token_).status, 403);
-  EXPECT_TRUE(Call("GET", "/v1/serviceids?account_id=" + other->id, admin_token_)
-                  .json.at("serviceids")
-                  .as_array()
-                  .empty());
+  // A's admin (Administrator on everything in A) cannot touch B's resources (which it is told
+  // of as of ids that name nothing: AnotherAccountsObjectsAnswerAsUnknownIds)...
+  EXPECT_EQ(Call("GET", "/v1/serviceids/" + b_target->id, admin_token_).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/serviceids/" + b_target->id, admin_token_).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/serviceids?account_id=" + other->id, admin_token_).status, 403);
   // ...nor grant itself anything there: a policy naming B's resources is B's to make.
   Made m = MakeServiceId();
   Reply cross =
@@ -500,6 +504,130 @@ TEST_F(IamApiTest, APolicyOnAnotherAccountsResourceGrantsNothing) {
   EXPECT_EQ(stranger.status, 400) << stranger.body;
   // B's admin does manage B.
   EXPECT_EQ(Call("GET", "/v1/serviceids/" + b_target->id, b_token).status, 200);
+}
+
+// A tenant probing ids: every route that names an object by id answers an id of another
+// account's object exactly as an id that names nothing (same status, same error code), for a
+// caller who administers its own account (404, or the route's 400) and for one who holds nothing
+// (403). Before, another account's objects answered 403 where unknown ids answered 404 (or 400
+// "names no user or service ID"), so any tenant could tell which ids exist elsewhere.
+TEST_F(IamApiTest, AnotherAccountsObjectsAnswerAsUnknownIds) {
+  auto other = f_.service->CreateAccount("tenant-b");
+  ASSERT_TRUE(other);
+  auto b_admin = f_.ServiceIdWith({"Administrator", "Manager"}, other->id);
+  const std::string b_token = Login(b_admin.apikey);
+  auto b_svc = f_.service->CreateServiceId({other->id, "b-svc", ""}, "t");
+  ASSERT_TRUE(b_svc);
+  auto b_key = f_.service->CreateApiKey({b_svc->iam_id, "b-key", ""}, "t");
+  ASSERT_TRUE(b_key);
+  Reply b_policy =
+      Call("POST", "/v1/policies", b_token,
+           AccessPolicyBody(b_svc->iam_id, "crn:v1:veil:public:iam::::role:Viewer", other->id));
+  ASSERT_EQ(b_policy.status, 201) << b_policy.body;
+  auto b_instance = f_.service->CreateInstance({other->id, "b-kp", "kms", ""}, "t");
+  ASSERT_TRUE(b_instance);
+  const std::string b_user = b_admin.identity.iam_id;  // a service ID of B with keys
+
+  struct Ids {
+    std::string svc, key, owner, policy, instance;
+  };
+  const Ids theirs{b_svc->id, b_key->key.id, b_svc->iam_id,
+                   std::string(b_policy.json.at("id").as_string()), b_instance->guid};
+  const Ids unknown{"ServiceId-2c0a6e2a-7c1e-4d2a-9a55-0c9f5d3b1e77",
+                    "ApiKey-2c0a6e2a-7c1e-4d2a-9a55-0c9f5d3b1e77",
+                    "iam-ServiceId-2c0a6e2a-7c1e-4d2a-9a55-0c9f5d3b1e77",
+                    "2c0a6e2a-7c1e-4d2a-9a55-0c9f5d3b1e77", "2c0a6e2a-7c1e-4d2a-9a55-0c9f5d3b1e77"};
+  auto requests = [&](const Ids& ids) {
+    const std::string policy =
+        AccessPolicyBody(b_user, "crn:v1:veil:public:iam::::role:Viewer", f_.account_id);
+    return std::vector<std::array<std::string, 3>>{
+        {"GET", "/v1/serviceids/" + ids.svc, ""},
+        {"PUT", "/v1/serviceids/" + ids.svc, R"({"name":"mine"})"},
+        {"DELETE", "/v1/serviceids/" + ids.svc, ""},
+        {"POST", "/v1/serviceids/" + ids.svc + "/lock", ""},
+        {"DELETE", "/v1/serviceids/" + ids.svc + "/lock", ""},
+        {"GET", "/v1/apikeys/" + ids.key, ""},
+        {"PUT", "/v1/apikeys/" + ids.key, R"({"name":"mine"})"},
+        {"DELETE", "/v1/apikeys/" + ids.key, ""},
+        {"POST", "/v1/apikeys/" + ids.key + "/lock", ""},
+        {"DELETE", "/v1/apikeys/" + ids.key + "/lock", ""},
+        {"GET", "/v1/apikeys?iam_id=" + ids.owner, ""},
+        {"POST", "/v1/apikeys", R"({"name":"k","iam_id":")" + ids.owner + R"("})"},
+        {"POST", "/v1/apikeys",
+         R"({"name":"k","iam_id":")" + ids.owner + R"(","account_id":")" + f_.account_id + R"("})"},
+        {"GET", "/v1/policies/" + ids.policy, ""},
+        {"PUT", "/v1/policies/" + ids.policy, policy},
+        {"DELETE", "/v1/policies/" + ids.policy, ""},
+        {"GET", "/v2/resource_instances/" + ids.instance, ""},
+        {"DELETE", "/v2/resource_instances/" + ids.instance, ""},
+    };
+  };
+  Made nobody = MakeServiceId("nobody");  // no policy at all
+  const std::string nobody_token = Login(nobody.apikey);
+  for (const auto& [who, token, expected] :
+       std::vector<std::tuple<std::string, std::string, std::set<int>>>{
+           {"A's administrator", admin_token_, {400, 404}},
+           {"a service ID of A without a policy", nobody_token, {403}}}) {
+    SCOPED_TRACE(who);
+    const auto probes = requests(theirs);
+    const auto baseline = requests(unknown);
+    for (size_t i = 0; i < probes.size(); ++i) {
+      const auto& [method, path, body] = probes[i];
+      Reply t = Call(method, path, token, body);
+      Reply u = Call(baseline[i][0], baseline[i][1], token, baseline[i][2]);
+      EXPECT_EQ(t.status, u.status) << method << " " << path << ": " << t.body << " / " << u.body;
+      EXPECT_TRUE(expected.contains(t.status)) << method << " " << path << ": " << t.body;
+      ASSERT_TRUE(t.json.is_object() && u.json.is_object()) << path;
+      EXPECT_EQ(t.json.at("errorCode"), u.json.at("errorCode")) << method << " " << path;
+      EXPECT_EQ(t.json.at("errorMessage"), u.json.at("errorMessage")) << method << " " << path;
+    }
+    // The policy decision point: asking about B's identity is asking about no one.
+    auto ask = [&](const std::string& iam_id) {
+      return R"([{"subject":{"attributes":{"id":")" + iam_id +
+             R"("}},"action":"iam-identity.serviceid.read","resource":{"attributes":{"accountId":")" +
+             f_.account_id + R"(","serviceName":"iam-identity"}}}])";
+    };
+    Reply t = Call("POST", "/v2/authz", token, ask(theirs.owner));
+    Reply u = Call("POST", "/v2/authz", token, ask(unknown.owner));
+    ASSERT_EQ(t.status, 200) << t.body;
+    EXPECT_EQ(t.json.at("responses").at(0).at("status"), u.json.at("responses").at(0).at("status"))
+        << t.body << " / " << u.body;
+    EXPECT_EQ(t.json.at("responses").at(0).at("error"), u.json.at("responses").at(0).at("error"));
+  }
+  // Nor do the probers' audit events name B's objects (the event of a request is the caller's
+  // account's to read): a target is set only once the object is the caller's to see.
+  for (const audit::Event& e : sink_->memory().events()) {
+    if (e.initiator.id != f_.admin.iam_id && e.initiator.id != nobody.iam_id) continue;
+    EXPECT_EQ(e.target.id.find(other->id), std::string::npos) << e.action << " " << e.target.id;
+    EXPECT_NE(e.target.name, "b-svc") << e.action;
+    EXPECT_NE(e.target.name, "b-key") << e.action;
+  }
+  // B still manages all of it.
+  EXPECT_EQ(Call("GET", "/v1/serviceids/" + theirs.svc, b_token).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/apikeys/" + theirs.key, b_token).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/policies/" + theirs.policy, b_token).status, 200);
+  EXPECT_EQ(Call("GET", "/v2/resource_instances/" + theirs.instance, b_token).status, 200);
+}
+
+// A tenant counting another's objects: a listing of another account is refused (403) rather
+// than answered empty, since its paging (`next`) counted the other account's service IDs and
+// instances one page at a time although every item was filtered out.
+TEST_F(IamApiTest, ListingsOfAnotherAccountAreRefused) {
+  auto other = f_.service->CreateAccount("tenant-b");
+  ASSERT_TRUE(other);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(f_.service->CreateServiceId({other->id, "b-" + std::to_string(i), ""}, "t"));
+    ASSERT_TRUE(f_.service->CreateInstance({other->id, "b-" + std::to_string(i), "kms", ""}, "t"));
+  }
+  for (const std::string path :
+       {"/v1/serviceids?pagesize=1&account_id=", "/v2/resource_instances?pagesize=1&account_id=",
+        "/v1/policies?account_id="}) {
+    Reply r = Call("GET", path + other->id, admin_token_);
+    ExpectIamError(r, 403, "BXNIM0403E");
+    EXPECT_EQ(r.body.find("next"), std::string::npos) << path;
+    // Naming one's own account is as naming none.
+    EXPECT_EQ(Call("GET", path + f_.account_id, admin_token_).status, 200) << path;
+  }
 }
 
 TEST_F(IamApiTest, ResourceInstancesInIbmShape) {

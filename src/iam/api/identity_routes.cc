@@ -24,20 +24,27 @@ std::string Param(const http::RequestContext& ctx, std::string_view name) {
 
 // ---- service IDs ----
 
-// Locates a service ID (404 if there is none), sets it as the event's target and requires
-// `action` on it.
+// The service ID the path names, once `action` on it is allowed (RequireNamed: another account's
+// service ID is answered as an unknown one); sets it as the event's target.
 Result<Identity> AuthorizedServiceId(const IamApiDeps& deps, http::RequestContext& ctx,
                                      const Subject& caller, std::string_view action) {
-  auto found = deps.service->GetIdentity(Param(ctx, "id"));
-  if (!found || found->kind != IdentityKind::kServiceId) {
-    if (!found && found.error().code != ErrorCode::kNotFound) {
-      return tl::unexpected(found.error());
+  const std::string id = Param(ctx, "id");
+  auto found = deps.service->GetIdentity(id);
+  if (!found && found.error().code != ErrorCode::kNotFound) return tl::unexpected(found.error());
+  std::optional<NamedObject> object;
+  if (found && found->kind == IdentityKind::kServiceId) {
+    Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(
+        caller, action, ServiceIdResource(found->account_id, found->id)));
+    object = NamedObject{found->account_id, d.permitted};
+    if (found->account_id == caller.account_id) {
+      SetTarget(ctx, found->crn(), found->name, std::string(kServiceIdType));
     }
-    return NotFound("service ID not found");
   }
+  const std::string as_named = id.starts_with("iam-") ? id.substr(4) : id;
+  VEIL_TRY(RequireNamed(deps, caller, action, object,
+                        ServiceIdResource(caller.account_id, as_named),
+                        Error(ErrorCode::kNotFound, "service ID not found")));
   SetTarget(ctx, found->crn(), found->name, std::string(kServiceIdType));
-  VEIL_TRY(RequirePermission(*deps.authorizer, caller, action,
-                             ServiceIdResource(found->account_id, found->id)));
   return found;
 }
 
@@ -58,7 +65,7 @@ Result<http::Response> CreateServiceId(const IamApiDeps& deps, http::RequestCont
 // Lists the account's service IDs the caller may read (a page may hold fewer than pagesize).
 Result<http::Response> ListServiceIds(const IamApiDeps& deps, http::RequestContext& ctx) {
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
-  const std::string account = AccountParam(ctx, caller);
+  const std::string account = VEIL_TRY_VALUE(ListingAccount(ctx, caller));
   PageRequest page_request = VEIL_TRY_VALUE(ParsePageQuery(ctx.request().query));
   auto page = VEIL_TRY_VALUE(deps.service->ListServiceIds(account, page_request));
   boost::json::array items;
@@ -143,22 +150,67 @@ Result<KeyAccess> KeyAccessFor(std::string_view owner_iam_id, std::string_view a
   return a;
 }
 
-// Requires the action on keys of the owner (the authorizer lets users manage their own keys;
-// service IDs, their own keys included, need a policy). Sets the event's action.
+// Requires the action on keys of `owner` (nullopt: the iam_id the request named has no identity)
+// with RequireNamed: the authorizer lets users manage their own keys, service IDs (their own keys
+// included) need a policy, and another account's identity is answered as an unknown one: for a
+// caller allowed the action on that id in its own account, `missing`. `named_iam_id` is the
+// owner as the request named it. Sets the event's action once the owner is known to the caller.
 Status AuthorizeKeyAction(const IamApiDeps& deps, http::RequestContext& ctx, const Subject& caller,
-                          std::string_view owner_iam_id, std::string_view owner_account,
-                          std::string_view verb) {
-  KeyAccess access = VEIL_TRY_VALUE(KeyAccessFor(owner_iam_id, owner_account, verb));
-  ctx.event().action = access.action;
-  return RequirePermission(*deps.authorizer, caller, access.action, access.resource);
+                          const std::optional<Identity>& owner, std::string_view named_iam_id,
+                          std::string_view verb, Error missing) {
+  auto named = IamIdFromAnyId(named_iam_id);
+  if (!named) return tl::unexpected(std::move(missing));
+  const KeyAccess as_if_own = VEIL_TRY_VALUE(KeyAccessFor(*named, caller.account_id, verb));
+  std::optional<NamedObject> object;
+  if (owner) {
+    KeyAccess access = VEIL_TRY_VALUE(KeyAccessFor(owner->iam_id, owner->account_id, verb));
+    Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(caller, access.action, access.resource));
+    object = NamedObject{owner->account_id, d.permitted};
+    if (owner->account_id == caller.account_id) ctx.event().action = access.action;
+  }
+  VEIL_TRY(
+      RequireNamed(deps, caller, as_if_own.action, object, as_if_own.resource, std::move(missing)));
+  ctx.event().action = as_if_own.action;
+  return OkStatus();
 }
 
+// The identity `any_id` names, or nullopt when there is none.
+Result<std::optional<Identity>> FindIdentity(const IamApiDeps& deps, std::string_view any_id) {
+  auto found = deps.service->GetIdentity(any_id);
+  if (found) return std::optional<Identity>(std::move(*found));
+  if (found.error().code != ErrorCode::kNotFound) return tl::unexpected(found.error());
+  return std::optional<Identity>();
+}
+
+// The API key the path names, once `verb` on its owner's keys is allowed. An unknown key, and a
+// key of another account, are judged as one of the caller's own keys would be (the owner of a key
+// the caller may not see is not the caller's to learn): 404 for a user, or a service ID allowed
+// `verb` on its own keys; 403 otherwise.
 Result<ApiKey> AuthorizedKey(const IamApiDeps& deps, http::RequestContext& ctx,
                              const Subject& caller, std::string_view verb) {
   auto key = deps.service->GetApiKey(Param(ctx, "id"));
-  if (!key) return tl::unexpected(key.error());
+  if (!key && key.error().code != ErrorCode::kNotFound) return tl::unexpected(key.error());
+  const Error missing(ErrorCode::kNotFound, "API key not found");
+  KeyAccess as_if_own{"iam-identity.serviceid-apikey." + std::string(verb),
+                      {caller.account_id, "iam-identity", "", "", ""}};
+  if (caller.type != Subject::Type::kService) {
+    as_if_own = VEIL_TRY_VALUE(KeyAccessFor(caller.iam_id, caller.account_id, verb));
+  }
+  const std::string& action = as_if_own.action;
+  if (!key) {
+    VEIL_TRY(RequireNamed(deps, caller, action, std::nullopt, as_if_own.resource, missing));
+    return tl::unexpected(missing);  // RequireNamed refuses: there is no object
+  }
+  KeyAccess access = VEIL_TRY_VALUE(KeyAccessFor(key->iam_id, key->account_id, verb));
+  Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(caller, access.action, access.resource));
+  if (key->account_id == caller.account_id) {
+    SetTarget(ctx, key->crn(), key->name, std::string(kApiKeyType));
+    ctx.event().action = access.action;
+  }
+  VEIL_TRY(RequireNamed(deps, caller, action, NamedObject{key->account_id, d.permitted},
+                        as_if_own.resource, missing));
   SetTarget(ctx, key->crn(), key->name, std::string(kApiKeyType));
-  VEIL_TRY(AuthorizeKeyAction(deps, ctx, caller, key->iam_id, key->account_id, verb));
+  ctx.event().action = access.action;
   return key;
 }
 
@@ -166,17 +218,17 @@ Result<http::Response> CreateApiKey(const IamApiDeps& deps, http::RequestContext
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
   boost::json::value body = VEIL_TRY_VALUE(ReadJson(ctx));
   ApiKeyCreate request = VEIL_TRY_VALUE(ParseApiKeyCreate(body, caller.iam_id));
-  auto owner = deps.service->GetIdentity(request.spec.iam_id);
-  if (!owner) {
-    if (owner.error().code != ErrorCode::kNotFound) return tl::unexpected(owner.error());
-    return InvalidArgument("iam_id names no user or service ID");
-  }
+  std::optional<Identity> owner = VEIL_TRY_VALUE(FindIdentity(deps, request.spec.iam_id));
+  VEIL_TRY(
+      AuthorizeKeyAction(deps, ctx, caller, owner, request.spec.iam_id, "create",
+                         Error(ErrorCode::kInvalidArgument, "iam_id names no user or service ID")));
+  // Only once the owner is the caller's to see: the account check would tell another account's
+  // identities from unknown ones.
   if (!request.account_id.empty() && request.account_id != owner->account_id) {
     return InvalidArgument("account_id is not the account of iam_id");
   }
   SetTarget(ctx, IdentityCrn(owner->account_id, "apikey", ""), request.spec.name,
             std::string(kApiKeyType));
-  VEIL_TRY(AuthorizeKeyAction(deps, ctx, caller, owner->iam_id, owner->account_id, "create"));
   request.spec.iam_id = owner->iam_id;
   auto created = VEIL_TRY_VALUE(deps.service->CreateApiKey(request.spec, caller.iam_id));
   SetTarget(ctx, created.key.crn(), created.key.name, std::string(kApiKeyType));
@@ -190,13 +242,11 @@ Result<http::Response> ListApiKeys(const IamApiDeps& deps, http::RequestContext&
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
   PageRequest page_request = VEIL_TRY_VALUE(ParsePageQuery(ctx.request().query));
   const std::string wanted(ctx.request().Query("iam_id").value_or(caller.iam_id));
-  auto owner = deps.service->GetIdentity(wanted);
-  if (!owner) {
-    if (owner.error().code != ErrorCode::kNotFound) return tl::unexpected(owner.error());
-    return InvalidArgument("iam_id names no user or service ID");
-  }
+  std::optional<Identity> owner = VEIL_TRY_VALUE(FindIdentity(deps, wanted));
+  VEIL_TRY(
+      AuthorizeKeyAction(deps, ctx, caller, owner, wanted, "read",
+                         Error(ErrorCode::kInvalidArgument, "iam_id names no user or service ID")));
   SetTarget(ctx, owner->crn(), owner->name, std::string(kApiKeyType));
-  VEIL_TRY(AuthorizeKeyAction(deps, ctx, caller, owner->iam_id, owner->account_id, "read"));
   ctx.event().action = ctx.event().action.substr(0, ctx.event().action.rfind('.')) + ".list";
   auto page =
       VEIL_TRY_VALUE(deps.service->ListApiKeys(owner->account_id, owner->iam_id, page_request));

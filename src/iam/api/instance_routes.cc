@@ -15,13 +15,25 @@ ResourceAttributes InstanceResource(const ResourceInstance& r) {
 
 std::string TypeUri(std::string_view service) { return std::string(service) + "/instance"; }
 
+// The instance the path names, once `action` on it is allowed. Another account's instance is
+// answered as an unknown one (RequireNamed), judged as an instance of the caller's account of no
+// service in particular (the service is not the caller's to learn).
 Result<ResourceInstance> AuthorizedInstance(const IamApiDeps& deps, http::RequestContext& ctx,
                                             const Subject& caller, std::string_view action) {
-  ResourceInstance r = VEIL_TRY_VALUE(
-      deps.service->GetInstance(ctx.request().PathParam("id").value_or(std::string_view())));
-  SetTarget(ctx, r.crn, r.name, TypeUri(r.resource_id));
-  VEIL_TRY(RequirePermission(*deps.authorizer, caller, action, InstanceResource(r)));
-  return r;
+  const std::string guid(ctx.request().PathParam("id").value_or(std::string_view()));
+  auto r = deps.service->GetInstance(guid);
+  if (!r && r.error().code != ErrorCode::kNotFound) return tl::unexpected(r.error());
+  std::optional<NamedObject> object;
+  if (r) {
+    Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(caller, action, InstanceResource(*r)));
+    object = NamedObject{r->account_id, d.permitted};
+    if (r->account_id == caller.account_id)
+      SetTarget(ctx, r->crn, r->name, TypeUri(r->resource_id));
+  }
+  VEIL_TRY(RequireNamed(deps, caller, action, object, {caller.account_id, "", guid, "", ""},
+                        Error(ErrorCode::kNotFound, "resource instance not found")));
+  SetTarget(ctx, r->crn, r->name, TypeUri(r->resource_id));
+  return std::move(*r);
 }
 
 Result<http::Response> CreateInstance(const IamApiDeps& deps, http::RequestContext& ctx) {
@@ -40,7 +52,7 @@ Result<http::Response> CreateInstance(const IamApiDeps& deps, http::RequestConte
 // GET /v2/resource_instances?resource_id&name&account_id: the instances the caller may read.
 Result<http::Response> ListInstances(const IamApiDeps& deps, http::RequestContext& ctx) {
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
-  const std::string account = AccountParam(ctx, caller);
+  const std::string account = VEIL_TRY_VALUE(ListingAccount(ctx, caller));
   InstanceFilter filter;
   filter.resource_id = std::string(ctx.request().Query("resource_id").value_or(""));
   filter.name = std::string(ctx.request().Query("name").value_or(""));

@@ -49,11 +49,32 @@ Result<bool> MayRead(const IamApiDeps& deps, const Subject& caller, const Policy
   return d.permitted;
 }
 
-Result<Policy> LocatePolicy(const IamApiDeps& deps, http::RequestContext& ctx) {
-  Policy p = VEIL_TRY_VALUE(
-      deps.service->GetPolicy(ctx.request().PathParam("id").value_or(std::string_view())));
-  SetTarget(ctx, PolicyCrn(p.account_id, p.id), p.id, std::string(kPolicyType));
-  return p;
+// The policy the path names, once the caller may `action` it: `may` decides on a policy that
+// exists (reading: MayRead; changing: the action on its target). Another account's policy is
+// answered as an unknown one (RequireNamed), judged as a policy on the caller's whole account.
+template <typename May>
+Result<Policy> AuthorizedPolicy(const IamApiDeps& deps, http::RequestContext& ctx,
+                                const Subject& caller, std::string_view action, May may) {
+  auto p = deps.service->GetPolicy(ctx.request().PathParam("id").value_or(std::string_view()));
+  if (!p && p.error().code != ErrorCode::kNotFound) return tl::unexpected(p.error());
+  std::optional<NamedObject> object;
+  if (p) {
+    object = NamedObject{p->account_id, VEIL_TRY_VALUE(may(*p))};
+    if (p->account_id == caller.account_id) {
+      SetTarget(ctx, PolicyCrn(p->account_id, p->id), p->id, std::string(kPolicyType));
+    }
+  }
+  VEIL_TRY(RequireNamed(deps, caller, action, object, {caller.account_id, "", "", "", ""},
+                        Error(ErrorCode::kNotFound, "policy not found")));
+  SetTarget(ctx, PolicyCrn(p->account_id, p->id), p->id, std::string(kPolicyType));
+  return std::move(*p);
+}
+
+// Whether the caller may `action` on the target of `p`.
+Result<bool> MayChange(const IamApiDeps& deps, const Subject& caller, std::string_view action,
+                       const Policy& p) {
+  Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(caller, action, TargetOf(p)));
+  return d.permitted;
 }
 
 Result<http::Response> CreatePolicy(const IamApiDeps& deps, http::RequestContext& ctx) {
@@ -77,7 +98,7 @@ Result<http::Response> CreatePolicy(const IamApiDeps& deps, http::RequestContext
 // read, filtered.
 Result<http::Response> ListPolicies(const IamApiDeps& deps, http::RequestContext& ctx) {
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
-  const std::string account = AccountParam(ctx, caller);
+  const std::string account = VEIL_TRY_VALUE(ListingAccount(ctx, caller));
   const http::Request& req = ctx.request();
   const auto iam_id = req.Query("iam_id");
   const auto type = req.Query("type");
@@ -100,10 +121,9 @@ Result<http::Response> ListPolicies(const IamApiDeps& deps, http::RequestContext
 
 Result<http::Response> GetPolicy(const IamApiDeps& deps, http::RequestContext& ctx) {
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
-  Policy p = VEIL_TRY_VALUE(LocatePolicy(deps, ctx));
-  if (!VEIL_TRY_VALUE(MayRead(deps, caller, p))) {
-    return PermissionDenied("iam-am.policy.read is not allowed on this policy's resource");
-  }
+  Policy p =
+      VEIL_TRY_VALUE(AuthorizedPolicy(deps, ctx, caller, "iam-am.policy.read",
+                                      [&](const Policy& q) { return MayRead(deps, caller, q); }));
   ctx.event().message = "IAM Access Management: read policy " + p.id;
   return Json(200, PolicyJson(p));
 }
@@ -112,10 +132,11 @@ Result<http::Response> ReplacePolicy(const IamApiDeps& deps, http::RequestContex
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
   boost::json::value body = VEIL_TRY_VALUE(ReadJson(ctx));
   PolicySpec spec = VEIL_TRY_VALUE(ParsePolicySpec(body));
-  Policy current = VEIL_TRY_VALUE(LocatePolicy(deps, ctx));
   // Both the old and the new target: a policy cannot be moved onto what the caller does not
   // administer.
-  VEIL_TRY(RequirePermission(*deps.authorizer, caller, "iam-am.policy.update", TargetOf(current)));
+  Policy current = VEIL_TRY_VALUE(AuthorizedPolicy(
+      deps, ctx, caller, "iam-am.policy.update",
+      [&](const Policy& q) { return MayChange(deps, caller, "iam-am.policy.update", q); }));
   VEIL_TRY(RequirePermission(*deps.authorizer, caller, "iam-am.policy.update", TargetOf(spec)));
   const std::string if_match(ctx.request().headers.Get("If-Match").value_or(""));
   Policy updated = VEIL_TRY_VALUE(
@@ -126,8 +147,9 @@ Result<http::Response> ReplacePolicy(const IamApiDeps& deps, http::RequestContex
 
 Result<http::Response> DeletePolicy(const IamApiDeps& deps, http::RequestContext& ctx) {
   Subject caller = VEIL_TRY_VALUE(Caller(ctx));
-  Policy p = VEIL_TRY_VALUE(LocatePolicy(deps, ctx));
-  VEIL_TRY(RequirePermission(*deps.authorizer, caller, "iam-am.policy.delete", TargetOf(p)));
+  Policy p = VEIL_TRY_VALUE(AuthorizedPolicy(
+      deps, ctx, caller, "iam-am.policy.delete",
+      [&](const Policy& q) { return MayChange(deps, caller, "iam-am.policy.delete", q); }));
   VEIL_TRY(deps.service->DeletePolicy(p.id));
   ctx.event().severity = "warning";
   ctx.event().message = "IAM Access Management: delete policy " + p.id;
@@ -185,14 +207,35 @@ Result<Subject> SubjectOfItem(const IamApiDeps& deps, const AuthzItem& item) {
 
 // Who may ask about whom: a Veil service about anyone; anyone about themselves; and whoever may
 // read the policies of the resource (Viewer on it), since the answer tells them nothing more.
-// A token payload is trusted only from a service (it is not verified here).
+// A token payload is trusted only from a service (it is not verified here). `subject` is nullopt
+// when the item names no identity the caller may know of.
 Result<bool> MayAsk(const IamApiDeps& deps, const Subject& caller, const AuthzItem& item,
-                    const Subject& subject, const ResourceAttributes& resource) {
+                    const std::optional<Subject>& subject, const ResourceAttributes& resource) {
   if (caller.type == Subject::Type::kService) return true;
   if (!item.access_token_body.empty()) return false;
-  if (subject.type != Subject::Type::kService && subject.iam_id == caller.iam_id) return true;
+  if (subject && subject->type != Subject::Type::kService && subject->iam_id == caller.iam_id) {
+    return true;
+  }
   Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(caller, "iam-am.policy.read", resource));
   return d.permitted;
+}
+
+// The subject of one item as far as the caller may know it: an identity of another account is
+// answered as an unknown one (nullopt) to anyone but a Veil service, and whether the caller may
+// ask is decided before either is told apart from a known one, so the 404 of an unknown subject
+// says nothing about other accounts.
+Result<std::optional<Subject>> VisibleSubject(const IamApiDeps& deps, const Subject& caller,
+                                              const AuthzItem& item) {
+  auto subject = SubjectOfItem(deps, item);
+  if (!subject) {
+    if (subject.error().code != ErrorCode::kNotFound) return tl::unexpected(subject.error());
+    return std::optional<Subject>();
+  }
+  if (caller.type != Subject::Type::kService && subject->type != Subject::Type::kService &&
+      subject->account_id != caller.account_id) {
+    return std::optional<Subject>();
+  }
+  return std::optional<Subject>(std::move(*subject));
 }
 
 Result<http::Response> Authz(const IamApiDeps& deps, http::RequestContext& ctx) {
@@ -208,26 +251,29 @@ Result<http::Response> Authz(const IamApiDeps& deps, http::RequestContext& ctx) 
     }
     ResourceAttributes resource{item->resource_account, item->resource_service,
                                 item->resource_instance, item->resource_type, item->resource};
-    auto subject = SubjectOfItem(deps, *item);
+    auto subject = VisibleSubject(deps, caller, *item);
     if (!subject) {
-      const bool missing = subject.error().code == ErrorCode::kNotFound;
-      if (!missing && subject.error().code != ErrorCode::kInvalidArgument) {
+      if (subject.error().code != ErrorCode::kInvalidArgument) {
         return tl::unexpected(subject.error());
       }
-      responses.push_back(ItemError(missing ? "404" : "400", subject.error().message));
+      responses.push_back(ItemError("400", subject.error().message));
       continue;
     }
     if (!VEIL_TRY_VALUE(MayAsk(deps, caller, *item, *subject, resource))) {
       responses.push_back(ItemError("403", "not allowed to ask about this subject"));
       continue;
     }
-    Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(*subject, item->action, resource));
+    if (!*subject) {
+      responses.push_back(ItemError("404", "the subject names no user or service ID"));
+      continue;
+    }
+    Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(**subject, item->action, resource));
     if (d.permitted) ++permitted;
     boost::json::object decision;
     decision["permitted"] = d.permitted;
     decision["reason"] = d.reason;
     boost::json::object subject_attrs;
-    subject_attrs["id"] = subject->iam_id;
+    subject_attrs["id"] = (*subject)->iam_id;
     boost::json::object obligation;
     obligation["actions"] = boost::json::array{boost::json::string(item->action)};
     obligation["maxCacheAgeSeconds"] = kDecisionMaxAgeSeconds;
@@ -267,7 +313,7 @@ Status AddPolicyRoutes(http::Router& router, const IamApiDeps& deps) {
       Authenticated("iam-am.policy.delete")));
   VEIL_TRY(router.Add(
       "POST", "/v2/authz", [deps](Ctx& ctx) { return Authz(deps, ctx); },
-      Authenticated("iam-am.authz.read", 256 * 1024)));
+      Authenticated("iam-am.authz.read")));
   return OkStatus();
 }
 

@@ -165,7 +165,11 @@ constexpr ActionInfo kActions[] = {
 
 Result<http::Response> Dispatch(const KmsApiDeps& deps, http::RequestContext& ctx,
                                 std::string_view name) {
-  if (name == "restore") return RestoreKey(deps, ctx);
+  if (name == "restore") {
+    // Named before anything can refuse it: a refused restore is audited as one.
+    ctx.event().action = "kms.secrets.restore";
+    return RestoreKey(deps, ctx);
+  }
   for (const ActionInfo& a : kActions) {
     if (a.name != name) continue;
     ctx.event().action = std::string(a.audit_action);

@@ -61,13 +61,22 @@ Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
   }
   Scope scope;
   scope.instance = std::move(*instance);
+  scope.subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
+  // An instance of another account is answered as an unknown one. A user or service ID is
+  // allowed only by policies of its own account (docs/iam.md "Authorization", rules 2 and 3), so
+  // nothing it asks of another account's instance can succeed; a 403 there, where an unknown
+  // GUID gets 404, would only tell it which GUIDs exist (and, through allowedIP, how they are
+  // set). Services act for the account a request names and are judged by Authorize.
+  if (scope.subject.type != iam::Subject::Type::kService &&
+      scope.instance.account_id != scope.subject.account_id) {
+    return KmsFail("INSTANCE_NOT_FOUND_ERR", "no KMS instance has this bluemix-instance GUID");
+  }
   // allowedIP on every route. A PUT of the instance policies is checked by the service itself,
   // which lets a Manager outside the allow-list replace allowedIP, with a confirmation, so that
   // a policy that locks its owner out can be corrected (KmsService::PutInstancePolicies).
   if (ctx.route() != "/api/v2/instance/policies" || ctx.request().method != "PUT") {
     VEIL_TRY(deps.service->CheckAllowedIp(scope.instance, ctx.request().remote_address));
   }
-  scope.subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
   scope.actor.iam_id = scope.subject.iam_id;
   scope.actor.is_service = scope.subject.type == iam::Subject::Type::kService;
   scope.actor.service_name = scope.subject.service_name;
@@ -91,6 +100,44 @@ Status Authorize(const KmsApiDeps& deps, const Scope& scope, std::string_view ac
                                                 std::string(action) + " on this resource"));
   }
   return OkStatus();
+}
+
+Result<bool> Allowed(const KmsApiDeps& deps, const Scope& scope, std::string_view action,
+                     std::string_view key_id) {
+  auto s = Authorize(deps, scope, action, key_id);
+  if (s) return true;
+  if (s.error().code == ErrorCode::kPermissionDenied) return false;
+  return tl::unexpected(s.error());
+}
+
+Result<Listing> AuthorizeListing(const KmsApiDeps& deps, const Scope& scope,
+                                 std::string_view action) {
+  return Listing{VEIL_TRY_VALUE(Allowed(deps, scope, action))};
+}
+
+Result<std::vector<Key>> KeysAllowedOneByOne(const KmsApiDeps& deps, const Scope& scope,
+                                             std::string_view action, ListKeysOptions options) {
+  constexpr int64_t kPage = 5000;
+  const int64_t offset = options.offset;
+  const int64_t limit = options.limit;
+  options.offset = 0;
+  options.limit = kPage;
+  std::vector<Key> allowed;
+  for (;;) {
+    std::vector<Key> page = VEIL_TRY_VALUE(deps.service->ListKeys(scope.instance, options));
+    for (Key& k : page) {
+      if (VEIL_TRY_VALUE(Allowed(deps, scope, action, k.id))) allowed.push_back(std::move(k));
+    }
+    if (static_cast<int64_t>(page.size()) < kPage) break;
+    options.offset += kPage;
+  }
+  // Nothing the caller may see: refused as a caller without the role on the instance is.
+  if (allowed.empty()) VEIL_TRY(Authorize(deps, scope, action));
+  std::vector<Key> out;
+  for (int64_t i = offset; i < static_cast<int64_t>(allowed.size()) && i < offset + limit; ++i) {
+    out.push_back(std::move(allowed[static_cast<size_t>(i)]));
+  }
+  return out;
 }
 
 Result<Key> AuthorizedKey(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope& scope,

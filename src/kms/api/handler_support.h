@@ -51,6 +51,28 @@ struct Scope {
 [[nodiscard]] Status Authorize(const KmsApiDeps& deps, const Scope& scope, std::string_view action,
                                std::string_view key_id = {});
 
+// Whether the caller may `action` on the whole instance, or on the key `key_id` when given.
+[[nodiscard]] Result<bool> Allowed(const KmsApiDeps& deps, const Scope& scope,
+                                   std::string_view action, std::string_view key_id = {});
+
+// A listing of keys (or of what hangs off keys) for `action`: the whole instance's when the caller
+// may `action` on the instance; otherwise only the items of keys it may `action` one by one (a
+// policy on single keys, as Key Protect grants them), and 403 UNAUTHORIZED_ERR when that leaves
+// nothing. `whole_instance` false means: filter with Allowed(deps, scope, action, key_id).
+struct Listing {
+  bool whole_instance = true;
+};
+[[nodiscard]] Result<Listing> AuthorizeListing(const KmsApiDeps& deps, const Scope& scope,
+                                               std::string_view action);
+
+// The keys of `options` the caller may `action` one by one, every page of them (the caller's
+// limit and offset apply to what is left: AuthorizeListing's per-key case). 403 UNAUTHORIZED_ERR
+// when there is none.
+[[nodiscard]] Result<std::vector<Key>> KeysAllowedOneByOne(const KmsApiDeps& deps,
+                                                           const Scope& scope,
+                                                           std::string_view action,
+                                                           ListKeysOptions options);
+
 // The key the path's {id} names (id or alias), authorized for `action`. A key that does not
 // exist is 404 only for a caller allowed `action` in the instance (403 otherwise: the caller
 // learns nothing of other keys). Sets the event's target.

@@ -95,9 +95,11 @@ Result<http::Response> CreateKey(const KmsApiDeps& deps, http::RequestContext& c
 
 Result<http::Response> ListKeys(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
-  VEIL_TRY(Authorize(deps, scope, "kms.secrets.list"));
+  Listing listing = VEIL_TRY_VALUE(AuthorizeListing(deps, scope, "kms.secrets.list"));
   ListKeysOptions options = VEIL_TRY_VALUE(ListOptions(ctx));
-  auto keys = VEIL_TRY_VALUE(deps.service->ListKeys(scope.instance, options));
+  auto keys = VEIL_TRY_VALUE(listing.whole_instance
+                                 ? deps.service->ListKeys(scope.instance, options)
+                                 : KeysAllowedOneByOne(deps, scope, "kms.secrets.list", options));
   boost::json::array resources;
   for (const Key& k : keys) resources.push_back(KeyJson(k, deps.service->options().region));
   ctx.event().response_data["totalResources"] = static_cast<int64_t>(keys.size());
@@ -107,9 +109,17 @@ Result<http::Response> ListKeys(const KmsApiDeps& deps, http::RequestContext& ct
 
 Result<http::Response> HeadKeys(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
-  VEIL_TRY(Authorize(deps, scope, "kms.secrets.head"));
+  Listing listing = VEIL_TRY_VALUE(AuthorizeListing(deps, scope, "kms.secrets.head"));
   ListKeysOptions options = VEIL_TRY_VALUE(ListOptions(ctx));
-  int64_t total = VEIL_TRY_VALUE(deps.service->CountKeys(scope.instance, options));
+  int64_t total = 0;
+  if (listing.whole_instance) {
+    total = VEIL_TRY_VALUE(deps.service->CountKeys(scope.instance, options));
+  } else {
+    options.offset = 0;
+    options.limit = INT64_MAX / 2;
+    total = static_cast<int64_t>(
+        VEIL_TRY_VALUE(KeysAllowedOneByOne(deps, scope, "kms.secrets.head", options)).size());
+  }
   http::Response r = http::Response::Empty(200);
   r.headers.Set("Key-Total", std::to_string(total));
   ctx.event().response_data["totalResources"] = total;

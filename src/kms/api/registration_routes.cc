@@ -105,7 +105,7 @@ Result<int64_t> QueryInt(const http::RequestContext& ctx, std::string_view name,
 
 Result<http::Response> QueryRegistrations(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
-  VEIL_TRY(Authorize(deps, scope, "kms.registrations.list"));
+  Listing listing = VEIL_TRY_VALUE(AuthorizeListing(deps, scope, "kms.registrations.list"));
   std::string query(ctx.request().Query("urlEncodedResourceCRNQuery").value_or(""));
   std::optional<bool> prevent;
   if (auto p = ctx.request().Query("preventKeyDeletion"); p && !p->empty()) {
@@ -116,8 +116,25 @@ Result<http::Response> QueryRegistrations(const KmsApiDeps& deps, http::RequestC
   }
   int64_t limit = VEIL_TRY_VALUE(QueryInt(ctx, "limit", 200, 5000));
   int64_t offset = VEIL_TRY_VALUE(QueryInt(ctx, "offset", 0, INT64_MAX / 2));
-  auto list = VEIL_TRY_VALUE(
-      deps.service->QueryRegistrations(scope.instance, query, prevent, limit, offset));
+  std::vector<Registration> list;
+  if (listing.whole_instance) {
+    list = VEIL_TRY_VALUE(
+        deps.service->QueryRegistrations(scope.instance, query, prevent, limit, offset));
+  } else {
+    // Only the registrations of keys the caller may list them for, paged after the filter.
+    auto all = VEIL_TRY_VALUE(
+        deps.service->QueryRegistrations(scope.instance, query, prevent, INT64_MAX / 2, 0));
+    std::vector<Registration> allowed;
+    for (Registration& r : all) {
+      if (VEIL_TRY_VALUE(Allowed(deps, scope, "kms.registrations.list", r.key_id))) {
+        allowed.push_back(std::move(r));
+      }
+    }
+    if (allowed.empty()) VEIL_TRY(Authorize(deps, scope, "kms.registrations.list"));
+    for (int64_t i = offset; i < static_cast<int64_t>(allowed.size()) && i < offset + limit; ++i) {
+      list.push_back(std::move(allowed[static_cast<size_t>(i)]));
+    }
+  }
   boost::json::array out;
   for (const Registration& r : list) out.push_back(RegistrationJson(r));
   ctx.event().response_data["totalResources"] = static_cast<int64_t>(list.size());
