@@ -45,7 +45,7 @@ struct GlobalOptions {
   std::string endpoint;                                  // --endpoint
   std::string output = "table";                          // --output table|json
   std::map<std::string, std::string> service_endpoints;  // --iam-endpoint, --kms-endpoint, ...
-  int timeout_ms = 10000;                                // --timeout-ms
+  int timeout_ms = 60000;                                // --timeout-ms
 };
 
 // Exit codes of the API commands (login, iam, resource).

@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", g.output, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
-  app.add_option("--timeout-ms", g.timeout_ms, "Timeout of each request in milliseconds")
+  app.add_option("--timeout-ms", g.timeout_ms,
+                 "Longest wait for the server to make progress on a request, in milliseconds (an "
+                 "import token takes an RSA-4096 key generation)")
       ->check(CLI::Range(1, 600000))
       ->capture_default_str();
 
