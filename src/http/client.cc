@@ -1,8 +1,6 @@
 // HttpClient: Beast over a private io_context, driven synchronously by Send().
 #include "http/client.h"
 
-#include <openssl/ssl.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,8 +8,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -22,13 +18,14 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <exception>
 #include <mutex>
 #include <utility>
 #include <vector>
+
+#include "http/internal/any_stream.h"
 
 namespace veil::http {
 
@@ -37,6 +34,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+using internal::AnyStream;
 
 namespace {
 
@@ -93,8 +91,7 @@ Result<Target> ParseUrl(const std::string& url) {
 
 struct Connection {
   std::string key;
-  std::unique_ptr<beast::tcp_stream> plain;
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::optional<AnyStream> stream;  // plain TCP or TLS; set once connected
   beast::flat_buffer buffer;
 };
 
@@ -128,12 +125,11 @@ bool ValidHeader(std::string_view name, std::string_view value) {
   return true;
 }
 
-template <typename Stream>
-asio::awaitable<Result<ClientResponse>> Exchange(const ClientOptions& options, Stream& stream,
+asio::awaitable<Result<ClientResponse>> Exchange(const ClientOptions& options, AnyStream& stream,
                                                  beast::flat_buffer& buffer,
                                                  const ClientRequest& request, const Target& t,
                                                  const BodySink* sink, Outcome& outcome) {
-  auto& lowest = beast::get_lowest_layer(stream);
+  auto& lowest = stream.lowest();
   bhttp::request<bhttp::buffer_body> req;
   req.method_string(request.method);
   req.target(t.target);
@@ -330,19 +326,19 @@ struct HttpClient::Core {
     tcp_stream->socket().set_option(tcp::no_delay(true), ignored);
     ++opened;
     if (!t.tls) {
-      c.plain = std::move(tcp_stream);
+      c.stream = AnyStream::Plain(std::move(*tcp_stream));
       co_return true;
     }
     if (ssl_error) co_return tl::unexpected(*ssl_error);
-    auto tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*tcp_stream), ssl);
-    if (!t.host_is_ip && !SSL_set_tlsext_host_name(tls->native_handle(), t.host.c_str())) {
-      co_return Unavailable("cannot set TLS server name");
-    }
-    if (options.verify_tls) tls->set_verify_callback(asio::ssl::host_name_verification(t.host));
-    beast::get_lowest_layer(*tls).expires_after(options.connect_timeout);
-    auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+    AnyStream::TlsPeer peer;
+    if (!t.host_is_ip) peer.sni_host = t.host;
+    if (options.verify_tls) peer.verify_host = t.host;
+    auto tls = AnyStream::Tls(std::move(*tcp_stream), ssl, peer);
+    if (!tls) co_return tl::unexpected(tls.error());
+    tls->lowest().expires_after(options.connect_timeout);
+    auto [hec] = co_await tls->async_handshake(false, kNoThrow);
     if (hec) co_return tl::unexpected(IoError(hec, "TLS handshake with " + t.key));
-    c.tls = std::move(tls);
+    c.stream = std::move(*tls);
     co_return true;
   }
 
@@ -353,10 +349,7 @@ struct HttpClient::Core {
       auto connected = co_await Connect(c, t);
       if (!connected) co_return tl::unexpected(connected.error());
     }
-    if (c.tls) {
-      co_return co_await Exchange(options, *c.tls, c.buffer, request, t, sink, outcome);
-    }
-    co_return co_await Exchange(options, *c.plain, c.buffer, request, t, sink, outcome);
+    co_return co_await Exchange(options, *c.stream, c.buffer, request, t, sink, outcome);
   }
 
   Result<ClientResponse> Send(const ClientRequest& request, const BodySink* sink) {
