@@ -125,11 +125,17 @@ bool ValidHeader(std::string_view name, std::string_view value) {
   return true;
 }
 
-asio::awaitable<Result<ClientResponse>> Exchange(const ClientOptions& options, AnyStream& stream,
-                                                 beast::flat_buffer& buffer,
-                                                 const ClientRequest& request, const Target& t,
-                                                 const BodySink* sink, Outcome& outcome) {
-  auto& lowest = stream.lowest();
+// What one exchange works with.
+struct ExchangeIo {
+  const ClientOptions& options;
+  AnyStream& stream;
+  beast::flat_buffer& buffer;
+  Outcome& outcome;
+};
+
+// The request's header: the caller's fields but Host, Content-Length and Transfer-Encoding, which
+// the client sets itself.
+bhttp::request<bhttp::buffer_body> RequestHeader(const ClientRequest& request, const Target& t) {
   bhttp::request<bhttp::buffer_body> req;
   req.method_string(request.method);
   req.target(t.target);
@@ -143,8 +149,7 @@ asio::awaitable<Result<ClientResponse>> Exchange(const ClientOptions& options, A
   }
   req.set(bhttp::field::host, t.host_header);
   if (!request.headers.Has("User-Agent")) req.set(bhttp::field::user_agent, "veil-http/1");
-  const bool streamed = static_cast<bool>(request.body_source);
-  if (streamed) {
+  if (request.body_source) {
     if (request.body_length) {
       req.content_length(*request.body_length);
     } else {
@@ -154,89 +159,77 @@ asio::awaitable<Result<ClientResponse>> Exchange(const ClientOptions& options, A
              request.method == "PATCH") {
     req.content_length(request.body.size());
   }
+  return req;
+}
 
+// Pulls the body from request.body_source and writes it chunk by chunk after the header.
+asio::awaitable<Status> SendStreamedBody(ExchangeIo& io, const ClientRequest& request,
+                                         bhttp::request<bhttp::buffer_body>& req,
+                                         bhttp::request_serializer<bhttp::buffer_body>& sr) {
+  std::vector<char> buf(kChunk);
+  uint64_t sent = 0;
+  for (;;) {
+    Result<size_t> got = size_t{0};
+    try {
+      got = request.body_source(std::span<char>(buf.data(), buf.size()));
+    } catch (...) {
+      got = Internal("request body source threw");
+    }
+    if (!got) co_return tl::unexpected(got.error());
+    if (*got > buf.size()) co_return Internal("request body source overran its buffer");
+    if (request.body_length && sent + *got > *request.body_length) {
+      co_return InvalidArgument("request body longer than its declared length");
+    }
+    io.stream.lowest().expires_after(io.options.request_timeout);
+    if (*got == 0 && request.body_length && sent != *request.body_length) {
+      co_return InvalidArgument("request body shorter than its declared length");
+    }
+    req.body().data = *got == 0 ? nullptr : buf.data();
+    req.body().size = *got;
+    req.body().more = *got != 0;
+    auto [ec, n] = co_await bhttp::async_write(io.stream, sr, kNoThrow);
+    if (*got == 0) {
+      if (ec) co_return tl::unexpected(IoError(ec, "send request"));
+      co_return OkStatus();
+    }
+    if (ec == bhttp::error::need_buffer) ec = {};
+    // The server may answer early (413, 401) and close: its response is read next.
+    if (ec) co_return OkStatus();
+    sent += *got;
+  }
+}
+
+asio::awaitable<Status> SendRequest(ExchangeIo& io, const ClientRequest& request, const Target& t) {
+  bhttp::request<bhttp::buffer_body> req = RequestHeader(request, t);
   bhttp::request_serializer<bhttp::buffer_body> sr(req);
-  lowest.expires_after(options.request_timeout);
-  if (!streamed) {
+  io.stream.lowest().expires_after(io.options.request_timeout);
+  if (!request.body_source) {
     req.body().data = request.body.empty() ? nullptr : const_cast<char*>(request.body.data());
     req.body().size = request.body.size();
     req.body().more = false;
-    auto [ec, n] = co_await bhttp::async_write(stream, sr, kNoThrow);
+    auto [ec, n] = co_await bhttp::async_write(io.stream, sr, kNoThrow);
     if (ec) {
-      outcome.retryable = IsStaleConnection(ec);
+      io.outcome.retryable = IsStaleConnection(ec);
       co_return tl::unexpected(IoError(ec, "send request"));
     }
-  } else {
-    req.body().data = nullptr;
-    req.body().more = true;
-    {
-      auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kNoThrow);
-      if (ec) co_return tl::unexpected(IoError(ec, "send request"));
-    }
-    std::vector<char> buf(kChunk);
-    uint64_t sent = 0;
-    for (;;) {
-      Result<size_t> got = size_t{0};
-      try {
-        got = request.body_source(std::span<char>(buf.data(), buf.size()));
-      } catch (...) {
-        got = Internal("request body source threw");
-      }
-      if (!got) co_return tl::unexpected(got.error());
-      if (*got > buf.size()) co_return Internal("request body source overran its buffer");
-      if (request.body_length && sent + *got > *request.body_length) {
-        co_return InvalidArgument("request body longer than its declared length");
-      }
-      lowest.expires_after(options.request_timeout);
-      if (*got == 0) {
-        if (request.body_length && sent != *request.body_length) {
-          co_return InvalidArgument("request body shorter than its declared length");
-        }
-        req.body().data = nullptr;
-        req.body().size = 0;
-        req.body().more = false;
-        auto [ec, n] = co_await bhttp::async_write(stream, sr, kNoThrow);
-        if (ec) co_return tl::unexpected(IoError(ec, "send request"));
-        break;
-      }
-      req.body().data = buf.data();
-      req.body().size = *got;
-      req.body().more = true;
-      auto [ec, n] = co_await bhttp::async_write(stream, sr, kNoThrow);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      // The server may answer early (413, 401) and close: read its response below.
-      if (ec) break;
-      sent += *got;
-    }
+    co_return OkStatus();
   }
+  req.body().data = nullptr;
+  req.body().more = true;
+  auto [ec, n] = co_await bhttp::async_write_header(io.stream, sr, kNoThrow);
+  if (ec) co_return tl::unexpected(IoError(ec, "send request"));
+  co_return co_await SendStreamedBody(io, request, req, sr);
+}
 
-  bhttp::response_parser<bhttp::buffer_body> parser;
-  parser.header_limit(64 * 1024);
-  parser.body_limit(boost::none);
-  if (request.method == "HEAD") parser.skip(true);
-  lowest.expires_after(options.request_timeout);
-  {
-    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
-    if (ec) {
-      outcome.retryable = !streamed && IsStaleConnection(ec);
-      if (ec == bhttp::error::header_limit || ec == bhttp::error::bad_version ||
-          ec == bhttp::error::bad_status || ec == bhttp::error::bad_field ||
-          ec == bhttp::error::bad_value) {
-        co_return DataLoss("malformed response: " + ec.message());
-      }
-      co_return tl::unexpected(IoError(ec, "read response"));
-    }
-  }
-  ClientResponse out;
-  out.status = static_cast<int>(parser.get().result_int());
-  for (const auto& f : parser.get()) out.headers.Add(f.name_string(), f.value());
-
+// Reads the response body into `out.body` (within max_response_bytes) or hands it to `sink`.
+asio::awaitable<Status> ReadBody(ExchangeIo& io, bhttp::response_parser<bhttp::buffer_body>& parser,
+                                 const BodySink* sink, ClientResponse& out) {
   std::vector<char> buf(kChunk);
   while (!parser.is_done()) {
     parser.get().body().data = buf.data();
     parser.get().body().size = buf.size();
-    lowest.expires_after(options.request_timeout);
-    auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kNoThrow);
+    io.stream.lowest().expires_after(io.options.request_timeout);
+    auto [ec, n] = co_await bhttp::async_read_some(io.stream, io.buffer, parser, kNoThrow);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
       if (ec == beast::error::timeout || IsStaleConnection(ec) ||
@@ -256,15 +249,48 @@ asio::awaitable<Result<ClientResponse>> Exchange(const ClientOptions& options, A
       }
       if (!st) co_return tl::unexpected(st.error());
     } else {
-      if (out.body.size() + got > options.max_response_bytes) {
+      if (out.body.size() + got > io.options.max_response_bytes) {
         co_return ResourceExhausted("response body exceeds " +
-                                    std::to_string(options.max_response_bytes) + " bytes");
+                                    std::to_string(io.options.max_response_bytes) + " bytes");
       }
       out.body.append(buf.data(), got);
     }
   }
-  outcome.reusable = parser.get().keep_alive();
+  co_return OkStatus();
+}
+
+asio::awaitable<Result<ClientResponse>> ReadResponse(ExchangeIo& io, const ClientRequest& request,
+                                                     const BodySink* sink) {
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.header_limit(64 * 1024);
+  parser.body_limit(boost::none);
+  if (request.method == "HEAD") parser.skip(true);
+  io.stream.lowest().expires_after(io.options.request_timeout);
+  auto [ec, n] = co_await bhttp::async_read_header(io.stream, io.buffer, parser, kNoThrow);
+  if (ec) {
+    io.outcome.retryable = !request.body_source && IsStaleConnection(ec);
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::bad_version ||
+        ec == bhttp::error::bad_status || ec == bhttp::error::bad_field ||
+        ec == bhttp::error::bad_value) {
+      co_return DataLoss("malformed response: " + ec.message());
+    }
+    co_return tl::unexpected(IoError(ec, "read response"));
+  }
+  ClientResponse out;
+  out.status = static_cast<int>(parser.get().result_int());
+  for (const auto& f : parser.get()) out.headers.Add(f.name_string(), f.value());
+  auto body = co_await ReadBody(io, parser, sink, out);
+  if (!body) co_return tl::unexpected(body.error());
+  io.outcome.reusable = parser.get().keep_alive();
   co_return out;
+}
+
+// One request and its response on a connection.
+asio::awaitable<Result<ClientResponse>> Exchange(ExchangeIo& io, const ClientRequest& request,
+                                                 const Target& t, const BodySink* sink) {
+  auto sent = co_await SendRequest(io, request, t);
+  if (!sent) co_return tl::unexpected(sent.error());
+  co_return co_await ReadResponse(io, request, sink);
 }
 
 }  // namespace
@@ -349,7 +375,8 @@ struct HttpClient::Core {
       auto connected = co_await Connect(c, t);
       if (!connected) co_return tl::unexpected(connected.error());
     }
-    co_return co_await Exchange(options, *c.stream, c.buffer, request, t, sink, outcome);
+    ExchangeIo io{options, *c.stream, c.buffer, outcome};
+    co_return co_await Exchange(io, request, t, sink);
   }
 
   Result<ClientResponse> Send(const ClientRequest& request, const BodySink* sink) {

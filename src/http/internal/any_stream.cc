@@ -39,12 +39,14 @@ class PlainImpl final : public AnyStream::Impl {
     tcp_.async_write_some(std::span(buffers.data(), count), OnStream(tcp_, std::move(handler)));
   }
   void Handshake(bool, AnyStream::Done done) override {
-    asio::post(tcp_.get_executor(), [d = std::move(done)]() mutable { std::move(d)(error_code{}); });
+    asio::post(tcp_.get_executor(),
+               [d = std::move(done)]() mutable { std::move(d)(error_code{}); });
   }
   void Shutdown(AnyStream::Done done) override {
     error_code ignored;
     tcp_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    asio::post(tcp_.get_executor(), [d = std::move(done)]() mutable { std::move(d)(error_code{}); });
+    asio::post(tcp_.get_executor(),
+               [d = std::move(done)]() mutable { std::move(d)(error_code{}); });
   }
 
  private:

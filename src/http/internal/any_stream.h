@@ -18,8 +18,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -35,8 +35,7 @@ namespace veil::http::internal {
 class AnyStream {
  public:
   using executor_type = boost::asio::any_io_executor;
-  using Handler =
-      boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
+  using Handler = boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
   using Done = boost::asio::any_completion_handler<void(boost::system::error_code)>;
   static constexpr std::size_t kMaxWriteBuffers = 16;
   using WriteBuffers = std::array<boost::asio::const_buffer, kMaxWriteBuffers>;

@@ -50,8 +50,8 @@ inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 inline constexpr size_t kChunkSize = 64 * 1024;           // one socket read of a request body
 inline constexpr size_t kQueueCapacity = 4 * kChunkSize;  // body bytes queued for a handler
 inline constexpr size_t kResponseChunk = 128 * 1024;      // one pull of a streamed response
-inline constexpr uint64_t kDrainLimit = 64 * 1024;        // unread body drained to keep a connection
-inline constexpr size_t kLingerBytes = 4 << 20;           // discarded after a response that closes
+inline constexpr uint64_t kDrainLimit = 64 * 1024;  // unread body drained to keep a connection
+inline constexpr size_t kLingerBytes = 4 << 20;     // discarded after a response that closes
 inline constexpr auto kLingerTime = std::chrono::seconds(2);
 inline constexpr std::string_view kRetryAfterSeconds = "1";
 
@@ -265,8 +265,7 @@ struct SessionControl {
 struct Server;
 
 // Logs a warning at most once a second per `last` (floods must not flood the log).
-void WarnThrottled(std::atomic<int64_t>& last, std::string_view component,
-                   const std::string& text);
+void WarnThrottled(std::atomic<int64_t>& last, std::string_view component, const std::string& text);
 // Whether `ec` means the peer went away (or the socket was closed under us).
 bool IsDisconnect(const error_code& ec);
 
@@ -301,7 +300,6 @@ struct Engine {
   }
 };
 
-
 // Shared by its connections' coroutines and worker tasks, so that a frame destroyed with the
 // io_context still finds it.
 struct Server : std::enable_shared_from_this<Server> {
@@ -326,8 +324,6 @@ struct Server : std::enable_shared_from_this<Server> {
   std::atomic<int64_t> last_overload_log{0};
   std::atomic<int64_t> last_shed_log{0};
 };
-
-
 
 // The worker's part of a request: decide, run the handler, finalize, emit the event.
 void WorkerTask(const Server& s, Exchange& ex, const Routing& routing);

@@ -2,6 +2,7 @@
 // response, access log. Written once against AnyStream, for plain TCP and TLS alike.
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <limits>
 #include <tuple>
 #include <utility>
@@ -84,18 +84,17 @@ bool IsBodiless(int status) {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
 
-asio::awaitable<WriteResult> WriteResponse(Conn& c, AnyStream& stream, const RequestContext& ctx,
-                                           Response& resp, WriteOptions wo) {
-  Server& s = *c.server;
-  const bool head = wo.head;
-  auto& lowest = stream.lowest();
-  WriteResult out;
+using ResponseHeader = bhttp::response<bhttp::buffer_body>;
 
-  bhttp::response<bhttp::buffer_body> res;
+// The response's header on the wire: the handler's fields, the server's own (Date, the request
+// and correlation ids, Connection), and the framing (Content-Length or chunked; a HEAD keeps the
+// length the GET would have had).
+ResponseHeader MakeResponseHeader(const RequestContext& ctx, Response& resp, WriteOptions wo) {
+  ResponseHeader res;
   res.version(ctx.request().version == 10 ? 10 : 11);
   res.result(static_cast<unsigned>(resp.status));
   std::optional<std::string> head_length;
-  if (head) {
+  if (wo.head) {
     if (auto cl = resp.headers.Get("Content-Length")) head_length = std::string(*cl);
   }
   resp.headers.Remove("Content-Length");
@@ -109,31 +108,98 @@ asio::awaitable<WriteResult> WriteResponse(Conn& c, AnyStream& stream, const Req
   }
   if (!resp.headers.Has("x-request-id")) res.set("x-request-id", ctx.request_id());
   res.keep_alive(wo.keep_alive);
-
-  bool bodiless = IsBodiless(resp.status);
-  bool streamed = static_cast<bool>(resp.source);
-  if (!bodiless) {
-    if (streamed) {
-      if (resp.source_length) {
-        res.content_length(*resp.source_length);
-      } else if (!head) {
-        res.chunked(true);
-      }
-    } else if (head && head_length) {
-      res.set(bhttp::field::content_length, *head_length);
-    } else {
-      res.content_length(resp.body.size());
+  if (IsBodiless(resp.status)) return res;
+  if (resp.source) {
+    if (resp.source_length) {
+      res.content_length(*resp.source_length);
+    } else if (!wo.head) {
+      res.chunked(true);
     }
+  } else if (wo.head && head_length) {
+    res.set(bhttp::field::content_length, *head_length);
+  } else {
+    res.content_length(resp.body.size());
   }
+  return res;
+}
 
+// A streamed body after its header: one pull and one write at a time, so that a slow client slows
+// the source down instead of filling memory. Aborts (ok false, the connection closes) when the
+// source fails or yields more or fewer bytes than its declared length.
+struct StreamedBody {
+  const RequestContext& ctx;
+  Response& resp;
+  ResponseHeader& header;
+  bhttp::response_serializer<bhttp::buffer_body>& serializer;
+  bool pull_inline = false;  // pull on this thread (inline routes), not on the pool
+};
+
+asio::awaitable<WriteResult> WriteStreamedBody(Conn& c, AnyStream& stream, StreamedBody body) {
+  Server& s = *c.server;
+  const RequestContext& ctx = body.ctx;
+  Response& resp = body.resp;
+  ResponseHeader& res = body.header;
+  WriteResult out;
+  auto abort = [&](const std::string& why) {
+    log::Warn(s.options.service_name,
+              "response body of request " + ctx.request_id() + " aborted: " + why);
+    return out;
+  };
+  std::vector<char> buf(kResponseChunk);
+  uint64_t sent = 0;
+  for (;;) {
+    Result<size_t> got = size_t{0};
+    auto pull = [&] {
+      try {
+        got = resp.source(std::span<char>(buf.data(), buf.size()));
+      } catch (...) {
+        got = Internal("response body source threw");
+      }
+    };
+    if (body.pull_inline) {
+      pull();
+    } else if (!co_await AsyncOnPool(s.engine.pool, pull, asio::use_awaitable)) {
+      got = Unavailable("server is shutting down");
+    }
+    if (!got) co_return abort(got.error().ToString());
+    if (*got > buf.size()) co_return abort("source overran its buffer");
+    if (resp.source_length && sent + *got > *resp.source_length) {
+      co_return abort("longer than its Content-Length");
+    }
+    if (*got == 0 && resp.source_length && sent != *resp.source_length) {
+      co_return abort("shorter than its Content-Length");
+    }
+    stream.lowest().expires_after(s.options.write_timeout);
+    res.body().data = *got == 0 ? nullptr : buf.data();
+    res.body().size = *got;
+    res.body().more = *got != 0;
+    auto [ec, n] = co_await bhttp::async_write(stream, body.serializer, kNoThrow);
+    if (*got == 0) {
+      out.ok = !ec;
+      out.bytes = sent;
+      co_return out;
+    }
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return out;
+    sent += *got;
+  }
+}
+
+asio::awaitable<WriteResult> WriteResponse(Conn& c, AnyStream& stream, const RequestContext& ctx,
+                                           Response& resp, WriteOptions wo) {
+  Server& s = *c.server;
+  WriteResult out;
+  ResponseHeader res = MakeResponseHeader(ctx, resp, wo);
+  const bool bodiless = IsBodiless(resp.status);
+  const bool streamed = static_cast<bool>(resp.source);
   bhttp::response_serializer<bhttp::buffer_body> sr(res);
-  lowest.expires_after(s.options.write_timeout);
-  if (head || bodiless || (!streamed && resp.body.empty())) {
+  stream.lowest().expires_after(s.options.write_timeout);
+  if (wo.head || bodiless || (!streamed && resp.body.empty())) {
     res.body().data = nullptr;
     res.body().size = 0;
     res.body().more = false;
-    auto [ec, n] = head || bodiless ? co_await bhttp::async_write_header(stream, sr, kNoThrow)
-                                    : co_await bhttp::async_write(stream, sr, kNoThrow);
+    auto [ec, n] = wo.head || bodiless ? co_await bhttp::async_write_header(stream, sr, kNoThrow)
+                                       : co_await bhttp::async_write(stream, sr, kNoThrow);
     out.ok = !ec;
     co_return out;
   }
@@ -146,65 +212,12 @@ asio::awaitable<WriteResult> WriteResponse(Conn& c, AnyStream& stream, const Req
     if (out.ok) out.bytes = resp.body.size();
     co_return out;
   }
-
-  // Streamed: header first, then one pull and one write at a time, so a slow client slows the
-  // source down instead of filling memory.
   res.body().data = nullptr;
   res.body().more = true;
-  {
-    auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kNoThrow);
-    if (ec) co_return out;
-  }
-  std::vector<char> buf(kResponseChunk);
-  uint64_t sent = 0;
-  for (;;) {
-    Result<size_t> got = size_t{0};
-    auto pull = [&] {
-      try {
-        got = resp.source(std::span<char>(buf.data(), buf.size()));
-      } catch (...) {
-        got = Internal("response body source threw");
-      }
-    };
-    if (wo.pull_inline) {
-      pull();
-    } else if (!co_await AsyncOnPool(s.engine.pool, pull, asio::use_awaitable)) {
-      got = Unavailable("server is shutting down");
-    }
-    if (!got || *got > buf.size()) {
-      log::Warn(s.options.service_name,
-                "response body of request " + ctx.request_id() + " aborted: " +
-                    (got ? std::string("source overran its buffer") : got.error().ToString()));
-      co_return out;
-    }
-    if (resp.source_length && sent + *got > *resp.source_length) {
-      log::Warn(s.options.service_name, "response body of request " + ctx.request_id() +
-                                            " aborted: longer than its Content-Length");
-      co_return out;
-    }
-    lowest.expires_after(s.options.write_timeout);
-    if (*got == 0) {
-      if (resp.source_length && sent != *resp.source_length) {
-        log::Warn(s.options.service_name, "response body of request " + ctx.request_id() +
-                                              " aborted: shorter than its Content-Length");
-        co_return out;
-      }
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
-      auto [ec, n] = co_await bhttp::async_write(stream, sr, kNoThrow);
-      out.ok = !ec;
-      out.bytes = sent;
-      co_return out;
-    }
-    res.body().data = buf.data();
-    res.body().size = *got;
-    res.body().more = true;
-    auto [ec, n] = co_await bhttp::async_write(stream, sr, kNoThrow);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return out;
-    sent += *got;
-  }
+  auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kNoThrow);
+  if (ec) co_return out;
+  StreamedBody body{ctx, resp, res, sr, wo.pull_inline};
+  co_return co_await WriteStreamedBody(c, stream, body);
 }
 
 // Reads and discards what is left of a request body, up to `limit` bytes. True when the whole
@@ -320,8 +333,8 @@ asio::awaitable<void> EmitOnAuditLane(Server& s, const RequestContext& ctx, cons
 
 // Answers a request the I/O side refuses (bad header, body over its limit or too slow, load
 // shed): finalize, audit, write.
-asio::awaitable<bool> AnswerRefusal(RequestIo& io, RequestContext& ctx,
-                                    const Routing& routing, Outcome& outcome, bool body_complete) {
+asio::awaitable<bool> AnswerRefusal(RequestIo& io, RequestContext& ctx, const Routing& routing,
+                                    Outcome& outcome, bool body_complete) {
   Server& s = io.server();
   const bool shed = outcome.expected;
   Response resp = s.phases.Finalize(ctx, routing, std::move(outcome));
@@ -421,8 +434,7 @@ bool ReadBodyFirst(const Server& s, const Request& req, const Routing& routing) 
 // One read of a request body that ends at `deadline` with beast::error::timeout but leaves the
 // connection open (Beast's own timeout closes the socket), so that the client can still be told
 // 408. The alarm runs on the session's strand, as the read's completion does.
-asio::awaitable<std::tuple<error_code, size_t>> ReadBodySome(RequestIo& io,
-                                                             SteadyTime deadline) {
+asio::awaitable<std::tuple<error_code, size_t>> ReadBodySome(RequestIo& io, SteadyTime deadline) {
   struct Alarm {
     bool armed = true;
     bool fired = false;
@@ -494,8 +506,8 @@ asio::awaitable<WholeBody> ReadWholeBody(RequestIo& io, size_t limit) {
 }
 
 // An inline route: everything on this I/O thread, but the audit sink.
-asio::awaitable<bool> ServeInline(RequestIo& io, RequestContext& ctx,
-                                  const Routing& routing, StringBodyReader& body) {
+asio::awaitable<bool> ServeInline(RequestIo& io, RequestContext& ctx, const Routing& routing,
+                                  StringBodyReader& body) {
   Server& s = io.server();
   const Route* route = routing.match.route;
   ctx.request().set_body(&body);
@@ -622,7 +634,7 @@ asio::awaitable<bool> ServeOne(Conn& c, AnyStream& stream, beast::flat_buffer& b
       std::min<size_t>(s.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   parser.body_limit(boost::none);  // each route's limit is enforced below, not by Beast
   RequestIo io{c, stream, buffer, parser,
-                       std::chrono::steady_clock::now() + s.options.request_timeout};
+               std::chrono::steady_clock::now() + s.options.request_timeout};
   io.lowest().expires_at(io.deadline);
   auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
   if (hec) co_return co_await RefuseHeader(io, hec);
@@ -662,7 +674,6 @@ asio::awaitable<bool> ServeOne(Conn& c, AnyStream& stream, beast::flat_buffer& b
   }
   co_return co_await ServeOnWorker(io, std::move(ctx), std::move(routing), std::move(body));
 }
-
 
 }  // namespace
 
