@@ -10,7 +10,7 @@
 //                   Rejects anything else (no spaces, no missing seconds, no leap second 60, no
 //                   day 31 in a 30-day month, years outside 0000-9999) with kInvalidArgument.
 //   FormatAuditTime: 2026-11-28T20:30:00.12+0000 (centiseconds, always +0000), the eventTime
-//                   format of Activity Tracker's audit events.
+//                   format of the seed cloud's audit events.
 //   ParseAuditTime: exactly YYYY-MM-DDThh:mm:ss.SS(+|-)hhmm.
 //
 // Thread-safety: pure functions.
