@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# make demo: starts veild on a fresh temporary data directory, walks the flow, stops it cleanly.
+# make demo: starts veild on a fresh temporary data directory and free ports, checks that the
+# veild answering is the one it started, walks the flow, and stops it cleanly.
+#
+# Ports: service k listens on PORT_BASE + k (iam 1, kms 2, cos 3, is 4, audit 5). Without
+# PORT_BASE the demo starts at 18440 and moves up by 10 past any base whose ports are taken,
+# saying what holds them; with PORT_BASE=N it uses exactly that base or stops, naming the port
+# and its holder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
+# The demo's veild and veil take their settings from this script only: drop any VEIL_* the
+# caller's environment holds (it would change veild's or veil's settings).
+for var in $(compgen -e | grep '^VEIL_' || true); do unset "$var"; done
 DATA=$(mktemp -d /tmp/veil-demo.XXXXXX)
-PORT_BASE=${PORT_BASE:-18440}
-export VEIL_ENDPOINT="http://127.0.0.1:${PORT_BASE}"
 LOG="$DATA/veild.log"
+SERVICES=(iam kms cos is audit)
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+die() { printf '%s\n' "$@" | sed 's/^/make demo: /' >&2; exit 1; }  # one argument per line
 cleanup() {
   if [ -n "${VEILD_PID:-}" ] && kill -0 "$VEILD_PID" 2>/dev/null; then
     kill -TERM "$VEILD_PID"; wait "$VEILD_PID" || true
@@ -15,15 +24,84 @@ cleanup() {
   rm -rf "$DATA"
 }
 trap cleanup EXIT
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)'"$1"')'; }
 
-step "Starting veild (data directory $DATA/data, ports $((PORT_BASE+1))-$((PORT_BASE+5)))"
+# One line per port of base $1 that a new listener could not take: "port P (service) is in use
+# by WHO". Nothing when all five are free.
+ports_in_use() {
+  local base=$1 port free pid who
+  while IFS=$'\t' read -r port free pid who; do
+    [ "$free" = 1 ] && continue
+    echo "port $port (${SERVICES[port - base - 1]}) is in use by $who"
+  done < <(python3 scripts/port_owners.py $(seq $((base + 1)) $((base + 5))))
+}
+
+if [ -n "${PORT_BASE:-}" ]; then
+  [[ $PORT_BASE =~ ^[0-9]+$ ]] && [ "$PORT_BASE" -ge 1 ] && [ "$PORT_BASE" -le 65530 ] ||
+    die "PORT_BASE must be a number from 1 to 65530, not '$PORT_BASE'"
+  busy=$(ports_in_use "$PORT_BASE")
+  [ -z "$busy" ] || die "$busy" "PORT_BASE=$PORT_BASE needs ports $((PORT_BASE + 1))-$((PORT_BASE \
+    + 5)): stop what holds them, or leave PORT_BASE unset and the demo picks free ports."
+else
+  for base in $(seq 18440 10 18640); do
+    busy=$(ports_in_use "$base")
+    if [ -z "$busy" ]; then PORT_BASE=$base; break; fi
+    echo "$busy"
+    echo "  so the demo does not use ports $((base + 1))-$((base + 5)); trying the next ones"
+  done
+  [ -n "${PORT_BASE:-}" ] || die "no five free ports between 18441 and 18645; set PORT_BASE"
+fi
+PORTS="$((PORT_BASE + 1))-$((PORT_BASE + 5))"
+
+step "Starting veild (data directory $DATA/data, ports $PORTS)"
 "$BIN/veild" --data-dir "$DATA/data" --port-base "$PORT_BASE" >"$LOG" 2>&1 &
 VEILD_PID=$!
-for _ in $(seq 1 100); do
-  "$BIN/veil" status >/dev/null 2>&1 && break
-  kill -0 "$VEILD_PID" 2>/dev/null || { echo "veild exited:"; cat "$LOG"; exit 1; }
+# Ready when its log says so for this data directory; up to 60 s (a loaded machine is slow to
+# make the first HSM token and signing key).
+for _ in $(seq 1 600); do
+  grep -qF "ready (version" "$LOG" && break
+  if ! kill -0 "$VEILD_PID" 2>/dev/null; then
+    echo "veild exited before it was ready; its log:"; sed 's/^/  /' "$LOG"
+    VEILD_PID=
+    busy=$(ports_in_use "$PORT_BASE")
+    [ -z "$busy" ] || die "$busy" "(taken after the demo checked the ports: run make demo again)"
+    die "veild did not start"
+  fi
   sleep 0.1
 done
+grep -qF "ready (version" "$LOG" || { sed 's/^/  /' "$LOG"; die "veild not ready after 60 s"; }
+
+# Is the veild answering the one just started? Whatever else listens on these ports (an old
+# demo, another veild, any server) must not be mistaken for it.
+step "Checking that the veild answering on $PORTS is the one just started (pid $VEILD_PID)"
+VERSION=$("$BIN/veild" --version | awk '{print $2}')
+grep -qF "ready (version $VERSION, data directory $DATA/data)" "$LOG" ||
+  die "veild's log does not say it serves $DATA/data"
+while IFS=$'\t' read -r port _ pid who; do
+  [ "$pid" = "$VEILD_PID" ] ||
+    die "port $port is held by $who, not by the veild the demo started (pid $VEILD_PID)"
+done < <(python3 scripts/port_owners.py $(seq $((PORT_BASE + 1)) $((PORT_BASE + 5))))
+for k in 1 2 3 4 5; do
+  service=${SERVICES[k - 1]}
+  health=$(curl -fsS --max-time 5 "http://127.0.0.1:$((PORT_BASE + k))/healthz") ||
+    die "GET /healthz on port $((PORT_BASE + k)) ($service) failed"
+  answer=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["service"], d["version"])' \
+    <<<"$health" 2>/dev/null || true)
+  [ "$answer" = "$service $VERSION" ] ||
+    die "port $((PORT_BASE + k)) answers $health, not $service $VERSION"
+done
+# Only this veild knows the admin API key it has just written into its data directory.
+answer=$(curl -sS --max-time 30 -X POST "http://127.0.0.1:$((PORT_BASE + 1))/identity/token" \
+  --data-urlencode 'grant_type=urn:ibm:params:oauth:grant-type:apikey' \
+  --data-urlencode "apikey@$DATA/data/admin-apikey") || answer=
+token=$(json_field '.get("access_token", "")' <<<"$answer" 2>/dev/null || true)
+[ -n "$token" ] || die "the iam service on port $((PORT_BASE + 1)) refused the admin API key \
+that veild (pid $VEILD_PID) wrote into $DATA/data: it is not that veild"
+unset token answer
+echo "veild pid $VEILD_PID holds ports $PORTS, logged that it serves $DATA/data,"
+echo "answers /healthz as iam, kms, cos, is and audit $VERSION, and accepted the admin API key it"
+echo "wrote there: the demo talks to this veild."
+export VEIL_ENDPOINT="http://127.0.0.1:${PORT_BASE}"
 
 step "veil status"
 "$BIN/veil" status
@@ -35,7 +113,6 @@ step "veil status --output json"
 # program its own identity, key and one policy. VEIL_HOME keeps the demo's login inside its
 # temporary directory: the user's ~/.veil is untouched.
 export VEIL_HOME="$DATA/veil-home"
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)'"$1"')'; }
 step "veil login --apikey-file data/admin-apikey (written by veild on its first start)"
 "$BIN/veil" login --apikey-file "$DATA/data/admin-apikey"
 
@@ -109,8 +186,8 @@ step "veil iam authorization create --source server-protect --target kms --role 
 "$BIN/veil" iam authorization create --source server-protect --target kms --role Reader \
   --target-instance "$KEYS" --description "block storage unwraps the image DEKs of demo-keys"
 
-# Preparing an encrypted image, the seed's "Preparing your encrypted images" in one command: a
-# disk with a partition table, the DEK's base64 text as the passphrase (the seed's secret.dek),
+# Preparing an encrypted image, IBM's classic "Preparing your encrypted images" in one command: a
+# disk with a partition table, the DEK's base64 text as the passphrase (IBM's secret.dek),
 # LUKS1 as cryptsetup and QEMU read it, no root and no device-mapper.
 SFDISK=$(command -v sfdisk || echo /usr/sbin/sfdisk)
 CRYPTSETUP=$(command -v cryptsetup || echo /usr/sbin/cryptsetup)
@@ -122,7 +199,7 @@ printf 'label: gpt\nsize=8M, type=U, name=efi\ntype=L, name=root\n' | "$SFDISK" 
 head -c 4M /dev/urandom | dd of="$IMG/disk.raw" bs=1M seek=16 conv=notrunc status=none
 "$SFDISK" -l "$IMG/disk.raw" | sed "s|$IMG/||"
 
-step "The key file, the seed's way: the base64 text of a 32-byte DEK, no newline"
+step "The key file, IBM's classic way: the base64 text of a 32-byte DEK, no newline"
 (cd "$IMG" && echo -n "$(head -c32 /dev/urandom | base64)" > secret.dek)
 echo "secret.dek: $(wc -c < "$IMG/secret.dek") bytes of base64 text (not shown)"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a library under src/ includes a header of a library it may not depend on
-# (STYLE.md: common <- crypto <- store <- audit <- services; common <- crypto <- hsm <- services;
+# (style.md: common <- crypto <- store <- audit <- services; common <- crypto <- hsm <- services;
 # common <- crypto <- disk <- luks, engines that know no service; no service includes http outside
 # its api/ folder).
 set -euo pipefail

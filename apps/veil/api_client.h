@@ -10,7 +10,7 @@
 //   token.json   {"version":1, "iam_endpoint", "access_token", "expiration", "iam_id",
 //                 "account_id", "name", "sub_type"}
 // A token is renewed before a request when it has expired or expires within kRenewBefore (the
-// Go client of reference/ibm-e2e-spec.md §4.1 treats it as valid until expires_in - 60 s), and
+// IBM's Go client treats it as valid until expires_in - 60 s: docs/api-compatibility.md), and
 // once more when a service answers 401 to a token that was not just issued (veild restarted
 // with new signing keys, say).
 //

@@ -1,5 +1,5 @@
 // `veil login | logout`, `veil iam ...` and `veil resource instance ...`: the CLI11 wiring of the
-// IAM API (reference/ibm-e2e-spec.md §4) over ApiClient, registered by main.cc.
+// IAM API (docs/iam.md) over ApiClient, registered by main.cc.
 //
 //   veil login --apikey-file F          exchange an API key for a token, keep both (api_client.h)
 //   veil logout                         forget them

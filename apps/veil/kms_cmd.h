@@ -57,7 +57,7 @@ std::string KeyStateText(int64_t state);
 // duplicates, as the numbers. kInvalidArgument otherwise.
 [[nodiscard]] Result<std::string> ParseStateList(std::string_view text);
 
-// Key Protect's secure import (reference/ibm-e2e-spec.md §3.5) of `material` for the import
+// Key Protect's secure import (docs/api-compatibility.md) of `material` for the import
 // token whose public key is `public_key_pem` and whose nonce is `nonce`: payload =
 // base64(RSA-OAEP-SHA256(material)), encryptedNonce = base64(AES-GCM(material, iv, nonce) ||
 // tag), iv = base64(iv). `iv` must be 12 bytes. kInvalidArgument for a PEM that is not an RSA

@@ -1,4 +1,4 @@
-// The CADF-shaped audit event (reference/ibm-e2e-spec.md §8), as Activity Tracker shapes it.
+// The CADF-shaped audit event as Activity Tracker shapes it (docs/api-compatibility.md).
 //
 // The HTTP layer creates one Event per request, fills the transport fields (initiator host,
 // requestPath, reason code, correlationId) and lets the service's handler fill the rest (action,

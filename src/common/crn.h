@@ -1,6 +1,6 @@
 // Cloud resource names (CRNs) and cos:// object URLs: parsing and formatting.
 //
-// Grammar (10 colon-separated fields, DESIGN.md "Identifiers"):
+// Grammar (10 colon-separated fields, docs/design.md "Identifiers"):
 //
 //   crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<service_instance>:<resource_type>:<resource>
 //

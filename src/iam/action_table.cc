@@ -104,8 +104,8 @@ ActionTable AccessManagementTable() {
                                });
 }
 
-// Service instances: creating and deleting one needs Editor (spec §3.10: "instance create/delete
-// needs Editor or Administrator"); seeing them Viewer.
+// Service instances: creating and deleting one needs Editor (IBM: creating or deleting an
+// instance needs Editor or Administrator); seeing them Viewer.
 ActionTable ResourceControllerTable() {
   return ActionTable("resource-controller", {
                                                 {"resource-controller.instance.read", {"Viewer"}},
@@ -124,11 +124,11 @@ ActionTable EnterpriseTable() {
                                    });
 }
 
-// reference/ibm-e2e-spec.md §3.10 with the action names of §3.11, checked against Key Protect's
-// role table (KPD concepts/manage-access.md: "the exclusive right to read and update Key Protect
-// policies" is the Manager's). Where both are silent the choice is noted: aliases and import
-// tokens go with key creation (Writer); registrations are made by services holding the S2S Reader
-// role; event acknowledgements likewise.
+// Key Protect's roles with its audit action names (docs/api-compatibility.md, "Roles"), checked
+// against Key Protect's role table (its "Managing access" page: "the exclusive right to read and
+// update Key Protect policies" is the Manager's). Where both are silent the choice is noted:
+// aliases and import tokens go with key creation (Writer); registrations are made by services
+// holding the S2S Reader role; event acknowledgements likewise.
 ActionTable KmsTable() {
   return ActionTable(
       "kms", {

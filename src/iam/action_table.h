@@ -10,8 +10,8 @@
 //   AccessManagementTable()   iam-am.*             policies
 //   ResourceControllerTable() resource-controller.*  service instances
 //   EnterpriseTable()         enterprise.*         accounts (the operator's API)
-//   KmsTable()                kms.*                from reference/ibm-e2e-spec.md §3.10, for the
-//   KMS
+//   KmsTable()                kms.*                Key Protect's roles, for the KMS
+//                                                  (docs/api-compatibility.md, "Roles")
 // DefaultActionRegistry() holds all of them.
 //
 // Thread-safety: immutable after construction; const methods are safe from any thread.

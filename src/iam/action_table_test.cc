@@ -42,7 +42,7 @@ TEST(ActionTableTest, KmsTableFollowsSpecSection310) {
   EXPECT_FALSE(reg.Allows(R("KeyPurge"), "kms.secrets.wrap"));
 }
 
-// Key Protect's role table (KPD concepts/manage-access.md), action by action, written out here by
+// Key Protect's role table (its "Managing access" page), action by action, written out here by
 // hand: the least service role of every action of KmsTable(), and no action the table does not
 // list. ReaderPlus stands beside Writer for key material; KeyPurge beside nothing.
 TEST(ActionTableTest, KmsTableMatchesKeyProtectsRoleTable) {

@@ -2,7 +2,7 @@
 // token apart, with no verification (TokenVerifier verifies).
 //
 // Veil's tokens: header {"alg":"RS256","typ":"JWT","kid":"<kid>"}, claims of
-// reference/ibm-e2e-spec.md §4.2 (token_issuer.h lists them).
+// docs/api-compatibility.md, "Access tokens" (token_issuer.h lists them).
 //
 // Thread-safety: pure functions.
 #pragma once

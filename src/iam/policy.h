@@ -8,7 +8,7 @@
 //
 // A resource attribute left out matches anything; every attribute given must equal the
 // request's (operator "stringEquals", the only one supported). ParsePolicySpec checks the shape
-// of a policy as the API receives it (the IBM v1 JSON of reference/ibm-e2e-spec.md §4.3) and is
+// of a policy as the API receives it (IBM's v1 JSON, docs/api-compatibility.md) and is
 // also the reader of the stored form (docs/formats/iam.md); IamService checks what needs the
 // database (the account, the subject's existence).
 //

@@ -2,7 +2,7 @@
 // (Reader, Writer, Manager) and service-specific roles (the KMS's ReaderPlus, KeyPurge,
 // KmipAdapterManager), their role_id CRNs, and the hierarchy between them.
 //
-// role_id shapes (reference/ibm-e2e-spec.md §4.3, with Veil's CRN cname "veil"):
+// role_id shapes (IBM's, docs/api-compatibility.md, with Veil's CRN cname "veil"):
 //   platform          crn:v1:veil:public:iam::::role:<Name>
 //   generic service   crn:v1:veil:public:iam::::serviceRole:<Name>
 //   service-specific  crn:v1:veil:public:<service>::::serviceRole:<Name>
@@ -11,7 +11,7 @@
 //
 // Hierarchy (Implies): Administrator > Editor > Operator > Viewer; Manager > Writer > Reader;
 // ReaderPlus > Reader. KeyPurge and KmipAdapterManager imply nothing and are implied by nothing:
-// they must be granted explicitly, even to a Manager (KMS docs, §3.10). A platform role never
+// they must be granted explicitly, even to a Manager (as in Key Protect). A platform role never
 // implies a service role, nor the other way round.
 //
 // Thread-safety: value types and pure functions.

@@ -2,7 +2,7 @@
 // out.
 //
 // The access token is a JWT signed RS256 by the SigningKeyRing, header {"alg":"RS256","typ":"JWT",
-// "kid"}, with the claims of reference/ibm-e2e-spec.md §4.2:
+// "kid"}, with IBM's claims (docs/api-compatibility.md, "Access tokens"):
 //   iam_id, id, realmid ("iam" for service IDs, "IBMid" for users), jti (random UUID),
 //   identifier, name, sub, sub_type ("ServiceId" | "user"), authn {sub, iam_id, name, sub_type},
 //   account {valid: true, bss: <account id>}, iat, exp (iat + lifetime), iss, grant_type

@@ -1,4 +1,4 @@
-// Key Protect reason codes (reference/ibm-e2e-spec.md §3.8) carried in Veil's one error model.
+// Key Protect reason codes (docs/api-compatibility.md, "Errors") in Veil's one error model.
 //
 // An Error the KMS returns may carry a reason code: its message is "<REASON>: <text>", where
 // <REASON> is one of the codes below. KmsError() builds such errors with the ErrorCode that
@@ -21,7 +21,7 @@
 //   413 BODY_TOO_LARGE_ERR*       429 TOO_MANY_REQUESTS_ERR*
 //   422 KEY_INVALID_STATE_ERR, KEY_VERSION_INVALID, UNPROCESSABLE_CIPHERTEXT_ERR
 //   500 INTERNAL_SERVER_ERR*, INCOMPLETE_METADATA_ERR     503 SERVICE_UNAVAILABLE_ERR*
-// (* Veil's names where the spec lists none; docs/kms.md "Errors".)
+// (* Veil's names where Key Protect lists none; docs/kms.md "Errors".)
 //
 // Thread-safety: pure functions.
 #pragma once

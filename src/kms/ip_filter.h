@@ -1,4 +1,4 @@
-// IP address ranges for the allowedIP instance policy (reference/ibm-e2e-spec.md §3.3): CIDR
+// IP address ranges for the allowedIP instance policy (docs/api-compatibility.md): CIDR
 // blocks such as "10.0.0.0/8", "192.0.2.7/32" or "2001:db8::/32" (a bare address is its /32 or
 // /128). IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) match IPv4 blocks.
 //

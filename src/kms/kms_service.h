@@ -1,8 +1,8 @@
-// KmsService: Key Protect's behaviour over the KmsStore and the HSM (reference/ibm-e2e-spec.md §3).
+// KmsService: Key Protect's behaviour over the KmsStore and the HSM (docs/api-compatibility.md).
 //
 // The service knows keys, versions, states, policies, registrations and import tokens; it does
 // not know HTTP nor IAM: the API layer (api/) resolves the `bluemix-instance`, authenticates and
-// authorizes, then makes one call here. Every refusal is a KmsError with the spec's reason code.
+// authorizes, then makes one call here. Every refusal is a KmsError with Key Protect's reason.
 //
 // Key material: root key versions are stored only as blobs wrapped by the HSM master key; wrap
 // and unwrap run inside the HSM (hsm::KeyStore) with the version unwrapped into a non-extractable
@@ -79,7 +79,8 @@ struct KmsOptions {
   size_t key_cache_capacity = 100000;
 };
 
-// Secure import (spec §3.5): the fields of a create or rotate body that carry encrypted material.
+// Secure import (docs/api-compatibility.md): the fields of a create or rotate body that carry
+// encrypted material.
 struct ImportedMaterial {
   std::string payload;  // base64: plain material, or RSA-OAEP ciphertext with an import token
   std::string encrypted_nonce;

@@ -1,5 +1,5 @@
-// KmsService against a real SoftHSM2 token and SQLite: the behaviour of reference/ibm-e2e-spec.md
-// §3 (states, lifecycle, dual authorization, registrations, import), the WDEK format checked with
+// KmsService against a real SoftHSM2 token and SQLite: Key Protect's behaviour (states,
+// lifecycle, dual authorization, registrations, import), the WDEK format checked with
 // an independent AES-GCM, and the security invariants of issue 5.
 #include <gtest/gtest.h>
 
@@ -232,7 +232,7 @@ TEST_F(KmsServiceTest, RotationKeepsOldVersionsUnwrappingAndRewraps) {
       "BAD_BODY_ERR");
 }
 
-// Spec §3.6's table of allowed actions, for every action in every state.
+// Key Protect's table of allowed actions (docs/api-compatibility.md), in every state.
 TEST_F(KmsServiceTest, StateMachineAnswersAsTheSpecTable) {
   f_.options.restore_min_delay = 0s;
   f_.StartService();

@@ -1,5 +1,5 @@
 // The KMS data model: keys, their versions, key rings, aliases, registrations, policies and import
-// tokens, as KmsService hands them out; and the state table of reference/ibm-e2e-spec.md §3.6.
+// tokens, as KmsService hands them out; and Key Protect's state table (docs/api-compatibility.md).
 //
 // Identifiers (docs/kms.md "Identifiers"):
 //   key, key version, import token   <uuid v4>
@@ -35,7 +35,7 @@ std::string_view KeyStateName(KeyState state);
 // kInvalidArgument for an integer that is not a state.
 [[nodiscard]] Result<KeyState> KeyStateFromInt(int64_t value);
 
-// What can be done to a key; KeyActionAllowed() is the table of spec §3.6.
+// What can be done to a key; KeyActionAllowed() is Key Protect's table of key states.
 enum class KeyAction {
   kGet,
   kList,

@@ -16,7 +16,7 @@ TEST(KeyStateTest, IntegersAreKeyProtects) {
   EXPECT_FALSE(KeyStateFromInt(-1));
 }
 
-// The table of reference/ibm-e2e-spec.md §3.6, row by row.
+// Key Protect's table of key states (docs/api-compatibility.md), row by row.
 TEST(KeyStateTest, AllowedActionsAreTheSpecTable) {
   using A = KeyAction;
   using S = KeyState;

@@ -1,4 +1,4 @@
-// KmsService's secure import (reference/ibm-e2e-spec.md §3.5): the instance's import token, the
+// KmsService's secure import (docs/api-compatibility.md): the instance's import token, the
 // material of create, rotate and restore bodies, and the rule that each retrieval of the token
 // allows one import and each encrypted nonce is accepted once (docs/kms.md "Secure import").
 #include "common/encoding.h"

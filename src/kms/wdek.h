@@ -29,7 +29,7 @@ namespace veil::kms {
 inline constexpr std::string_view kWdekVersion = "4.0.0";
 inline constexpr size_t kWdekIvSize = 12;
 inline constexpr size_t kWdekTagSize = 16;
-// Upper bounds of a wrap request (spec §3.4): a DEK of at most 7,500 bytes (as a standard key),
+// Upper bounds of a wrap request (Key Protect's): a DEK of at most 7,500 bytes (a standard key's),
 // up to 255 aad strings of up to 255 characters each.
 inline constexpr size_t kMaxWrapPlaintext = 7500;
 inline constexpr size_t kMaxAadEntries = 255;

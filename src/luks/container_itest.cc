@@ -320,7 +320,7 @@ TEST(CryptsetupHeaderInVeil, TruncatedImageIsDataLoss) {
   EXPECT_NE(opened.error().message.find("truncated"), std::string::npos);
 }
 
-// ---- The passphrase conventions of ibm-e2e-spec.md §2 ----
+// ---- The passphrase conventions of IBM's image flows (docs/api-compatibility.md) ----
 
 TEST(PassphraseConventions, Base64TextOfTheDekOrItsBytes) {
   VEIL_REQUIRE_TOOL("cryptsetup");

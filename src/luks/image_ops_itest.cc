@@ -28,7 +28,7 @@ using testing::Slice;
 using testing::TempDir;
 using testing::WriteFile;
 
-// The seed's convention: the key file holds the base64 text of the DEK, no newline.
+// IBM's classic convention: the key file holds the base64 text of the DEK, no newline.
 constexpr std::string_view kPass = "q0tVNjmAYk2pB8tdM9hzZ3f6o2kUeqZcq1r8DeS0z1o=";
 constexpr uint64_t kMiB = 1 << 20;
 

@@ -97,7 +97,7 @@ class ImageCli : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir();
-    // The seed's key file: the base64 text of a 32-byte DEK, no newline.
+    // IBM's classic key file: the base64 text of a 32-byte DEK, no newline.
     ASSERT_EQ(
         Sh("echo -n \"$(head -c32 /dev/urandom | base64)\" > " + Path("secret.dek")).exit_code, 0);
     // An 8 MiB disk with an MBR (crafted: sfdisk is not needed for most cases) and data.
@@ -317,7 +317,7 @@ TEST_F(ImageCli, PipeInStdoutOutAndKeyOnStdin) {
 TEST_F(ImageCli, BothPassphraseConventions) {
   VEIL_REQUIRE_TOOL("cryptsetup");
   VEIL_REQUIRE_TOOL("qemu-img");
-  // Classic (the seed's secret.dek): the base64 text is the passphrase; EncryptInspectVerify...
+  // Classic (IBM's secret.dek): the base64 text is the passphrase; EncryptInspectVerify...
   // covers it. VPC / vhd-util: the key file holds the decoded bytes, here with a NUL and a
   // trailing newline, which is part of the passphrase (no stripping, as cryptsetup).
   ASSERT_EQ(Sh("base64 -d < " + Path("secret.dek") + " > " + Path("dek.bin")).exit_code, 0);

@@ -329,7 +329,7 @@ TEST_F(KmsE2eTest, IamDecidesAndErrorsAreKeyProtects) {
   EXPECT_EQ(state.status, 409);
   EXPECT_EQ(reason(state), "KEY_ACTION_INVALID_STATE_ERR");
 
-  // Every call left one event with the spec's action names.
+  // Every call left one event with Key Protect's action names.
   daemon_->Stop(SIGTERM);
   std::string events = ReadFile(data() + "/audit/events.jsonl");
   for (std::string action : {"kms.secrets.create", "kms.secrets.wrap", "kms.secrets.disable",

@@ -1,4 +1,4 @@
-// The IAM error dialect (reference/ibm-e2e-spec.md §4.1):
+// The IAM error dialect (docs/api-compatibility.md, "IAM"):
 //   {"errorCode":"BXNIM0415E","errorMessage":"...","context":{"requestId","correlationId",
 //    "clientIp","url"}}
 // errorCode: "BXNIM0<status>E" for each HTTP status (BXNIM0400E, BXNIM0401E, BXNIM0403E, ...),

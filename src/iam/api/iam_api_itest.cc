@@ -675,7 +675,7 @@ TEST_F(IamApiTest, AServiceActingForACustomerWithoutItsAuthorizationIsRefused) {
     return item.at("authorizationDecision").at("permitted").as_bool();
   };
   EXPECT_FALSE(ask("server-protect"));
-  // The customer authorizes block storage to read its keys (the seed's step).
+  // The customer authorizes block storage to read its keys (a step of the image flow).
   Reply auth = Call("POST", "/v1/policies", admin_token_,
                     R"({"type":"authorization","subjects":[{"attributes":[
                         {"name":"serviceName","value":"server-protect"}]}],

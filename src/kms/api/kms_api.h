@@ -1,4 +1,4 @@
-// The KMS's HTTP API: Key Protect v2 under /api/v2/ (reference/ibm-e2e-spec.md §3.3; docs/kms.md).
+// The KMS's HTTP API: Key Protect v2 under /api/v2/ (docs/kms.md; docs/api-compatibility.md).
 //
 //   POST|GET|HEAD /api/v2/keys                          create/import, list, total (Key-Total)
 //   GET|PATCH|DELETE /api/v2/keys/{id}                  get (payload: standard keys), move ring,
@@ -18,10 +18,10 @@
 //   POST|GET /api/v2/import_token
 //
 // Each handler: resolve the `bluemix-instance` → authenticate (the server's authenticator) →
-// parse → authorize with IAM (deny by default; action names are the audit actions of spec
-// §3.11) → one KmsService call → render. Errors render in Key Protect's dialect (errors.h) with
-// the spec's reason codes and statuses; the audit event gets the action, target CRN, severity
-// and the spec's requestData/responseData fields, never a payload, DEK or nonce.
+// parse → authorize with IAM (deny by default; action names are Key Protect's audit actions)
+// → one KmsService call → render. Errors render in Key Protect's dialect (errors.h) with its
+// reason codes and statuses; the audit event gets the action, target CRN, severity and Key
+// Protect's requestData/responseData fields, never a payload, DEK or nonce.
 //
 // Thread-safety: handlers run concurrently; every dependency is thread-safe.
 #pragma once

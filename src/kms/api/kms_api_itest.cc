@@ -1,5 +1,5 @@
 // The KMS API over loopback with IAM's real token verifier and authorizer and a real SoftHSM2
-// token: the role matrix of spec §3.10 for every route, audit events (one per call, the spec's
+// token: Key Protect's role matrix for every route, audit events (one per call, Key Protect's
 // action names and severities, no secret), and the Key Protect media types and envelopes.
 #include <gtest/gtest.h>
 

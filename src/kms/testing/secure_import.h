@@ -1,4 +1,4 @@
-// Test helper: the client side of Key Protect's secure import (reference/ibm-e2e-spec.md §3.5),
+// Test helper: the client side of Key Protect's secure import (docs/api-compatibility.md),
 // as `veil kms key import --secure` does it, for tests that import through an import token.
 // Header-only; included by *_itest.cc only.
 #pragma once
