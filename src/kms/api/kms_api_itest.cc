@@ -255,8 +255,9 @@ class KmsRouteMatrixTest : public KmsApiTest {
     if (n == "get a root key") return Call("GET", key_path(), token());
     if (n == "get a standard key's payload") {
       Reply r = Call("GET", key_path(true), token());
-      if (r.status == 200)
+      if (r.status == 200) {
         EXPECT_TRUE(r.json.at("resources").at(0).as_object().contains("payload"));
+      }
       return r;
     }
     if (n == "metadata") return Call("GET", key_path() + "/metadata", token());
@@ -345,7 +346,7 @@ class KmsRouteMatrixTest : public KmsApiTest {
     const std::string crn = Crn();
     Actor service{kServiceIamId, true, "server-protect"};
     EXPECT_TRUE(
-        f_.service->CreateRegistration(f_.Reload(Key{.id = id}), crn, "", false, "", service));
+        f_.service->CreateRegistration(f_.Reload(id), crn, "", false, "", service));
     const std::string r = "/api/v2/keys/" + id + "/registrations/" + InPath(crn);
     if (n == "update a registration") return Call("PATCH", r, token(), R"({"description":"x"})");
     if (n == "replace a registration") {
@@ -511,7 +512,7 @@ TEST_F(KmsApiTest, AKeyScopedCallerListsOnlyItsOwnKeys) {
     ids.emplace_back(r.json.at("resources").at(0).at("id").as_string());
   }
   for (size_t i = 0; i < 2; ++i) {
-    Key key = f_.Reload(Key{.id = ids[i]});
+    Key key = f_.Reload(ids[i]);
     ASSERT_TRUE(f_.service->CreateRegistration(key,
                                                "crn:v1:veil:private:server-protect:local:a/" +
                                                    f_.iam.account_id + "::volume:v" +

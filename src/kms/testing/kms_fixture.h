@@ -61,8 +61,9 @@ class KmsFixture {
     return key.value_or(Key{});
   }
 
-  Key Reload(const Key& key) {
-    auto k = service->GetKey(instance, key.id);
+  Key Reload(const Key& key) { return Reload(key.id); }
+  Key Reload(const std::string& id) {
+    auto k = service->GetKey(instance, id);
     if (!k) ADD_FAILURE() << k.error().ToString();
     return k.value_or(Key{});
   }
