@@ -17,6 +17,7 @@
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "http/client.h"
+#include "http/error_map.h"
 
 namespace veil::cli {
 namespace {
@@ -116,31 +117,6 @@ std::string_view StatusWords(int status) {
       return "service unavailable";
     default:
       return status >= 500 ? "server error" : "request refused";
-  }
-}
-
-ErrorCode CodeForStatus(int status) {
-  switch (status) {
-    case 400:
-    case 413:
-    case 422:
-      return ErrorCode::kInvalidArgument;
-    case 401:
-      return ErrorCode::kUnauthenticated;
-    case 403:
-      return ErrorCode::kPermissionDenied;
-    case 404:
-      return ErrorCode::kNotFound;
-    case 409:
-      return ErrorCode::kAlreadyExists;
-    case 412:
-      return ErrorCode::kFailedPrecondition;
-    case 429:
-      return ErrorCode::kResourceExhausted;
-    case 503:
-      return ErrorCode::kUnavailable;
-    default:
-      return status >= 500 ? ErrorCode::kInternal : ErrorCode::kInvalidArgument;
   }
 }
 
@@ -438,7 +414,7 @@ Error ErrorFromResponse(const http::ClientResponse& response) {
       text += "; retry after " + std::string(*retry) + " s";
     }
   }
-  return Error(CodeForStatus(status), text);
+  return Error(http::ErrorCodeForHttpStatus(status), text);
 }
 
 std::string KmsReasonCode(std::string_view text) {

@@ -588,23 +588,10 @@ struct Args {
   AuthorizationCreateArgs authorization;
 };
 
-void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shared_ptr<Args>& a) {
-  CLI::App* iam = Group(app, "iam",
-                        "Identity and access: who you are, service IDs, API keys, "
-                        "policies and service-to-service authorizations",
-                        "veil iam whoami");
+void RegisterServiceIds(CLI::App& iam, const GlobalOptions& g, int& rc,
+                        const std::shared_ptr<Args>& a) {
   auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
-
-  Command(*iam, "whoami", "Show who the stored token belongs to and when it expires",
-          "veil iam whoami --output json")
-      ->callback(run([&g] { return Whoami(g); }));
-  Command(*iam, "token",
-          "Print the current access token (renewed if needed), for calling the APIs directly",
-          "curl -H \"Authorization: Bearer $(veil iam token)\" http://127.0.0.1:8441/v1/serviceids")
-      ->callback(run([&g] { return Token(g); }));
-
-  // service-id
-  CLI::App* sid = Group(*iam, "service-id", "Service IDs: identities for programs and services",
+  CLI::App* sid = Group(iam, "service-id", "Service IDs: identities for programs and services",
                         "veil iam service-id list");
   CLI::App* c = Command(*sid, "create", "Create a service ID in your account",
                         "veil iam service-id create image-importer --description 'imports images'");
@@ -618,11 +605,15 @@ void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shar
               "veil iam service-id delete ServiceId-0f1e2d3c-...");
   c->add_option("ID", a->id, "ServiceId-<uuid> or iam-ServiceId-<uuid>")->required();
   c->callback(run([&g, a] { return DeleteServiceId(g, a->id); }));
+}
 
-  // api-key
-  CLI::App* key = Group(*iam, "api-key", "API keys: the credentials `veil login` exchanges",
+void RegisterApiKeys(CLI::App& iam, const GlobalOptions& g, int& rc,
+                     const std::shared_ptr<Args>& a) {
+  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  CLI::App* key = Group(iam, "api-key", "API keys: the credentials `veil login` exchanges",
                         "veil iam api-key list --service-id ServiceId-0f1e2d3c-...");
-  c = Command(*key, "create",
+  CLI::App* c =
+      Command(*key, "create",
               "Create an API key for yourself or a service ID. The value is shown only once",
               "veil iam api-key create importer-key --service-id ServiceId-0f1e2d3c-... "
               "--output-file importer.apikey");
@@ -649,11 +640,15 @@ void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shar
   c = Command(*key, "delete", "Delete an API key", "veil iam api-key delete ApiKey-5a6b7c8d-...");
   c->add_option("ID", a->id, "ApiKey-<uuid>")->required();
   c->callback(run([&g, a] { return DeleteApiKey(g, a->id); }));
+}
 
-  // policy
-  CLI::App* pol = Group(*iam, "policy", "Access policies: give an identity roles on a service",
+void RegisterPolicies(CLI::App& iam, const GlobalOptions& g, int& rc,
+                      const std::shared_ptr<Args>& a) {
+  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  CLI::App* pol = Group(iam, "policy", "Access policies: give an identity roles on a service",
                         "veil iam policy list");
-  c = Command(*pol, "create", "Give a user or service ID roles on a service of your account",
+  CLI::App* c =
+      Command(*pol, "create", "Give a user or service ID roles on a service of your account",
               "veil iam policy create --subject iam-ServiceId-0f1e2d3c-... --roles Reader,Writer "
               "--service kms --instance 8d7c6b5a-...");
   c->add_option("--subject", a->policy.subject, "IAM ID of the user or service ID")->required();
@@ -679,16 +674,19 @@ void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shar
   c = Command(*pol, "delete", "Delete a policy", "veil iam policy delete 4e5f6a7b-...");
   c->add_option("ID", a->id, "Policy ID")->required();
   c->callback(run([&g, a] { return DeletePolicy(g, a->id, "policy"); }));
+}
 
-  // authorization
-  CLI::App* auth = Group(*iam, "authorization",
+void RegisterAuthorizations(CLI::App& iam, const GlobalOptions& g, int& rc,
+                            const std::shared_ptr<Args>& a) {
+  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  CLI::App* auth = Group(iam, "authorization",
                          "Service-to-service authorizations: let a Veil service act on another "
                          "service's resources of your account",
                          "veil iam authorization create --source server-protect --target kms "
                          "--role Reader");
-  c = Command(*auth, "create",
-              "Authorize a source service to use a target service with a service role",
-              "veil iam authorization create --source server-protect --target kms --role Reader");
+  CLI::App* c = Command(
+      *auth, "create", "Authorize a source service to use a target service with a service role",
+      "veil iam authorization create --source server-protect --target kms --role Reader");
   c->add_option("--source", a->authorization.source,
                 "Service that acts (server-protect, is, cloud-object-storage)")
       ->required();
@@ -708,7 +706,26 @@ void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shar
               "veil iam authorization delete 4e5f6a7b-...");
   c->add_option("ID", a->id, "Policy ID of the authorization")->required();
   c->callback(run([&g, a] { return DeletePolicy(g, a->id, "authorization"); }));
+}
 
+void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shared_ptr<Args>& a) {
+  CLI::App* iam = Group(app, "iam",
+                        "Identity and access: who you are, service IDs, API keys, "
+                        "policies and service-to-service authorizations",
+                        "veil iam whoami");
+  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+
+  Command(*iam, "whoami", "Show who the stored token belongs to and when it expires",
+          "veil iam whoami --output json")
+      ->callback(run([&g] { return Whoami(g); }));
+  Command(*iam, "token",
+          "Print the current access token (renewed if needed), for calling the APIs directly",
+          "curl -H \"Authorization: Bearer $(veil iam token)\" http://127.0.0.1:8441/v1/serviceids")
+      ->callback(run([&g] { return Token(g); }));
+  RegisterServiceIds(*iam, g, rc, a);
+  RegisterApiKeys(*iam, g, rc, a);
+  RegisterPolicies(*iam, g, rc, a);
+  RegisterAuthorizations(*iam, g, rc, a);
   RegisterAccounts(*iam, g, rc, std::make_shared<AccountCreateArgs>());
 }
 

@@ -160,9 +160,9 @@ bool IsLoopback(const std::string& address) {
          address.rfind("127.", 0) == 0;
 }
 
-Status RunDaemon(const DaemonOptions& options) {
-  DisableCoreDumps();
-  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+namespace {
+
+Status CheckOptions(const DaemonOptions& options, bool tls) {
   if (tls && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
     return InvalidArgument("TLS needs both a certificate (--tls-cert) and a key (--tls-key)");
   }
@@ -174,6 +174,151 @@ Status RunDaemon(const DaemonOptions& options) {
     return InvalidArgument("--port-base must leave room for " + std::to_string(kServices.size()) +
                            " ports below 65536");
   }
+  return OkStatus();
+}
+
+// IAM: the identity store, the in-memory signing keys, the token verifier every service's
+// authenticator uses, and the policy decision point. Members refer to one another: the parts
+// live in this object, which does not move once built.
+struct IamParts {
+  std::unique_ptr<iam::IamService> service;
+  std::unique_ptr<iam::SigningKeyRing> keys;
+  std::unique_ptr<iam::TokenVerifier> verifier;
+  std::unique_ptr<iam::TokenIssuer> issuer;
+  std::unique_ptr<iam::LocalAuthorizer> authorizer;
+  std::unique_ptr<iam::LoginRateLimiter> limiter;
+  iam::api::IamApiDeps deps;
+};
+
+Status StartIam(const DaemonOptions& options, store::Database& db, Clock& clock, Random& random,
+                IamParts& iam) {
+  auto service = iam::IamService::Create(db, clock, random);
+  if (!service) return tl::unexpected(service.error().Wrap("iam"));
+  iam.service = std::move(*service);
+  iam::IamStore& iam_store = iam.service->store();
+  const std::chrono::seconds lifetime(options.iam.token_lifetime_s);
+  iam::SigningKeyOptions key_options;
+  key_options.rotation = std::chrono::seconds(options.iam.key_rotation_s);
+  key_options.token_lifetime = lifetime;
+  key_options.holder = "veild-" + std::to_string(::getpid());
+  auto keys = iam::SigningKeyRing::Create(iam_store, clock, random, key_options);
+  if (!keys) return tl::unexpected(keys.error().Wrap("iam signing keys"));
+  iam.keys = std::move(*keys);
+  iam::TokenVerifierOptions verifier_options;
+  verifier_options.issuer = options.iam.issuer;
+  verifier_options.max_lifetime = lifetime;
+  verifier_options.cache_capacity = options.iam.token_cache_size;
+  auto verifier = iam::TokenVerifier::Create(db, iam_store, *iam.keys, clock, verifier_options);
+  if (!verifier) return tl::unexpected(verifier.error().Wrap("iam token verifier"));
+  iam.verifier = std::move(*verifier);
+  iam.issuer = std::make_unique<iam::TokenIssuer>(
+      iam_store, *iam.keys, clock, random, iam::TokenIssuerOptions{options.iam.issuer, lifetime});
+  auto authorizer = iam::LocalAuthorizer::Create(db, iam_store, iam::DefaultActionRegistry());
+  if (!authorizer) return tl::unexpected(authorizer.error().Wrap("iam authorizer"));
+  iam.authorizer = std::move(*authorizer);
+  iam::LoginLimiterOptions limiter_options;
+  limiter_options.burst = options.iam.login_burst;
+  limiter_options.refill_interval = std::chrono::milliseconds(options.iam.login_refill_ms);
+  iam.limiter = std::make_unique<iam::LoginRateLimiter>(clock, limiter_options);
+  auto first = iam::EnsureFirstAccount(*iam.service, options.data_dir);
+  if (!first) return tl::unexpected(first.error().Wrap("iam first start"));
+  iam.deps = iam::api::IamApiDeps{iam.service.get(), iam.issuer.get(), iam.keys.get(),
+                                  iam.authorizer.get(), iam.limiter.get()};
+  return OkStatus();
+}
+
+// KMS: root keys behind the HSM's master key.
+struct KmsParts {
+  std::unique_ptr<hsm::Pkcs11KeyStore> key_store;
+  std::unique_ptr<kms::KmsService> service;
+  std::unique_ptr<kms::KmsInstanceGuard> guard;
+  kms::api::KmsApiDeps deps;
+};
+
+Status StartKms(const DaemonOptions& options, const hsm::Pkcs11Options& hsm_options,
+                store::Database& db, Clock& clock, Random& random, IamParts& iam, KmsParts& kms) {
+  auto key_store = hsm::Pkcs11KeyStore::Open(hsm_options);
+  if (!key_store) return tl::unexpected(key_store.error().Wrap("hsm"));
+  kms.key_store = std::move(*key_store);
+  iam::IamService* iam_raw = iam.service.get();
+  kms::KmsOptions kms_options;
+  kms_options.region = options.region;
+  // Keys, key rings, policies and import tokens land only in instances that still exist; the
+  // guard refuses to delete an instance that holds keys (iam/instance_guard.h).
+  kms_options.hold_instance = [iam_raw](store::Tx& tx, std::string_view guid) {
+    return iam_raw->HoldInstance(tx, guid);
+  };
+  auto service = kms::KmsService::Create(db, *kms.key_store, clock, random, kms_options);
+  if (!service) return tl::unexpected(service.error().Wrap("kms"));
+  kms.service = std::move(*service);
+  kms.guard = std::make_unique<kms::KmsInstanceGuard>(kms.service->store());
+  iam_raw->SetInstanceGuard("kms", kms.guard.get());
+  kms.deps.service = kms.service.get();
+  kms.deps.authorizer = iam.authorizer.get();
+  kms.deps.resolve_instance = kms::api::CachedInstanceResolver(
+      [iam_raw](std::string_view guid) -> Result<kms::InstanceRef> {
+        auto instance = iam_raw->GetInstance(guid);
+        if (!instance) return tl::unexpected(instance.error());
+        if (instance->resource_id != "kms" || instance->state != "active") {
+          return NotFound("no active KMS instance " + std::string(guid));
+        }
+        return kms::InstanceRef{instance->guid, instance->account_id, instance->crn};
+      },
+      clock, std::chrono::seconds(5));
+  return OkStatus();
+}
+
+http::RuntimeOptions RuntimeOptionsFor(const DaemonOptions& options) {
+  http::RuntimeOptions runtime_options;
+  runtime_options.io_threads = options.io_threads;
+  runtime_options.worker_threads = options.worker_threads;
+  runtime_options.max_queued_requests = options.max_queued_requests;
+  runtime_options.max_connections_per_address = options.max_connections_per_address;
+  runtime_options.max_requests_per_address = options.max_requests_per_address;
+  return runtime_options;
+}
+
+http::ServerOptions ServerOptionsFor(const DaemonOptions& options, const ServiceInfo& service,
+                                     bool tls) {
+  http::ServerOptions server;
+  server.service_name = std::string(service.name);
+  server.bind_address = options.bind_address;
+  server.port = static_cast<uint16_t>(options.port_base + service.port_offset);
+  server.max_header_bytes = options.max_header_bytes;
+  server.default_body_limit = options.max_body_bytes;
+  server.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
+  server.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+  server.min_body_rate = options.min_body_rate;
+  server.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
+  server.max_connections = options.max_connections;
+  if (tls) server.tls = http::TlsOptions{options.tls_cert_file, options.tls_key_file};
+  return server;
+}
+
+// The hooks of `service`: the audit sink, bearer-token authentication (/healthz stays
+// anonymous) and the service's error dialect.
+http::ServerHooks HooksFor(const ServiceInfo& service, audit::AuditSink* sink,
+                           iam::TokenVerifier& verifier) {
+  http::ServerHooks hooks;
+  hooks.audit = sink;
+  hooks.authenticator = iam::api::MakeIamAuthenticator(verifier);
+  if (service.name == "iam") {
+    hooks.authenticator = iam::api::MakeIamServiceAuthenticator(verifier);
+    hooks.error_renderer = iam::api::IamErrorRenderer();
+  }
+  if (service.name == "kms") {
+    hooks.error_renderer = kms::api::KmsErrorRenderer();
+    hooks.error_status = kms::api::KmsErrorStatus();
+  }
+  return hooks;
+}
+
+}  // namespace
+
+Status RunDaemon(const DaemonOptions& options) {
+  DisableCoreDumps();
+  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  VEIL_TRY(CheckOptions(options, tls));
   VEIL_TRY(PrepareDataDir(options.data_dir));
   // Before any thread starts: SoftHSM2's first-start setup sets SOFTHSM2_CONF.
   auto hsm_options = HsmOptions(options);
@@ -187,106 +332,22 @@ Status RunDaemon(const DaemonOptions& options) {
   auto sink = audit::JsonLinesFileSink::Open((data / "audit" / "events.jsonl").string());
   if (!sink) return tl::unexpected(sink.error().Wrap("open audit log"));
 
-  // IAM: the identity store, the in-memory signing keys, the token verifier every service's
-  // authenticator uses, and the policy decision point.
   SystemClock clock;
   OsRandom random;
-  auto iam_service = iam::IamService::Create(**db, clock, random);
-  if (!iam_service) return tl::unexpected(iam_service.error().Wrap("iam"));
-  iam::IamStore& iam_store = (*iam_service)->store();
-  const std::chrono::seconds lifetime(options.iam.token_lifetime_s);
-  iam::SigningKeyOptions key_options;
-  key_options.rotation = std::chrono::seconds(options.iam.key_rotation_s);
-  key_options.token_lifetime = lifetime;
-  key_options.holder = "veild-" + std::to_string(::getpid());
-  auto keys = iam::SigningKeyRing::Create(iam_store, clock, random, key_options);
-  if (!keys) return tl::unexpected(keys.error().Wrap("iam signing keys"));
-  iam::TokenVerifierOptions verifier_options;
-  verifier_options.issuer = options.iam.issuer;
-  verifier_options.max_lifetime = lifetime;
-  verifier_options.cache_capacity = options.iam.token_cache_size;
-  auto verifier = iam::TokenVerifier::Create(**db, iam_store, **keys, clock, verifier_options);
-  if (!verifier) return tl::unexpected(verifier.error().Wrap("iam token verifier"));
-  iam::TokenIssuer issuer(iam_store, **keys, clock, random, {options.iam.issuer, lifetime});
-  auto authorizer = iam::LocalAuthorizer::Create(**db, iam_store, iam::DefaultActionRegistry());
-  if (!authorizer) return tl::unexpected(authorizer.error().Wrap("iam authorizer"));
-  iam::LoginLimiterOptions limiter_options;
-  limiter_options.burst = options.iam.login_burst;
-  limiter_options.refill_interval = std::chrono::milliseconds(options.iam.login_refill_ms);
-  iam::LoginRateLimiter limiter(clock, limiter_options);
-  auto first = iam::EnsureFirstAccount(**iam_service, options.data_dir);
-  if (!first) return tl::unexpected(first.error().Wrap("iam first start"));
-  iam::api::IamApiDeps iam_deps{iam_service->get(), &issuer, keys->get(), authorizer->get(),
-                                &limiter};
-
-  // KMS: root keys behind the HSM's master key.
-  auto key_store = hsm::Pkcs11KeyStore::Open(*hsm_options);
-  if (!key_store) return tl::unexpected(key_store.error().Wrap("hsm"));
-  iam::IamService* iam_raw = iam_service->get();
-  kms::KmsOptions kms_options;
-  kms_options.region = options.region;
-  // Keys, key rings, policies and import tokens land only in instances that still exist; the
-  // guard refuses to delete an instance that holds keys (iam/instance_guard.h).
-  kms_options.hold_instance = [iam_raw](store::Tx& tx, std::string_view guid) {
-    return iam_raw->HoldInstance(tx, guid);
-  };
-  auto kms_service = kms::KmsService::Create(**db, **key_store, clock, random, kms_options);
-  if (!kms_service) return tl::unexpected(kms_service.error().Wrap("kms"));
-  kms::KmsInstanceGuard kms_guard((*kms_service)->store());
-  iam_raw->SetInstanceGuard("kms", &kms_guard);
-  kms::api::KmsApiDeps kms_deps;
-  kms_deps.service = kms_service->get();
-  kms_deps.authorizer = authorizer->get();
-  kms_deps.resolve_instance = kms::api::CachedInstanceResolver(
-      [iam_raw](std::string_view guid) -> Result<kms::InstanceRef> {
-        auto instance = iam_raw->GetInstance(guid);
-        if (!instance) return tl::unexpected(instance.error());
-        if (instance->resource_id != "kms" || instance->state != "active") {
-          return NotFound("no active KMS instance " + std::string(guid));
-        }
-        return kms::InstanceRef{instance->guid, instance->account_id, instance->crn};
-      },
-      clock, std::chrono::seconds(5));
-  MaintenanceLoop maintenance(**kms_service, **db,
+  IamParts iam;
+  VEIL_TRY(StartIam(options, **db, clock, random, iam));
+  KmsParts kms;
+  VEIL_TRY(StartKms(options, *hsm_options, **db, clock, random, iam, kms));
+  MaintenanceLoop maintenance(*kms.service, **db,
                               std::chrono::milliseconds(options.kms.maintenance_interval_ms),
                               "veild-" + std::to_string(::getpid()));
 
-  http::RuntimeOptions runtime_options;
-  runtime_options.io_threads = options.io_threads;
-  runtime_options.worker_threads = options.worker_threads;
-  runtime_options.max_queued_requests = options.max_queued_requests;
-  runtime_options.max_connections_per_address = options.max_connections_per_address;
-  runtime_options.max_requests_per_address = options.max_requests_per_address;
-  http::Runtime runtime(runtime_options);
-
+  http::Runtime runtime(RuntimeOptionsFor(options));
   for (const ServiceInfo& service : kServices) {
-    http::ServerOptions server;
-    server.service_name = std::string(service.name);
-    server.bind_address = options.bind_address;
-    server.port = static_cast<uint16_t>(options.port_base + service.port_offset);
-    server.max_header_bytes = options.max_header_bytes;
-    server.default_body_limit = options.max_body_bytes;
-    server.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
-    server.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
-    server.min_body_rate = options.min_body_rate;
-    server.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
-    server.max_connections = options.max_connections;
-    if (tls) server.tls = http::TlsOptions{options.tls_cert_file, options.tls_key_file};
-    http::ServerHooks hooks;
-    hooks.audit = sink->get();
-    // Every service authenticates bearer tokens; /healthz stays anonymous.
-    hooks.authenticator = iam::api::MakeIamAuthenticator(**verifier);
-    auto router = ServiceRouter(service, {&iam_deps, &kms_deps});
+    auto router = ServiceRouter(service, {&iam.deps, &kms.deps});
     if (!router) return tl::unexpected(router.error());
-    if (service.name == "iam") {
-      hooks.authenticator = iam::api::MakeIamServiceAuthenticator(**verifier);
-      hooks.error_renderer = iam::api::IamErrorRenderer();
-    }
-    if (service.name == "kms") {
-      hooks.error_renderer = kms::api::KmsErrorRenderer();
-      hooks.error_status = kms::api::KmsErrorStatus();
-    }
-    auto port = runtime.AddServer(server, std::move(*router), hooks);
+    auto port = runtime.AddServer(ServerOptionsFor(options, service, tls), std::move(*router),
+                                  HooksFor(service, sink->get(), *iam.verifier));
     if (!port) return tl::unexpected(port.error().Wrap("start " + std::string(service.name)));
   }
   log::Info("veild", "ready (version " + std::string(kVersion) + ", data directory " +

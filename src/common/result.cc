@@ -43,13 +43,20 @@ std::string_view ErrorCodeName(ErrorCode code) {
 
 std::string Error::ToString() const {
   std::string s(ErrorCodeName(code));
+  if (reason) {
+    s += " [";
+    s += reason.Name();
+    s += "]";
+  }
   s += ": ";
   s += message;
   return s;
 }
 
 Error Error::Wrap(std::string_view context) const& {
-  return Error(code, std::string(context) + ": " + message);
+  Error wrapped = *this;
+  wrapped.message = std::string(context) + ": " + message;
+  return wrapped;
 }
 Error Error::Wrap(std::string_view context) && {
   message = std::string(context) + ": " + message;

@@ -1,6 +1,10 @@
 // Result<T> and Error: Veil's one error model.
 //
 // Every fallible function returns Result<T> (a tl::expected<T, Error>) and is [[nodiscard]].
+// An Error has a canonical ErrorCode (what kind of failure, for any caller) and may carry a
+// typed, service-defined reason (which failure, in the service's own words: KmsReason, ...).
+// HTTP stays out of both: each API dialect maps codes and reasons to statuses and bodies in its
+// own `api/` folder, on top of src/http's one generic ErrorCode <-> status table.
 // Our code does not throw: exceptions from libraries are caught in their adapters and become an
 // Error; C return codes become Errors in their RAII wrappers. Invariants that only a bug can break
 // use VEIL_CHECK, which aborts. Never VEIL_CHECK external input.
@@ -8,9 +12,12 @@
 // Thread-safety: values; no shared state.
 #pragma once
 
+#include <concepts>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <type_traits>
 #include <utility>
 
 namespace veil {
@@ -37,15 +44,61 @@ enum class ErrorCode {
 
 std::string_view ErrorCodeName(ErrorCode code);
 
+// A family of typed reasons: one per service, defined beside its `enum class` of reasons.
+// A service declares, in its namespace (found by argument-dependent lookup):
+//   enum class KmsReason { ... };
+//   const ErrorDomain& ErrorDomainOf(KmsReason);
+// and the domain's functions give each reason its ErrorCode and its name (the code word that
+// API's clients know, e.g. "KEY_DELETED_ERR").
+struct ErrorDomain {
+  std::string_view name;                    // "kms"
+  ErrorCode (*code_of)(int reason);         // the canonical code of a reason
+  std::string_view (*name_of)(int reason);  // "KEY_DELETED_ERR"
+};
+
+// A reason of some domain, or none (domain == nullptr).
+struct ErrorReason {
+  const ErrorDomain* domain = nullptr;
+  int value = 0;
+
+  explicit operator bool() const { return domain != nullptr; }
+  // The reason's name; "" for none.
+  std::string_view Name() const { return domain ? domain->name_of(value) : std::string_view(); }
+};
+
+template <typename E>
+concept ErrorReasonEnum = std::is_enum_v<E> && requires(E e) {
+  { ErrorDomainOf(e) } -> std::same_as<const ErrorDomain&>;
+};
+
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   // Human-readable, safe to show to a client and to log: never a secret.
   std::string message;
+  // The service's reason, when it gave one.
+  ErrorReason reason;
 
   Error() = default;
   Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
+  // An error with a typed reason; its code is the one the reason's domain gives it.
+  template <ErrorReasonEnum E>
+  Error(E r, std::string m)
+      : code(ErrorDomainOf(r).code_of(static_cast<int>(r))),
+        message(std::move(m)),
+        reason{&ErrorDomainOf(r), static_cast<int>(r)} {}
 
-  // "NotFound: key abc does not exist"
+  // The reason if it is one of E's, else nullopt.
+  template <ErrorReasonEnum E>
+  std::optional<E> ReasonAs() const {
+    if (reason.domain != &ErrorDomainOf(E{})) return std::nullopt;
+    return static_cast<E>(reason.value);
+  }
+  template <ErrorReasonEnum E>
+  bool Is(E r) const {
+    return ReasonAs<E>() == r;
+  }
+
+  // "NotFound: key abc does not exist", "FailedPrecondition [KEY_DELETED_ERR]: key abc ..."
   std::string ToString() const;
   // Prefixes the message with context: Error{kNotFound, "x"}.Wrap("open db") -> "open db: x".
   Error Wrap(std::string_view context) const&;
@@ -58,6 +111,11 @@ using Status = tl::expected<void, Error>;
 
 inline tl::unexpected<Error> MakeError(ErrorCode code, std::string message) {
   return tl::unexpected<Error>(Error(code, std::move(message)));
+}
+// An error with a typed reason: return Fail(KmsReason::kKeyDeleted, "...").
+template <ErrorReasonEnum E>
+tl::unexpected<Error> Fail(E reason, std::string message) {
+  return tl::unexpected<Error>(Error(reason, std::move(message)));
 }
 inline tl::unexpected<Error> InvalidArgument(std::string m) {
   return MakeError(ErrorCode::kInvalidArgument, std::move(m));

@@ -199,7 +199,7 @@ Error BodyTooLarge(uint64_t limit) {
 
 Response RenderJsonError(const Error& error, int status, const RequestContext& ctx) {
   boost::json::object item;
-  item["code"] = ErrorSlug(status);
+  item["code"] = error.reason ? error.reason.Name() : ErrorSlug(status);
   item["message"] = error.message;
   item["more_info"] = "";
   boost::json::object body;
@@ -210,5 +210,90 @@ Response RenderJsonError(const Error& error, int status, const RequestContext& c
 }
 
 ErrorRenderer JsonErrorRenderer() { return &RenderJsonError; }
+
+std::string_view S3ErrorCode(int status) {
+  switch (status) {
+    case 400:
+      return "InvalidRequest";
+    case 401:
+    case 403:
+      return "AccessDenied";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 408:
+      return "RequestTimeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "MissingContentLength";
+    case 412:
+      return "PreconditionFailed";
+    case 413:
+      return "EntityTooLarge";
+    case 416:
+      return "InvalidRange";
+    case 429:
+      return "SlowDown";
+    case 501:
+      return "NotImplemented";
+    case 503:
+      return "ServiceUnavailable";
+    default:
+      return status >= 500 ? "InternalError" : "InvalidRequest";
+  }
+}
+
+namespace {
+
+void AppendXmlEscaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        // XML 1.0 has no spelling for most control characters: a space stands in.
+        out += (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') ? ' ' : c;
+    }
+  }
+}
+
+void AppendElement(std::string& out, std::string_view name, std::string_view text) {
+  out += '<';
+  out += name;
+  out += '>';
+  AppendXmlEscaped(out, text);
+  out += "</";
+  out += name;
+  out += '>';
+}
+
+}  // namespace
+
+Response RenderXmlError(const Error& error, int status, const RequestContext& ctx) {
+  std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>";
+  AppendElement(body, "Code", error.reason ? error.reason.Name() : S3ErrorCode(status));
+  AppendElement(body, "Message", error.message);
+  AppendElement(body, "Resource", ctx.request().path);
+  AppendElement(body, "RequestId", ctx.request_id());
+  body += "</Error>";
+  return Response::Xml(status, std::move(body));
+}
+
+ErrorRenderer XmlErrorRenderer() { return &RenderXmlError; }
 
 }  // namespace veil::http

@@ -42,10 +42,30 @@ std::string_view ErrorSlug(int status);
 // The error of a body larger than `limit` bytes; render it with kStatusPayloadTooLarge.
 Error BodyTooLarge(uint64_t limit);
 
-// The IBM platform JSON error body:
+// The dialects below all work the same way: the status comes from the server's ErrorStatusFn
+// (a service's `api/` folder gives its reasons their statuses; by default HttpStatusFor(code)),
+// and the body's code word is the name of the error's typed reason when it has one (a service
+// names its reasons in its dialect's words), else the dialect's word for the status.
+
+// The IBM platform (and VPC) JSON error body:
 //   {"errors":[{"code":"not_found","message":"...","more_info":""}],"trace":"<request id>",
 //    "status_code":404}
+// code: the reason's name ("volume_not_found"), else ErrorSlug(status).
 Response RenderJsonError(const Error& error, int status, const RequestContext& ctx);
 ErrorRenderer JsonErrorRenderer();
+
+// The S3 error code for a status: "InvalidRequest" (400), "AccessDenied" (401, 403), "NotFound"
+// (404), "MethodNotAllowed", "RequestTimeout", "Conflict" (409), "MissingContentLength" (411),
+// "PreconditionFailed", "EntityTooLarge" (413), "InvalidRange" (416), "SlowDown" (429, 503 is
+// "ServiceUnavailable"), "NotImplemented", "InternalError" (other 5xx).
+std::string_view S3ErrorCode(int status);
+
+// The S3 XML error body (Content-Type application/xml):
+//   <?xml version="1.0" encoding="UTF-8"?>
+//   <Error><Code>NoSuchBucket</Code><Message>...</Message><Resource>/b/k</Resource>
+//   <RequestId>...</RequestId></Error>
+// Code: the reason's name ("NoSuchBucket"), else S3ErrorCode(status). Resource: the request path.
+Response RenderXmlError(const Error& error, int status, const RequestContext& ctx);
+ErrorRenderer XmlErrorRenderer();
 
 }  // namespace veil::http

@@ -25,12 +25,12 @@ LocalClient::LocalClient(KmsService& service, iam::Authorizer& authorizer, std::
 Result<Key> LocalClient::Authorized(const ActingFor& acting_for, std::string_view key_crn,
                                     std::string_view action) {
   if (acting_for.account_id.empty()) {
-    return KmsFail("BAD_REQ_ERR", service_name_ + " must say which account it acts for");
+    return KmsFail(KmsReason::kBadReq, service_name_ + " must say which account it acts for");
   }
   auto crn = Crn::Parse(key_crn);
   if (!crn || crn->service != "kms" || crn->resource_type != "key" || crn->account.empty() ||
       crn->service_instance.empty() || crn->resource.empty()) {
-    return KmsFail("BAD_REQ_ERR", "not the CRN of a KMS key: " + std::string(key_crn));
+    return KmsFail(KmsReason::kBadReq, "not the CRN of a KMS key: " + std::string(key_crn));
   }
   // A customer names the key; the service acts for the customer. A key of any other account is
   // refused before it is looked up (its existence is not the customer's to learn), whatever that
@@ -54,7 +54,7 @@ Result<Key> LocalClient::Authorized(const ActingFor& acting_for, std::string_vie
   Key key = VEIL_TRY_VALUE(service_.GetKey(instance, crn->resource));
   // The CRN's instance may be another account's: the key must be the account's own.
   if (key.account_id != acting_for.account_id) {
-    return KmsFail("KEY_NOT_FOUND_ERR", "Key does not exist: " + crn->resource);
+    return KmsFail(KmsReason::kKeyNotFound, "Key does not exist: " + crn->resource);
   }
   return key;
 }

@@ -9,7 +9,7 @@
 namespace veil::kms {
 namespace {
 
-std::string ReasonCode(const Error& e) { return ReasonOf(e).code; }
+std::string ReasonCode(const Error& e) { return std::string(KmsReasonName(ReasonOf(e))); }
 
 #define EXPECT_REASON(expr, reason)                                     \
   do {                                                                  \

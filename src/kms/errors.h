@@ -1,31 +1,16 @@
-// Key Protect reason codes (docs/api-compatibility.md, "Errors") in Veil's one error model.
+// Key Protect's reason codes as Veil's KMS reasons (docs/api-compatibility.md, "Errors").
 //
-// An Error the KMS returns may carry a reason code: its message is "<REASON>: <text>", where
-// <REASON> is one of the codes below. KmsError() builds such errors with the ErrorCode that
-// matches the reason's HTTP status; ReasonOf() reads the reason back (or picks the default
-// reason for a plain Error's code), and StatusOfReason() gives the status the error body
-// carries. The KP error dialect (api/errors.h) renders them.
-//
-//   400 BAD_BODY_ERR, BODY_QUERY_PARAM_MISMATCH_ERR, COLLECTION_TOTAL_MISMATCH_ERR,
-//       INCORRECT_NONCE_ERR, INCORRECT_NONCE_IV_ERR, KEY_EXPIRED_ERR, KEY_IMPT_REQ_ERR,
-//       KEY_PAYLOAD_REQ_ERR, KEY_RESTORE_EXPIRED, KEY_ROOT_REQ_ERR, NO_BODY_ERR,
-//       NUM_COLLECTION_RESOURCE_ERR, MISSING_INSTANCE_HEADER_ERR*, BAD_REQ_ERR*
-//   401 UNAUTHORIZED_ERR          403 UNAUTHORIZED_ERR (denied), SERVICE_ONLY_ERR,
-//                                     KEY_CREATE_IMPORT_ACCESS_ERR is 409 (spec)
-//   404 KEY_NOT_FOUND_ERR*, NOT_FOUND_ERR*, INSTANCE_NOT_FOUND_ERR*
-//   409 AUTHORIZATIONS_NOT_MET, IMPORT_TOKEN_EXPIRED_ERR, KEY_ACTION_INVALID_STATE_ERR,
-//       KEY_CREATE_IMPORT_ACCESS_ERR, KEY_ROTATION_NOT_PERMITTED, NOT_DUAL_AUTH_ERR,
-//       PREV_KEY_DEL_ERR, PROTECTED_RESOURCE_ERR, REQ_TOO_EARLY_ERR, KEY_ALIAS_QUOTA_ERR*,
-//       DUPLICATE_ALIAS_ERR*, KEY_RING_NOT_EMPTY_ERR*, CONFLICT_ERR*
-//   410 KEY_DELETED_ERR
-//   413 BODY_TOO_LARGE_ERR*       429 TOO_MANY_REQUESTS_ERR*
-//   422 KEY_INVALID_STATE_ERR, KEY_VERSION_INVALID, UNPROCESSABLE_CIPHERTEXT_ERR
-//   500 INTERNAL_SERVER_ERR*, INCOMPLETE_METADATA_ERR     503 SERVICE_UNAVAILABLE_ERR*
-// (* Veil's names where Key Protect lists none; docs/kms.md "Errors".)
+// The KMS service fails with a typed reason: return KmsFail(KmsReason::kKeyDeleted, "...").
+// Each reason has a canonical ErrorCode (below, for every caller) and a name, the code word Key
+// Protect's clients know ("KEY_DELETED_ERR"). The HTTP status of each reason and the error body
+// are the KP dialect's business, in kms/api/errors.h; this library knows no HTTP. The comment
+// after each reason gives the status that dialect answers with (documentation only).
+// Names marked * are Veil's where Key Protect lists none (docs/kms.md "Errors").
 //
 // Thread-safety: pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,24 +18,77 @@
 
 namespace veil::kms {
 
-// An error with `reason` (one of the codes above; VEIL_CHECKed) and `text` (no secret).
-Error KmsError(std::string_view reason, std::string_view text);
-inline tl::unexpected<Error> KmsFail(std::string_view reason, std::string_view text) {
-  return tl::unexpected<Error>(KmsError(reason, text));
-}
-
-struct Reason {
-  std::string code;
-  std::string text;  // the message without the reason prefix
-  int status = 500;
+enum class KmsReason {
+  kBadBody,                  // 400 BAD_BODY_ERR
+  kBadReq,                   // 400 BAD_REQ_ERR
+  kBearerSubExtraction,      // 400 BEARER_SUB_EXTRACTION_ERR
+  kBodyQueryParamMismatch,   // 400 BODY_QUERY_PARAM_MISMATCH_ERR
+  kCollectionTotalMismatch,  // 400 COLLECTION_TOTAL_MISMATCH_ERR
+  kIncorrectNonce,           // 400 INCORRECT_NONCE_ERR
+  kIncorrectNonceIv,         // 400 INCORRECT_NONCE_IV_ERR
+  kKeyExpired,               // 400 KEY_EXPIRED_ERR
+  kKeyImptReq,               // 400 KEY_IMPT_REQ_ERR
+  kKeyPayloadReq,            // 400 KEY_PAYLOAD_REQ_ERR
+  kKeyRestoreExpired,        // 400 KEY_RESTORE_EXPIRED
+  kKeyRootReq,               // 400 KEY_ROOT_REQ_ERR
+  kMissingInstanceHeader,    // 400 MISSING_INSTANCE_HEADER_ERR
+  kNoBody,                   // 400 NO_BODY_ERR
+  kNumCollectionResource,    // 400 NUM_COLLECTION_RESOURCE_ERR
+  kUnauthorized,             // 401 UNAUTHORIZED_ERR
+  kConfigRuleConflict,       // 403 CONFIG_RULE_CONFLICT_ERR
+  kFeatureRestricted,        // 403 FEATURE_RESTRICTED_ERR
+  kResourceOwner,            // 403 RESOURCE_OWNER_ERR
+  kServiceOnly,              // 403 SERVICE_ONLY_ERR
+  kForbidden,                // 403 FORBIDDEN_ERR
+  kInstanceNotFound,         // 404 INSTANCE_NOT_FOUND_ERR
+  kKeyNotFound,              // 404 KEY_NOT_FOUND_ERR
+  kNotFound,                 // 404 NOT_FOUND_ERR
+  kMethodNotAllowed,         // 405 METHOD_NOT_ALLOWED_ERR
+  kRequestTimeout,           // 408 REQUEST_TIMEOUT_ERR
+  kAuthorizationsNotMet,     // 409 AUTHORIZATIONS_NOT_MET
+  kConflict,                 // 409 CONFLICT_ERR
+  kDuplicateAlias,           // 409 DUPLICATE_ALIAS_ERR
+  kImportTokenExpired,       // 409 IMPORT_TOKEN_EXPIRED_ERR
+  kKeyActionInvalidState,    // 409 KEY_ACTION_INVALID_STATE_ERR
+  kKeyAliasQuota,            // 409 KEY_ALIAS_QUOTA_ERR
+  kKeyCreateImportAccess,    // 409 KEY_CREATE_IMPORT_ACCESS_ERR
+  kKeyRingNotEmpty,          // 409 KEY_RING_NOT_EMPTY_ERR
+  kKeyRotationNotPermitted,  // 409 KEY_ROTATION_NOT_PERMITTED
+  kNotDualAuth,              // 409 NOT_DUAL_AUTH_ERR
+  kPrevKeyDel,               // 409 PREV_KEY_DEL_ERR
+  kProtectedResource,        // 409 PROTECTED_RESOURCE_ERR
+  kReqTooEarly,              // 409 REQ_TOO_EARLY_ERR
+  kKeyDeleted,               // 410 KEY_DELETED_ERR
+  kBodyTooLarge,             // 413 BODY_TOO_LARGE_ERR
+  kHeaderTooLarge,           // 431 HEADER_TOO_LARGE_ERR
+  kInvalidSigExp,            // 422 INVALID_SIG_EXP_ERR
+  kKeyInvalidState,          // 422 KEY_INVALID_STATE_ERR
+  kKeyRootReqReg,            // 422 KEY_ROOT_REQ_REG_ERR
+  kKeyVersionInvalid,        // 422 KEY_VERSION_INVALID
+  kUnprocessableCiphertext,  // 422 UNPROCESSABLE_CIPHERTEXT_ERR
+  kTooManyRequests,          // 429 TOO_MANY_REQUESTS_ERR
+  kIncompleteMetadata,       // 500 INCOMPLETE_METADATA_ERR
+  kInternalServer,           // 500 INTERNAL_SERVER_ERR
+  kNotImplemented,           // 501 NOT_IMPLEMENTED_ERR
+  kServiceUnavailable,       // 503 SERVICE_UNAVAILABLE_ERR
+  kGatewayTimeout,           // 504 GATEWAY_TIMEOUT_ERR
 };
 
-// The reason an error carries, or the default reason of its ErrorCode (kNotFound ->
-// NOT_FOUND_ERR 404, kPermissionDenied -> UNAUTHORIZED_ERR 403, ...). `http_status`, when given,
-// is the status the transport chose (405, 408, 413, 431) and wins for plain errors.
-Reason ReasonOf(const Error& error, int http_status = 0);
+const ErrorDomain& ErrorDomainOf(KmsReason reason);
+// "KEY_DELETED_ERR".
+std::string_view KmsReasonName(KmsReason reason);
+// The reason of a name; nullopt for an unknown one.
+std::optional<KmsReason> KmsReasonNamed(std::string_view name);
 
-// The status of a known reason code; 0 for an unknown one.
-int StatusOfReason(std::string_view code);
+// An error with `reason` and `text` (no secret).
+inline Error KmsError(KmsReason reason, std::string text) { return Error(reason, std::move(text)); }
+inline tl::unexpected<Error> KmsFail(KmsReason reason, std::string text) {
+  return Fail(reason, std::move(text));
+}
+
+// The reason an error carries, or the default reason of its ErrorCode for a plain Error
+// (kNotFound -> kNotFound, kPermissionDenied and kUnauthenticated -> kUnauthorized,
+// kAlreadyExists and kFailedPrecondition -> kConflict, kInternal -> kInternalServer, ...).
+KmsReason ReasonOf(const Error& error);
 
 }  // namespace veil::kms

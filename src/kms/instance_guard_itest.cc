@@ -16,7 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::KnownKey;
 
-std::string ReasonCode(const Error& e) { return ReasonOf(e).code; }
+std::string ReasonCode(const Error& e) { return std::string(KmsReasonName(ReasonOf(e))); }
 
 class InstanceGuardTest : public ::testing::Test {
  protected:

@@ -39,18 +39,18 @@ namespace {
 constexpr std::string_view kLog = "kms";
 
 Error NotFoundKey(std::string_view id) {
-  return KmsError("KEY_NOT_FOUND_ERR", "Key does not exist: " + std::string(id));
+  return KmsError(KmsReason::kKeyNotFound, "Key does not exist: " + std::string(id));
 }
 
 tl::unexpected<Error> StateError(const Key& key, KeyAction action) {
   if (key.state == KeyState::kDestroyed) {
-    return KmsFail("KEY_DELETED_ERR", "Key has been deleted: the key cannot be used to " +
-                                          std::string(KeyActionName(action)));
+    return KmsFail(KmsReason::kKeyDeleted, "Key has been deleted: the key cannot be used to " +
+                                               std::string(KeyActionName(action)));
   }
-  return KmsFail("KEY_ACTION_INVALID_STATE_ERR", "Key is not in a valid state: a key in state " +
-                                                     std::string(KeyStateName(key.state)) +
-                                                     " cannot " +
-                                                     std::string(KeyActionName(action)));
+  return KmsFail(KmsReason::kKeyActionInvalidState, "Key is not in a valid state: a key in state " +
+                                                        std::string(KeyStateName(key.state)) +
+                                                        " cannot " +
+                                                        std::string(KeyActionName(action)));
 }
 
 // Months after `from`, by calendar arithmetic on the UTC date (day clamped to the month's end).
@@ -96,18 +96,19 @@ bool EnforcesToken(const std::vector<InstancePolicy>& policies) {
 // The name, aliases, key ring and expiry of a key to create: BAD_BODY_ERR, KEY_ALIAS_QUOTA_ERR,
 // KEY_EXPIRED_ERR.
 Status ValidateCreateSpec(const CreateKeySpec& spec, TimePoint now) {
-  if (auto s = ValidateKeyName(spec.name); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+  if (auto s = ValidateKeyName(spec.name); !s)
+    return KmsFail(KmsReason::kBadBody, s.error().message);
   if (spec.aliases.size() > kMaxAliasesPerKey) {
-    return KmsFail("KEY_ALIAS_QUOTA_ERR", "a key has at most 5 aliases");
+    return KmsFail(KmsReason::kKeyAliasQuota, "a key has at most 5 aliases");
   }
   for (const std::string& alias : spec.aliases) {
-    if (auto s = ValidateAlias(alias); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+    if (auto s = ValidateAlias(alias); !s) return KmsFail(KmsReason::kBadBody, s.error().message);
   }
   if (auto s = ValidateKeyRingId(spec.key_ring_id); !s) {
-    return KmsFail("BAD_BODY_ERR", s.error().message);
+    return KmsFail(KmsReason::kBadBody, s.error().message);
   }
   if (spec.expires_at && *spec.expires_at <= now) {
-    return KmsFail("KEY_EXPIRED_ERR", "expirationDate is in the past");
+    return KmsFail(KmsReason::kKeyExpired, "expirationDate is in the past");
   }
   return OkStatus();
 }
@@ -145,11 +146,11 @@ Status CheckSecondApproval(const Key& k, const Actor& actor, TimePoint now,
   const bool approved =
       !k.dual_auth_set_by.empty() && k.dual_auth_set_at && now - *k.dual_auth_set_at < window;
   if (!approved) {
-    return KmsFail("AUTHORIZATIONS_NOT_MET",
+    return KmsFail(KmsReason::kAuthorizationsNotMet,
                    "dual authorization: another Manager must first set the key for deletion");
   }
   if (k.dual_auth_set_by == actor.iam_id) {
-    return KmsFail("AUTHORIZATIONS_NOT_MET",
+    return KmsFail(KmsReason::kAuthorizationsNotMet,
                    "dual authorization: the second approval must come from another user");
   }
   return OkStatus();
@@ -281,7 +282,7 @@ Status KmsService::CheckAllowedIp(const InstanceRef& instance, std::string_view 
 Status KmsService::HoldInstance(store::Tx& tx, std::string_view instance_id) {
   auto held = options_.hold_instance(tx, instance_id);
   if (!held && held.error().code == ErrorCode::kNotFound) {
-    return KmsFail("INSTANCE_NOT_FOUND_ERR", "the KMS instance was deleted");
+    return KmsFail(KmsReason::kInstanceNotFound, "the KMS instance was deleted");
   }
   return held;
 }
@@ -357,7 +358,7 @@ Result<Key> KmsService::GetKey(const InstanceRef& instance, std::string_view id_
 }
 
 Result<SecretBytes> KmsService::GetPayload(const Key& key) {
-  if (key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "root keys have no readable payload");
+  if (key.is_root()) return KmsFail(KmsReason::kKeyRootReq, "root keys have no readable payload");
   // As Key Protect: a Suspended or Deactivated key's material is not handed out either.
   VEIL_TRY(CheckKeyAction(key, KeyAction::kReadPayload));
   auto entry = VEIL_TRY_VALUE(Load(key.id));
@@ -390,7 +391,7 @@ Status KmsService::CheckEnforceToken(const std::string& instance_id,
                                      const ImportedMaterial& material) {
   auto cached = VEIL_TRY_VALUE(PoliciesOf(instance_id));
   if (!EnforcesToken(cached->policies) || !material.encrypted_nonce.empty()) return OkStatus();
-  return KmsFail("KEY_CREATE_IMPORT_ACCESS_ERR",
+  return KmsFail(KmsReason::kKeyCreateImportAccess,
                  "the instance policy keyCreateImportAccess requires an import token "
                  "(enforce_token): send the material encrypted, with encryptedNonce and iv");
 }
@@ -404,7 +405,7 @@ Status KmsService::CheckCreateImportAccess(const InstanceRef& instance, const Cr
                                    ? (imported ? "import_standard_key" : "create_standard_key")
                                    : (imported ? "import_root_key" : "create_root_key");
   if (!BoolField(Attributes(access), attribute, true)) {
-    return KmsFail("KEY_CREATE_IMPORT_ACCESS_ERR",
+    return KmsFail(KmsReason::kKeyCreateImportAccess,
                    "the instance policy keyCreateImportAccess forbids " + std::string(attribute));
   }
   return imported ? CheckEnforceToken(instance.guid, *spec.material) : OkStatus();
@@ -446,11 +447,11 @@ Result<Key> KmsService::CreateKey(const InstanceRef& instance, const CreateKeySp
     key.dual_auth_delete = VEIL_TRY_VALUE(InstanceDualAuth(tx, instance.guid));
     if (key.key_ring_id != kDefaultKeyRing &&
         !VEIL_TRY_VALUE(store_.KeyRingExists(tx, instance.guid, key.key_ring_id))) {
-      return KmsFail("BAD_BODY_ERR", "key ring " + key.key_ring_id + " does not exist");
+      return KmsFail(KmsReason::kBadBody, "key ring " + key.key_ring_id + " does not exist");
     }
     auto inserted = store_.InsertKey(tx, key, material);
     if (!inserted && inserted.error().code == ErrorCode::kAlreadyExists) {
-      return KmsFail("DUPLICATE_ALIAS_ERR", "an alias is already in use in this instance");
+      return KmsFail(KmsReason::kDuplicateAlias, "an alias is already in use in this instance");
     }
     return inserted;
   }));
@@ -477,12 +478,13 @@ Result<Key> KmsService::PatchKeyRing(const Key& key, std::string_view key_ring_i
                                      const Actor& actor) {
   (void)actor;
   if (auto s = ValidateKeyRingId(key_ring_id); !s) {
-    return KmsFail("BAD_BODY_ERR", s.error().message);
+    return KmsFail(KmsReason::kBadBody, s.error().message);
   }
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
     if (key_ring_id != kDefaultKeyRing &&
         !VEIL_TRY_VALUE(store_.KeyRingExists(tx, key.instance_id, key_ring_id))) {
-      return KmsFail("BAD_BODY_ERR", "key ring " + std::string(key_ring_id) + " does not exist");
+      return KmsFail(KmsReason::kBadBody,
+                     "key ring " + std::string(key_ring_id) + " does not exist");
     }
     k.key_ring_id = std::string(key_ring_id);
     return OkStatus();
@@ -509,13 +511,13 @@ Result<std::string> KmsService::Seal(const CachedKey& entry, const std::string& 
 Result<WrapResult> KmsService::Wrap(const Key& key, std::optional<SecretBytes> plaintext,
                                     const std::vector<std::string>& aad) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kWrap));
-  if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys wrap");
+  if (!key.is_root()) return KmsFail(KmsReason::kKeyRootReq, "only root keys wrap");
   auto entry = VEIL_TRY_VALUE(Load(key.id));
   WrapResult result;
   if (!plaintext) {
     result.generated = random_.Secret(32);
   } else if (plaintext->empty() || plaintext->size() > kMaxWrapPlaintext) {
-    return KmsFail("BAD_BODY_ERR", "plaintext has 1 to 7,500 bytes");
+    return KmsFail(KmsReason::kBadBody, "plaintext has 1 to 7,500 bytes");
   }
   const SecretBytes& dek = plaintext ? *plaintext : *result.generated;
   result.key_version_id = entry->Latest().version.id;
@@ -526,13 +528,13 @@ Result<WrapResult> KmsService::Wrap(const Key& key, std::optional<SecretBytes> p
 Result<UnwrapResult> KmsService::Unwrap(const Key& key, std::string_view ciphertext,
                                         const std::vector<std::string>& aad) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kUnwrap));
-  if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys unwrap");
+  if (!key.is_root()) return KmsFail(KmsReason::kKeyRootReq, "only root keys unwrap");
   auto entry = VEIL_TRY_VALUE(Load(key.id));
   auto wdek = ParseWdek(ciphertext);
-  if (!wdek) return KmsFail("UNPROCESSABLE_CIPHERTEXT_ERR", wdek.error().message);
+  if (!wdek) return KmsFail(KmsReason::kUnprocessableCiphertext, wdek.error().message);
   const StoredVersion* version = entry->Find(wdek->handle);
   if (version == nullptr) {
-    return KmsFail("UNPROCESSABLE_CIPHERTEXT_ERR",
+    return KmsFail(KmsReason::kUnprocessableCiphertext,
                    "the ciphertext was not made by a version of this key");
   }
   auto plain = hsm_.Decrypt(wdek->handle, version->material, wdek->iv, WdekAad(wdek->handle, aad),
@@ -540,7 +542,7 @@ Result<UnwrapResult> KmsService::Unwrap(const Key& key, std::string_view ciphert
   if (!plain) {
     if (plain.error().code == ErrorCode::kDataLoss ||
         plain.error().code == ErrorCode::kInvalidArgument) {
-      return KmsFail("UNPROCESSABLE_CIPHERTEXT_ERR",
+      return KmsFail(KmsReason::kUnprocessableCiphertext,
                      "the ciphertext does not verify with this key and aad");
     }
     return tl::unexpected(plain.error());
@@ -603,15 +605,15 @@ Result<Key> KmsService::Rotate(const Key& key, std::optional<ImportedMaterial> m
                                const Actor& actor) {
   (void)actor;
   VEIL_TRY(CheckKeyAction(key, KeyAction::kRotate));
-  if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys rotate");
+  if (!key.is_root()) return KmsFail(KmsReason::kKeyRootReq, "only root keys rotate");
   if (!key.imported) {
     if (material && !material->payload.empty()) {
-      return KmsFail("BAD_BODY_ERR", "a generated key rotates without a payload");
+      return KmsFail(KmsReason::kBadBody, "a generated key rotates without a payload");
     }
     return RotateWith(key, VEIL_TRY_VALUE(hsm_.GenerateRootKey()), std::nullopt);
   }
   if (!material || material->payload.empty()) {
-    return KmsFail("KEY_PAYLOAD_REQ_ERR", "rotating an imported key needs a new payload");
+    return KmsFail(KmsReason::kKeyPayloadReq, "rotating an imported key needs a new payload");
   }
   VEIL_TRY(CheckEnforceToken(key.instance_id, *material));
   InstanceRef instance{key.instance_id, key.account_id, ""};
@@ -653,7 +655,7 @@ Result<bool> KmsService::DualAuthRequired(const Key& key) {
 Result<Key> KmsService::SetKeyForDeletion(const Key& key, const Actor& actor) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kDelete));
   if (!VEIL_TRY_VALUE(DualAuthRequired(key))) {
-    return KmsFail("NOT_DUAL_AUTH_ERR", "the key has no dual authorization policy");
+    return KmsFail(KmsReason::kNotDualAuth, "the key has no dual authorization policy");
   }
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
     VEIL_TRY(CheckKeyAction(k, KeyAction::kDelete));
@@ -668,7 +670,7 @@ Result<Key> KmsService::SetKeyForDeletion(const Key& key, const Actor& actor) {
 Result<Key> KmsService::UnsetKeyForDeletion(const Key& key, const Actor& actor) {
   (void)actor;
   if (!VEIL_TRY_VALUE(DualAuthRequired(key))) {
-    return KmsFail("NOT_DUAL_AUTH_ERR", "the key has no dual authorization policy");
+    return KmsFail(KmsReason::kNotDualAuth, "the key has no dual authorization policy");
   }
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
     k.dual_auth_set_by.clear();
@@ -687,12 +689,12 @@ Result<Key> KmsService::Delete(const Key& key, bool force, const Actor& actor) {
     for (const Registration& r : registrations) {
       if (r.prevent_key_deletion) {
         return KmsFail(
-            "PREV_KEY_DEL_ERR",
+            KmsReason::kPrevKeyDel,
             "a registration with preventKeyDeletion protects the key: " + r.resource_crn);
       }
     }
     if (!registrations.empty() && !force) {
-      return KmsFail("PROTECTED_RESOURCE_ERR",
+      return KmsFail(KmsReason::kProtectedResource,
                      "the key protects " + std::to_string(registrations.size()) +
                          " registered resource(s): delete them first or use force=true");
     }
@@ -731,7 +733,7 @@ Result<std::optional<KmsService::TokenUse>> KmsService::CheckRestoredMaterial(
     same = stored.Equals(imported.plain);
   }
   imported.plain.Wipe();
-  if (!same) return KmsFail("BAD_BODY_ERR", "the payload is not the key's material");
+  if (!same) return KmsFail(KmsReason::kBadBody, "the payload is not the key's material");
   return imported.use;
 }
 
@@ -741,10 +743,10 @@ Result<Key> KmsService::Restore(const Key& key, std::optional<ImportedMaterial> 
   VEIL_TRY(CheckKeyAction(key, KeyAction::kRestore));
   const TimePoint now = clock_.Now();
   if (!key.deleted_at || now - *key.deleted_at > options_.restore_window) {
-    return KmsFail("KEY_RESTORE_EXPIRED", "a key can be restored only within 30 days");
+    return KmsFail(KmsReason::kKeyRestoreExpired, "a key can be restored only within 30 days");
   }
   if (now - *key.deleted_at < options_.restore_min_delay) {
-    return KmsFail("REQ_TOO_EARLY_ERR", "wait 30 seconds after deletion before restoring");
+    return KmsFail(KmsReason::kReqTooEarly, "wait 30 seconds after deletion before restoring");
   }
   std::optional<TokenUse> use;
   if (key.imported && material && !material->payload.empty()) {
@@ -765,10 +767,10 @@ Result<Key> KmsService::Restore(const Key& key, std::optional<ImportedMaterial> 
 Status KmsService::Purge(const Key& key, const Actor& actor) {
   (void)actor;
   VEIL_TRY(CheckKeyAction(key, KeyAction::kPurge).or_else([&](const Error&) -> Status {
-    return KmsFail("KEY_ACTION_INVALID_STATE_ERR", "only a deleted key can be purged");
+    return KmsFail(KmsReason::kKeyActionInvalidState, "only a deleted key can be purged");
   }));
   if (!key.deleted_at || clock_.Now() - *key.deleted_at < options_.purge_delay) {
-    return KmsFail("REQ_TOO_EARLY_ERR", "a key can be purged 4 hours after its deletion");
+    return KmsFail(KmsReason::kReqTooEarly, "a key can be purged 4 hours after its deletion");
   }
   auto entry = VEIL_TRY_VALUE(Load(key.id));
   VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
@@ -835,19 +837,19 @@ void KmsService::Notify(const Key& key, std::string_view type, std::string_view 
 // Aliases and key rings
 
 Result<Key> KmsService::CreateAlias(const Key& key, std::string_view alias) {
-  if (auto s = ValidateAlias(alias); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
+  if (auto s = ValidateAlias(alias); !s) return KmsFail(KmsReason::kBadBody, s.error().message);
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx& tx, Key& k) -> Status {
     if (std::find(k.aliases.begin(), k.aliases.end(), alias) != k.aliases.end()) {
       return OkStatus();  // idempotent
     }
     if (k.aliases.size() >= kMaxAliasesPerKey) {
-      return KmsFail("KEY_ALIAS_QUOTA_ERR", "a key has at most 5 aliases");
+      return KmsFail(KmsReason::kKeyAliasQuota, "a key has at most 5 aliases");
     }
     auto inserted = store_.InsertAlias(tx, key.instance_id, alias, key.id, clock_.Now());
     if (!inserted) {
       if (inserted.error().code == ErrorCode::kAlreadyExists) {
-        return KmsFail("DUPLICATE_ALIAS_ERR",
+        return KmsFail(KmsReason::kDuplicateAlias,
                        "the alias " + std::string(alias) + " names another key");
       }
       return inserted;
@@ -863,7 +865,7 @@ Status KmsService::DeleteAlias(const Key& key, std::string_view alias) {
   return db_.WithTransaction([&](store::Tx& tx) -> Status {
     Key updated = VEIL_TRY_VALUE(store_.GetKey(tx, key.id));
     if (std::find(updated.aliases.begin(), updated.aliases.end(), alias) == updated.aliases.end()) {
-      return KmsFail("NOT_FOUND_ERR", "the key has no alias " + std::string(alias));
+      return KmsFail(KmsReason::kNotFound, "the key has no alias " + std::string(alias));
     }
     VEIL_TRY(store_.DeleteAlias(tx, key.instance_id, alias));
     updated.updated_at = clock_.Now();
@@ -875,8 +877,8 @@ Status KmsService::DeleteAlias(const Key& key, std::string_view alias) {
 
 Result<KeyRing> KmsService::CreateKeyRing(const InstanceRef& instance, std::string_view id,
                                           const Actor& actor) {
-  if (auto s = ValidateKeyRingId(id); !s) return KmsFail("BAD_BODY_ERR", s.error().message);
-  if (id == kDefaultKeyRing) return KmsFail("CONFLICT_ERR", "the key ring default exists");
+  if (auto s = ValidateKeyRingId(id); !s) return KmsFail(KmsReason::kBadBody, s.error().message);
+  if (id == kDefaultKeyRing) return KmsFail(KmsReason::kConflict, "the key ring default exists");
   KeyRing ring{std::string(id), instance.guid, actor.iam_id, clock_.Now()};
   auto s = db_.WithTransaction([&](store::Tx& tx) -> Status {
     VEIL_TRY(HoldInstance(tx, instance.guid));
@@ -884,7 +886,7 @@ Result<KeyRing> KmsService::CreateKeyRing(const InstanceRef& instance, std::stri
   });
   if (!s) {
     if (s.error().code == ErrorCode::kAlreadyExists) {
-      return KmsFail("CONFLICT_ERR", "the key ring " + std::string(id) + " exists");
+      return KmsFail(KmsReason::kConflict, "the key ring " + std::string(id) + " exists");
     }
     return tl::unexpected(s.error());
   }
@@ -899,14 +901,14 @@ Result<std::vector<KeyRing>> KmsService::ListKeyRings(const InstanceRef& instanc
 }
 
 Status KmsService::DeleteKeyRing(const InstanceRef& instance, std::string_view id, bool force) {
-  if (id == kDefaultKeyRing) return KmsFail("BAD_REQ_ERR", "the key ring default stays");
+  if (id == kDefaultKeyRing) return KmsFail(KmsReason::kBadReq, "the key ring default stays");
   return db_.WithTransaction([&](store::Tx& tx) -> Status {
     if (!VEIL_TRY_VALUE(store_.KeyRingExists(tx, instance.guid, id))) {
-      return KmsFail("NOT_FOUND_ERR", "key ring " + std::string(id) + " does not exist");
+      return KmsFail(KmsReason::kNotFound, "key ring " + std::string(id) + " does not exist");
     }
     auto [all, live] = VEIL_TRY_VALUE(store_.CountKeysInRing(tx, instance.guid, id));
     if (live > 0 || (all > 0 && !force)) {
-      return KmsFail("KEY_RING_NOT_EMPTY_ERR",
+      return KmsFail(KmsReason::kKeyRingNotEmpty,
                      "the key ring holds keys" +
                          std::string(live > 0 ? "" : " (deleted ones: use force=true)"));
     }
@@ -921,13 +923,14 @@ Status KmsService::DeleteKeyRing(const InstanceRef& instance, std::string_view i
 Result<Key> KmsService::SetRotationPolicy(const Key& key, bool enabled, int interval_month,
                                           const Actor& actor) {
   (void)actor;
-  if (!key.is_root()) return KmsFail("KEY_ROOT_REQ_ERR", "only root keys have rotation policies");
+  if (!key.is_root())
+    return KmsFail(KmsReason::kKeyRootReq, "only root keys have rotation policies");
   if (enabled && key.imported) {
-    return KmsFail("KEY_ROTATION_NOT_PERMITTED",
+    return KmsFail(KmsReason::kKeyRotationNotPermitted,
                    "an imported key rotates only with new material: no automatic rotation");
   }
   if ((enabled || interval_month != 0) && (interval_month < 1 || interval_month > 12)) {
-    return KmsFail("BAD_BODY_ERR", "interval_month is 1 to 12");
+    return KmsFail(KmsReason::kBadBody, "interval_month is 1 to 12");
   }
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
@@ -944,7 +947,7 @@ Result<Key> KmsService::SetDualAuthPolicy(const Key& key, bool enabled, const Ac
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
     // Otherwise one Manager could turn dual authorization off and then delete alone.
     if (k.dual_auth_delete && !enabled) {
-      return KmsFail("BAD_BODY_ERR",
+      return KmsFail(KmsReason::kBadBody,
                      "dualAuthDelete cannot be disabled once enabled: the key keeps dual "
                      "authorization until it is deleted");
     }
@@ -1016,18 +1019,18 @@ Result<Registration> KmsService::CreateRegistration(const Key& key, std::string_
                                                     std::string key_version_id,
                                                     const Actor& actor) {
   if (!actor.is_service) {
-    return KmsFail("SERVICE_ONLY_ERR", "only a service can register its resources");
+    return KmsFail(KmsReason::kServiceOnly, "only a service can register its resources");
   }
   if (!key.is_root()) {
-    return KmsFail("KEY_ROOT_REQ_REG_ERR", "resources register only against root keys");
+    return KmsFail(KmsReason::kKeyRootReqReg, "resources register only against root keys");
   }
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
-  if (!Crn::Parse(crn)) return KmsFail("BAD_BODY_ERR", "the resource CRN is malformed");
+  if (!Crn::Parse(crn)) return KmsFail(KmsReason::kBadBody, "the resource CRN is malformed");
   auto entry = VEIL_TRY_VALUE(Load(key.id));
   const StoredVersion* version =
       key_version_id.empty() ? &entry->Latest() : entry->Find(key_version_id);
   if (version == nullptr) {
-    return KmsFail("KEY_VERSION_INVALID", "keyVersionId is not a version of this key");
+    return KmsFail(KmsReason::kKeyVersionInvalid, "keyVersionId is not a version of this key");
   }
   const TimePoint now = clock_.Now();
   Registration r;
@@ -1044,7 +1047,7 @@ Result<Registration> KmsService::CreateRegistration(const Key& key, std::string_
   r.key_version_created_at = version->version.created_at;
   VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
     auto existing = store_.GetRegistration(tx, key.id, crn);
-    if (existing) return KmsFail("CONFLICT_ERR", "the resource is already registered");
+    if (existing) return KmsFail(KmsReason::kConflict, "the resource is already registered");
     if (existing.error().code != ErrorCode::kNotFound) return tl::unexpected(existing.error());
     return store_.UpsertRegistration(tx, r);
   }));
@@ -1057,7 +1060,7 @@ Result<Registration> KmsService::UpdateRegistration(const Key& key, std::string_
                                                     std::optional<std::string> key_version_id,
                                                     const Actor& actor) {
   if (!actor.is_service) {
-    return KmsFail("SERVICE_ONLY_ERR", "only a service can update its registrations");
+    return KmsFail(KmsReason::kServiceOnly, "only a service can update its registrations");
   }
   std::shared_ptr<const CachedKey> entry = VEIL_TRY_VALUE(Load(key.id));
   Registration r;
@@ -1065,7 +1068,7 @@ Result<Registration> KmsService::UpdateRegistration(const Key& key, std::string_
     auto existing = store_.GetRegistration(tx, key.id, crn);
     if (!existing) {
       if (existing.error().code == ErrorCode::kNotFound) {
-        return KmsFail("NOT_FOUND_ERR", "the resource is not registered with this key");
+        return KmsFail(KmsReason::kNotFound, "the resource is not registered with this key");
       }
       return tl::unexpected(existing.error());
     }
@@ -1073,14 +1076,14 @@ Result<Registration> KmsService::UpdateRegistration(const Key& key, std::string_
     // A service changes only its own registrations: another's (a retention registration with
     // preventKeyDeletion, say) is not its to relax.
     if (r.created_by != actor.iam_id) {
-      return KmsFail("RESOURCE_OWNER_ERR", "the registration belongs to another service");
+      return KmsFail(KmsReason::kResourceOwner, "the registration belongs to another service");
     }
     if (description) r.description = *description;
     if (prevent_key_deletion) r.prevent_key_deletion = *prevent_key_deletion;
     if (key_version_id) {
       const StoredVersion* v = entry->Find(*key_version_id);
       if (v == nullptr) {
-        return KmsFail("KEY_VERSION_INVALID", "keyVersionId is not a version of this key");
+        return KmsFail(KmsReason::kKeyVersionInvalid, "keyVersionId is not a version of this key");
       }
       r.key_version_id = v->version.id;
       r.key_version_created_at = v->version.created_at;
@@ -1094,19 +1097,19 @@ Result<Registration> KmsService::UpdateRegistration(const Key& key, std::string_
 
 Status KmsService::DeleteRegistration(const Key& key, std::string_view crn, const Actor& actor) {
   if (!actor.is_service) {
-    return KmsFail("SERVICE_ONLY_ERR", "only a service can delete its registrations");
+    return KmsFail(KmsReason::kServiceOnly, "only a service can delete its registrations");
   }
   return db_.WithTransaction([&](store::Tx& tx) -> Status {
     auto existing = store_.GetRegistration(tx, key.id, crn);
     if (!existing) {
       if (existing.error().code == ErrorCode::kNotFound) {
-        return KmsFail("NOT_FOUND_ERR", "the resource is not registered with this key");
+        return KmsFail(KmsReason::kNotFound, "the resource is not registered with this key");
       }
       return tl::unexpected(existing.error());
     }
     // As for updates: a service removes only its own registrations.
     if (existing->created_by != actor.iam_id) {
-      return KmsFail("RESOURCE_OWNER_ERR", "the registration belongs to another service");
+      return KmsFail(KmsReason::kResourceOwner, "the registration belongs to another service");
     }
     return store_.DeleteRegistration(tx, key.id, crn);
   });

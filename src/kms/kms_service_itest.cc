@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 using testing::KmsFixture;
 using testing::KnownKey;
 
-std::string ReasonCode(const Error& e) { return ReasonOf(e).code; }
+std::string ReasonCode(const Error& e) { return std::string(KmsReasonName(ReasonOf(e))); }
 
 #define EXPECT_REASON(expr, reason)                                     \
   do {                                                                  \

@@ -19,7 +19,7 @@ constexpr int kImportRsaBits = 4096;
 Result<crypto::OaepHash> OaepHashOf(std::string_view algorithm) {
   if (algorithm == "RSAES_OAEP_SHA_256" || algorithm.empty()) return crypto::OaepHash::kSha256;
   if (algorithm == "RSAES_OAEP_SHA_1") return crypto::OaepHash::kSha1;
-  return KmsFail("BAD_BODY_ERR",
+  return KmsFail(KmsReason::kBadBody,
                  "encryptionAlgorithm must be RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1");
 }
 
@@ -30,15 +30,16 @@ Result<std::string> VerifyNonce(const SecretBytes& nonce, const SecretBytes& mat
                                 const ImportedMaterial& m) {
   auto iv = Base64Decode(m.iv);
   if (!iv || iv->size() != crypto::kAesGcmIvSize) {
-    return KmsFail("INCORRECT_NONCE_IV_ERR", "iv must be the base64 of 12 bytes");
+    return KmsFail(KmsReason::kIncorrectNonceIv, "iv must be the base64 of 12 bytes");
   }
   auto encrypted_nonce = Base64Decode(m.encrypted_nonce);
-  if (!encrypted_nonce) return KmsFail("INCORRECT_NONCE_ERR", "encryptedNonce is not base64");
+  if (!encrypted_nonce) return KmsFail(KmsReason::kIncorrectNonce, "encryptedNonce is not base64");
   auto gcm = crypto::AesGcm::CreateAnySize(material.Reveal());
-  if (!gcm) return KmsFail("BAD_BODY_ERR", "imported key material must be 16, 24 or 32 bytes");
+  if (!gcm) return KmsFail(KmsReason::kBadBody, "imported key material must be 16, 24 or 32 bytes");
   auto opened = gcm->OpenSecret(*iv, {}, *encrypted_nonce);
   if (!opened || !opened->Equals(nonce)) {
-    return KmsFail("INCORRECT_NONCE_ERR", "the encrypted nonce does not match the import token");
+    return KmsFail(KmsReason::kIncorrectNonce,
+                   "the encrypted nonce does not match the import token");
   }
   std::vector<uint8_t> proof = std::move(*iv);
   proof.insert(proof.end(), encrypted_nonce->begin(), encrypted_nonce->end());
@@ -48,10 +49,10 @@ Result<std::string> VerifyNonce(const SecretBytes& nonce, const SecretBytes& mat
 Status SizeFits(const SecretBytes& plain, bool root) {
   if (root) {
     if (plain.size() != 16 && plain.size() != 24 && plain.size() != 32) {
-      return KmsFail("BAD_BODY_ERR", "root key material must be 16, 24 or 32 bytes");
+      return KmsFail(KmsReason::kBadBody, "root key material must be 16, 24 or 32 bytes");
     }
   } else if (plain.empty() || plain.size() > kMaxStandardPayload) {
-    return KmsFail("BAD_BODY_ERR", "a standard key's payload has 1 to 7,500 bytes");
+    return KmsFail(KmsReason::kBadBody, "a standard key's payload has 1 to 7,500 bytes");
   }
   return OkStatus();
 }
@@ -67,7 +68,7 @@ Result<KmsService::ImportedPlain> KmsService::MaterialFromImport(const InstanceR
     out = VEIL_TRY_VALUE(OpenSecureImport(instance, material));
   } else {
     auto decoded = DecodeBase64Secret(material.payload);
-    if (!decoded) return KmsFail("BAD_BODY_ERR", "payload is not base64");
+    if (!decoded) return KmsFail(KmsReason::kBadBody, "payload is not base64");
     out.plain = std::move(*decoded);
   }
   VEIL_TRY(SizeFits(out.plain, root));
@@ -80,22 +81,22 @@ Result<KmsService::ImportedPlain> KmsService::OpenSecureImport(const InstanceRef
   auto token = store_.GetImportToken(db_, instance.guid);
   if (!token) {
     if (token.error().code == ErrorCode::kNotFound) {
-      return KmsFail("BAD_BODY_ERR", "the instance has no import token: create one first");
+      return KmsFail(KmsReason::kBadBody, "the instance has no import token: create one first");
     }
     return tl::unexpected(token.error());
   }
   // Checked again, with the retrievals, where the import commits (ConsumeImportToken).
   if (token->expires_at <= clock_.Now()) {
-    return KmsFail("IMPORT_TOKEN_EXPIRED_ERR", "the import token has expired");
+    return KmsFail(KmsReason::kImportTokenExpired, "the import token has expired");
   }
   auto encrypted = Base64Decode(material.payload);
-  if (!encrypted) return KmsFail("BAD_BODY_ERR", "payload is not base64");
+  if (!encrypted) return KmsFail(KmsReason::kBadBody, "payload is not base64");
   SecretBytes pem = VEIL_TRY_VALUE(hsm_.UnsealPayload(token->sealed_private_key));
   auto rsa = crypto::PrivateKey::FromPem(pem.Reveal());
   if (!rsa) return Internal("the import token's key does not load");
   auto decrypted = rsa->DecryptOaep(hash, *encrypted);
   if (!decrypted) {
-    return KmsFail("BAD_BODY_ERR", "payload does not decrypt with the import token's key");
+    return KmsFail(KmsReason::kBadBody, "payload does not decrypt with the import token's key");
   }
   ImportedPlain out;
   out.plain = std::move(*decrypted);
@@ -110,17 +111,17 @@ Status KmsService::ConsumeImportToken(store::Tx& tx, const std::string& instance
   auto token = store_.GetImportToken(tx, instance_id);
   if (!token && token.error().code != ErrorCode::kNotFound) return tl::unexpected(token.error());
   if (!token || token->id != use.token_id) {
-    return KmsFail("IMPORT_TOKEN_EXPIRED_ERR",
+    return KmsFail(KmsReason::kImportTokenExpired,
                    "the import token was replaced meanwhile: retrieve the new one");
   }
   const TimePoint now = clock_.Now();
   if (token->expires_at <= now) {
-    return KmsFail("IMPORT_TOKEN_EXPIRED_ERR", "the import token has expired");
+    return KmsFail(KmsReason::kImportTokenExpired, "the import token has expired");
   }
   auto recorded = store_.RecordImportTokenUse(tx, instance_id, use.token_id, use.nonce_digest, now);
   if (!recorded) {
     if (recorded.error().code == ErrorCode::kAlreadyExists) {
-      return KmsFail("INCORRECT_NONCE_ERR",
+      return KmsFail(KmsReason::kIncorrectNonce,
                      "this encrypted nonce was already used: a secure import is accepted once");
     }
     return recorded;
@@ -128,7 +129,7 @@ Status KmsService::ConsumeImportToken(store::Tx& tx, const std::string& instance
   // The new use counts: more uses than retrievals means this import has no retrieval of its own.
   const int64_t retrieved = token->max_retrievals - token->remaining_retrievals;
   if (VEIL_TRY_VALUE(store_.CountImportTokenUses(tx, use.token_id)) > retrieved) {
-    return KmsFail("IMPORT_TOKEN_EXPIRED_ERR",
+    return KmsFail(KmsReason::kImportTokenExpired,
                    "each retrieval of the import token allows one import: retrieve it again or "
                    "create a new token");
   }
@@ -138,10 +139,10 @@ Status KmsService::ConsumeImportToken(store::Tx& tx, const std::string& instance
 Result<ImportToken> KmsService::CreateImportToken(const InstanceRef& instance, int64_t expiration_s,
                                                   int64_t max_retrievals) {
   if (expiration_s < 300 || expiration_s > 86400) {
-    return KmsFail("BAD_BODY_ERR", "expiration is 300 to 86400 seconds");
+    return KmsFail(KmsReason::kBadBody, "expiration is 300 to 86400 seconds");
   }
   if (max_retrievals < 1 || max_retrievals > 500) {
-    return KmsFail("BAD_BODY_ERR", "maxAllowedRetrievals is 1 to 500");
+    return KmsFail(KmsReason::kBadBody, "maxAllowedRetrievals is 1 to 500");
   }
   crypto::PrivateKey rsa = VEIL_TRY_VALUE(crypto::PrivateKey::GenerateRsa(kImportRsaBits));
   SecretBytes pem = VEIL_TRY_VALUE(rsa.ToPem());
@@ -169,12 +170,12 @@ Result<ImportTokenView> KmsService::RetrieveImportToken(const InstanceRef& insta
     auto token = store_.GetImportToken(tx, instance.guid);
     if (!token) {
       if (token.error().code == ErrorCode::kNotFound) {
-        return KmsFail("NOT_FOUND_ERR", "the instance has no import token");
+        return KmsFail(KmsReason::kNotFound, "the instance has no import token");
       }
       return tl::unexpected(token.error());
     }
     if (token->expires_at <= clock_.Now() || token->remaining_retrievals <= 0) {
-      return KmsFail("IMPORT_TOKEN_EXPIRED_ERR",
+      return KmsFail(KmsReason::kImportTokenExpired,
                      "the import token has expired or reached its retrieval limit");
     }
     --token->remaining_retrievals;

@@ -16,7 +16,7 @@ using testing::KnownKey;
 using testing::PlainMaterial;
 using testing::SecureMaterial;
 
-std::string ReasonCode(const Error& e) { return ReasonOf(e).code; }
+std::string ReasonCode(const Error& e) { return std::string(KmsReasonName(ReasonOf(e))); }
 
 #define EXPECT_REASON(expr, reason)                                     \
   do {                                                                  \

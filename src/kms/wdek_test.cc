@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "common/encoding.h"
-#include "kms/errors.h"
 
 namespace veil::kms {
 namespace {
@@ -65,25 +64,6 @@ TEST(WdekTest, AadSeparatesTheListItems) {
   expected.push_back(0);
   for (int b : {0, 0, 0, 2, int{'h'}, int{'i'}}) expected.push_back(static_cast<uint8_t>(b));
   EXPECT_EQ(WdekAad("v", {"hi"}), expected);
-}
-
-TEST(ErrorsTest, ReasonCodesCarryTheirStatus) {
-  Error e = KmsError("KEY_ACTION_INVALID_STATE_ERR", "Key is not in a valid state");
-  EXPECT_EQ(e.code, ErrorCode::kFailedPrecondition);
-  Reason r = ReasonOf(e);
-  EXPECT_EQ(r.code, "KEY_ACTION_INVALID_STATE_ERR");
-  EXPECT_EQ(r.status, 409);
-  EXPECT_EQ(r.text, "Key is not in a valid state");
-  EXPECT_EQ(ReasonOf(KmsError("UNPROCESSABLE_CIPHERTEXT_ERR", "x")).status, 422);
-  EXPECT_EQ(ReasonOf(KmsError("KEY_DELETED_ERR", "x")).status, 410);
-  EXPECT_EQ(ReasonOf(Error(ErrorCode::kNotFound, "gone")).code, "NOT_FOUND_ERR");
-  EXPECT_EQ(ReasonOf(Error(ErrorCode::kPermissionDenied, "no")).status, 403);
-  EXPECT_EQ(ReasonOf(Error(ErrorCode::kUnauthenticated, "no")).status, 401);
-  EXPECT_EQ(ReasonOf(Error(ErrorCode::kInvalidArgument, "too big"), 413).code,
-            "BODY_TOO_LARGE_ERR");
-  // A message that merely looks like a code is not taken for one.
-  EXPECT_EQ(ReasonOf(Error(ErrorCode::kInternal, "NOT_A_CODE: x")).code, "INTERNAL_SERVER_ERR");
-  EXPECT_EQ(StatusOfReason("NOPE"), 0);
 }
 
 }  // namespace

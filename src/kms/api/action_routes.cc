@@ -17,7 +17,7 @@ Result<ActionBody> ReadActionBody(http::RequestContext& ctx) {
   auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
   ActionBody out;
   if (!body || body->is_null()) return out;
-  if (!body->is_object()) return KmsFail("BAD_BODY_ERR", "the body must be a JSON object");
+  if (!body->is_object()) return KmsFail(KmsReason::kBadBody, "the body must be a JSON object");
   out.object = std::move(body->get_object());
   return out;
 }
@@ -26,10 +26,11 @@ Result<ActionBody> ReadActionBody(http::RequestContext& ctx) {
 Result<std::vector<std::string>> AadOf(const ActionBody& body) {
   if (!body.object) return std::vector<std::string>();
   auto aad = VEIL_TRY_VALUE(OptStringList(*body.object, "aad"));
-  if (aad.size() > kMaxAadEntries) return KmsFail("BAD_BODY_ERR", "aad holds at most 255 strings");
+  if (aad.size() > kMaxAadEntries)
+    return KmsFail(KmsReason::kBadBody, "aad holds at most 255 strings");
   for (const std::string& s : aad) {
     if (s.size() > kMaxAadEntryLength) {
-      return KmsFail("BAD_BODY_ERR", "each aad string has at most 255 characters");
+      return KmsFail(KmsReason::kBadBody, "each aad string has at most 255 characters");
     }
   }
   return aad;
@@ -38,7 +39,7 @@ Result<std::vector<std::string>> AadOf(const ActionBody& body) {
 Result<std::string> CiphertextOf(const ActionBody& body) {
   std::optional<std::string> text;
   if (body.object) text = VEIL_TRY_VALUE(OptString(*body.object, "ciphertext"));
-  if (!text || text->empty()) return KmsFail("BAD_BODY_ERR", "ciphertext is required");
+  if (!text || text->empty()) return KmsFail(KmsReason::kBadBody, "ciphertext is required");
   return *text;
 }
 
@@ -54,7 +55,7 @@ Result<http::Response> DoWrap(const KmsApiDeps& deps, http::RequestContext& ctx,
   if (body.object) {
     if (auto text = VEIL_TRY_VALUE(OptString(*body.object, "plaintext"))) {
       auto decoded = DecodeBase64Secret(*text);
-      if (!decoded) return KmsFail("BAD_BODY_ERR", "plaintext must be base64");
+      if (!decoded) return KmsFail(KmsReason::kBadBody, "plaintext must be base64");
       plaintext = std::move(*decoded);
     }
   }
@@ -177,7 +178,7 @@ Result<http::Response> Dispatch(const KmsApiDeps& deps, http::RequestContext& ct
     Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, a.audit_action));
     return a.fn(deps, ctx, scope, key);
   }
-  return KmsFail("BAD_REQ_ERR", "unknown key action " + std::string(name));
+  return KmsFail(KmsReason::kBadReq, "unknown key action " + std::string(name));
 }
 
 Result<http::Response> ActionByPath(const KmsApiDeps& deps, http::RequestContext& ctx) {
@@ -187,7 +188,7 @@ Result<http::Response> ActionByPath(const KmsApiDeps& deps, http::RequestContext
 Result<http::Response> ActionByQuery(const KmsApiDeps& deps, http::RequestContext& ctx) {
   auto action = ctx.request().Query("action");
   if (!action || action->empty()) {
-    return KmsFail("BAD_REQ_ERR", "POST /keys/{id} needs ?action=<name>");
+    return KmsFail(KmsReason::kBadReq, "POST /keys/{id} needs ?action=<name>");
   }
   return Dispatch(deps, ctx, *action);
 }

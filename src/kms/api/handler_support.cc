@@ -6,6 +6,7 @@
 #include "http/error_map.h"
 #include "http/json_body.h"
 #include "iam/api/principal.h"
+#include "kms/api/errors.h"
 #include "kms/errors.h"
 
 namespace veil::kms::api {
@@ -35,27 +36,20 @@ std::string SeverityFor(std::string_view action, int status) {
   return "normal";
 }
 
-// The reason of an error and the status Key Protect answers it with.
-Reason ReasonFor(const Error& error, int status) {
-  Reason reason = ReasonOf(error, status);
-  // A denial keeps 403 although its reason code (UNAUTHORIZED_ERR) is listed under 401.
-  if (error.code == ErrorCode::kPermissionDenied) reason.status = 403;
-  return reason;
-}
-
 }  // namespace
 
 Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
-  if (!ctx.principal) return KmsFail("UNAUTHORIZED_ERR", "authentication required");
+  if (!ctx.principal) return KmsFail(KmsReason::kUnauthorized, "authentication required");
   auto header = ctx.request().headers.Get("bluemix-instance");
   if (!header || header->empty()) {
-    return KmsFail("MISSING_INSTANCE_HEADER_ERR", "the bluemix-instance header is required");
+    return KmsFail(KmsReason::kMissingInstanceHeader, "the bluemix-instance header is required");
   }
   ctx.event().request_data["instanceID"] = std::string(*header);
   auto instance = deps.resolve_instance(*header);
   if (!instance) {
     if (instance.error().code == ErrorCode::kNotFound) {
-      return KmsFail("INSTANCE_NOT_FOUND_ERR", "no KMS instance has this bluemix-instance GUID");
+      return KmsFail(KmsReason::kInstanceNotFound,
+                     "no KMS instance has this bluemix-instance GUID");
     }
     return tl::unexpected(instance.error());
   }
@@ -69,7 +63,7 @@ Result<Scope> Begin(const KmsApiDeps& deps, http::RequestContext& ctx) {
   // set). Services act for the account a request names and are judged by Authorize.
   if (scope.subject.type != iam::Subject::Type::kService &&
       scope.instance.account_id != scope.subject.account_id) {
-    return KmsFail("INSTANCE_NOT_FOUND_ERR", "no KMS instance has this bluemix-instance GUID");
+    return KmsFail(KmsReason::kInstanceNotFound, "no KMS instance has this bluemix-instance GUID");
   }
   // allowedIP on every route. A PUT of the instance policies is checked by the service itself,
   // which lets a Manager outside the allow-list replace allowedIP, with a confirmation, so that
@@ -165,7 +159,7 @@ Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method
     if (ctx.event().action.empty()) ctx.event().action = "kms.secrets.default";
     // Errors go back to the server, which renders them (KmsErrorRenderer) with the status of
     // their reason and the wording every dialect shares for 5xx and 401.
-    const int status = outcome ? outcome->status : ReasonFor(outcome.error(), 0).status;
+    const int status = outcome ? outcome->status : KpErrorOf(outcome.error()).status;
     // A handler may have raised the event to critical (an allowedIP change from outside the
     // allow-list); nothing lowers it.
     if (ctx.event().severity != "critical") {
@@ -173,7 +167,8 @@ Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method
     }
     if (status >= 400 && !ctx.event().message.empty()) ctx.event().message += " -failure";
     if (!outcome) {
-      ctx.event().response_data["reasonForFailure"] = ReasonFor(outcome.error(), 0).code;
+      ctx.event().response_data["reasonForFailure"] =
+          KmsReasonName(KpErrorOf(outcome.error()).reason);
       return outcome;
     }
     outcome->headers.Set("Cache-Control", "no-store");
@@ -192,7 +187,7 @@ Result<std::optional<boost::json::value>> ReadOptionalJson(http::RequestContext&
       return std::optional<boost::json::value>();
     }
     if (body.error().code == ErrorCode::kInvalidArgument) {
-      return KmsFail("BAD_BODY_ERR", body.error().message);
+      return KmsFail(KmsReason::kBadBody, body.error().message);
     }
     return tl::unexpected(body.error());
   }
@@ -201,12 +196,12 @@ Result<std::optional<boost::json::value>> ReadOptionalJson(http::RequestContext&
 
 Result<boost::json::object> ReadSingleResource(http::RequestContext& ctx) {
   auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
-  if (!body) return KmsFail("NO_BODY_ERR", "the request needs a body");
-  if (!body->is_object()) return KmsFail("BAD_BODY_ERR", "the body must be a JSON object");
+  if (!body) return KmsFail(KmsReason::kNoBody, "the request needs a body");
+  if (!body->is_object()) return KmsFail(KmsReason::kBadBody, "the body must be a JSON object");
   const boost::json::object& o = body->get_object();
   const boost::json::value* resources = o.if_contains("resources");
   if (resources == nullptr || !resources->is_array()) {
-    return KmsFail("BAD_BODY_ERR", "the body needs a resources array");
+    return KmsFail(KmsReason::kBadBody, "the body needs a resources array");
   }
   const boost::json::array& list = resources->get_array();
   if (const boost::json::value* metadata = o.if_contains("metadata")) {
@@ -214,14 +209,15 @@ Result<boost::json::object> ReadSingleResource(http::RequestContext& ctx) {
         metadata->is_object() ? metadata->get_object().if_contains("collectionTotal") : nullptr;
     if (total != nullptr && total->is_int64() &&
         total->get_int64() != static_cast<int64_t>(list.size())) {
-      return KmsFail("COLLECTION_TOTAL_MISMATCH_ERR",
+      return KmsFail(KmsReason::kCollectionTotalMismatch,
                      "metadata.collectionTotal does not match the number of resources");
     }
   }
   if (list.size() != 1) {
-    return KmsFail("NUM_COLLECTION_RESOURCE_ERR", "the collection must hold exactly 1 resource");
+    return KmsFail(KmsReason::kNumCollectionResource,
+                   "the collection must hold exactly 1 resource");
   }
-  if (!list[0].is_object()) return KmsFail("BAD_BODY_ERR", "a resource must be a JSON object");
+  if (!list[0].is_object()) return KmsFail(KmsReason::kBadBody, "a resource must be a JSON object");
   return list[0].get_object();
 }
 
@@ -248,14 +244,14 @@ bool WantsRepresentation(const http::RequestContext& ctx) {
 Result<std::optional<std::string>> OptString(const boost::json::object& o, std::string_view name) {
   const boost::json::value* v = o.if_contains(name);
   if (v == nullptr || v->is_null()) return std::optional<std::string>();
-  if (!v->is_string()) return KmsFail("BAD_BODY_ERR", std::string(name) + " must be a string");
+  if (!v->is_string()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be a string");
   return std::optional<std::string>(std::string(v->get_string()));
 }
 
 Result<std::optional<bool>> OptBool(const boost::json::object& o, std::string_view name) {
   const boost::json::value* v = o.if_contains(name);
   if (v == nullptr || v->is_null()) return std::optional<bool>();
-  if (!v->is_bool()) return KmsFail("BAD_BODY_ERR", std::string(name) + " must be a boolean");
+  if (!v->is_bool()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be a boolean");
   return std::optional<bool>(v->get_bool());
 }
 
@@ -264,10 +260,10 @@ Result<std::vector<std::string>> OptStringList(const boost::json::object& o,
   std::vector<std::string> out;
   const boost::json::value* v = o.if_contains(name);
   if (v == nullptr || v->is_null()) return out;
-  if (!v->is_array()) return KmsFail("BAD_BODY_ERR", std::string(name) + " must be an array");
+  if (!v->is_array()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be an array");
   for (const boost::json::value& item : v->get_array()) {
     if (!item.is_string()) {
-      return KmsFail("BAD_BODY_ERR", std::string(name) + " must hold strings");
+      return KmsFail(KmsReason::kBadBody, std::string(name) + " must hold strings");
     }
     out.emplace_back(item.get_string());
   }
@@ -369,43 +365,20 @@ void DescribeKey(http::RequestContext& ctx, const Key& key, std::string_view reg
 
 }  // namespace internal
 
-namespace {
-
-http::Response RenderKmsError(const Reason& reason) {
-  std::string phrase(http::ReasonPhrase(reason.status));
-  boost::json::object r;
-  r["code"] = reason.code;
-  r["message"] = reason.text;
-  r["status"] = reason.status;
-  r["moreInfo"] = "https://cloud.ibm.com/apidocs/key-protect";
-  boost::json::object resource;
-  resource["errorMsg"] = phrase + ": " + reason.text + ". Please see `reasons` for more details.";
-  resource["reasons"] = boost::json::array{r};
-  boost::json::object metadata;
-  metadata["collectionType"] = internal::kErrorType;
-  metadata["collectionTotal"] = 1;
-  boost::json::object body;
-  body["metadata"] = std::move(metadata);
-  body["resources"] = boost::json::array{resource};
-  return http::Response::Json(reason.status, body);
-}
-
-}  // namespace
-
 http::ErrorRenderer KmsErrorRenderer() {
   // The server fixes the status (KmsErrorStatus for handlers' errors; 401, 405, 413, ... for
   // transport rejections) and fills the event itself.
   return [](const Error& error, int status, const http::RequestContext&) {
-    Reason reason = internal::ReasonFor(error, status);
-    reason.status = status;
-    http::Response r = RenderKmsError(reason);
+    KpError kp = KpErrorOf(error, status);
+    kp.status = status;
+    http::Response r = RenderKpError(kp);
     r.headers.Set("Cache-Control", "no-store");
     return r;
   };
 }
 
 http::ErrorStatusFn KmsErrorStatus() {
-  return [](const Error& error) { return internal::ReasonFor(error, 0).status; };
+  return [](const Error& error) { return KpErrorOf(error).status; };
 }
 
 Status AddKmsRoutes(http::Router& router, const KmsApiDeps& deps) {

@@ -17,8 +17,8 @@ Result<int64_t> IntQuery(const http::RequestContext& ctx, std::string_view name,
   int64_t value = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
   if (ec != std::errc() || end != text->data() + text->size() || value < min || value > max) {
-    return KmsFail("BAD_REQ_ERR", std::string(name) + " must be an integer from " +
-                                      std::to_string(min) + " to " + std::to_string(max));
+    return KmsFail(KmsReason::kBadReq, std::string(name) + " must be an integer from " +
+                                           std::to_string(min) + " to " + std::to_string(max));
   }
   return value;
 }
@@ -27,7 +27,7 @@ Result<bool> BoolQuery(const http::RequestContext& ctx, std::string_view name) {
   auto text = ctx.request().Query(name);
   if (!text || text->empty() || *text == "false") return false;
   if (*text == "true") return true;
-  return KmsFail("BAD_REQ_ERR", std::string(name) + " must be true or false");
+  return KmsFail(KmsReason::kBadReq, std::string(name) + " must be true or false");
 }
 
 Result<ListKeysOptions> ListOptions(const http::RequestContext& ctx) {
@@ -43,7 +43,7 @@ Result<ListKeysOptions> ListOptions(const http::RequestContext& ctx) {
       auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
       auto state = KeyStateFromInt(value);
       if (ec != std::errc() || end != item.data() + item.size() || !state) {
-        return KmsFail("BAD_REQ_ERR", "state must list key states from 0, 1, 2, 3, 5");
+        return KmsFail(KmsReason::kBadReq, "state must list key states from 0, 1, 2, 3, 5");
       }
       o.states.push_back(*state);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
@@ -51,7 +51,7 @@ Result<ListKeysOptions> ListOptions(const http::RequestContext& ctx) {
   }
   if (auto extractable = ctx.request().Query("extractable"); extractable && !extractable->empty()) {
     if (*extractable != "true" && *extractable != "false") {
-      return KmsFail("BAD_REQ_ERR", "extractable must be true or false");
+      return KmsFail(KmsReason::kBadReq, "extractable must be true or false");
     }
     o.extractable = *extractable == "true";
   }
@@ -72,7 +72,7 @@ Result<http::Response> CreateKey(const KmsApiDeps& deps, http::RequestContext& c
   spec.extractable = VEIL_TRY_VALUE(OptBool(r, "extractable")).value_or(false);
   if (auto expiry = VEIL_TRY_VALUE(OptString(r, "expirationDate"))) {
     auto t = ParseRfc3339(*expiry);
-    if (!t) return KmsFail("BAD_BODY_ERR", "expirationDate must be an RFC 3339 time");
+    if (!t) return KmsFail(KmsReason::kBadBody, "expirationDate must be an RFC 3339 time");
     spec.expires_at = *t;
   }
   if (auto ring = ctx.request().headers.Get("x-kms-key-ring"); ring && !ring->empty()) {
@@ -157,9 +157,10 @@ Result<http::Response> PatchKey(const KmsApiDeps& deps, http::RequestContext& ct
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
   Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, "kms.secrets.patch"));
   auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
-  if (!body || !body->is_object()) return KmsFail("NO_BODY_ERR", "PATCH needs {\"keyRingID\"}");
+  if (!body || !body->is_object())
+    return KmsFail(KmsReason::kNoBody, "PATCH needs {\"keyRingID\"}");
   auto ring = VEIL_TRY_VALUE(OptString(body->get_object(), "keyRingID"));
-  if (!ring) return KmsFail("BAD_BODY_ERR", "keyRingID is required");
+  if (!ring) return KmsFail(KmsReason::kBadBody, "keyRingID is required");
   Key updated = VEIL_TRY_VALUE(deps.service->PatchKeyRing(key, *ring, scope.actor));
   DescribeKey(ctx, updated, deps.service->options().region);
   ctx.event().message = "Key Protect: move key " + key.name + " to key ring " + *ring;
@@ -219,7 +220,7 @@ Result<std::optional<ImportedMaterial>> MaterialOf(const boost::json::object& o)
   m.iv = VEIL_TRY_VALUE(OptString(o, "iv")).value_or("");
   m.encryption_algorithm = VEIL_TRY_VALUE(OptString(o, "encryptionAlgorithm")).value_or("");
   if (!m.encrypted_nonce.empty() && m.iv.empty()) {
-    return KmsFail("INCORRECT_NONCE_IV_ERR", "encryptedNonce needs its iv");
+    return KmsFail(KmsReason::kIncorrectNonceIv, "encryptedNonce needs its iv");
   }
   return std::optional<ImportedMaterial>(std::move(m));
 }

@@ -345,8 +345,7 @@ class KmsRouteMatrixTest : public KmsApiTest {
     const std::string id = NewKey();
     const std::string crn = Crn();
     Actor service{kServiceIamId, true, "server-protect"};
-    EXPECT_TRUE(
-        f_.service->CreateRegistration(f_.Reload(id), crn, "", false, "", service));
+    EXPECT_TRUE(f_.service->CreateRegistration(f_.Reload(id), crn, "", false, "", service));
     const std::string r = "/api/v2/keys/" + id + "/registrations/" + InPath(crn);
     if (n == "update a registration") return Call("PATCH", r, token(), R"({"description":"x"})");
     if (n == "replace a registration") {

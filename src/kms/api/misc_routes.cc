@@ -82,14 +82,15 @@ Result<http::Response> CreateImportToken(const KmsApiDeps& deps, http::RequestCo
   int64_t retrievals = 1;
   auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
   if (body) {
-    if (!body->is_object()) return KmsFail("BAD_BODY_ERR", "the body must be a JSON object");
+    if (!body->is_object()) return KmsFail(KmsReason::kBadBody, "the body must be a JSON object");
     const auto& o = body->get_object();
     if (const auto* e = o.if_contains("expiration")) {
-      if (!e->is_int64()) return KmsFail("BAD_BODY_ERR", "expiration must be an integer");
+      if (!e->is_int64()) return KmsFail(KmsReason::kBadBody, "expiration must be an integer");
       expiration = e->get_int64();
     }
     if (const auto* m = o.if_contains("maxAllowedRetrievals")) {
-      if (!m->is_int64()) return KmsFail("BAD_BODY_ERR", "maxAllowedRetrievals must be an integer");
+      if (!m->is_int64())
+        return KmsFail(KmsReason::kBadBody, "maxAllowedRetrievals must be an integer");
       retrievals = m->get_int64();
     }
   }

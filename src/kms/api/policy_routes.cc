@@ -64,7 +64,7 @@ Result<std::string_view> PolicyQuery(const http::RequestContext& ctx,
   for (std::string_view a : allowed) {
     if (*policy == a) return a;
   }
-  return KmsFail("BAD_REQ_ERR", "unknown policy " + std::string(*policy));
+  return KmsFail(KmsReason::kBadReq, "unknown policy " + std::string(*policy));
 }
 
 Result<http::Response> GetKeyPolicies(const KmsApiDeps& deps, http::RequestContext& ctx) {
@@ -80,21 +80,21 @@ Result<http::Response> PutKeyPolicies(const KmsApiDeps& deps, http::RequestConte
   Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, "kms.policies.write"));
   std::string_view which = VEIL_TRY_VALUE(PolicyQuery(ctx, {"rotation", "dualAuthDelete"}));
   auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
-  if (!body) return KmsFail("NO_BODY_ERR", "the request needs a body");
+  if (!body) return KmsFail(KmsReason::kNoBody, "the request needs a body");
   const boost::json::value* resources =
       body->is_object() ? body->get_object().if_contains("resources") : nullptr;
   if (resources == nullptr || !resources->is_array() || resources->get_array().empty() ||
       resources->get_array().size() > 2) {
-    return KmsFail("NUM_COLLECTION_RESOURCE_ERR", "the body needs 1 or 2 policy resources");
+    return KmsFail(KmsReason::kNumCollectionResource, "the body needs 1 or 2 policy resources");
   }
   for (const boost::json::value& item : resources->get_array()) {
-    if (!item.is_object()) return KmsFail("BAD_BODY_ERR", "a policy must be a JSON object");
+    if (!item.is_object()) return KmsFail(KmsReason::kBadBody, "a policy must be a JSON object");
     const boost::json::object& p = item.get_object();
     if (const auto* rotation = p.if_contains("rotation")) {
       if (!which.empty() && which != "rotation") {
-        return KmsFail("BODY_QUERY_PARAM_MISMATCH_ERR", "the body does not match ?policy");
+        return KmsFail(KmsReason::kBodyQueryParamMismatch, "the body does not match ?policy");
       }
-      if (!rotation->is_object()) return KmsFail("BAD_BODY_ERR", "rotation must be an object");
+      if (!rotation->is_object()) return KmsFail(KmsReason::kBadBody, "rotation must be an object");
       bool enabled = VEIL_TRY_VALUE(OptBool(rotation->get_object(), "enabled")).value_or(true);
       const auto* interval = rotation->get_object().if_contains("interval_month");
       // Turning rotation off needs no interval (the key keeps the one it had, if any).
@@ -102,19 +102,20 @@ Result<http::Response> PutKeyPolicies(const KmsApiDeps& deps, http::RequestConte
       if (interval != nullptr && interval->is_int64()) {
         months = static_cast<int>(interval->get_int64());
       } else if (interval != nullptr || enabled) {
-        return KmsFail("BAD_BODY_ERR", "rotation.interval_month must be an integer 1 to 12");
+        return KmsFail(KmsReason::kBadBody, "rotation.interval_month must be an integer 1 to 12");
       }
       key = VEIL_TRY_VALUE(deps.service->SetRotationPolicy(key, enabled, months, scope.actor));
     } else if (const auto* dual = p.if_contains("dualAuthDelete")) {
       if (!which.empty() && which != "dualAuthDelete") {
-        return KmsFail("BODY_QUERY_PARAM_MISMATCH_ERR", "the body does not match ?policy");
+        return KmsFail(KmsReason::kBodyQueryParamMismatch, "the body does not match ?policy");
       }
-      if (!dual->is_object()) return KmsFail("BAD_BODY_ERR", "dualAuthDelete must be an object");
+      if (!dual->is_object())
+        return KmsFail(KmsReason::kBadBody, "dualAuthDelete must be an object");
       auto enabled = VEIL_TRY_VALUE(OptBool(dual->get_object(), "enabled"));
-      if (!enabled) return KmsFail("BAD_BODY_ERR", "dualAuthDelete.enabled is required");
+      if (!enabled) return KmsFail(KmsReason::kBadBody, "dualAuthDelete.enabled is required");
       key = VEIL_TRY_VALUE(deps.service->SetDualAuthPolicy(key, *enabled, scope.actor));
     } else {
-      return KmsFail("BAD_BODY_ERR", "a key policy is rotation or dualAuthDelete");
+      return KmsFail(KmsReason::kBadBody, "a key policy is rotation or dualAuthDelete");
     }
   }
   DescribeKey(ctx, key, deps.service->options().region);
@@ -148,30 +149,30 @@ Result<http::Response> GetInstancePolicies(const KmsApiDeps& deps, http::Request
 Status ValidateInstancePolicy(std::string_view type, const boost::json::object& data) {
   const auto* enabled = data.if_contains("enabled");
   if (enabled == nullptr || !enabled->is_bool()) {
-    return KmsFail("BAD_BODY_ERR", "policy_data.enabled must be a boolean");
+    return KmsFail(KmsReason::kBadBody, "policy_data.enabled must be a boolean");
   }
   const auto* attributes = data.if_contains("attributes");
   if (attributes != nullptr && !attributes->is_object()) {
-    return KmsFail("BAD_BODY_ERR", "policy_data.attributes must be an object");
+    return KmsFail(KmsReason::kBadBody, "policy_data.attributes must be an object");
   }
   if (type == "rotation" && enabled->get_bool()) {
     const boost::json::value* interval =
         attributes ? attributes->get_object().if_contains("interval_month") : nullptr;
     if (interval == nullptr || !interval->is_int64() || interval->get_int64() < 1 ||
         interval->get_int64() > 12) {
-      return KmsFail("BAD_BODY_ERR", "rotation needs attributes.interval_month from 1 to 12");
+      return KmsFail(KmsReason::kBadBody, "rotation needs attributes.interval_month from 1 to 12");
     }
   }
   if (type == "allowedIP" && enabled->get_bool()) {
     const boost::json::value* list =
         attributes ? attributes->get_object().if_contains("allowed_ip") : nullptr;
     if (list == nullptr || !list->is_array() || list->get_array().empty()) {
-      return KmsFail("BAD_BODY_ERR",
+      return KmsFail(KmsReason::kBadBody,
                      "allowedIP needs attributes.allowed_ip: a list of CIDR blocks");
     }
     for (const boost::json::value& v : list->get_array()) {
       if (!v.is_string() || !ParseIpBlock(v.get_string())) {
-        return KmsFail("BAD_BODY_ERR",
+        return KmsFail(KmsReason::kBadBody,
                        "allowed_ip holds IPv4 or IPv6 CIDR blocks, such as "
                        "10.0.0.0/8 or 2001:db8::/32");
       }
@@ -182,10 +183,11 @@ Status ValidateInstancePolicy(std::string_view type, const boost::json::object& 
       std::string_view k = kv.key();
       if (k != "create_root_key" && k != "create_standard_key" && k != "import_root_key" &&
           k != "import_standard_key" && k != "enforce_token") {
-        return KmsFail("BAD_BODY_ERR", "unknown keyCreateImportAccess attribute " + std::string(k));
+        return KmsFail(KmsReason::kBadBody,
+                       "unknown keyCreateImportAccess attribute " + std::string(k));
       }
       if (!kv.value().is_bool()) {
-        return KmsFail("BAD_BODY_ERR", std::string(k) + " must be a boolean");
+        return KmsFail(KmsReason::kBadBody, std::string(k) + " must be a boolean");
       }
     }
   }
@@ -196,27 +198,27 @@ Status ValidateInstancePolicy(std::string_view type, const boost::json::object& 
 Result<std::vector<InstancePolicyUpdate>> ParseInstancePolicies(http::RequestContext& ctx) {
   auto which = ctx.request().Query("policy").value_or("");
   auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
-  if (!body) return KmsFail("NO_BODY_ERR", "the request needs a body");
+  if (!body) return KmsFail(KmsReason::kNoBody, "the request needs a body");
   const boost::json::value* resources =
       body->is_object() ? body->get_object().if_contains("resources") : nullptr;
   if (resources == nullptr || !resources->is_array() || resources->get_array().empty()) {
-    return KmsFail("NUM_COLLECTION_RESOURCE_ERR", "the body needs policy resources");
+    return KmsFail(KmsReason::kNumCollectionResource, "the body needs policy resources");
   }
   std::vector<InstancePolicyUpdate> updates;
   for (const boost::json::value& item : resources->get_array()) {
-    if (!item.is_object()) return KmsFail("BAD_BODY_ERR", "a policy must be a JSON object");
+    if (!item.is_object()) return KmsFail(KmsReason::kBadBody, "a policy must be a JSON object");
     const auto& p = item.get_object();
     auto type = VEIL_TRY_VALUE(OptString(p, "policy_type"));
-    if (!type) return KmsFail("BAD_BODY_ERR", "policy_type is required");
+    if (!type) return KmsFail(KmsReason::kBadBody, "policy_type is required");
     bool known = false;
     for (std::string_view t : kInstancePolicyTypes) known = known || *type == t;
-    if (!known) return KmsFail("BAD_BODY_ERR", "unknown policy_type " + *type);
+    if (!known) return KmsFail(KmsReason::kBadBody, "unknown policy_type " + *type);
     if (!which.empty() && *type != which) {
-      return KmsFail("BODY_QUERY_PARAM_MISMATCH_ERR", "policy_type does not match ?policy");
+      return KmsFail(KmsReason::kBodyQueryParamMismatch, "policy_type does not match ?policy");
     }
     const auto* data = p.if_contains("policy_data");
     if (data == nullptr || !data->is_object()) {
-      return KmsFail("BAD_BODY_ERR", "policy_data must be an object");
+      return KmsFail(KmsReason::kBadBody, "policy_data must be an object");
     }
     VEIL_TRY(ValidateInstancePolicy(*type, data->get_object()));
     updates.push_back({*type, boost::json::serialize(*data)});
@@ -234,7 +236,7 @@ Result<http::Response> PutInstancePolicies(const KmsApiDeps& deps, http::Request
   options.remote_address = ctx.request().remote_address;
   auto confirm = ctx.request().Query("confirmOutsideAllowedIP").value_or("");
   if (!confirm.empty() && confirm != "true" && confirm != "false") {
-    return KmsFail("BAD_REQ_ERR", "confirmOutsideAllowedIP must be true or false");
+    return KmsFail(KmsReason::kBadReq, "confirmOutsideAllowedIP must be true or false");
   }
   options.confirm_outside_allowed_ip = confirm == "true";
   InstancePolicyWrite write = VEIL_TRY_VALUE(

@@ -11,12 +11,12 @@ namespace {
 Result<boost::json::object> RegistrationBody(http::RequestContext& ctx) {
   auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
   if (!body) return boost::json::object();
-  if (!body->is_object()) return KmsFail("BAD_BODY_ERR", "the body must be a JSON object");
+  if (!body->is_object()) return KmsFail(KmsReason::kBadBody, "the body must be a JSON object");
   const boost::json::object& o = body->get_object();
   if (const auto* resources = o.if_contains("resources")) {
     if (!resources->is_array() || resources->get_array().size() != 1 ||
         !resources->get_array()[0].is_object()) {
-      return KmsFail("NUM_COLLECTION_RESOURCE_ERR", "the collection must hold 1 registration");
+      return KmsFail(KmsReason::kNumCollectionResource, "the collection must hold 1 registration");
     }
     return resources->get_array()[0].get_object();
   }
@@ -97,7 +97,7 @@ Result<int64_t> QueryInt(const http::RequestContext& ctx, std::string_view name,
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
   if (ec != std::errc() || end != text->data() + text->size() || v < 0 || v > max) {
-    return KmsFail("BAD_REQ_ERR",
+    return KmsFail(KmsReason::kBadReq,
                    std::string(name) + " must be an integer 0 to " + std::to_string(max));
   }
   return v;
@@ -110,7 +110,7 @@ Result<http::Response> QueryRegistrations(const KmsApiDeps& deps, http::RequestC
   std::optional<bool> prevent;
   if (auto p = ctx.request().Query("preventKeyDeletion"); p && !p->empty()) {
     if (*p != "true" && *p != "false") {
-      return KmsFail("BAD_REQ_ERR", "preventKeyDeletion must be true or false");
+      return KmsFail(KmsReason::kBadReq, "preventKeyDeletion must be true or false");
     }
     prevent = *p == "true";
   }
