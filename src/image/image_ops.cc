@@ -1,4 +1,4 @@
-#include "luks/image_ops.h"
+#include "image/image_ops.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -10,11 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -33,11 +28,35 @@
 #include "disk/mapped_file.h"
 #include "disk/qcow2_writer.h"
 #include "disk/sequential_reader.h"
+#include "image/pipeline.h"
 #include "luks/inspect.h"
-#include "luks/pipeline.h"
 #include "luks/sector_cipher.h"
 
-namespace veil::luks {
+namespace veil::image {
+
+// The LUKS format and the partition-table check this engine drives.
+using disk::FindPartitionTable;
+using disk::TableKind;
+using luks::CheckContainerSize;
+using luks::CheckKeyslotCost;
+using luks::CreateHeader;
+using luks::CreateOptions;
+using luks::GenerateVolumeKey;
+using luks::HeaderBlob;
+using luks::HeaderInfo;
+using luks::Inspect;
+using luks::KdfInfo;
+using luks::KeyslotInfo;
+using luks::KeyslotState;
+using luks::kMaxPassphraseBytes;
+using luks::Layout;
+using luks::OpenedVolume;
+using luks::OpenLimits;
+using luks::OpenVolumeKey;
+using luks::ReadMetadataRegion;
+using luks::SectorCipher;
+using luks::Version;
+using luks::VersionName;
 
 std::string_view EncryptFormatName(EncryptFormat format) {
   switch (format) {
@@ -1283,61 +1302,6 @@ Result<ImageInfo> InspectImage(const std::string& path) {
   return info;
 }
 
-namespace {
-
-namespace json = boost::json;
-
-json::value ImageInfoValue(const ImageInfo& info) {
-  json::object o;
-  o["path"] = info.path;
-  o["container"] = info.container;
-  o["container_detail"] = info.container_detail;
-  o["file_size"] = info.file_size;
-  o["virtual_size"] = info.virtual_size;
-  o["encrypted"] = info.encrypted;
-  if (info.luks) {
-    o["luks"] = json::parse(HeaderInfoToJson(*info.luks));
-  } else {
-    o["luks"] = nullptr;
-  }
-  if (info.container == "qcow2" && info.encrypted)
-    o["luks_header_offset"] = info.luks_header_offset;
-  return o;
-}
-
-json::value TableValue(const PartitionTable& t) {
-  json::object o;
-  o["kind"] = TableKindName(t.kind);
-  o["block_size"] = t.block_size;
-  if (t.kind == TableKind::kGpt) o["disk_guid"] = t.disk_guid;
-  json::array parts;
-  for (const Partition& p : t.partitions) {
-    json::object j;
-    j["number"] = p.number;
-    j["first_byte"] = p.first_byte;
-    j["size_bytes"] = p.size_bytes;
-    j["type"] = p.type;
-    j["type_name"] = p.type_name;
-    if (t.kind == TableKind::kGpt) {
-      j["name"] = p.name;
-      j["guid"] = p.guid;
-    }
-    j["bootable"] = p.bootable;
-    parts.push_back(std::move(j));
-  }
-  o["partitions"] = std::move(parts);
-  json::array problems, warnings;
-  for (const auto& s : t.problems) problems.emplace_back(json::string_view(s));
-  for (const auto& s : t.warnings) warnings.emplace_back(json::string_view(s));
-  o["problems"] = std::move(problems);
-  o["warnings"] = std::move(warnings);
-  return o;
-}
-
-}  // namespace
-
-std::string ImageInfoToJson(const ImageInfo& info) { return json::serialize(ImageInfoValue(info)); }
-
 // ---- VerifyImage
 // --------------------------------------------------------------------------------
 
@@ -1389,13 +1353,4 @@ Result<VerifyReport> VerifyImage(const std::string& path, std::span<const uint8_
   return report;
 }
 
-std::string VerifyReportToJson(const VerifyReport& report) {
-  json::object o;
-  o["image"] = ImageInfoValue(report.image);
-  o["keyslot"] = report.keyslot;
-  o["looks_like_disk"] = report.looks_like_disk;
-  o["partition_table"] = TableValue(report.table);
-  return json::serialize(o);
-}
-
-}  // namespace veil::luks
+}  // namespace veil::image
