@@ -510,21 +510,8 @@ constexpr const char* kExitCodes =
     "it claims or damaged, 9 I/O error, 10 (verify) no partition table, 130 interrupted.\n"
     "See docs/image-tool.md.";
 
-}  // namespace
-
-void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_code) {
-  CLI::App* image = app.add_subcommand(
-      "image", "Encrypt, decrypt, inspect and verify LUKS disk images (no root needed)");
-  image->require_subcommand(1);
-  image->footer(
-      "Examples:\n"
-      "  veil image encrypt disk.qcow2 disk.luks --key-file secret.dek\n"
-      "  veil image inspect disk.luks\n"
-      "  veil image verify disk.luks --key-file secret.dek\n"
-      "  veil image decrypt disk.luks disk.raw --key-file secret.dek\n" +
-      std::string(kExitCodes));
-
-  // encrypt
+// `veil image encrypt SRC DST`: any input container into LUKS1, LUKS2 or qcow2-LUKS.
+void AddEncryptCommand(CLI::App* image, const std::string& output, int& exit_code) {
   auto enc = std::make_shared<EncryptArgs>();
   CLI::App* e = image->add_subcommand(
       "encrypt",
@@ -585,8 +572,10 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
       "success; Ctrl-C removes it (exit 130)." +
       std::string(kExitCodes));
   e->callback([&exit_code, &output, enc] { exit_code = RunEncrypt(*enc, output); });
+}
 
-  // decrypt
+// `veil image decrypt SRC DST`: a LUKS container or qcow2-LUKS into raw or qcow2.
+void AddDecryptCommand(CLI::App* image, const std::string& output, int& exit_code) {
   auto dec = std::make_shared<DecryptArgs>();
   CLI::App* d = image->add_subcommand(
       "decrypt",
@@ -611,8 +600,10 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
       "  veil image decrypt disk.luks - --key-file secret.dek | sha256sum" +
       std::string(kExitCodes));
   d->callback([&exit_code, &output, dec] { exit_code = RunDecrypt(*dec, output); });
+}
 
-  // inspect
+// `veil image inspect IMG`: the container and LUKS facts, never a secret.
+void AddInspectCommand(CLI::App* image, const std::string& output, int& exit_code) {
   auto inspected = std::make_shared<std::string>();
   CLI::App* i = image->add_subcommand(
       "inspect", "Show an image's container and LUKS facts (no passphrase, no secret shown)");
@@ -623,8 +614,10 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
       "  veil image inspect disk-enc.qcow2 --output json" +
       std::string(kExitCodes));
   i->callback([&exit_code, &output, inspected] { exit_code = RunInspect(*inspected, output); });
+}
 
-  // verify
+// `veil image verify IMG`: the passphrase opens it and the plaintext looks like a disk.
+void AddVerifyCommand(CLI::App* image, const std::string& output, int& exit_code) {
   auto ver = std::make_shared<VerifyArgs>();
   CLI::App* v = image->add_subcommand(
       "verify",
@@ -640,6 +633,26 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
       "  veil image verify disk-enc.qcow2 --key-file dek.bin --output json" +
       std::string(kExitCodes));
   v->callback([&exit_code, &output, ver] { exit_code = RunVerify(*ver, output); });
+}
+
+}  // namespace
+
+void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_code) {
+  CLI::App* image = app.add_subcommand(
+      "image", "Encrypt, decrypt, inspect and verify LUKS disk images (no root needed)");
+  image->require_subcommand(1);
+  image->footer(
+      "Examples:\n"
+      "  veil image encrypt disk.qcow2 disk.luks --key-file secret.dek\n"
+      "  veil image inspect disk.luks\n"
+      "  veil image verify disk.luks --key-file secret.dek\n"
+      "  veil image decrypt disk.luks disk.raw --key-file secret.dek\n" +
+      std::string(kExitCodes));
+
+  AddEncryptCommand(image, output, exit_code);
+  AddDecryptCommand(image, output, exit_code);
+  AddInspectCommand(image, output, exit_code);
+  AddVerifyCommand(image, output, exit_code);
 }
 
 }  // namespace veil::cli
