@@ -1,6 +1,7 @@
 // Fuzz target for Veil's own LUKS parsing: Inspect() (LUKS1 phdr, LUKS2 binary headers and
-// checksums, the JSON metadata) and HeaderInfoToJson on whatever it accepts. LUKS2-looking inputs
-// are also inspected once more with their checksums recomputed, so that mutations reach the JSON.
+// checksums, the JSON metadata) and the CLI's HeaderInfoToJson (apps/veil/image_json.h) on whatever
+// it accepts. LUKS2-looking inputs are also inspected once more with their checksums recomputed,
+// so that mutations reach the JSON.
 //
 // Two builds from this one file:
 //   - libFuzzer (docs/formats/luks.md):
@@ -19,7 +20,7 @@
 #include <vector>
 
 #include "crypto/hash.h"
-#include "luks/header_info.h"
+#include "image_json.h"
 #include "luks/inspect.h"
 
 namespace {
@@ -28,7 +29,7 @@ void InspectOne(std::span<const uint8_t> bytes) {
   auto info = veil::luks::Inspect(bytes);
   if (info) {
     // Whatever Inspect accepts must be describable, and self-consistent.
-    (void)veil::luks::HeaderInfoToJson(*info);
+    (void)veil::cli::HeaderInfoToJson(*info);
     if (info->metadata_end_bytes < info->header_size_bytes) __builtin_trap();
   }
 }

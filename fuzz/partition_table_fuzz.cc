@@ -1,4 +1,4 @@
-// Fuzz target for Veil's partition-table sanity check (src/luks/partition_table.h), the parser
+// Fuzz target for Veil's partition-table sanity check (src/disk/partition_table.h), the parser
 // `veil image verify` and the image service run on the decrypted start of an untrusted image.
 //
 // Input: 8 bytes little-endian disk size, then the first bytes of the disk (reads past them return
@@ -8,7 +8,7 @@
 // Two builds from this one file, as luks_header_fuzz.cc:
 //   - libFuzzer:
 //       clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -DVEIL_LIBFUZZER -Isrc
-//         fuzz/partition_table_fuzz.cc src/luks/partition_table.cc src/common/result.cc -lz
+//         fuzz/partition_table_fuzz.cc src/disk/partition_table.cc src/common/result.cc -lz
 //         -o /tmp/partition_table_fuzz      (one command line)
 //       /tmp/partition_table_fuzz -max_len=70000 -max_total_time=300 /tmp/fuzz-pt
 //   - the default: a plain program (target partition_table_fuzz) replaying every file given, or
@@ -27,7 +27,7 @@
 #include <span>
 #include <vector>
 
-#include "luks/partition_table.h"
+#include "disk/partition_table.h"
 
 namespace {
 
@@ -48,10 +48,10 @@ void CheckOne(std::span<const uint8_t> head, uint64_t disk_size) {
     }
     return n;
   };
-  auto table = veil::luks::FindPartitionTable(read, disk_size);
+  auto table = veil::disk::FindPartitionTable(read, disk_size);
   if (!table) __builtin_trap();  // the read cannot fail
   // A table is sane only with partitions.
-  if (table->kind != veil::luks::TableKind::kNone && table->partitions.empty()) __builtin_trap();
+  if (table->kind != veil::disk::TableKind::kNone && table->partitions.empty()) __builtin_trap();
   for (const auto& p : table->partitions) {
     // A sane table never points past the disk.
     if (p.size_bytes == 0 || p.first_byte + p.size_bytes > disk_size) __builtin_trap();

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fails when a library under src/ includes a header of a library it may not depend on
 # (style.md: common <- crypto <- store <- audit <- services; common <- crypto <- hsm <- services;
-# common <- crypto <- disk <- luks, engines that know no service; no service includes http outside
-# its api/ folder).
+# common <- crypto <- disk <- luks <- image, engines that know no service; no service includes http
+# outside its api/ folder).
 set -euo pipefail
 root=${1:-.}
 declare -A allowed=(
@@ -14,6 +14,7 @@ declare -A allowed=(
   [http]="common crypto audit http"
   [disk]="common crypto disk"
   [luks]="common crypto disk luks"
+  [image]="common crypto disk luks image"
 )
 services="iam kms cos image compute"
 status=0

@@ -16,6 +16,7 @@
 
 #include "common/bytes.h"
 #include "common/encoding.h"
+#include "common/file.h"
 #include "http/client.h"
 #include "http/error_map.h"
 
@@ -41,37 +42,6 @@ int64_t NowUnix() {
 }
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-// Writes `data` to `path` through `path`.tmp (0600, fsynced) and a rename.
-Status ReplaceFile(const std::string& path, std::span<const uint8_t> data) {
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Internal(Errno("cannot create " + tmp));
-  ::fchmod(fd, 0600);  // whatever the umask
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Status s = Internal(Errno("cannot write " + tmp));
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Internal(Errno("cannot write " + tmp));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status s = Internal(Errno("cannot replace " + path));
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return OkStatus();
-}
 
 Status EnsureDir(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0) return OkStatus();
@@ -275,7 +245,7 @@ Status SessionStore::Save(const Session& s) const {
   o["name"] = s.name;
   o["sub_type"] = s.sub_type;
   std::string text = boost::json::serialize(o) + "\n";
-  Status st = ReplaceFile(token_path(), AsBytes(text));
+  Status st = WriteFileAtomically(token_path(), AsBytes(text), 0600);
   Wipe(text);
   boost::json::value wipe(std::move(o));
   WipeMember(wipe, "access_token");
@@ -284,7 +254,7 @@ Status SessionStore::Save(const Session& s) const {
 
 Status SessionStore::SaveApiKey(const SecretBytes& apikey) const {
   VEIL_TRY(EnsureDir(dir_));
-  return ReplaceFile(apikey_path(), apikey.Reveal());
+  return WriteFileAtomically(apikey_path(), apikey.Reveal(), 0600);
 }
 
 Result<bool> SessionStore::Remove() const {

@@ -13,6 +13,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/bytes.h"
+#include "common/file.h"
+
 namespace veil::cli {
 
 Result<BaseUrl> ParseBaseUrl(const std::string& text) {
@@ -130,24 +133,7 @@ Status SetProfileValue(const std::string& dir, const std::string& key, const std
     }
   }
   if (!done && !value.empty()) text += key + " = " + value + "\n";
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Internal("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    written += static_cast<size_t>(n);
-  }
-  const bool ok = written == text.size() && ::fsync(fd) == 0;
-  if (::close(fd) != 0 || !ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status failed = Internal("cannot write " + path + ": " + std::strerror(errno));
-    ::unlink(tmp.c_str());
-    return failed;
-  }
-  return OkStatus();
+  return WriteFileAtomically(path, AsBytes(text), 0600);
 }
 
 std::string Join(const std::vector<std::string>& parts, std::string_view separator) {

@@ -16,7 +16,8 @@
 
 #include "cli.h"
 #include "common/secret_bytes.h"
-#include "luks/image_ops.h"
+#include "image/image_ops.h"
+#include "image_json.h"
 
 namespace veil::cli {
 
@@ -94,7 +95,7 @@ class CancelOnSignals {
 // The bytes go straight into SecretBytes buffers (the growing ones are wiped when replaced).
 Result<SecretBytes> ReadKeyFile(const std::string& path) {
   int fd = STDIN_FILENO;
-  if (path != luks::kStdio) {
+  if (path != image::kStdio) {
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       const int err = errno;
@@ -180,7 +181,7 @@ class ProgressBar {
   explicit ProgressBar(bool enabled) : enabled_(enabled) {}
   ~ProgressBar() { Clear(); }
 
-  void Update(const luks::Progress& p) {
+  void Update(const image::Progress& p) {
     if (!enabled_) return;
     const auto now = std::chrono::steady_clock::now();
     if (!started_) {  // the copy starts now (the key derivation before it is not the copy's rate)
@@ -238,7 +239,7 @@ std::string KdfText(const luks::KdfInfo& kdf) {
   return kdf.type;
 }
 
-std::string RenderImageInfo(const luks::ImageInfo& info) {
+std::string RenderImageInfo(const image::ImageInfo& info) {
   std::ostringstream out;
   out << "Image:          " << info.path << "\n";
   out << "Container:      " << info.container_detail << "\n";
@@ -283,17 +284,17 @@ std::string RenderImageInfo(const luks::ImageInfo& info) {
   return out.str();
 }
 
-std::string RenderVerify(const luks::VerifyReport& r) {
+std::string RenderVerify(const image::VerifyReport& r) {
   std::ostringstream out;
   const luks::Layout& l = r.image.luks->layout;
   out << "Passphrase:     opens keyslot " << r.keyslot << " of " << r.image.path << " ("
       << luks::VersionName(r.image.luks->version) << ", " << l.cipher_spec << ", "
       << l.key_bytes * 8 << "-bit key)\n";
   out << "Disk:           " << BytesExact(r.image.virtual_size) << "\n";
-  const luks::PartitionTable& t = r.table;
+  const disk::PartitionTable& t = r.table;
   if (r.looks_like_disk) {
-    out << "Partition table: " << (t.kind == luks::TableKind::kGpt ? "GPT" : "MBR");
-    if (t.kind == luks::TableKind::kGpt) {
+    out << "Partition table: " << (t.kind == disk::TableKind::kGpt ? "GPT" : "MBR");
+    if (t.kind == disk::TableKind::kGpt) {
       out << " (" << t.block_size << "-byte blocks), disk GUID " << t.disk_guid;
     }
     out << "\n";
@@ -354,23 +355,23 @@ int Fail(std::string_view command, const Error& error) {
 bool StderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 int RunEncrypt(const EncryptArgs& a, const std::string& output) {
-  if (a.key_file == luks::kStdio && a.source == luks::kStdio) {
+  if (a.key_file == image::kStdio && a.source == image::kStdio) {
     return Fail("encrypt",
                 Error(ErrorCode::kInvalidArgument, "SRC and --key-file cannot both be stdin"));
   }
-  if (a.destination == luks::kStdio && ::isatty(STDOUT_FILENO) == 1) {
+  if (a.destination == image::kStdio && ::isatty(STDOUT_FILENO) == 1) {
     return Fail("encrypt", Error(ErrorCode::kInvalidArgument,
                                  "refusing to write an image to a terminal: redirect stdout"));
   }
   auto passphrase = ReadKeyFile(a.key_file);
   if (!passphrase) return Fail("encrypt", passphrase.error());
-  luks::EncryptOptions o;
+  image::EncryptOptions o;
   o.source = a.source;
   o.destination = a.destination;
   o.source_size = a.size;
-  o.format = a.format == "luks2"   ? luks::EncryptFormat::kLuks2
-             : a.format == "qcow2" ? luks::EncryptFormat::kQcow2
-                                   : luks::EncryptFormat::kLuks1;
+  o.format = a.format == "luks2"   ? image::EncryptFormat::kLuks2
+             : a.format == "qcow2" ? image::EncryptFormat::kQcow2
+                                   : image::EncryptFormat::kLuks1;
   o.passphrase = std::move(*passphrase);
   o.pbkdf.type = a.pbkdf;
   o.pbkdf.iter_time_ms = a.iter_time;
@@ -383,13 +384,13 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
   o.copy.threads = a.threads;
   o.copy.direct_output = !a.buffered;
   o.copy.cancel = &g_cancel;
-  const bool to_stdout = a.destination == luks::kStdio;
+  const bool to_stdout = a.destination == image::kStdio;
   ProgressBar bar(StderrIsTerminal());
-  o.copy.progress = [&bar](const luks::Progress& p) { bar.Update(p); };
+  o.copy.progress = [&bar](const image::Progress& p) { bar.Update(p); };
   if (to_stdout) ::signal(SIGPIPE, SIG_IGN);  // a closed reader becomes an I/O error
 
   CancelOnSignals signals;
-  auto result = luks::EncryptImage(o);
+  auto result = image::EncryptImage(o);
   bar.Clear();
   if (!result) return Fail("encrypt", result.error());
   std::ostream& out = to_stdout ? std::cerr : std::cout;
@@ -398,7 +399,7 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
     boost::json::object j{{"source", a.source},
                           {"source_format", result->source_format},
                           {"destination", a.destination},
-                          {"format", luks::EncryptFormatName(result->format)},
+                          {"format", image::EncryptFormatName(result->format)},
                           {"virtual_size", result->virtual_size},
                           {"output_size", result->output_bytes},
                           {"cipher", l.cipher_spec},
@@ -414,7 +415,7 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
     const luks::Layout& l = result->layout;
     out << "Encrypted " << a.source << " (" << result->source_format << ", "
         << Bytes(result->virtual_size) << ") into " << a.destination << ": "
-        << luks::EncryptFormatName(result->format) << ", " << l.cipher_spec << " "
+        << image::EncryptFormatName(result->format) << ", " << l.cipher_spec << " "
         << l.key_bytes * 8 << "-bit, " << l.sector_size << "-byte sectors, UUID " << l.uuid << "\n"
         << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads,
                   result->engine);
@@ -423,28 +424,28 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
 }
 
 int RunDecrypt(const DecryptArgs& a, const std::string& output) {
-  if (a.destination == luks::kStdio && ::isatty(STDOUT_FILENO) == 1) {
+  if (a.destination == image::kStdio && ::isatty(STDOUT_FILENO) == 1) {
     return Fail("decrypt", Error(ErrorCode::kInvalidArgument,
                                  "refusing to write an image to a terminal: redirect stdout"));
   }
   auto passphrase = ReadKeyFile(a.key_file);
   if (!passphrase) return Fail("decrypt", passphrase.error());
-  luks::DecryptOptions o;
+  image::DecryptOptions o;
   o.source = a.source;
   o.destination = a.destination;
-  o.format = a.format == "qcow2" ? luks::DecryptFormat::kQcow2 : luks::DecryptFormat::kRaw;
+  o.format = a.format == "qcow2" ? image::DecryptFormat::kQcow2 : image::DecryptFormat::kRaw;
   o.passphrase = std::move(*passphrase);
   o.limits = a.limits;
   o.copy.threads = a.threads;
   o.copy.direct_output = !a.buffered;
   o.copy.cancel = &g_cancel;
-  const bool to_stdout = a.destination == luks::kStdio;
+  const bool to_stdout = a.destination == image::kStdio;
   ProgressBar bar(StderrIsTerminal());
-  o.copy.progress = [&bar](const luks::Progress& p) { bar.Update(p); };
+  o.copy.progress = [&bar](const image::Progress& p) { bar.Update(p); };
   if (to_stdout) ::signal(SIGPIPE, SIG_IGN);
 
   CancelOnSignals signals;
-  auto result = luks::DecryptImage(o);
+  auto result = image::DecryptImage(o);
   bar.Clear();
   if (!result) return Fail("decrypt", result.error());
   std::ostream& out = to_stdout ? std::cerr : std::cout;
@@ -452,7 +453,7 @@ int RunDecrypt(const DecryptArgs& a, const std::string& output) {
     boost::json::object j{{"source", a.source},
                           {"source_format", result->source_format},
                           {"destination", a.destination},
-                          {"format", luks::DecryptFormatName(o.format)},
+                          {"format", image::DecryptFormatName(o.format)},
                           {"keyslot", result->keyslot},
                           {"virtual_size", result->virtual_size},
                           {"threads", result->threads},
@@ -462,7 +463,7 @@ int RunDecrypt(const DecryptArgs& a, const std::string& output) {
   } else {
     out << "Decrypted " << a.source << " (" << result->source_format << ", keyslot "
         << result->keyslot << ") into " << a.destination << ": "
-        << luks::DecryptFormatName(o.format) << ", " << Bytes(result->virtual_size) << "\n"
+        << image::DecryptFormatName(o.format) << ", " << Bytes(result->virtual_size) << "\n"
         << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads,
                   result->engine);
   }
@@ -470,10 +471,10 @@ int RunDecrypt(const DecryptArgs& a, const std::string& output) {
 }
 
 int RunInspect(const std::string& image, const std::string& output) {
-  auto info = luks::InspectImage(image);
+  auto info = image::InspectImage(image);
   if (!info) return Fail("inspect", info.error());
   if (output == "json") {
-    std::cout << luks::ImageInfoToJson(*info) << "\n";
+    std::cout << ImageInfoToJson(*info) << "\n";
   } else {
     std::cout << RenderImageInfo(*info);
   }
@@ -483,10 +484,10 @@ int RunInspect(const std::string& image, const std::string& output) {
 int RunVerify(const VerifyArgs& a, const std::string& output) {
   auto passphrase = ReadKeyFile(a.key_file);
   if (!passphrase) return Fail("verify", passphrase.error());
-  auto report = luks::VerifyImage(a.image, passphrase->Reveal(), a.limits);
+  auto report = image::VerifyImage(a.image, passphrase->Reveal(), a.limits);
   if (!report) return Fail("verify", report.error());
   if (output == "json") {
-    std::cout << luks::VerifyReportToJson(*report) << "\n";
+    std::cout << VerifyReportToJson(*report) << "\n";
   } else {
     std::cout << RenderVerify(*report);
   }
@@ -509,21 +510,8 @@ constexpr const char* kExitCodes =
     "it claims or damaged, 9 I/O error, 10 (verify) no partition table, 130 interrupted.\n"
     "See docs/image-tool.md.";
 
-}  // namespace
-
-void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_code) {
-  CLI::App* image = app.add_subcommand(
-      "image", "Encrypt, decrypt, inspect and verify LUKS disk images (no root needed)");
-  image->require_subcommand(1);
-  image->footer(
-      "Examples:\n"
-      "  veil image encrypt disk.qcow2 disk.luks --key-file secret.dek\n"
-      "  veil image inspect disk.luks\n"
-      "  veil image verify disk.luks --key-file secret.dek\n"
-      "  veil image decrypt disk.luks disk.raw --key-file secret.dek\n" +
-      std::string(kExitCodes));
-
-  // encrypt
+// `veil image encrypt SRC DST`: any input container into LUKS1, LUKS2 or qcow2-LUKS.
+void AddEncryptCommand(CLI::App* image, const std::string& output, int& exit_code) {
   auto enc = std::make_shared<EncryptArgs>();
   CLI::App* e = image->add_subcommand(
       "encrypt",
@@ -584,8 +572,10 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
       "success; Ctrl-C removes it (exit 130)." +
       std::string(kExitCodes));
   e->callback([&exit_code, &output, enc] { exit_code = RunEncrypt(*enc, output); });
+}
 
-  // decrypt
+// `veil image decrypt SRC DST`: a LUKS container or qcow2-LUKS into raw or qcow2.
+void AddDecryptCommand(CLI::App* image, const std::string& output, int& exit_code) {
   auto dec = std::make_shared<DecryptArgs>();
   CLI::App* d = image->add_subcommand(
       "decrypt",
@@ -610,8 +600,10 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
       "  veil image decrypt disk.luks - --key-file secret.dek | sha256sum" +
       std::string(kExitCodes));
   d->callback([&exit_code, &output, dec] { exit_code = RunDecrypt(*dec, output); });
+}
 
-  // inspect
+// `veil image inspect IMG`: the container and LUKS facts, never a secret.
+void AddInspectCommand(CLI::App* image, const std::string& output, int& exit_code) {
   auto inspected = std::make_shared<std::string>();
   CLI::App* i = image->add_subcommand(
       "inspect", "Show an image's container and LUKS facts (no passphrase, no secret shown)");
@@ -622,8 +614,10 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
       "  veil image inspect disk-enc.qcow2 --output json" +
       std::string(kExitCodes));
   i->callback([&exit_code, &output, inspected] { exit_code = RunInspect(*inspected, output); });
+}
 
-  // verify
+// `veil image verify IMG`: the passphrase opens it and the plaintext looks like a disk.
+void AddVerifyCommand(CLI::App* image, const std::string& output, int& exit_code) {
   auto ver = std::make_shared<VerifyArgs>();
   CLI::App* v = image->add_subcommand(
       "verify",
@@ -639,6 +633,26 @@ void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_c
       "  veil image verify disk-enc.qcow2 --key-file dek.bin --output json" +
       std::string(kExitCodes));
   v->callback([&exit_code, &output, ver] { exit_code = RunVerify(*ver, output); });
+}
+
+}  // namespace
+
+void RegisterImageCommands(CLI::App& app, const std::string& output, int& exit_code) {
+  CLI::App* image = app.add_subcommand(
+      "image", "Encrypt, decrypt, inspect and verify LUKS disk images (no root needed)");
+  image->require_subcommand(1);
+  image->footer(
+      "Examples:\n"
+      "  veil image encrypt disk.qcow2 disk.luks --key-file secret.dek\n"
+      "  veil image inspect disk.luks\n"
+      "  veil image verify disk.luks --key-file secret.dek\n"
+      "  veil image decrypt disk.luks disk.raw --key-file secret.dek\n" +
+      std::string(kExitCodes));
+
+  AddEncryptCommand(image, output, exit_code);
+  AddDecryptCommand(image, output, exit_code);
+  AddInspectCommand(image, output, exit_code);
+  AddVerifyCommand(image, output, exit_code);
 }
 
 }  // namespace veil::cli

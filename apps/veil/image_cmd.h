@@ -1,4 +1,4 @@
-// `veil image encrypt | decrypt | inspect | verify`: the CLI11 wiring of src/luks/image_ops.h,
+// `veil image encrypt | decrypt | inspect | verify`: the CLI11 wiring of src/image/image_ops.h,
 // registered by main.cc. Key files, the progress bar on a terminal, SIGINT/SIGTERM turned into the
 // pipeline's cancel flag, rendering (table or JSON) and the exit codes of docs/image-tool.md.
 //

@@ -48,6 +48,182 @@ Status Inflate(std::span<const uint8_t> in, std::span<uint8_t> out) {
                   std::to_string(ret) + ")");
 }
 
+// Version 3's longer header: its length and the incompatible features Veil can read. Returns the
+// header length.
+Result<uint32_t> CheckV3Header(const RandomAccessFile& file, const uint8_t* h, uint64_t cs) {
+  const uint32_t header_length = LoadBe32(h + kOffHeaderLength);
+  if (header_length < kV3MinHeaderLength || header_length % 8 != 0 || header_length > cs) {
+    return DataLoss("qcow2 v3 header_length " + Num(header_length) +
+                    " is invalid (a multiple of 8, at least 104, at most the cluster size)");
+  }
+  uint64_t incompatible = LoadBe64(h + kOffIncompatibleFeatures);
+  if (incompatible & kIncompatCorrupt) {
+    return DataLoss("qcow2 image is marked corrupt; repair it with qemu-img check -r all");
+  }
+  if (incompatible & kIncompatDataFile) {
+    return InvalidArgument("qcow2 with an external data file is not supported");
+  }
+  if (incompatible & kIncompatExtendedL2) {
+    return InvalidArgument("qcow2 with extended L2 entries (subclusters) is not supported");
+  }
+  if (incompatible & kIncompatCompression) {
+    // The compression_type byte exists only when the header is long enough.
+    uint8_t type = 0;
+    if (header_length > kOffCompressionType) {
+      VEIL_TRY(
+          ReadExactly(file, kOffCompressionType, std::span<uint8_t>(&type, 1), "qcow2 header"));
+    }
+    if (type != 0) {
+      return InvalidArgument("qcow2 compression type " + Num(type) +
+                             " (zstd) is not supported; only zlib is");
+    }
+  }
+  // Dirty (bit 0) only means the refcounts may be stale: reading does not use them.
+  uint64_t unknown = incompatible & ~(kIncompatDirty | kIncompatCorrupt | kIncompatDataFile |
+                                      kIncompatCompression | kIncompatExtendedL2);
+  if (unknown != 0) {
+    return InvalidArgument("qcow2 has unknown incompatible features " + Hex(unknown));
+  }
+  uint32_t refcount_order = LoadBe32(h + kOffRefcountOrder);
+  if (refcount_order > kMaxRefcountOrder) {
+    return DataLoss("qcow2 refcount_order " + Num(refcount_order) + " exceeds 6");
+  }
+  return header_length;
+}
+
+// The refcount table is not needed to read, but a table outside the file means a damaged image.
+Status CheckRefcountTable(const uint8_t* h, uint64_t cs, uint64_t file_size) {
+  const uint64_t rt_offset = LoadBe64(h + kOffRefcountTableOffset);
+  const uint64_t rt_clusters = LoadBe32(h + kOffRefcountTableClusters);
+  if (rt_clusters == 0) return DataLoss("qcow2 has no refcount table");
+  if (rt_clusters * cs > kMaxRefcountTableBytes) {
+    return InvalidArgument("qcow2 refcount table of " + Num(rt_clusters) +
+                           " clusters exceeds QEMU's 8 MiB limit");
+  }
+  if (rt_offset % cs != 0 || rt_offset == 0) {
+    return DataLoss("qcow2 refcount table offset " + Hex(rt_offset) + " is invalid");
+  }
+  if (rt_offset > file_size || rt_clusters * cs > file_size - rt_offset) {
+    return DataLoss("qcow2 refcount table at " + Hex(rt_offset) +
+                    " lies past the end of the file (" + Num(file_size) + " bytes)");
+  }
+  return OkStatus();
+}
+
+// L1: enough entries for the virtual size, inside the file, and no more than QEMU allows. Returns
+// the entries the virtual size needs, each checked to point inside the file.
+Result<std::vector<uint64_t>> ReadL1(const RandomAccessFile& file, const uint8_t* h, uint32_t cb,
+                                     uint64_t virtual_size) {
+  const uint64_t file_size = file.size();
+  const uint64_t cs = uint64_t{1} << cb;
+  std::vector<uint64_t> l1;
+  const uint32_t l2_bits = cb - 3;
+  const uint64_t l1_needed = (virtual_size + (uint64_t{1} << (cb + l2_bits)) - 1) >> (cb + l2_bits);
+  const uint64_t l1_size = LoadBe32(h + kOffL1Size);
+  const uint64_t l1_offset = LoadBe64(h + kOffL1TableOffset);
+  if (l1_size < l1_needed) {
+    return DataLoss("qcow2 L1 table has " + Num(l1_size) + " entries, the virtual size " +
+                    Num(virtual_size) + " needs " + Num(l1_needed));
+  }
+  if (l1_size * 8 > kMaxL1Bytes) {
+    return InvalidArgument("qcow2 L1 table of " + Num(l1_size) +
+                           " entries exceeds QEMU's 32 MiB limit");
+  }
+  if (l1_needed > 0) {
+    if (l1_offset % cs != 0 || l1_offset == 0) {
+      return DataLoss("qcow2 L1 table offset " + Hex(l1_offset) + " is invalid");
+    }
+    if (l1_offset > file_size || l1_needed * 8 > file_size - l1_offset) {
+      return DataLoss("qcow2 L1 table at " + Hex(l1_offset) + " lies past the end of the file (" +
+                      Num(file_size) + " bytes)");
+    }
+    std::vector<uint8_t> raw(l1_needed * 8);
+    VEIL_TRY(ReadExactly(file, l1_offset, raw, "qcow2 L1 table"));
+    l1.resize(l1_needed);
+    for (uint64_t i = 0; i < l1_needed; ++i) {
+      uint64_t entry = LoadBe64(&raw[i * 8]);
+      uint64_t l2 = entry & kOffsetMask;
+      if (l2 != 0 && (l2 % cs != 0 || l2 > file_size || cs > file_size - l2)) {
+        return DataLoss("qcow2 L1 entry " + Num(i) + " points to an L2 table at " + Hex(l2) +
+                        " that is unaligned or past the end of the file (" + Num(file_size) +
+                        " bytes)");
+      }
+      l1[i] = entry;
+    }
+  }
+  return l1;
+}
+
+// Header extensions: from the end of the header to the end of the first cluster (QEMU's
+// bounds); bytes past the end of a short file read as zeros, i.e. as the end marker. Returns the
+// full-disk-encryption extension's offset and length, if there is one.
+Result<std::optional<std::pair<uint64_t, uint64_t>>> FindEncryptionExtension(
+    const RandomAccessFile& file, uint64_t cs, uint32_t header_length, uint32_t crypt_method) {
+  const uint64_t file_size = file.size();
+  std::vector<uint8_t> area(cs, 0);
+  {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(cs, file_size));
+    VEIL_TRY(ReadExactly(file, 0, std::span<uint8_t>(area.data(), n), "qcow2 header cluster"));
+  }
+  std::optional<std::pair<uint64_t, uint64_t>> fde;  // offset, length
+  uint64_t pos = header_length;
+  while (pos + 8 <= cs) {
+    uint32_t type = LoadBe32(&area[pos]);
+    uint64_t len = LoadBe32(&area[pos + 4]);
+    pos += 8;
+    if (type == kExtEnd) break;
+    if (len > cs - pos) {
+      return DataLoss("qcow2 header extension " + Hex(type) + " of " + Num(len) +
+                      " bytes overruns the first cluster");
+    }
+    if (type == kExtFullDiskEncryption) {
+      if (crypt_method != kCryptLuks) {
+        return DataLoss("qcow2 has an encryption header extension but crypt_method " +
+                        Num(crypt_method));
+      }
+      if (len != 16) {
+        return DataLoss("qcow2 encryption header extension has length " + Num(len) +
+                        ", expected 16");
+      }
+      if (fde) return DataLoss("qcow2 has two encryption header extensions");
+      fde = std::make_pair(LoadBe64(&area[pos]), LoadBe64(&area[pos + 8]));
+    }
+    // Others (backing format, feature names, bitmaps, data file name) need nothing to read.
+    pos += (len + 7) & ~uint64_t{7};
+  }
+  return fde;
+}
+
+// The LUKS header a crypt_method 2 image names in its encryption extension.
+Result<EncryptionInfo> ReadLuksHeader(const RandomAccessFile& file,
+                                      std::pair<uint64_t, uint64_t> fde, uint64_t cs) {
+  const uint64_t file_size = file.size();
+  auto [hdr_offset, hdr_length] = fde;
+  if (hdr_offset % cs != 0 || hdr_offset == 0) {
+    return DataLoss("qcow2 LUKS header offset " + Hex(hdr_offset) +
+                    " is not a cluster boundary after the header");
+  }
+  if (hdr_length == 0 || hdr_length > kMaxCryptoHeaderBytes) {
+    return DataLoss("qcow2 LUKS header length " + Num(hdr_length) +
+                    " is invalid (1 byte to 64 MiB)");
+  }
+  if (hdr_offset > file_size || hdr_length > file_size - hdr_offset) {
+    return DataLoss("qcow2 LUKS header at " + Hex(hdr_offset) + " (" + Num(hdr_length) +
+                    " bytes) lies past the end of the file (" + Num(file_size) + " bytes)");
+  }
+  EncryptionInfo info;
+  info.method = "luks";
+  info.header_offset = hdr_offset;
+  info.header.resize(hdr_length);
+  VEIL_TRY(ReadExactly(file, hdr_offset, info.header, "qcow2 LUKS header"));
+  static constexpr uint8_t kLuksMagic[] = {'L', 'U', 'K', 'S', 0xba, 0xbe};
+  if (hdr_length < sizeof(kLuksMagic) ||
+      std::memcmp(info.header.data(), kLuksMagic, sizeof(kLuksMagic)) != 0) {
+    return DataLoss("qcow2 encryption header is not a LUKS header (bad magic)");
+  }
+  return info;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Qcow2Reader>> Qcow2Reader::Open(
@@ -100,160 +276,15 @@ Result<std::unique_ptr<Qcow2Reader>> Qcow2Reader::Open(
   }
 
   uint32_t header_length = kV2HeaderLength;
-  if (r.version_ == 3) {
-    header_length = LoadBe32(h + kOffHeaderLength);
-    if (header_length < kV3MinHeaderLength || header_length % 8 != 0 || header_length > cs) {
-      return DataLoss("qcow2 v3 header_length " + Num(header_length) +
-                      " is invalid (a multiple of 8, at least 104, at most the cluster size)");
-    }
-    uint64_t incompatible = LoadBe64(h + kOffIncompatibleFeatures);
-    if (incompatible & kIncompatCorrupt) {
-      return DataLoss("qcow2 image is marked corrupt; repair it with qemu-img check -r all");
-    }
-    if (incompatible & kIncompatDataFile) {
-      return InvalidArgument("qcow2 with an external data file is not supported");
-    }
-    if (incompatible & kIncompatExtendedL2) {
-      return InvalidArgument("qcow2 with extended L2 entries (subclusters) is not supported");
-    }
-    if (incompatible & kIncompatCompression) {
-      // The compression_type byte exists only when the header is long enough.
-      uint8_t type = 0;
-      if (header_length > kOffCompressionType) {
-        VEIL_TRY(
-            ReadExactly(*file, kOffCompressionType, std::span<uint8_t>(&type, 1), "qcow2 header"));
-      }
-      if (type != 0) {
-        return InvalidArgument("qcow2 compression type " + Num(type) +
-                               " (zstd) is not supported; only zlib is");
-      }
-    }
-    // Dirty (bit 0) only means the refcounts may be stale: reading does not use them.
-    uint64_t unknown = incompatible & ~(kIncompatDirty | kIncompatCorrupt | kIncompatDataFile |
-                                        kIncompatCompression | kIncompatExtendedL2);
-    if (unknown != 0) {
-      return InvalidArgument("qcow2 has unknown incompatible features " + Hex(unknown));
-    }
-    uint32_t refcount_order = LoadBe32(h + kOffRefcountOrder);
-    if (refcount_order > kMaxRefcountOrder) {
-      return DataLoss("qcow2 refcount_order " + Num(refcount_order) + " exceeds 6");
-    }
-  }
-
-  // The refcount table is not needed to read, but a table outside the file means a damaged image.
-  const uint64_t rt_offset = LoadBe64(h + kOffRefcountTableOffset);
-  const uint64_t rt_clusters = LoadBe32(h + kOffRefcountTableClusters);
-  if (rt_clusters == 0) return DataLoss("qcow2 has no refcount table");
-  if (rt_clusters * cs > kMaxRefcountTableBytes) {
-    return InvalidArgument("qcow2 refcount table of " + Num(rt_clusters) +
-                           " clusters exceeds QEMU's 8 MiB limit");
-  }
-  if (rt_offset % cs != 0 || rt_offset == 0) {
-    return DataLoss("qcow2 refcount table offset " + Hex(rt_offset) + " is invalid");
-  }
-  if (rt_offset > file_size || rt_clusters * cs > file_size - rt_offset) {
-    return DataLoss("qcow2 refcount table at " + Hex(rt_offset) +
-                    " lies past the end of the file (" + Num(file_size) + " bytes)");
-  }
-
-  // L1: enough entries for the virtual size, inside the file, and no more than QEMU allows.
-  const uint32_t l2_bits = cb - 3;
-  const uint64_t l1_needed = (r.size_ + (uint64_t{1} << (cb + l2_bits)) - 1) >> (cb + l2_bits);
-  const uint64_t l1_size = LoadBe32(h + kOffL1Size);
-  const uint64_t l1_offset = LoadBe64(h + kOffL1TableOffset);
-  if (l1_size < l1_needed) {
-    return DataLoss("qcow2 L1 table has " + Num(l1_size) + " entries, the virtual size " +
-                    Num(r.size_) + " needs " + Num(l1_needed));
-  }
-  if (l1_size * 8 > kMaxL1Bytes) {
-    return InvalidArgument("qcow2 L1 table of " + Num(l1_size) +
-                           " entries exceeds QEMU's 32 MiB limit");
-  }
-  if (l1_needed > 0) {
-    if (l1_offset % cs != 0 || l1_offset == 0) {
-      return DataLoss("qcow2 L1 table offset " + Hex(l1_offset) + " is invalid");
-    }
-    if (l1_offset > file_size || l1_needed * 8 > file_size - l1_offset) {
-      return DataLoss("qcow2 L1 table at " + Hex(l1_offset) + " lies past the end of the file (" +
-                      Num(file_size) + " bytes)");
-    }
-    std::vector<uint8_t> raw(l1_needed * 8);
-    VEIL_TRY(ReadExactly(*file, l1_offset, raw, "qcow2 L1 table"));
-    r.l1_.resize(l1_needed);
-    for (uint64_t i = 0; i < l1_needed; ++i) {
-      uint64_t entry = LoadBe64(&raw[i * 8]);
-      uint64_t l2 = entry & kOffsetMask;
-      if (l2 != 0 && (l2 % cs != 0 || l2 > file_size || cs > file_size - l2)) {
-        return DataLoss("qcow2 L1 entry " + Num(i) + " points to an L2 table at " + Hex(l2) +
-                        " that is unaligned or past the end of the file (" + Num(file_size) +
-                        " bytes)");
-      }
-      r.l1_[i] = entry;
-    }
-  }
-
-  // Header extensions: from the end of the header to the end of the first cluster (QEMU's
-  // bounds); bytes past the end of a short file read as zeros, i.e. as the end marker.
-  std::vector<uint8_t> area(cs, 0);
-  {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(cs, file_size));
-    VEIL_TRY(ReadExactly(*file, 0, std::span<uint8_t>(area.data(), n), "qcow2 header cluster"));
-  }
-  std::optional<std::pair<uint64_t, uint64_t>> fde;  // offset, length
-  uint64_t pos = header_length;
-  while (pos + 8 <= cs) {
-    uint32_t type = LoadBe32(&area[pos]);
-    uint64_t len = LoadBe32(&area[pos + 4]);
-    pos += 8;
-    if (type == kExtEnd) break;
-    if (len > cs - pos) {
-      return DataLoss("qcow2 header extension " + Hex(type) + " of " + Num(len) +
-                      " bytes overruns the first cluster");
-    }
-    if (type == kExtFullDiskEncryption) {
-      if (crypt_method != kCryptLuks) {
-        return DataLoss("qcow2 has an encryption header extension but crypt_method " +
-                        Num(crypt_method));
-      }
-      if (len != 16) {
-        return DataLoss("qcow2 encryption header extension has length " + Num(len) +
-                        ", expected 16");
-      }
-      if (fde) return DataLoss("qcow2 has two encryption header extensions");
-      fde = std::make_pair(LoadBe64(&area[pos]), LoadBe64(&area[pos + 8]));
-    }
-    // Others (backing format, feature names, bitmaps, data file name) need nothing to read.
-    pos += (len + 7) & ~uint64_t{7};
-  }
-
+  if (r.version_ == 3) header_length = VEIL_TRY_VALUE(CheckV3Header(*file, h, cs));
+  VEIL_TRY(CheckRefcountTable(h, cs, file_size));
+  r.l1_ = VEIL_TRY_VALUE(ReadL1(*file, h, cb, r.size_));
+  const auto fde = VEIL_TRY_VALUE(FindEncryptionExtension(*file, cs, header_length, crypt_method));
   if (crypt_method == kCryptLuks) {
     if (!fde) {
       return DataLoss("qcow2 LUKS image (crypt_method 2) lacks its encryption header extension");
     }
-    auto [hdr_offset, hdr_length] = *fde;
-    if (hdr_offset % cs != 0 || hdr_offset == 0) {
-      return DataLoss("qcow2 LUKS header offset " + Hex(hdr_offset) +
-                      " is not a cluster boundary after the header");
-    }
-    if (hdr_length == 0 || hdr_length > kMaxCryptoHeaderBytes) {
-      return DataLoss("qcow2 LUKS header length " + Num(hdr_length) +
-                      " is invalid (1 byte to 64 MiB)");
-    }
-    if (hdr_offset > file_size || hdr_length > file_size - hdr_offset) {
-      return DataLoss("qcow2 LUKS header at " + Hex(hdr_offset) + " (" + Num(hdr_length) +
-                      " bytes) lies past the end of the file (" + Num(file_size) + " bytes)");
-    }
-    EncryptionInfo info;
-    info.method = "luks";
-    info.header_offset = hdr_offset;
-    info.header.resize(hdr_length);
-    VEIL_TRY(ReadExactly(*file, hdr_offset, info.header, "qcow2 LUKS header"));
-    static constexpr uint8_t kLuksMagic[] = {'L', 'U', 'K', 'S', 0xba, 0xbe};
-    if (hdr_length < sizeof(kLuksMagic) ||
-        std::memcmp(info.header.data(), kLuksMagic, sizeof(kLuksMagic)) != 0) {
-      return DataLoss("qcow2 encryption header is not a LUKS header (bad magic)");
-    }
-    r.encryption_ = std::move(info);
+    r.encryption_ = VEIL_TRY_VALUE(ReadLuksHeader(*file, *fde, cs));
   }
 
   r.file_ = std::move(file);

@@ -53,6 +53,59 @@ uint32_t Checksum(const uint8_t* data, size_t size, size_t checksum_at) {
 
 bool HasCookie(const uint8_t* p) { return std::memcmp(p, "conectix", 8) == 0; }
 
+// The disk's size in sectors: the CHS geometry, or the footer's current size for the creators
+// that write it as the truth (QEMU's rule) and when the geometry is at its maximum.
+uint64_t FooterSectors(const uint8_t* footer) {
+  const uint64_t chs = uint64_t{LoadBe16(footer + kFooterCylinders)} * footer[kFooterHeads] *
+                       footer[kFooterSectorsPerTrack];
+  const char* app = reinterpret_cast<const char*>(footer + kFooterCreatorApp);
+  const bool uses_current_size =
+      std::memcmp(app, "win ", 4) == 0 || std::memcmp(app, "qem2", 4) == 0 ||
+      std::memcmp(app, "d2v ", 4) == 0 || std::memcmp(app, "CTXS", 4) == 0 ||
+      std::memcmp(app, "tap\0", 4) == 0;
+  uint64_t sectors = chs;
+  if (uses_current_size || chs == kMaxGeometrySectors) {
+    sectors = LoadBe64(footer + kFooterCurrentSize) / 512;
+  }
+  return sectors;
+}
+
+// The block allocation table of a dynamic disk: `needed` entries for the virtual size, each
+// pointing to a block (bitmap and data, `block_span` bytes) inside the file, or unallocated.
+Result<std::vector<uint32_t>> ReadBat(const RandomAccessFile& file, const uint8_t* dyn,
+                                      uint64_t needed, uint64_t block_span) {
+  const uint64_t file_size = file.size();
+  const uint64_t max_entries = LoadBe32(dyn + kDynMaxTableEntries);
+  if (max_entries < needed) {
+    return DataLoss("VHD BAT has " + Num(max_entries) + " entries, the virtual size needs " +
+                    Num(needed));
+  }
+  if (needed > kMaxBatEntries) {
+    return InvalidArgument("VHD BAT of " + Num(needed) + " entries exceeds the limit of " +
+                           Num(kMaxBatEntries));
+  }
+  const uint64_t bat_offset = LoadBe64(dyn + kDynTableOffset);
+  if (bat_offset > file_size || needed * 4 > file_size - bat_offset) {
+    return DataLoss("VHD BAT at " + Num(bat_offset) + " lies past the end of the file (" +
+                    Num(file_size) + " bytes)");
+  }
+  std::vector<uint8_t> raw(needed * 4);
+  VEIL_TRY(ReadExactly(file, bat_offset, raw, "VHD BAT"));
+  std::vector<uint32_t> bat(needed);
+  for (uint64_t i = 0; i < needed; ++i) {
+    uint32_t entry = LoadBe32(&raw[i * 4]);
+    if (entry != kUnallocated) {
+      uint64_t at = uint64_t{entry} * 512;
+      if (at > file_size || block_span > file_size - at) {
+        return DataLoss("VHD BAT entry " + Num(i) + " points to a block at " + Num(at) +
+                        " past the end of the file (" + Num(file_size) + " bytes)");
+      }
+    }
+    bat[i] = entry;
+  }
+  return bat;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<VhdReader>> VhdReader::Open(std::shared_ptr<const RandomAccessFile> file) {
@@ -87,17 +140,7 @@ Result<std::unique_ptr<VhdReader>> VhdReader::Open(std::shared_ptr<const RandomA
   VhdReader& r = *reader;
   r.dynamic_ = type == kTypeDynamic;
 
-  const uint64_t chs = uint64_t{LoadBe16(footer + kFooterCylinders)} * footer[kFooterHeads] *
-                       footer[kFooterSectorsPerTrack];
-  const char* app = reinterpret_cast<const char*>(footer + kFooterCreatorApp);
-  const bool uses_current_size =
-      std::memcmp(app, "win ", 4) == 0 || std::memcmp(app, "qem2", 4) == 0 ||
-      std::memcmp(app, "d2v ", 4) == 0 || std::memcmp(app, "CTXS", 4) == 0 ||
-      std::memcmp(app, "tap\0", 4) == 0;
-  uint64_t sectors = chs;
-  if (uses_current_size || chs == kMaxGeometrySectors) {
-    sectors = LoadBe64(footer + kFooterCurrentSize) / 512;
-  }
+  const uint64_t sectors = FooterSectors(footer);
   if (sectors > kMaxSectors) {
     return InvalidArgument("VHD virtual size of " + Num(sectors) +
                            " sectors exceeds the format's 2040 GiB");
@@ -136,35 +179,8 @@ Result<std::unique_ptr<VhdReader>> VhdReader::Open(std::shared_ptr<const RandomA
   r.bitmap_size_ = static_cast<uint32_t>((bitmap_bytes + 511) & ~uint64_t{511});
 
   const uint64_t needed = (r.size_ + r.block_size_ - 1) / r.block_size_;
-  const uint64_t max_entries = LoadBe32(dyn + kDynMaxTableEntries);
-  if (max_entries < needed) {
-    return DataLoss("VHD BAT has " + Num(max_entries) + " entries, the virtual size needs " +
-                    Num(needed));
-  }
-  if (needed > kMaxBatEntries) {
-    return InvalidArgument("VHD BAT of " + Num(needed) + " entries exceeds the limit of " +
-                           Num(kMaxBatEntries));
-  }
-  const uint64_t bat_offset = LoadBe64(dyn + kDynTableOffset);
-  if (bat_offset > file_size || needed * 4 > file_size - bat_offset) {
-    return DataLoss("VHD BAT at " + Num(bat_offset) + " lies past the end of the file (" +
-                    Num(file_size) + " bytes)");
-  }
-  std::vector<uint8_t> raw(needed * 4);
-  VEIL_TRY(ReadExactly(*file, bat_offset, raw, "VHD BAT"));
-  r.bat_.resize(needed);
   const uint64_t block_span = uint64_t{r.bitmap_size_} + r.block_size_;
-  for (uint64_t i = 0; i < needed; ++i) {
-    uint32_t entry = LoadBe32(&raw[i * 4]);
-    if (entry != kUnallocated) {
-      uint64_t at = uint64_t{entry} * 512;
-      if (at > file_size || block_span > file_size - at) {
-        return DataLoss("VHD BAT entry " + Num(i) + " points to a block at " + Num(at) +
-                        " past the end of the file (" + Num(file_size) + " bytes)");
-      }
-    }
-    r.bat_[i] = entry;
-  }
+  r.bat_ = VEIL_TRY_VALUE(ReadBat(*file, dyn, needed, block_span));
   r.file_ = std::move(file);
   return reader;
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/encoding.h"
+#include "common/file.h"
 #include "common/random.h"
 #include "hsm/internal/pkcs11.h"
 
@@ -35,37 +36,6 @@ Status EnsurePrivateDir(const std::string& path) {
   if (!S_ISDIR(st.st_mode)) return FailedPrecondition(path + " is not a directory");
   if ((st.st_mode & 07777) != 0700 && chmod(path.c_str(), 0700) != 0) {
     return Internal(Errno("chmod", path));
-  }
-  return OkStatus();
-}
-
-// Writes `data` to `path` atomically (temporary file, fsync, rename, fsync of the directory),
-// mode 0600.
-Status WriteFileAtomic(const std::string& dir, const std::string& path,
-                       std::span<const uint8_t> data) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Internal(Errno("open", tmp));
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      close(fd);
-      return Internal(Errno("write", tmp));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-    close(fd);
-    return Internal(Errno("fsync", tmp));
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return Internal(Errno("rename", tmp));
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
   }
   return OkStatus();
 }
@@ -142,7 +112,7 @@ SecretBytes NewPin(Random& random) {
   return pin;
 }
 
-Status WritePins(const std::string& dir, const std::string& path, const Pins& pins) {
+Status WritePins(const std::string& path, const Pins& pins) {
   constexpr std::string_view kSo = "so_pin=", kUser = "user_pin=";
   SecretBytes text(kSo.size() + pins.so.size() + 1 + kUser.size() + pins.user.size() + 1);
   auto out = text.RevealMutable();
@@ -160,7 +130,7 @@ Status WritePins(const std::string& dir, const std::string& path, const Pins& pi
   put_text(kUser);
   put(pins.user.Reveal());
   put_text("\n");
-  return WriteFileAtomic(dir, path, text.Reveal());
+  return WriteFileAtomically(path, text.Reveal(), 0600);
 }
 
 // C_InitToken on a free slot, then C_InitPIN as the SO.
@@ -204,9 +174,8 @@ Result<Pkcs11Options> PrepareSoftHsmToken(const std::string& hsm_dir, std::strin
       "objectstore.backend = file\n"
       "log.level = ERROR\n"
       "slots.removable = false\n";
-  VEIL_TRY(WriteFileAtomic(
-      hsm_dir, conf,
-      std::span(reinterpret_cast<const uint8_t*>(conf_text.data()), conf_text.size())));
+  VEIL_TRY(WriteFileAtomically(
+      conf, std::span(reinterpret_cast<const uint8_t*>(conf_text.data()), conf_text.size()), 0600));
 
   // SoftHSM2 reads SOFTHSM2_CONF in C_Initialize only: a module already initialized in this
   // process with another file would silently use that one.
@@ -235,7 +204,7 @@ Result<Pkcs11Options> PrepareSoftHsmToken(const std::string& hsm_dir, std::strin
     pins.so = NewPin(random);
     pins.user = NewPin(random);
     // Written before the token exists, so that a start killed in between can finish the job.
-    VEIL_TRY(WritePins(hsm_dir, pins_path, pins));
+    VEIL_TRY(WritePins(pins_path, pins));
   }
 
   if (!slot) {

@@ -1,8 +1,8 @@
 // HeaderInfo: the public facts of a LUKS1 or LUKS2 header, as parsed by Inspect().
 //
-// Everything here may be shown to a user (`veil image inspect`): versions, ciphers, sizes,
-// offsets, PBKDF parameters. Nothing secret is ever stored: no key material, no digests, no salts
-// (only their lengths).
+// Everything here may be shown to a user (`veil image inspect`; the CLI renders it,
+// apps/veil/image_json.h): versions, ciphers, sizes, offsets, PBKDF parameters. Nothing secret is
+// ever stored: no key material, no digests, no salts (only their lengths).
 //
 // Thread-safety: plain values.
 #pragma once
@@ -91,8 +91,5 @@ struct HeaderInfo {
   // Facts worth telling a user that do not stop Veil (e.g. "secondary LUKS2 header damaged").
   std::vector<std::string> warnings;
 };
-
-// A JSON object for `veil image inspect --output json` (keys as in docs/formats/luks.md).
-std::string HeaderInfoToJson(const HeaderInfo& info);
 
 }  // namespace veil::luks

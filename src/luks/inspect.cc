@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/file.h"
 #include "luks/internal/fields.h"
 #include "luks/internal/parse_header.h"
 #include "luks/limits.h"
@@ -45,20 +46,6 @@ Result<HeaderInfo> Inspect(std::span<const uint8_t> header_bytes) {
 }
 
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Error IoError(int err, const std::string& what) {
   const std::string message = what + ": " + std::strerror(err);

@@ -32,6 +32,80 @@ constexpr std::array<std::string_view, 12> kLuks1Hashes = {
     "sha1",     "sha224",   "sha256",   "sha384",   "sha512",      "ripemd160",
     "sha3-224", "sha3-256", "sha3-384", "sha3-512", "blake2b-512", "blake2s-256"};
 
+// Keyslot `i` of the header `b`, checked against what `info` already holds (key size, hash,
+// cipher, payload offset).
+Result<KeyslotInfo> ParseKeyslot(std::span<const uint8_t> b, uint32_t i, const HeaderInfo& info,
+                                 uint32_t payload_sectors) {
+  const uint32_t key_bytes = static_cast<uint32_t>(info.layout.key_bytes);
+  const uint64_t area_size = (uint64_t{key_bytes} * kAfStripes + kSector - 1) / kSector * kSector;
+  const size_t at = kKeyslotsAt + i * kKeyslotSize;
+  KeyslotInfo slot;
+  slot.id = i;
+  slot.type = "luks1";
+  const uint32_t state = LoadBe32(b, at + kSlotActive);
+  if (state == kLuks1KeyEnabled) {
+    slot.state = KeyslotState::kActive;
+  } else if (state == kLuks1KeyDisabled) {
+    slot.state = KeyslotState::kInactive;
+  } else {
+    return DataLoss(SlotName(i) + ": invalid state field");
+  }
+  const uint32_t stripes = LoadBe32(b, at + kSlotStripes);
+  if (stripes != kAfStripes) {
+    return DataLoss(SlotName(i) + ": " + std::to_string(stripes) + " AF stripes (only " +
+                    std::to_string(kAfStripes) + " is valid)");
+  }
+  slot.key_bytes = key_bytes;
+  slot.kdf.type = "pbkdf2";
+  slot.kdf.hash = info.hash_spec;
+  slot.kdf.iterations = LoadBe32(b, at + kSlotIterations);
+  slot.kdf.salt_bytes = kSaltSize;
+  if (slot.state == KeyslotState::kActive && slot.kdf.iterations == 0) {
+    return DataLoss(SlotName(i) + ": zero PBKDF2 iterations");
+  }
+  slot.af_type = "luks1";
+  slot.af_hash = info.hash_spec;
+  slot.af_stripes = stripes;
+  slot.area_encryption = info.layout.cipher_spec;
+  slot.area_key_bytes = key_bytes;
+  slot.area_offset = uint64_t{LoadBe32(b, at + kSlotKeyMaterial)} * kSector;
+  slot.area_size = area_size;
+  if (slot.state == KeyslotState::kActive) slot.digest = 0;
+  if (slot.area_offset < kLuks1HeaderSize) {
+    return DataLoss(SlotName(i) + ": key material overlaps the header");
+  }
+  // libcryptsetup computes the byte offset in 32 bits (keyMaterialOffset * 512): from 4 GiB on
+  // it wraps, and the header it checks is not the one Veil reads.
+  if (slot.area_offset >= (uint64_t{1} << 32)) {
+    return DataLoss(SlotName(i) + ": key material at or past 4 GiB");
+  }
+  if (payload_sectors != 0 &&
+      slot.area_offset + slot.area_size > info.layout.payload_offset_bytes) {
+    return DataLoss(SlotName(i) + ": key material overlaps the payload");
+  }
+  return slot;
+}
+
+// The key-material areas must not overlap; they span the keyslots area, up to the end of the
+// metadata.
+Status SetKeyslotsArea(HeaderInfo& info) {
+  std::vector<const KeyslotInfo*> by_offset;
+  for (const auto& s : info.keyslots) by_offset.push_back(&s);
+  std::sort(by_offset.begin(), by_offset.end(), [](const KeyslotInfo* x, const KeyslotInfo* y) {
+    return x->area_offset < y->area_offset;
+  });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    if (by_offset[i - 1]->area_offset + by_offset[i - 1]->area_size > by_offset[i]->area_offset) {
+      return DataLoss(SlotName(by_offset[i - 1]->id) + " and " + SlotName(by_offset[i]->id) +
+                      ": key material areas overlap");
+    }
+  }
+  const uint64_t first = by_offset.front()->area_offset;
+  info.metadata_end_bytes = by_offset.back()->area_offset + by_offset.back()->area_size;
+  info.keyslots_area_bytes = info.metadata_end_bytes - first;
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<HeaderInfo> ParseLuks1Header(std::span<const uint8_t> b) {
@@ -82,70 +156,13 @@ Result<HeaderInfo> ParseLuks1Header(std::span<const uint8_t> b) {
   digest.segments = {0};
 
   // Every slot, enabled or not, owns its key-material area: cryptsetup checks all eight.
-  const uint64_t area_size = (uint64_t{key_bytes} * kAfStripes + kSector - 1) / kSector * kSector;
   for (uint32_t i = 0; i < kLuks1KeyslotCount; ++i) {
-    const size_t at = kKeyslotsAt + i * kKeyslotSize;
-    KeyslotInfo slot;
-    slot.id = i;
-    slot.type = "luks1";
-    const uint32_t state = LoadBe32(b, at + kSlotActive);
-    if (state == kLuks1KeyEnabled) {
-      slot.state = KeyslotState::kActive;
-    } else if (state == kLuks1KeyDisabled) {
-      slot.state = KeyslotState::kInactive;
-    } else {
-      return DataLoss(SlotName(i) + ": invalid state field");
-    }
-    const uint32_t stripes = LoadBe32(b, at + kSlotStripes);
-    if (stripes != kAfStripes) {
-      return DataLoss(SlotName(i) + ": " + std::to_string(stripes) + " AF stripes (only " +
-                      std::to_string(kAfStripes) + " is valid)");
-    }
-    slot.key_bytes = key_bytes;
-    slot.kdf.type = "pbkdf2";
-    slot.kdf.hash = info.hash_spec;
-    slot.kdf.iterations = LoadBe32(b, at + kSlotIterations);
-    slot.kdf.salt_bytes = kSaltSize;
-    if (slot.state == KeyslotState::kActive && slot.kdf.iterations == 0) {
-      return DataLoss(SlotName(i) + ": zero PBKDF2 iterations");
-    }
-    slot.af_type = "luks1";
-    slot.af_hash = info.hash_spec;
-    slot.af_stripes = stripes;
-    slot.area_encryption = layout.cipher_spec;
-    slot.area_key_bytes = key_bytes;
-    slot.area_offset = uint64_t{LoadBe32(b, at + kSlotKeyMaterial)} * kSector;
-    slot.area_size = area_size;
-    if (slot.state == KeyslotState::kActive) slot.digest = 0;
-    if (slot.area_offset < kLuks1HeaderSize) {
-      return DataLoss(SlotName(i) + ": key material overlaps the header");
-    }
-    // libcryptsetup computes the byte offset in 32 bits (keyMaterialOffset * 512): from 4 GiB on
-    // it wraps, and the header it checks is not the one Veil reads.
-    if (slot.area_offset >= (uint64_t{1} << 32)) {
-      return DataLoss(SlotName(i) + ": key material at or past 4 GiB");
-    }
-    if (payload_sectors != 0 && slot.area_offset + slot.area_size > layout.payload_offset_bytes) {
-      return DataLoss(SlotName(i) + ": key material overlaps the payload");
-    }
+    KeyslotInfo slot = VEIL_TRY_VALUE(ParseKeyslot(b, i, info, payload_sectors));
     if (slot.state == KeyslotState::kActive) digest.keyslots.push_back(i);
     info.keyslots.push_back(std::move(slot));
   }
+  VEIL_TRY(SetKeyslotsArea(info));
 
-  std::vector<const KeyslotInfo*> by_offset;
-  for (const auto& s : info.keyslots) by_offset.push_back(&s);
-  std::sort(by_offset.begin(), by_offset.end(), [](const KeyslotInfo* x, const KeyslotInfo* y) {
-    return x->area_offset < y->area_offset;
-  });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    if (by_offset[i - 1]->area_offset + by_offset[i - 1]->area_size > by_offset[i]->area_offset) {
-      return DataLoss(SlotName(by_offset[i - 1]->id) + " and " + SlotName(by_offset[i]->id) +
-                      ": key material areas overlap");
-    }
-  }
-  const uint64_t first = by_offset.front()->area_offset;
-  info.metadata_end_bytes = by_offset.back()->area_offset + by_offset.back()->area_size;
-  info.keyslots_area_bytes = info.metadata_end_bytes - first;
   info.digests.push_back(std::move(digest));
   return info;
 }

@@ -1,4 +1,4 @@
-#include "luks/partition_table.h"
+#include "disk/partition_table.h"
 
 #include <zlib.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <optional>
 
-namespace veil::luks {
+namespace veil::disk {
 
 std::string_view TableKindName(TableKind kind) {
   switch (kind) {
@@ -396,4 +396,4 @@ PartitionTable FindPartitionTableInMemory(std::span<const uint8_t> disk) {
   return std::move(*table);
 }
 
-}  // namespace veil::luks
+}  // namespace veil::disk

@@ -2,7 +2,7 @@
 // pipes, with libcryptsetup (no CLI tools: those are in image_ops_itest.cc) and the lowest PBKDF
 // costs: round trips for every format, streams, every refusal and its error code, cancellation
 // leaving nothing behind.
-#include "luks/image_ops.h"
+#include "image/image_ops.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/json/parse.hpp>
 #include <cstring>
 #include <thread>
 
@@ -21,13 +20,13 @@
 #include "disk/qcow2_writer.h"
 #include "luks/test_support.h"
 
-namespace veil::luks {
+namespace veil::image {
 namespace {
 
-using testing::Pattern;
-using testing::ReadFile;
-using testing::TempDir;
-using testing::WriteFile;
+using luks::testing::Pattern;
+using luks::testing::ReadFile;
+using luks::testing::TempDir;
+using luks::testing::WriteFile;
 
 constexpr std::string_view kPass = "correct horse battery staple";
 
@@ -332,10 +331,6 @@ TEST(ImageOps, InspectDescribesWithoutSecrets) {
   ASSERT_TRUE(info->luks);
   EXPECT_EQ(info->luks->layout.cipher_spec, "aes-xts-plain64");
   EXPECT_EQ(info->luks->layout.payload_offset_bytes, 2u << 20);
-  const std::string json = ImageInfoToJson(*info);
-  auto v = boost::json::parse(json);
-  EXPECT_EQ(v.at("luks").at("version").as_string(), "luks1");
-  EXPECT_EQ(json.find(std::string(kPass)), std::string::npos);
 
   EncryptOptions q = Enc(dir / "disk.raw", dir / "d.qcow2", EncryptFormat::kQcow2);
   q.key_bytes = 32;
@@ -357,10 +352,9 @@ TEST(ImageOps, VerifyFindsTheTableAndRejectsRandomData) {
   auto ok = VerifyImage(dir / "d.luks", AsBytes(kPass));
   ASSERT_TRUE(ok) << ok.error().ToString();
   EXPECT_TRUE(ok->looks_like_disk);
-  EXPECT_EQ(ok->table.kind, TableKind::kMbr);
+  EXPECT_EQ(ok->table.kind, disk::TableKind::kMbr);
   ASSERT_EQ(ok->table.partitions.size(), 2u);
   EXPECT_EQ(ok->table.partitions[0].first_byte, 2048u * 512);
-  EXPECT_EQ(VerifyReportToJson(*ok).find(std::string(kPass)), std::string::npos);
 
   ASSERT_TRUE(EncryptImage(Enc(dir / "disk.raw", dir / "d.qcow2", EncryptFormat::kQcow2)));
   auto q = VerifyImage(dir / "d.qcow2", AsBytes(kPass));
@@ -476,7 +470,7 @@ TEST(ImageOps, DamagedHeadersAndUnsupportedCiphers) {
   std::vector<uint8_t> overlap = image;
   const uint32_t slot0_offset = (overlap[208 + 40] << 24) | (overlap[208 + 41] << 16) |
                                 (overlap[208 + 42] << 8) | overlap[208 + 43];
-  testing::StoreBe32At(overlap, 208 + 48 + 40, slot0_offset + 1);
+  luks::testing::StoreBe32At(overlap, 208 + 48 + 40, slot0_offset + 1);
   WriteFile(dir / "overlap.luks", overlap);
   EXPECT_EQ(CodeOf(VerifyImage(dir / "overlap.luks", AsBytes(kPass))), ErrorCode::kDataLoss);
   // A cipher Veil does not implement (LUKS1 has no checksum: the name is just edited).
@@ -508,11 +502,11 @@ TEST(ImageOps, PbkdfCostOverTheLimitIsRefusedBeforeDerivation) {
   auto r = DecryptImage(d);
   EXPECT_EQ(CodeOf(r), ErrorCode::kResourceExhausted);
   EXPECT_NE(r.error().message.find("memory"), std::string::npos) << r.error().message;
-  OpenLimits limits;
+  luks::OpenLimits limits;
   limits.argon2_max_memory_kib = 4096;
   EXPECT_EQ(CodeOf(VerifyImage(dir / "d.luks2", AsBytes(kPass), limits)),
             ErrorCode::kResourceExhausted);
-  d.limits = OpenLimits{};
+  d.limits = luks::OpenLimits{};
   EXPECT_TRUE(DecryptImage(d));
 }
 
@@ -558,4 +552,4 @@ TEST(ImageOps, CancelRemovesEverything) {
 }
 
 }  // namespace
-}  // namespace veil::luks
+}  // namespace veil::image

@@ -14,19 +14,19 @@
 #include "common/bytes.h"
 #include "disk/disk_reader.h"
 #include "disk/testing/disk_test_util.h"
-#include "luks/image_ops.h"
+#include "image/image_ops.h"
 #include "luks/itest_support.h"
 
-namespace veil::luks {
+namespace veil::image {
 namespace {
 
-using testing::DumpVolumeKeyHex;
-using testing::Pattern;
-using testing::ReadFile;
-using testing::RunCommand;
-using testing::Slice;
-using testing::TempDir;
-using testing::WriteFile;
+using luks::testing::DumpVolumeKeyHex;
+using luks::testing::Pattern;
+using luks::testing::ReadFile;
+using luks::testing::RunCommand;
+using luks::testing::Slice;
+using luks::testing::TempDir;
+using luks::testing::WriteFile;
 
 // IBM's classic convention: the key file holds the base64 text of the DEK, no newline.
 constexpr std::string_view kPass = "q0tVNjmAYk2pB8tdM9hzZ3f6o2kUeqZcq1r8DeS0z1o=";
@@ -183,9 +183,9 @@ TEST_F(ImageTools, EveryInputAndOutputPathEncryptsTheSameBytes) {
 
 TEST_F(ImageTools, VeilLuks2AcceptedByCryptsetupAndItsPayloadDecryptsWithPython) {
   VEIL_REQUIRE_TOOL("cryptsetup");
-  if (!testing::HavePythonCryptography())
+  if (!luks::testing::HavePythonCryptography())
     GTEST_FAIL() << "python3 cryptography is not installed (make deps)";
-  const std::string script = testing::WriteXtsScript(dir_);
+  const std::string script = luks::testing::WriteXtsScript(dir_);
   struct Case {
     uint32_t sector;
     const char* pbkdf;
@@ -213,8 +213,9 @@ TEST_F(ImageTools, VeilLuks2AcceptedByCryptsetupAndItsPayloadDecryptsWithPython)
     const std::string key_hex = DumpVolumeKeyHex(img, key_);
     ASSERT_EQ(key_hex.size(), 128u);
     const uint64_t offset = r->layout.payload_offset_bytes;
-    ASSERT_EQ(testing::RunXtsScript(script, "dec", img, key_hex, offset, disk_.size(), c.sector, 0),
-              0);
+    ASSERT_EQ(
+        luks::testing::RunXtsScript(script, "dec", img, key_hex, offset, disk_.size(), c.sector, 0),
+        0);
     EXPECT_EQ(Slice(ReadFile(img), offset, disk_.size()), disk_) << c.sector << " " << c.pbkdf;
   }
 }
@@ -262,7 +263,7 @@ class CryptsetupContainers : public ImageTools,
 
 TEST_P(CryptsetupContainers, DecryptedByVeilToTheSameBytes) {
   VEIL_REQUIRE_TOOL("cryptsetup");
-  if (!testing::HavePythonCryptography())
+  if (!luks::testing::HavePythonCryptography())
     GTEST_FAIL() << "python3 cryptography is not installed (make deps)";
   const CryptsetupCase& c = GetParam();
   const std::string img = dir_ / "cs.img";
@@ -282,8 +283,8 @@ TEST_P(CryptsetupContainers, DecryptedByVeilToTheSameBytes) {
   WriteFile(img, image);
   const std::string key_hex = DumpVolumeKeyHex(img, key_);
   ASSERT_FALSE(key_hex.empty());
-  ASSERT_EQ(testing::RunXtsScript(testing::WriteXtsScript(dir_), "enc", img, key_hex, offset,
-                                  disk_.size(), c.sector, 0),
+  ASSERT_EQ(luks::testing::RunXtsScript(luks::testing::WriteXtsScript(dir_), "enc", img, key_hex,
+                                        offset, disk_.size(), c.sector, 0),
             0);
   EXPECT_EQ(DecryptToBytes(img), disk_);
 }
@@ -314,7 +315,7 @@ TEST_F(ImageTools, QemuMadeRawLuksAndQcow2LuksDecryptedByVeil) {
   VEIL_REQUIRE_TOOL("qemu-img");
   // qemu-img convert -O luks: QEMU's own LUKS1 header and its own encryption of the data.
   const std::string raw_luks = dir_ / "qemu.luks";
-  testing::RunResult r = testing::RunQemuImgRetrying(
+  luks::testing::RunResult r = luks::testing::RunQemuImgRetrying(
       "convert " + Secret(key_) + "-f raw -O luks -o key-secret=s,iter-time=10 " + src_ + " " +
           raw_luks,
       raw_luks);
@@ -323,10 +324,10 @@ TEST_F(ImageTools, QemuMadeRawLuksAndQcow2LuksDecryptedByVeil) {
 
   // qemu-img convert -O qcow2 -o encrypt.format=luks: qcow2 with LUKS inside, host-offset IVs.
   const std::string qcow = dir_ / "qemu.qcow2";
-  r = testing::RunQemuImgRetrying("convert " + Secret(key_) + "-f raw -O qcow2 " +
-                                      "-o encrypt.format=luks,encrypt.key-secret=s," +
-                                      "encrypt.iter-time=10 " + src_ + " " + qcow,
-                                  qcow);
+  r = luks::testing::RunQemuImgRetrying("convert " + Secret(key_) + "-f raw -O qcow2 " +
+                                            "-o encrypt.format=luks,encrypt.key-secret=s," +
+                                            "encrypt.iter-time=10 " + src_ + " " + qcow,
+                                        qcow);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(DecryptToBytes(qcow), disk_);
 
@@ -409,14 +410,14 @@ TEST_F(ImageTools, VerifyFindsSfdiskTablesAndRejectsRandomPayloads) {
     auto report = VerifyImage(img, AsBytes(kPass));
     ASSERT_TRUE(report) << report.error().ToString();
     ASSERT_TRUE(report->looks_like_disk) << t.label;
-    EXPECT_EQ(TableKindName(report->table.kind), t.kind);
+    EXPECT_EQ(disk::TableKindName(report->table.kind), t.kind);
     ASSERT_EQ(report->table.partitions.size(), parts.as_array().size());
     for (size_t i = 0; i < parts.as_array().size(); ++i) {
       const auto& p = parts.as_array()[i];
       EXPECT_EQ(report->table.partitions[i].first_byte, p.at("start").to_number<uint64_t>() * 512);
       EXPECT_EQ(report->table.partitions[i].size_bytes, p.at("size").to_number<uint64_t>() * 512);
     }
-    if (report->table.kind == TableKind::kGpt) {
+    if (report->table.kind == disk::TableKind::kGpt) {
       EXPECT_EQ(report->table.partitions[1].name, "root");
       EXPECT_EQ(report->table.partitions[1].type_name, "Linux filesystem");
       EXPECT_TRUE(report->table.warnings.empty());
@@ -458,4 +459,4 @@ TEST_F(ImageTools, CryptsetupCipherVeilDoesNotImplementIsUnsupported) {
 }
 
 }  // namespace
-}  // namespace veil::luks
+}  // namespace veil::image

@@ -1,7 +1,7 @@
 // The pipeline engine with synthetic jobs: every chunk goes through every stage once, serial stages
 // never run concurrently, in-order stages see production order, memory stays within the buffer
 // pool, and errors, cancellation and thread-start limits end the run without hanging.
-#include "luks/pipeline.h"
+#include "image/pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-namespace veil::luks {
+namespace veil::image {
 namespace {
 
 // A job of `chunks` chunks through `kinds`, recording what it saw.
@@ -171,4 +171,4 @@ TEST(Pipeline, EmptyJobAndBadOptions) {
 }
 
 }  // namespace
-}  // namespace veil::luks
+}  // namespace veil::image

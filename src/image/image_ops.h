@@ -64,13 +64,13 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/secret_bytes.h"
+#include "disk/partition_table.h"
 #include "luks/container.h"
 #include "luks/header_info.h"
 #include "luks/layout.h"
 #include "luks/limits.h"
-#include "luks/partition_table.h"
 
-namespace veil::luks {
+namespace veil::image {
 
 // "-" as a source or destination: the caller's stdin / stdout (the descriptors in the options).
 inline constexpr const char* kStdio = "-";
@@ -121,7 +121,7 @@ struct EncryptOptions {
   EncryptFormat format = EncryptFormat::kLuks1;
   SecretBytes passphrase;
   // cryptsetup-like costs (iter_time_ms, memory_kib, parallel, type; iterations for tests).
-  PbkdfOptions pbkdf;
+  luks::PbkdfOptions pbkdf;
   // LUKS2: 512 (default, so that the image can be re-headed as LUKS1 for QEMU) or 4096. LUKS1 and
   // qcow2: 512.
   uint32_t sector_size = 512;
@@ -138,7 +138,7 @@ struct EncryptResult {
   uint64_t virtual_size = 0;
   EncryptFormat format = EncryptFormat::kLuks1;
   // What was written: the header's layout (payload offset, sector size, UUID, ...).
-  Layout layout;
+  luks::Layout layout;
   // Bytes of the output (header included).
   uint64_t output_bytes = 0;
   size_t threads = 0;
@@ -161,14 +161,14 @@ struct DecryptOptions {
   DecryptFormat format = DecryptFormat::kRaw;
   SecretBytes passphrase;
   // What an image from someone else may ask of the PBKDF.
-  OpenLimits limits;
+  luks::OpenLimits limits;
   CopyOptions copy;
 };
 
 struct DecryptResult {
   // "luks1", "luks2" (raw containers) or "qcow2" (LUKS inside).
   std::string source_format;
-  Layout layout;
+  luks::Layout layout;
   uint32_t keyslot = 0;
   // Bytes of plaintext disk written.
   uint64_t virtual_size = 0;
@@ -192,7 +192,7 @@ struct ImageInfo {
   uint64_t virtual_size = 0;
   bool encrypted = false;
   // The LUKS header, when encrypted.
-  std::optional<HeaderInfo> luks;
+  std::optional<luks::HeaderInfo> luks;
   // qcow2-LUKS: where the LUKS header lies in the file.
   uint64_t luks_header_offset = 0;
 };
@@ -201,16 +201,13 @@ struct ImageInfo {
 // kUnavailable (I/O), kDataLoss (corrupt LUKS header), kOutOfRange (damaged container),
 // kUnimplemented.
 [[nodiscard]] Result<ImageInfo> InspectImage(const std::string& path);
-// A JSON object: {"path","container","container_detail","file_size","virtual_size","encrypted",
-// "luks":{...HeaderInfoToJson...}|null,"luks_header_offset"}.
-std::string ImageInfoToJson(const ImageInfo& info);
 
 struct VerifyReport {
   ImageInfo image;
   uint32_t keyslot = 0;
   // A sane MBR or GPT at the start of the decrypted payload.
   bool looks_like_disk = false;
-  PartitionTable table;
+  disk::PartitionTable table;
 };
 
 // Opens the LUKS image at `path` with `passphrase` (within `limits`) and looks for a partition
@@ -218,7 +215,6 @@ struct VerifyReport {
 // table.problems say why. Errors as DecryptImage.
 [[nodiscard]] Result<VerifyReport> VerifyImage(const std::string& path,
                                                std::span<const uint8_t> passphrase,
-                                               const OpenLimits& limits = {});
-std::string VerifyReportToJson(const VerifyReport& report);
+                                               const luks::OpenLimits& limits = {});
 
-}  // namespace veil::luks
+}  // namespace veil::image

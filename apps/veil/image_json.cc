@@ -1,15 +1,12 @@
-#include "luks/header_info.h"
+#include "image_json.h"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-namespace veil::luks {
-
-std::string_view VersionName(Version version) {
-  return version == Version::kLuks1 ? "luks1" : "luks2";
-}
+namespace veil::cli {
 
 namespace {
 
@@ -21,7 +18,7 @@ json::array Ids(const std::vector<uint32_t>& ids) {
   return a;
 }
 
-json::object KdfJson(const KdfInfo& kdf) {
+json::object KdfJson(const luks::KdfInfo& kdf) {
   json::object o;
   o["type"] = kdf.type;
   if (kdf.type == "pbkdf2") {
@@ -38,10 +35,10 @@ json::object KdfJson(const KdfInfo& kdf) {
 
 }  // namespace
 
-std::string HeaderInfoToJson(const HeaderInfo& info) {
+std::string HeaderInfoToJson(const luks::HeaderInfo& info) {
   json::object o;
-  const Layout& l = info.layout;
-  o["version"] = VersionName(info.version);
+  const luks::Layout& l = info.layout;
+  o["version"] = luks::VersionName(info.version);
   o["uuid"] = l.uuid;
   o["cipher"] = l.cipher_spec;
   o["key_bits"] = l.key_bytes * 8;
@@ -53,7 +50,7 @@ std::string HeaderInfoToJson(const HeaderInfo& info) {
   } else {
     o["payload_size"] = "dynamic";
   }
-  if (info.version == Version::kLuks1) {
+  if (info.version == luks::Version::kLuks1) {
     o["hash_spec"] = info.hash_spec;
   } else {
     o["label"] = info.label;
@@ -70,7 +67,7 @@ std::string HeaderInfoToJson(const HeaderInfo& info) {
   for (const auto& s : info.keyslots) {
     json::object k;
     k["id"] = s.id;
-    k["state"] = s.state == KeyslotState::kActive ? "active" : "inactive";
+    k["state"] = s.state == luks::KeyslotState::kActive ? "active" : "inactive";
     k["type"] = s.type;
     k["key_bits"] = s.key_bytes * 8;
     k["priority"] = s.priority;
@@ -102,4 +99,68 @@ std::string HeaderInfoToJson(const HeaderInfo& info) {
   return json::serialize(o);
 }
 
-}  // namespace veil::luks
+namespace {
+
+json::value ImageInfoValue(const image::ImageInfo& info) {
+  json::object o;
+  o["path"] = info.path;
+  o["container"] = info.container;
+  o["container_detail"] = info.container_detail;
+  o["file_size"] = info.file_size;
+  o["virtual_size"] = info.virtual_size;
+  o["encrypted"] = info.encrypted;
+  if (info.luks) {
+    o["luks"] = json::parse(HeaderInfoToJson(*info.luks));
+  } else {
+    o["luks"] = nullptr;
+  }
+  if (info.container == "qcow2" && info.encrypted)
+    o["luks_header_offset"] = info.luks_header_offset;
+  return o;
+}
+
+json::value TableValue(const disk::PartitionTable& t) {
+  json::object o;
+  o["kind"] = disk::TableKindName(t.kind);
+  o["block_size"] = t.block_size;
+  if (t.kind == disk::TableKind::kGpt) o["disk_guid"] = t.disk_guid;
+  json::array parts;
+  for (const disk::Partition& p : t.partitions) {
+    json::object j;
+    j["number"] = p.number;
+    j["first_byte"] = p.first_byte;
+    j["size_bytes"] = p.size_bytes;
+    j["type"] = p.type;
+    j["type_name"] = p.type_name;
+    if (t.kind == disk::TableKind::kGpt) {
+      j["name"] = p.name;
+      j["guid"] = p.guid;
+    }
+    j["bootable"] = p.bootable;
+    parts.push_back(std::move(j));
+  }
+  o["partitions"] = std::move(parts);
+  json::array problems, warnings;
+  for (const auto& s : t.problems) problems.emplace_back(json::string_view(s));
+  for (const auto& s : t.warnings) warnings.emplace_back(json::string_view(s));
+  o["problems"] = std::move(problems);
+  o["warnings"] = std::move(warnings);
+  return o;
+}
+
+}  // namespace
+
+std::string ImageInfoToJson(const image::ImageInfo& info) {
+  return json::serialize(ImageInfoValue(info));
+}
+
+std::string VerifyReportToJson(const image::VerifyReport& report) {
+  json::object o;
+  o["image"] = ImageInfoValue(report.image);
+  o["keyslot"] = report.keyslot;
+  o["looks_like_disk"] = report.looks_like_disk;
+  o["partition_table"] = TableValue(report.table);
+  return json::serialize(o);
+}
+
+}  // namespace veil::cli

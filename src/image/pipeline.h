@@ -41,7 +41,7 @@
 
 #include "common/result.h"
 
-namespace veil::luks {
+namespace veil::image {
 
 // A part of a chunk, described by the job (the pipeline never looks at it).
 struct Piece {
@@ -104,4 +104,4 @@ size_t PipelineBuffers(const PipelineOptions& options);
 // returned, or kCancelled when the cancel flag was seen.
 [[nodiscard]] Status RunPipeline(PipelineJob& job, const PipelineOptions& options);
 
-}  // namespace veil::luks
+}  // namespace veil::image

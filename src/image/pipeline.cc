@@ -1,4 +1,4 @@
-#include "luks/pipeline.h"
+#include "image/pipeline.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -12,7 +12,7 @@
 #include <system_error>
 #include <thread>
 
-namespace veil::luks {
+namespace veil::image {
 
 size_t PipelineBuffers(const PipelineOptions& options) {
   if (options.buffers != 0) return options.buffers;
@@ -260,4 +260,4 @@ Status RunPipeline(PipelineJob& job, const PipelineOptions& options) {
   return run.Outcome();
 }
 
-}  // namespace veil::luks
+}  // namespace veil::image

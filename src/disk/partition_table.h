@@ -30,7 +30,7 @@
 
 #include "common/result.h"
 
-namespace veil::luks {
+namespace veil::disk {
 
 enum class TableKind { kNone, kMbr, kGpt };
 // "none", "mbr", "gpt".
@@ -76,4 +76,4 @@ using DiskReadFn = std::function<Result<size_t>(uint64_t offset, std::span<uint8
 // The same on bytes in memory (the disk is `disk` itself).
 [[nodiscard]] PartitionTable FindPartitionTableInMemory(std::span<const uint8_t> disk);
 
-}  // namespace veil::luks
+}  // namespace veil::disk

@@ -1,4 +1,4 @@
-#include "luks/image_ops.h"
+#include "image/image_ops.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -10,11 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -26,6 +21,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/file.h"
 #include "crypto/hash.h"
 #include "disk/disk_reader.h"
 #include "disk/file.h"
@@ -33,11 +29,35 @@
 #include "disk/mapped_file.h"
 #include "disk/qcow2_writer.h"
 #include "disk/sequential_reader.h"
+#include "image/pipeline.h"
 #include "luks/inspect.h"
-#include "luks/pipeline.h"
 #include "luks/sector_cipher.h"
 
-namespace veil::luks {
+namespace veil::image {
+
+// The LUKS format and the partition-table check this engine drives.
+using disk::FindPartitionTable;
+using disk::TableKind;
+using luks::CheckContainerSize;
+using luks::CheckKeyslotCost;
+using luks::CreateHeader;
+using luks::CreateOptions;
+using luks::GenerateVolumeKey;
+using luks::HeaderBlob;
+using luks::HeaderInfo;
+using luks::Inspect;
+using luks::KdfInfo;
+using luks::KeyslotInfo;
+using luks::KeyslotState;
+using luks::kMaxPassphraseBytes;
+using luks::Layout;
+using luks::OpenedVolume;
+using luks::OpenLimits;
+using luks::OpenVolumeKey;
+using luks::ReadMetadataRegion;
+using luks::SectorCipher;
+using luks::Version;
+using luks::VersionName;
 
 std::string_view EncryptFormatName(EncryptFormat format) {
   switch (format) {
@@ -228,24 +248,6 @@ bool IsUuid(std::string_view s) {
   return true;
 }
 
-// A file descriptor we opened.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // ---- Temporary output, renamed into place on success --------------------------------------------
 
 class TempPath {
@@ -311,11 +313,7 @@ class TempPath {
       ::unlink(path_.c_str());
     }
     committed_ = true;
-    Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
-      return Unavailable("fsync " + dir_ + ": " + std::strerror(errno));
-    }
-    return OkStatus();
+    return SyncDirectory(dir_);
   }
 
  private:
@@ -944,12 +942,131 @@ Status CheckPassphraseSize(const SecretBytes& passphrase) {
   return OkStatus();
 }
 
-}  // namespace
+Status CheckOutputKind(bool to_stdout, bool qcow2) {
+  if (to_stdout && qcow2) {
+    return InvalidArgument("qcow2 output cannot go to stdout (it is written out of order)");
+  }
+  return OkStatus();
+}
 
-// ---- EncryptImage -------------------------------------------------------------------------------
+// ---- The output of a copy: a qcow2 file, a raw file or a stream --------------------------------
 
-Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
-  const auto start = std::chrono::steady_clock::now();
+struct OutputSpec {
+  enum class Kind { kQcow2, kStream, kFile };
+  Kind kind = Kind::kFile;
+  // The destination as the user named it (for messages) and its temporary file (kQcow2, kFile).
+  std::string destination;
+  const TempPath* temp = nullptr;
+  // kQcow2.
+  disk::Qcow2WriterOptions qcow2;
+  // kStream: the descriptor, and bytes written before the payload (encrypt's LUKS header).
+  int stream_fd = -1;
+  std::span<const uint8_t> stream_prefix;
+  // kFile: its size when known, where the payload starts, and whether to try O_DIRECT.
+  std::optional<uint64_t> file_size;
+  uint64_t file_base = 0;
+  bool direct = false;
+};
+
+// Owns the writer that a CopyPlan points to. Neither copied nor moved once opened: the plan holds
+// pointers into it.
+class Output {
+ public:
+  Output() = default;
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  // Creates the writer `spec` names and points `plan`'s output at it.
+  Status Open(OutputSpec spec, CopyPlan& plan) {
+    switch (spec.kind) {
+      case OutputSpec::Kind::kQcow2: {
+        auto w = disk::Qcow2Writer::Create(spec.temp->path(), spec.qcow2);
+        if (!w) return tl::unexpected(OutputError(w.error(), "create " + spec.destination));
+        qcow2_ = std::move(*w);
+        plan.qcow2 = qcow2_.get();
+        return OkStatus();
+      }
+      case OutputSpec::Kind::kStream: {
+        out_.emplace(spec.stream_fd);
+        if (!spec.stream_prefix.empty()) {
+          auto st = out_->Write(spec.stream_prefix);
+          if (!st) return tl::unexpected(OutputError(st.error(), "write header"));
+        }
+        plan.out = &*out_;
+        return OkStatus();
+      }
+      case OutputSpec::Kind::kFile:
+        break;
+    }
+    disk::FileWriterOptions fo;
+    fo.size = spec.file_size;
+    fo.direct = spec.direct;
+    auto w = disk::FileWriter::Create(spec.temp->path(), fo);
+    if (!w) return tl::unexpected(OutputError(w.error(), "create " + spec.destination));
+    file_ = std::move(*w);
+    plan.file = file_.get();
+    plan.file_base = spec.file_base;
+    if (!file_->direct()) {  // O_DIRECT leaves nothing in the page cache to write back early
+      writeback_ = Fd(::open(spec.temp->path().c_str(), O_RDONLY | O_CLOEXEC));
+      plan.writeback_fd = writeback_.get();
+    }
+    return OkStatus();
+  }
+
+  // The raw file, when the output is one.
+  disk::FileWriter* file() const { return file_.get(); }
+
+  // Flushes and fsyncs what was written.
+  Status Finish() {
+    if (qcow2_) {
+      auto st = qcow2_->Finish();
+      if (!st) return tl::unexpected(OutputError(st.error(), "finish qcow2"));
+    } else if (file_) {
+      auto st = file_->Finish();
+      if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
+    } else {
+      auto st = out_->Finish();
+      if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
+    }
+    return OkStatus();
+  }
+
+ private:
+  std::unique_ptr<disk::FileWriter> file_;
+  std::unique_ptr<disk::Qcow2Writer> qcow2_;
+  std::optional<disk::StreamWriter> out_;
+  Fd writeback_;
+};
+
+// The end of EncryptImage and DecryptImage once the copy ran: makes the output durable, then
+// (unless cancelled meanwhile) gives the temporary file its name.
+struct Finished {
+  // The copy's wall time, up to the output being durable.
+  double copy_seconds = 0;
+  // The size of the file written (0 for a stream).
+  uint64_t output_bytes = 0;
+};
+Result<Finished> FinishOutput(Output& output, std::optional<TempPath>& temp,
+                              const CopyOptions& copy,
+                              std::chrono::steady_clock::time_point copy_start) {
+  VEIL_TRY(output.Finish());
+  Finished finished;
+  finished.copy_seconds = SecondsSince(copy_start);
+  VEIL_TRY(CheckCancel(copy));
+  if (!temp) return finished;
+  struct stat st {};
+  if (::stat(temp->path().c_str(), &st) == 0) {
+    finished.output_bytes = static_cast<uint64_t>(st.st_size);
+  }
+  VEIL_TRY(temp->Commit());
+  return finished;
+}
+
+// ---- EncryptImage's steps -----------------------------------------------------------------------
+
+// Checks every option before anything is opened or created; returns whether the keyslot uses
+// Argon2 (else PBKDF2).
+Result<bool> CheckEncryptOptions(const EncryptOptions& o) {
   VEIL_TRY(CheckCopyOptions(o.copy));
   VEIL_TRY(CheckPassphraseSize(o.passphrase));
   if (o.key_bytes != 32 && o.key_bytes != 64) {
@@ -961,10 +1078,7 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
                            " is not possible for " + std::string(EncryptFormatName(o.format)) +
                            (o.format == EncryptFormat::kLuks2 ? " (512 or 4096)" : " (512 only)"));
   }
-  const bool to_stdout = o.destination == kStdio;
-  if (to_stdout && o.format == EncryptFormat::kQcow2) {
-    return InvalidArgument("qcow2 output cannot go to stdout (it is written out of order)");
-  }
+  VEIL_TRY(CheckOutputKind(o.destination == kStdio, o.format == EncryptFormat::kQcow2));
   // The PBKDF options, checked now: the header may be made only after the copy.
   const std::string& kdf = o.pbkdf.type;
   if (!kdf.empty() && kdf != "pbkdf2" && kdf != "argon2id" && kdf != "argon2i") {
@@ -1001,6 +1115,123 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   if (o.pbkdf.hash != "sha256" && o.pbkdf.hash != "sha512" && o.pbkdf.hash != "sha1") {
     return InvalidArgument("PBKDF hash '" + o.pbkdf.hash + "' is not sha256, sha512 or sha1");
   }
+  return argon2;
+}
+
+// The header to make: keyslot 0 under the passphrase. `overlap`: the header is made while the
+// payload is encrypted, so its payload offset is fixed now.
+CreateOptions PlanHeader(const EncryptOptions& o, bool argon2, bool overlap) {
+  CreateOptions create;
+  create.version = o.format == EncryptFormat::kLuks2 ? Version::kLuks2 : Version::kLuks1;
+  create.key_bytes = o.key_bytes;
+  create.sector_size = o.sector_size;
+  create.pbkdf = o.pbkdf;
+  if (!argon2) create.pbkdf.type = "pbkdf2";
+  create.uuid = o.uuid;
+  if (o.format == EncryptFormat::kQcow2) {
+    create.data_offset_bytes = QemuLuksHeaderBytes(o.key_bytes);
+  } else if (overlap) {
+    // cryptsetup's defaults, fixed so that the payload can start before the header exists.
+    create.data_offset_bytes =
+        create.version == Version::kLuks1 ? kLuks1PayloadOffset : kLuks2PayloadOffset;
+  }
+  return create;
+}
+
+// The layout the payload is written with before the header exists (overlap).
+Layout PlannedLayout(const CreateOptions& create) {
+  Layout layout;
+  layout.version = create.version;
+  layout.cipher_spec = create.cipher + "-" + create.mode;
+  layout.key_bytes = create.key_bytes;
+  layout.sector_size = create.sector_size;
+  layout.payload_offset_bytes = create.data_offset_bytes;
+  return layout;
+}
+
+// The header made during the copy, written in front of the payload once it agrees with the
+// layout the payload was written with.
+Result<Layout> WriteHeaderMadeMeanwhile(HeaderMaker& header, const Layout& layout,
+                                        disk::FileWriter& file) {
+  HeaderBlob blob = VEIL_TRY_VALUE(header.Get());
+  const Layout& made = blob.layout;
+  if (made.payload_offset_bytes != layout.payload_offset_bytes ||
+      made.cipher_spec != layout.cipher_spec || made.key_bytes != layout.key_bytes ||
+      made.sector_size != layout.sector_size || made.iv_tweak != 0 ||
+      blob.bytes.size() != layout.payload_offset_bytes) {
+    return Internal("libcryptsetup laid the header out differently than the payload was written");
+  }
+  auto st = file.WriteAt(0, blob.bytes);
+  if (!st) return tl::unexpected(OutputError(st.error(), "write header"));
+  return made;
+}
+
+// Where EncryptImage writes: the header (unless made during the copy) and the encrypted payload.
+Result<OutputSpec> EncryptOutputSpec(const EncryptOptions& o, const Source& src,
+                                     const std::optional<TempPath>& temp,
+                                     std::optional<HeaderBlob>& blob, uint64_t header_bytes) {
+  OutputSpec spec;
+  spec.destination = o.destination;
+  spec.temp = temp ? &*temp : nullptr;
+  if (o.format == EncryptFormat::kQcow2) {
+    spec.kind = OutputSpec::Kind::kQcow2;
+    spec.qcow2.virtual_size = RoundUp(*src.size, 512);
+    spec.qcow2.luks_header = std::move(blob->bytes);
+    if (spec.qcow2.virtual_size == 0) return InvalidArgument("the input disk is empty");
+  } else if (!temp) {
+    spec.kind = OutputSpec::Kind::kStream;
+    spec.stream_fd = o.copy.stdout_fd;
+    spec.stream_prefix = blob->bytes;
+  } else {
+    spec.kind = OutputSpec::Kind::kFile;
+    if (src.size) spec.file_size = header_bytes + RoundUp(*src.size, o.sector_size);
+    spec.file_base = header_bytes;
+    spec.direct = o.copy.direct_output;
+  }
+  return spec;
+}
+
+// ---- DecryptImage's steps -----------------------------------------------------------------------
+
+Status CheckDecryptOptions(const DecryptOptions& o) {
+  VEIL_TRY(CheckCopyOptions(o.copy));
+  VEIL_TRY(CheckPassphraseSize(o.passphrase));
+  VEIL_TRY(CheckOutputKind(o.destination == kStdio, o.format == DecryptFormat::kQcow2));
+  if (o.source == kStdio) {
+    return InvalidArgument("decrypt reads a file, not a pipe (the LUKS header must be read first)");
+  }
+  return OkStatus();
+}
+
+// Where DecryptImage writes the plaintext disk.
+Result<OutputSpec> DecryptOutputSpec(const DecryptOptions& o, uint64_t payload_size,
+                                     const std::optional<TempPath>& temp) {
+  OutputSpec spec;
+  spec.destination = o.destination;
+  spec.temp = temp ? &*temp : nullptr;
+  if (o.format == DecryptFormat::kQcow2) {
+    if (payload_size == 0) return OutOfRange("the LUKS payload is empty");
+    spec.kind = OutputSpec::Kind::kQcow2;
+    spec.qcow2.virtual_size = payload_size;
+  } else if (!temp) {
+    spec.kind = OutputSpec::Kind::kStream;
+    spec.stream_fd = o.copy.stdout_fd;
+  } else {
+    spec.kind = OutputSpec::Kind::kFile;
+    spec.file_size = payload_size;
+    spec.direct = o.copy.direct_output;
+  }
+  return spec;
+}
+
+}  // namespace
+
+// ---- EncryptImage -------------------------------------------------------------------------------
+
+Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool argon2 = VEIL_TRY_VALUE(CheckEncryptOptions(o));
+  const bool to_stdout = o.destination == kStdio;
   OsRandom os_random;
   Random& random = o.copy.random != nullptr ? *o.copy.random : os_random;
 
@@ -1016,34 +1247,17 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   // iter-time by design (2 s by default); for a raw LUKS file it runs on its own thread while the
   // payload is encrypted (which needs only the volume key and the payload offset), and the header
   // is written last. qcow2 needs the header bytes when the file is created, stdout first.
-  CreateOptions create;
-  create.version = o.format == EncryptFormat::kLuks2 ? Version::kLuks2 : Version::kLuks1;
-  create.key_bytes = o.key_bytes;
-  create.sector_size = o.sector_size;
-  create.pbkdf = o.pbkdf;
+  const bool overlap = o.format != EncryptFormat::kQcow2 && !to_stdout;
+  const CreateOptions create = PlanHeader(o, argon2, overlap);
   // PBKDF2 with an iter-time: Veil calibrates it (with the header, maybe during the copy).
   const bool calibrate = !argon2 && !create.pbkdf.iterations;
-  if (!argon2) create.pbkdf.type = "pbkdf2";
-  create.uuid = o.uuid;
-  const bool overlap = o.format != EncryptFormat::kQcow2 && !to_stdout;
-  if (o.format == EncryptFormat::kQcow2) {
-    create.data_offset_bytes = QemuLuksHeaderBytes(o.key_bytes);
-  } else if (overlap) {
-    // cryptsetup's defaults, fixed so that the payload can start before the header exists.
-    create.data_offset_bytes =
-        create.version == Version::kLuks1 ? kLuks1PayloadOffset : kLuks2PayloadOffset;
-  }
   auto key = GenerateVolumeKey(random, o.key_bytes);
   if (!key) return tl::unexpected(key.error());
   HeaderMaker header(create, calibrate, *key, o.passphrase.Reveal(), overlap);
   std::optional<HeaderBlob> blob;
   Layout layout;
   if (overlap) {
-    layout.version = create.version;
-    layout.cipher_spec = create.cipher + "-" + create.mode;
-    layout.key_bytes = create.key_bytes;
-    layout.sector_size = create.sector_size;
-    layout.payload_offset_bytes = create.data_offset_bytes;
+    layout = PlannedLayout(create);
   } else {
     blob = VEIL_TRY_VALUE(header.Get());
     layout = blob->layout;
@@ -1072,39 +1286,10 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
   plan.pad_to = o.sector_size;
   plan.chunk_bytes = o.copy.chunk_bytes;
 
-  std::unique_ptr<disk::FileWriter> file;
-  std::unique_ptr<disk::Qcow2Writer> qcow2;
-  std::optional<disk::StreamWriter> out;
-  Fd writeback;
   const uint64_t header_bytes = layout.payload_offset_bytes;
-  if (o.format == EncryptFormat::kQcow2) {
-    disk::Qcow2WriterOptions qo;
-    qo.virtual_size = RoundUp(*src.size, 512);
-    qo.luks_header = std::move(blob->bytes);
-    if (qo.virtual_size == 0) return InvalidArgument("the input disk is empty");
-    auto w = disk::Qcow2Writer::Create(temp->path(), qo);
-    if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
-    qcow2 = std::move(*w);
-    plan.qcow2 = qcow2.get();
-  } else if (to_stdout) {
-    out.emplace(o.copy.stdout_fd);
-    auto st = out->Write(blob->bytes);
-    if (!st) return tl::unexpected(OutputError(st.error(), "write header"));
-    plan.out = &*out;
-  } else {
-    disk::FileWriterOptions fo;
-    if (src.size) fo.size = header_bytes + RoundUp(*src.size, o.sector_size);
-    fo.direct = o.copy.direct_output;
-    auto w = disk::FileWriter::Create(temp->path(), fo);
-    if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
-    file = std::move(*w);
-    plan.file = file.get();
-    plan.file_base = header_bytes;
-    if (!file->direct()) {  // O_DIRECT leaves nothing in the page cache to write back early
-      writeback = Fd(::open(temp->path().c_str(), O_RDONLY | O_CLOEXEC));
-      plan.writeback_fd = writeback.get();
-    }
-  }
+  Output output;
+  OutputSpec spec = VEIL_TRY_VALUE(EncryptOutputSpec(o, src, temp, blob, header_bytes));
+  VEIL_TRY(output.Open(std::move(spec), plan));
   // A header already written needs not stay in memory during the copy (up to 16 MiB for LUKS2).
   if (blob) std::vector<uint8_t>().swap(blob->bytes);
 
@@ -1117,66 +1302,31 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
                       std::to_string(*src.size) + " bytes");
   }
   if (!src.size && job.total() == 0) return InvalidArgument("the input stream was empty");
-  if (overlap) {
-    // The header made meanwhile, in front of the payload.
-    blob = VEIL_TRY_VALUE(header.Get());
-    const Layout& made = blob->layout;
-    if (made.payload_offset_bytes != layout.payload_offset_bytes ||
-        made.cipher_spec != layout.cipher_spec || made.key_bytes != layout.key_bytes ||
-        made.sector_size != layout.sector_size || made.iv_tweak != 0 ||
-        blob->bytes.size() != header_bytes) {
-      return Internal("libcryptsetup laid the header out differently than the payload was written");
-    }
-    result.layout = made;
-    auto st = file->WriteAt(0, blob->bytes);
-    if (!st) return tl::unexpected(OutputError(st.error(), "write header"));
-  }
+  if (overlap)
+    result.layout = VEIL_TRY_VALUE(WriteHeaderMadeMeanwhile(header, layout, *output.file()));
   key->Clear();
 
   // 3. Make it durable, then give it its name.
-  if (qcow2) {
-    auto st = qcow2->Finish();
-    if (!st) return tl::unexpected(OutputError(st.error(), "finish qcow2"));
-  } else if (file) {
-    auto st = file->Finish();
-    if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
-  } else {
-    auto st = out->Finish();
-    if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
-  }
-  result.copy_seconds = SecondsSince(copy_start);
-  VEIL_TRY(CheckCancel(o.copy));
-  if (temp) {
-    struct stat st {};
-    if (::stat(temp->path().c_str(), &st) == 0) result.output_bytes = st.st_size;
-    VEIL_TRY(temp->Commit());
-  } else {
-    result.output_bytes = header_bytes + RoundUp(job.total(), o.sector_size);
-  }
+  const Finished finished = VEIL_TRY_VALUE(FinishOutput(output, temp, o.copy, copy_start));
+  result.copy_seconds = finished.copy_seconds;
+  result.output_bytes =
+      temp ? finished.output_bytes : header_bytes + RoundUp(job.total(), o.sector_size);
   result.seconds = SecondsSince(start);
   return result;
 }
 
-// ---- DecryptImage
-// -------------------------------------------------------------------------------
+// ---- DecryptImage -------------------------------------------------------------------------------
 
 Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  VEIL_TRY(CheckCopyOptions(o.copy));
-  VEIL_TRY(CheckPassphraseSize(o.passphrase));
-  const bool to_stdout = o.destination == kStdio;
-  if (to_stdout && o.format == DecryptFormat::kQcow2) {
-    return InvalidArgument("qcow2 output cannot go to stdout (it is written out of order)");
-  }
-  if (o.source == kStdio) {
-    return InvalidArgument("decrypt reads a file, not a pipe (the LUKS header must be read first)");
-  }
+  VEIL_TRY(CheckDecryptOptions(o));
   OsRandom os_random;
   Random& random = o.copy.random != nullptr ? *o.copy.random : os_random;
 
   LuksSource src = VEIL_TRY_VALUE(OpenLuksSource(o.source));
   std::optional<TempPath> temp;
-  if (!to_stdout) temp.emplace(VEIL_TRY_VALUE(TempPath::Reserve(o.destination, random)));
+  if (o.destination != kStdio)
+    temp.emplace(VEIL_TRY_VALUE(TempPath::Reserve(o.destination, random)));
   OpenedVolume opened = VEIL_TRY_VALUE(Unlock(src, o.passphrase.Reveal(), o.limits));
   VEIL_TRY(CheckCancel(o.copy));
   // The metadata (up to 136 MiB for a hostile LUKS2 header) is not needed for the copy.
@@ -1212,52 +1362,15 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   plan.pad_to = 512;
   plan.chunk_bytes = o.copy.chunk_bytes;
 
-  std::unique_ptr<disk::FileWriter> file;
-  std::unique_ptr<disk::Qcow2Writer> qcow2;
-  std::optional<disk::StreamWriter> out;
-  Fd writeback;
-  if (o.format == DecryptFormat::kQcow2) {
-    if (src.payload_size == 0) return OutOfRange("the LUKS payload is empty");
-    disk::Qcow2WriterOptions qo;
-    qo.virtual_size = src.payload_size;
-    auto w = disk::Qcow2Writer::Create(temp->path(), qo);
-    if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
-    qcow2 = std::move(*w);
-    plan.qcow2 = qcow2.get();
-  } else if (to_stdout) {
-    out.emplace(o.copy.stdout_fd);
-    plan.out = &*out;
-  } else {
-    disk::FileWriterOptions fo;
-    fo.size = src.payload_size;
-    fo.direct = o.copy.direct_output;
-    auto w = disk::FileWriter::Create(temp->path(), fo);
-    if (!w) return tl::unexpected(OutputError(w.error(), "create " + o.destination));
-    file = std::move(*w);
-    plan.file = file.get();
-    if (!file->direct()) {  // O_DIRECT leaves nothing in the page cache to write back early
-      writeback = Fd(::open(temp->path().c_str(), O_RDONLY | O_CLOEXEC));
-      plan.writeback_fd = writeback.get();
-    }
-  }
+  Output output;
+  OutputSpec spec = VEIL_TRY_VALUE(DecryptOutputSpec(o, src.payload_size, temp));
+  VEIL_TRY(output.Open(std::move(spec), plan));
 
   CopyJob job(plan);
   const auto copy_start = std::chrono::steady_clock::now();
   VEIL_TRY(RunCopy(job, o.copy, threads, o.copy.chunk_bytes, src.payload_size));
   result.virtual_size = job.total();
-  if (qcow2) {
-    auto st = qcow2->Finish();
-    if (!st) return tl::unexpected(OutputError(st.error(), "finish qcow2"));
-  } else if (file) {
-    auto st = file->Finish();
-    if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
-  } else {
-    auto st = out->Finish();
-    if (!st) return tl::unexpected(OutputError(st.error(), "finish"));
-  }
-  result.copy_seconds = SecondsSince(copy_start);
-  VEIL_TRY(CheckCancel(o.copy));
-  if (temp) VEIL_TRY(temp->Commit());
+  result.copy_seconds = VEIL_TRY_VALUE(FinishOutput(output, temp, o.copy, copy_start)).copy_seconds;
   result.seconds = SecondsSince(start);
   return result;
 }
@@ -1282,61 +1395,6 @@ Result<ImageInfo> InspectImage(const std::string& path) {
   info.file_size = FileSize(path);
   return info;
 }
-
-namespace {
-
-namespace json = boost::json;
-
-json::value ImageInfoValue(const ImageInfo& info) {
-  json::object o;
-  o["path"] = info.path;
-  o["container"] = info.container;
-  o["container_detail"] = info.container_detail;
-  o["file_size"] = info.file_size;
-  o["virtual_size"] = info.virtual_size;
-  o["encrypted"] = info.encrypted;
-  if (info.luks) {
-    o["luks"] = json::parse(HeaderInfoToJson(*info.luks));
-  } else {
-    o["luks"] = nullptr;
-  }
-  if (info.container == "qcow2" && info.encrypted)
-    o["luks_header_offset"] = info.luks_header_offset;
-  return o;
-}
-
-json::value TableValue(const PartitionTable& t) {
-  json::object o;
-  o["kind"] = TableKindName(t.kind);
-  o["block_size"] = t.block_size;
-  if (t.kind == TableKind::kGpt) o["disk_guid"] = t.disk_guid;
-  json::array parts;
-  for (const Partition& p : t.partitions) {
-    json::object j;
-    j["number"] = p.number;
-    j["first_byte"] = p.first_byte;
-    j["size_bytes"] = p.size_bytes;
-    j["type"] = p.type;
-    j["type_name"] = p.type_name;
-    if (t.kind == TableKind::kGpt) {
-      j["name"] = p.name;
-      j["guid"] = p.guid;
-    }
-    j["bootable"] = p.bootable;
-    parts.push_back(std::move(j));
-  }
-  o["partitions"] = std::move(parts);
-  json::array problems, warnings;
-  for (const auto& s : t.problems) problems.emplace_back(json::string_view(s));
-  for (const auto& s : t.warnings) warnings.emplace_back(json::string_view(s));
-  o["problems"] = std::move(problems);
-  o["warnings"] = std::move(warnings);
-  return o;
-}
-
-}  // namespace
-
-std::string ImageInfoToJson(const ImageInfo& info) { return json::serialize(ImageInfoValue(info)); }
 
 // ---- VerifyImage
 // --------------------------------------------------------------------------------
@@ -1389,13 +1447,4 @@ Result<VerifyReport> VerifyImage(const std::string& path, std::span<const uint8_
   return report;
 }
 
-std::string VerifyReportToJson(const VerifyReport& report) {
-  json::object o;
-  o["image"] = ImageInfoValue(report.image);
-  o["keyslot"] = report.keyslot;
-  o["looks_like_disk"] = report.looks_like_disk;
-  o["partition_table"] = TableValue(report.table);
-  return json::serialize(o);
-}
-
-}  // namespace veil::luks
+}  // namespace veil::image

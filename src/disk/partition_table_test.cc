@@ -1,6 +1,6 @@
 // FindPartitionTable on crafted MBR and GPT disks: what a sane table is, every refusal, and random
 // damage (never a crash, never an out-of-range read).
-#include "luks/partition_table.h"
+#include "disk/partition_table.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-namespace veil::luks {
+namespace veil::disk {
 namespace {
 
 constexpr uint64_t kDisk = 64ull << 20;  // 64 MiB, 131072 sectors
@@ -295,4 +295,4 @@ TEST(PartitionTable, RandomDamageNeverCrashes) {
 }
 
 }  // namespace
-}  // namespace veil::luks
+}  // namespace veil::disk
