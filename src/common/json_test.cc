@@ -8,7 +8,8 @@ namespace veil {
 namespace {
 
 TEST(AllNumbersFinite, OrdinaryNumbersAreFinite) {
-  EXPECT_TRUE(AllNumbersFinite(boost::json::parse(R"({"a":[1,-2,3.5,1e308,18446744073709551615]})")));
+  EXPECT_TRUE(
+      AllNumbersFinite(boost::json::parse(R"({"a":[1,-2,3.5,1e308,18446744073709551615]})")));
   EXPECT_TRUE(AllNumbersFinite(boost::json::parse("1e-400")));  // underflows to 0
 }
 

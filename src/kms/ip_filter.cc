@@ -58,12 +58,11 @@ Result<IpBlock> ParseIpBlock(std::string_view text) {
     std::string_view p = text.substr(slash + 1);
     // One to three decimal digits: from_chars alone would take "-0" (and a sign is no part of a
     // prefix length).
-    const bool digits = !p.empty() && p.size() <= 3 &&
-                        p.find_first_not_of("0123456789") == std::string_view::npos;
+    const bool digits =
+        !p.empty() && p.size() <= 3 && p.find_first_not_of("0123456789") == std::string_view::npos;
     int prefix = -1;
     auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
-    if (!digits || ec != std::errc() || end != p.data() + p.size() || prefix < 0 ||
-        prefix > max) {
+    if (!digits || ec != std::errc() || end != p.data() + p.size() || prefix < 0 || prefix > max) {
       return InvalidArgument("bad prefix length in " + std::string(text));
     }
     block.prefix = prefix;

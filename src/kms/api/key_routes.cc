@@ -99,8 +99,7 @@ Result<http::Response> GetMetadata(const KmsApiDeps& deps, http::RequestContext&
 Result<http::Response> PatchKey(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
   Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, "kms.secrets.patch"));
-  const std::string ring =
-      VEIL_TRY_VALUE(ParseKeyRingPatch(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
+  const std::string ring = VEIL_TRY_VALUE(ParseKeyRingPatch(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
   Key updated = VEIL_TRY_VALUE(deps.service->PatchKeyRing(key, ring, scope.actor));
   DescribeKey(ctx, updated, deps.service->options().region);
   ctx.event().message = "Key Protect: move key " + key.name + " to key ring " + ring;

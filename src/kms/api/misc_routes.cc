@@ -80,9 +80,8 @@ Result<http::Response> CreateImportToken(const KmsApiDeps& deps, http::RequestCo
   VEIL_TRY(Authorize(deps, scope, "kms.importtoken.create"));
   ImportTokenRequest request =
       VEIL_TRY_VALUE(ParseImportTokenCreate(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
-  ImportToken t =
-      VEIL_TRY_VALUE(deps.service->CreateImportToken(scope.instance, request.expiration,
-                                                            request.max_retrievals));
+  ImportToken t = VEIL_TRY_VALUE(
+      deps.service->CreateImportToken(scope.instance, request.expiration, request.max_retrievals));
   ctx.event().message = "Key Protect: create import token";
   return JsonResponse(200, ImportTokenJson(t));
 }

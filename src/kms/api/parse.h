@@ -108,7 +108,8 @@ struct KeyPolicyUpdate {
 
 // The instance policy types (spec §3.3).
 inline constexpr std::string_view kInstancePolicyTypes[] = {
-    "dualAuthDelete", "rotation", "allowedNetwork", "allowedIP", "metrics", "keyCreateImportAccess"};
+    "dualAuthDelete", "rotation", "allowedNetwork",
+    "allowedIP",      "metrics",  "keyCreateImportAccess"};
 
 // policy_data of `type`: {"enabled": bool, "attributes": {...}} with the attributes of spec §3.3
 // (rotation: interval_month 1-12; allowedIP: a non-empty list of CIDR blocks, ParseIpBlock;

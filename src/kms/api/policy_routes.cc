@@ -112,7 +112,8 @@ Result<http::Response> PutInstancePolicies(const KmsApiDeps& deps, http::Request
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
   VEIL_TRY(Authorize(deps, scope, "kms.instancepolicies.write"));
   const std::string which(ctx.request().Query("policy").value_or(""));
-  auto updates = VEIL_TRY_VALUE(ParseInstancePolicies(VEIL_TRY_VALUE(ReadOptionalJson(ctx)), which));
+  auto updates =
+      VEIL_TRY_VALUE(ParseInstancePolicies(VEIL_TRY_VALUE(ReadOptionalJson(ctx)), which));
   InstancePolicyWriteOptions options;
   options.remote_address = ctx.request().remote_address;
   options.confirm_outside_allowed_ip =
