@@ -4,6 +4,9 @@
 #include <boost/json/object.hpp>
 #include <charconv>
 
+#include "common/bytes.h"
+#include "common/encoding.h"
+#include "http/json_body.h"
 #include "http/request.h"
 
 namespace veil::iam::api {
@@ -202,6 +205,19 @@ Result<std::vector<Result<AuthzItem>>> ParseAuthzBatch(const boost::json::value&
   std::vector<Result<AuthzItem>> items;
   for (const boost::json::value& v : body.as_array()) items.push_back(ParseAuthzItem(v));
   return items;
+}
+
+Result<std::string> AccessTokenSubject(std::string_view access_token_body) {
+  constexpr size_t kMaxDepth = 32;  // Boost.JSON's default, which this parse always had
+  auto bytes = Base64UrlDecode(access_token_body);
+  auto claims = bytes ? http::ParseJson(AsStringView(*bytes), kMaxDepth)
+                      : Result<boost::json::value>(InvalidArgument("not base64url"));
+  const boost::json::value* id =
+      claims && claims->is_object() ? claims->as_object().if_contains("iam_id") : nullptr;
+  if (id == nullptr || !id->is_string()) {
+    return InvalidArgument("accessTokenBody is not a token payload with an iam_id");
+  }
+  return std::string(id->as_string());
 }
 
 }  // namespace veil::iam::api
