@@ -32,10 +32,11 @@ TEST(KmsParse, CreateKeyReadsTheSingleResource) {
                        .error()),
             "COLLECTION_TOTAL_MISMATCH_ERR");
   // An expiration a TimePoint cannot hold is a malformed date, not an overflow.
-  EXPECT_EQ(Reason(ParseCreateKey(
-                       Body(R"({"resources":[{"name":"k","expirationDate":"9999-12-31T23:59:59Z"}]})"))
-                       .error()),
-            "BAD_BODY_ERR");
+  EXPECT_EQ(
+      Reason(ParseCreateKey(
+                 Body(R"({"resources":[{"name":"k","expirationDate":"9999-12-31T23:59:59Z"}]})"))
+                 .error()),
+      "BAD_BODY_ERR");
 }
 
 // interval_month was read as int64 and cast to int: 4294967297 became 1, a valid interval.
@@ -52,7 +53,8 @@ TEST(KmsParse, RotationIntervalBeyondIntIsRefusedNotNarrowed) {
     EXPECT_EQ(Reason(updates.error()), "BAD_BODY_ERR") << json;
   }
   auto ok = ParseKeyPolicies(
-      Body(R"({"resources":[{"rotation":{"interval_month":12}},{"dualAuthDelete":{"enabled":false}}]})"),
+      Body(
+          R"({"resources":[{"rotation":{"interval_month":12}},{"dualAuthDelete":{"enabled":false}}]})"),
       "");
   ASSERT_TRUE(ok) << ok.error().message;
   ASSERT_EQ(ok->size(), 2u);
@@ -69,9 +71,10 @@ TEST(KmsParse, RotationIntervalBeyondIntIsRefusedNotNarrowed) {
 
 TEST(KmsParse, InstancePoliciesAreValidatedAndReadBack) {
   auto updates = ParseInstancePolicies(
-      Body(R"({"resources":[{"policy_type":"allowedIP","policy_data":{"enabled":true,)"
-           R"("attributes":{"allowed_ip":["10.0.0.0/8","2001:db8::/32"]}}},)"
-           R"({"policy_type":"rotation","policy_data":{"enabled":true,"attributes":{"interval_month":3}}}]})"),
+      Body(
+          R"({"resources":[{"policy_type":"allowedIP","policy_data":{"enabled":true,)"
+          R"("attributes":{"allowed_ip":["10.0.0.0/8","2001:db8::/32"]}}},)"
+          R"({"policy_type":"rotation","policy_data":{"enabled":true,"attributes":{"interval_month":3}}}]})"),
       "");
   ASSERT_TRUE(updates) << updates.error().message;
   ASSERT_EQ(updates->size(), 2u);
@@ -80,12 +83,13 @@ TEST(KmsParse, InstancePoliciesAreValidatedAndReadBack) {
     ASSERT_TRUE(again) << u.data_json;
     EXPECT_TRUE(ValidateInstancePolicy(u.type, again->as_object())) << u.data_json;
   }
-  for (std::string_view bad :
-       {R"({"resources":[{"policy_type":"allowedIP","policy_data":{"enabled":true,"attributes":{"allowed_ip":["10.0.0.0/-0"]}}}]})",
-        R"({"resources":[{"policy_type":"allowedIP","policy_data":{"enabled":true,"attributes":{"allowed_ip":[]}}}]})",
-        R"({"resources":[{"policy_type":"rotation","policy_data":{"enabled":true,"attributes":{"interval_month":4294967297}}}]})",
-        R"({"resources":[{"policy_type":"nope","policy_data":{"enabled":true}}]})",
-        R"({"resources":[{"policy_type":"keyCreateImportAccess","policy_data":{"enabled":true,"attributes":{"x":true}}}]})"}) {
+  for (
+      std::string_view bad :
+      {R"({"resources":[{"policy_type":"allowedIP","policy_data":{"enabled":true,"attributes":{"allowed_ip":["10.0.0.0/-0"]}}}]})",
+       R"({"resources":[{"policy_type":"allowedIP","policy_data":{"enabled":true,"attributes":{"allowed_ip":[]}}}]})",
+       R"({"resources":[{"policy_type":"rotation","policy_data":{"enabled":true,"attributes":{"interval_month":4294967297}}}]})",
+       R"({"resources":[{"policy_type":"nope","policy_data":{"enabled":true}}]})",
+       R"({"resources":[{"policy_type":"keyCreateImportAccess","policy_data":{"enabled":true,"attributes":{"x":true}}}]})"}) {
     auto r = ParseInstancePolicies(Body(bad), "");
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(Reason(r.error()), "BAD_BODY_ERR") << bad;
@@ -121,7 +125,8 @@ TEST(KmsParse, QueriesAreBounded) {
 }
 
 TEST(KmsParse, RegistrationAndImportTokenBodies) {
-  auto r = ParseRegistration(Body(R"({"resources":[{"keyVersion":{"id":"v"},"preventKeyDeletion":true}]})"));
+  auto r = ParseRegistration(
+      Body(R"({"resources":[{"keyVersion":{"id":"v"},"preventKeyDeletion":true}]})"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->key_version_id, "v");
   EXPECT_EQ(r->prevent_key_deletion, true);
