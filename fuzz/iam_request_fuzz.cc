@@ -106,7 +106,8 @@ void Body(uint8_t which, std::string_view text) {
           if (!item) continue;
           Check(!item->action.empty() && !item->resource_account.empty(),
                 "an item has an action and an account");
-          if (!item->access_token_body.empty()) (void)api::AccessTokenSubject(item->access_token_body);
+          if (!item->access_token_body.empty())
+            (void)api::AccessTokenSubject(item->access_token_body);
         }
       }
       break;
@@ -150,8 +151,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 namespace {
 
 void Replay(const std::vector<uint8_t>& bytes) {
-  veil::fuzz::ReplayWithPrefixes(bytes, {1, 2, bytes.size() / 2,
-                                         bytes.empty() ? 0 : bytes.size() - 1});
+  veil::fuzz::ReplayWithPrefixes(bytes,
+                                 {1, 2, bytes.size() / 2, bytes.empty() ? 0 : bytes.size() - 1});
 }
 
 }  // namespace

@@ -91,8 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 namespace {
 
 void Replay(const std::vector<uint8_t>& bytes) {
-  veil::fuzz::ReplayWithPrefixes(bytes, {1, 2, bytes.size() / 2,
-                                         bytes.empty() ? 0 : bytes.size() - 1});
+  veil::fuzz::ReplayWithPrefixes(bytes,
+                                 {1, 2, bytes.size() / 2, bytes.empty() ? 0 : bytes.size() - 1});
 }
 
 }  // namespace

@@ -64,7 +64,8 @@ void Body(uint8_t which, const api::OptionalBody& body) {
   switch (which) {
     case 0:
       if (auto spec = api::ParseCreateKey(body); spec && spec->expires_at) {
-        const std::string text = veil::FormatRfc3339(*spec->expires_at, veil::TimePrecision::kNanos);
+        const std::string text =
+            veil::FormatRfc3339(*spec->expires_at, veil::TimePrecision::kNanos);
         auto again = veil::ParseRfc3339(text);
         Check(again && *again == *spec->expires_at, "an expiration renders back");
       }
@@ -195,8 +196,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 namespace {
 
 void Replay(const std::vector<uint8_t>& bytes) {
-  veil::fuzz::ReplayWithPrefixes(bytes, {1, 2, bytes.size() / 2,
-                                         bytes.empty() ? 0 : bytes.size() - 1});
+  veil::fuzz::ReplayWithPrefixes(bytes,
+                                 {1, 2, bytes.size() / 2, bytes.empty() ? 0 : bytes.size() - 1});
 }
 
 }  // namespace
