@@ -46,7 +46,7 @@ def http_cases():
     components = ["abc", "a%20b", "%41%42", "%4", "%00", "%ff%fe", "+plus+", "%%"]
     bodies = ['{"a":[1,2.5,"x",null,true,false]}', "1e400", "-1e400", '{"x":[1E999]}', "1e-400",
               "18446744073709551615", "-9223372036854775808", "123456789012345678901234567890",
-              '"\\ud800"', '"\\u0000"', "[" * 64 + "]" * 64, "[" * 65 + "]" * 65, "{", "", " "]
+              '"\\ud800"', '"\\u0000"', '{"a":[0.5,118446744073709551615.0]}', "[" * 64 + "]" * 64, "[" * 65 + "]" * 65, "{", "", " "]
     cases = [(f"target-{i}", 0, t) for i, t in enumerate(targets)]
     cases += [(f"component-{i}", 1, t) for i, t in enumerate(components)]
     cases += [(f"json-{i}", 2, t) for i, t in enumerate(bodies)]
@@ -65,6 +65,7 @@ def iam_cases():
                    '{"name":1}', "[]"]
     updates = ['{"name":"n"}', '{"description":null}', "{}"]
     api_keys = ['{"name":"k","iam_id":"iam-x","store_value":false}', '{"name":"k","store_value":true}',
+                '{"name":"k","iam_id":"","store_value":false}',
                 '{"name":"k","store_value":"no"}']
     instances = ['{"name":"kp","resource_id":"kms","target":"us-south","resource_plan_id":"x"}',
                  '{"name":"kp"}']
@@ -112,7 +113,7 @@ def jwt_cases():
               header + "." + b64url(claims) + ".sig=", "x" * 8193]
     payloads = [claims.decode(), '{"exp":99999999999,"iat":0}', '{"exp":7258118400,"iat":7258118401}',
                 '{"exp":1e400}', '{"exp":-1,"nbf":1.5}', '{"exp":18446744073709551615}',
-                '{"exp":"1700000000"}', '{"nbf":9.3e18}', "[" * 17 + "]" * 17]
+                '{"exp":"1700000000"}', '{"nbf":9.3e18}', '{"exp":18446747258118401615}', "[" * 17 + "]" * 17]
     headers = ['{"alg":"RS256","kid":"k1"}', '{"alg":"HS256","kid":"k1","typ":1}', '{"kid":"k"}',
                '{"alg":"RS256","kid":"k","crit":["x"]}', "{}"]
     cases = [(f"token-{i}", 0, t) for i, t in enumerate(tokens)]

@@ -5,7 +5,8 @@
 // Input: byte 0 selects the parser (fuzz/request_fuzz_support.h), the rest is its text.
 // Properties: no exception escapes; nothing accepted holds a NUL; a decoded query or component
 // re-encoded and parsed again gives the same values; JSON accepted holds only finite numbers,
-// and its serialization parses again to the same serialization.
+// and its serialization parses again to the same value (doubles within an ulp or two:
+// JsonEquivalent).
 //
 // Two builds from this one file, as luks_header_fuzz.cc: a libFuzzer binary (`make fuzz`,
 // docs/fuzzing.md) and, by default, a plain program replaying fuzz/corpus/http/ (ctest
@@ -78,7 +79,7 @@ void Json(std::string_view text) {
   const std::string once = boost::json::serialize(*v);
   auto again = veil::http::ParseJson(once);
   Check(again.has_value(), "accepted JSON, serialized, parses again");
-  Check(boost::json::serialize(*again) == once, "JSON serialization is stable");
+  Check(veil::fuzz::JsonEquivalent(*again, *v), "serialized JSON reads back the same");
 }
 
 }  // namespace

@@ -34,6 +34,14 @@ Result<std::optional<std::string>> OptionalString(const boost::json::object& o,
   return std::optional<std::string>(std::string(v->as_string()));
 }
 
+// An id field (iam_id, account_id): nullopt when absent or null; kInvalidArgument when empty,
+// which names nothing and would only be looked up to be refused later.
+Result<std::optional<std::string>> OptionalId(const boost::json::object& o, std::string_view name) {
+  auto v = VEIL_TRY_VALUE(OptionalString(o, name));
+  if (v && v->empty()) return InvalidArgument(std::string(name) + " must not be empty");
+  return v;
+}
+
 Result<std::string> RequiredString(const boost::json::object& o, std::string_view name) {
   auto v = VEIL_TRY_VALUE(OptionalString(o, name));
   if (!v || v->empty()) return InvalidArgument(std::string(name) + " is required");
@@ -134,7 +142,7 @@ Result<IamService::ServiceIdSpec> ParseServiceIdCreate(const boost::json::value&
   spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
   spec.description = VEIL_TRY_VALUE(OptionalString(o, "description")).value_or("");
   spec.account_id =
-      VEIL_TRY_VALUE(OptionalString(o, "account_id")).value_or(std::string(caller_account));
+      VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or(std::string(caller_account));
   return spec;
 }
 
@@ -155,9 +163,8 @@ Result<ApiKeyCreate> ParseApiKeyCreate(const boost::json::value& body,
   ApiKeyCreate out;
   out.spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
   out.spec.description = VEIL_TRY_VALUE(OptionalString(o, "description")).value_or("");
-  out.spec.iam_id =
-      VEIL_TRY_VALUE(OptionalString(o, "iam_id")).value_or(std::string(caller_iam_id));
-  out.account_id = VEIL_TRY_VALUE(OptionalString(o, "account_id")).value_or("");
+  out.spec.iam_id = VEIL_TRY_VALUE(OptionalId(o, "iam_id")).value_or(std::string(caller_iam_id));
+  out.account_id = VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or("");
   if (const boost::json::value* store = o.if_contains("store_value")) {
     if (!store->is_bool()) return InvalidArgument("store_value must be a boolean");
     if (store->as_bool()) {
@@ -175,7 +182,7 @@ Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& b
   spec.resource_id = VEIL_TRY_VALUE(RequiredString(o, "resource_id"));
   spec.target = VEIL_TRY_VALUE(OptionalString(o, "target")).value_or("");
   spec.account_id =
-      VEIL_TRY_VALUE(OptionalString(o, "account_id")).value_or(std::string(caller_account));
+      VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or(std::string(caller_account));
   return spec;
 }
 

@@ -28,6 +28,8 @@ std::optional<std::string_view> FindField(
     const std::vector<std::pair<std::string, std::string>>& fields, std::string_view name);
 
 // pagesize (1-100, default 20) and pagetoken from a query.
+//
+// In the bodies below, an id field that is given (iam_id, account_id) must not be empty.
 [[nodiscard]] Result<PageRequest> ParsePageQuery(
     const std::vector<std::pair<std::string, std::string>>& query);
 

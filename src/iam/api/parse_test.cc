@@ -134,5 +134,18 @@ TEST(AccessTokenSubjectTest, ReadsTheIamIdOfAPayload) {
   EXPECT_FALSE(AccessTokenSubject("e30="));  // padded: not base64url
 }
 
+// iam_id "" used to replace the caller's default and be looked up as an identity named "";
+// account_id "" named an account that cannot exist. A given id must not be empty.
+TEST(ParseIdsTest, EmptyIdsAreRefusedNotLookedUp) {
+  EXPECT_FALSE(ParseApiKeyCreate(boost::json::parse(R"({"name":"k","iam_id":""})"), "iam-me"));
+  EXPECT_FALSE(ParseApiKeyCreate(boost::json::parse(R"({"name":"k","account_id":""})"), "iam-me"));
+  EXPECT_FALSE(ParseServiceIdCreate(boost::json::parse(R"({"name":"s","account_id":""})"), "a"));
+  EXPECT_FALSE(ParseInstanceCreate(
+      boost::json::parse(R"({"name":"i","resource_id":"kms","account_id":""})"), "a"));
+  auto key = ParseApiKeyCreate(boost::json::parse(R"({"name":"k","iam_id":null})"), "iam-me");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->spec.iam_id, "iam-me");
+}
+
 }  // namespace
 }  // namespace veil::iam::api
