@@ -31,7 +31,8 @@ DEPS := $(DEPS_BUILD) $(DEPS_RUN)
 ASAN_LABELS ?= unit|integration|e2e
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fuzz partition_table_fuzz
+FUZZ_TARGETS ?= luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fuzz partition_table_fuzz \
+  http_request_fuzz iam_request_fuzz jwt_fuzz kms_request_fuzz
 
 .PHONY: all deps deps-fuzz build test demo bench format format-check asan fuzz clean configure
 

@@ -4,7 +4,7 @@
 #
 #   fuzz/run.sh BUILD_DIR
 #     FUZZ_SECONDS  seconds per target (default 60)
-#     FUZZ_TARGETS  which targets (default: all four)
+#     FUZZ_TARGETS  which targets (default: all eight)
 #     FUZZ_WORK     working directory (default BUILD_DIR/fuzz-work): <target>/corpus grows across
 #                   runs (the committed seeds are copied in each time, never written back),
 #                   <target>/artifacts keeps crash/leak/timeout/oom inputs, <target>/fuzz.log the
@@ -19,7 +19,7 @@ build=${1:?usage: fuzz/run.sh BUILD_DIR}
 build=$(cd "$build" && pwd)
 seconds=${FUZZ_SECONDS:-60}
 work=${FUZZ_WORK:-$build/fuzz-work}
-targets=${FUZZ_TARGETS:-luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fuzz partition_table_fuzz}
+targets=${FUZZ_TARGETS:-luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fuzz partition_table_fuzz http_request_fuzz iam_request_fuzz jwt_fuzz kms_request_fuzz}
 
 # target -> committed corpus, -max_len, dictionary.
 #   luks: a LUKS2 header pair with its JSON areas is 2 x hdr_size; 64 KiB holds two 32 KiB copies
@@ -29,9 +29,13 @@ targets=${FUZZ_TARGETS:-luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fu
 #     qcow2 with a few clusters of tables and data.
 #   partition: 8 bytes of disk size, then 64 KiB of disk: a GPT's header and 128 entries at 4 KiB
 #     sectors (the seeds are exactly 65544 bytes).
-corpus_of() { case $1 in luks_header_fuzz) echo luks ;; luks_cryptsetup_diff_fuzz) echo luks-diff ;; disk_image_fuzz) echo disk ;; *) echo partition ;; esac; }
-max_len_of() { case $1 in luks_header_fuzz) echo 65536 ;; luks_cryptsetup_diff_fuzz|disk_image_fuzz) echo 131072 ;; *) echo 65544 ;; esac; }
-dict_of() { case $1 in luks_header_fuzz|luks_cryptsetup_diff_fuzz) echo luks_header ;; disk_image_fuzz) echo disk_image ;; *) echo partition_table ;; esac; }
+#   http, iam, kms: a selector byte and a request body or query; 16 KiB holds every seed and more
+#     than the token body limit (4 KiB), short of the JSON body limit (64 KiB), where only
+#     repetition would grow.
+#   jwt: a selector byte and a token: kMaxTokenSize (8192) and one byte over.
+corpus_of() { case $1 in luks_header_fuzz) echo luks ;; luks_cryptsetup_diff_fuzz) echo luks-diff ;; disk_image_fuzz) echo disk ;; http_request_fuzz) echo http ;; iam_request_fuzz) echo iam ;; jwt_fuzz) echo jwt ;; kms_request_fuzz) echo kms ;; *) echo partition ;; esac; }
+max_len_of() { case $1 in luks_header_fuzz) echo 65536 ;; luks_cryptsetup_diff_fuzz|disk_image_fuzz) echo 131072 ;; http_request_fuzz|iam_request_fuzz|kms_request_fuzz) echo 16384 ;; jwt_fuzz) echo 8194 ;; *) echo 65544 ;; esac; }
+dict_of() { case $1 in luks_header_fuzz|luks_cryptsetup_diff_fuzz) echo luks_header ;; disk_image_fuzz) echo disk_image ;; http_request_fuzz) echo http_request ;; iam_request_fuzz) echo iam_request ;; jwt_fuzz) echo jwt ;; kms_request_fuzz) echo kms_request ;; *) echo partition_table ;; esac; }
 
 symbolizer=$(command -v llvm-symbolizer-14 || command -v llvm-symbolizer || true)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0${symbolizer:+:external_symbolizer_path=$symbolizer}}

@@ -101,10 +101,21 @@ Result<TimePoint> FromCivil(const Civil& c, int offset_minutes, std::string_view
   if (c.hour > 23 || c.minute > 59 || c.second > 59) {
     return InvalidArgument(std::string(what) + ": invalid time of day");
   }
-  auto local = std::chrono::sys_days{ymd} + std::chrono::hours{c.hour} +
-               std::chrono::minutes{c.minute} + seconds{c.second} + nanoseconds{c.nanos};
-  return std::chrono::time_point_cast<TimePoint::duration>(local -
-                                                           std::chrono::minutes{offset_minutes});
+  // In whole seconds first: a year such as 9999 is beyond what a TimePoint (64-bit nanoseconds,
+  // about 1677-09-21 to 2262-04-11) holds, and converting it would overflow.
+  const std::chrono::sys_seconds utc = std::chrono::sys_days{ymd} + std::chrono::hours{c.hour} +
+                                       std::chrono::minutes{c.minute} + seconds{c.second} -
+                                       std::chrono::minutes{offset_minutes};
+  constexpr int64_t kFirst =
+      std::chrono::duration_cast<seconds>(TimePoint::min().time_since_epoch()).count() + 1;
+  constexpr int64_t kLast =
+      std::chrono::duration_cast<seconds>(TimePoint::max().time_since_epoch()).count() - 1;
+  const int64_t s = utc.time_since_epoch().count();
+  if (s < kFirst || s > kLast) {
+    return InvalidArgument(std::string(what) + ": the year is outside 1678-2261");
+  }
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(seconds{s}) +
+                   std::chrono::duration_cast<TimePoint::duration>(nanoseconds{c.nanos}));
 }
 
 bool ParseDateTime(Scanner& s, Civil* c) {

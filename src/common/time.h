@@ -8,7 +8,8 @@
 //                   (digits truncated, never rounded, so a formatted time is never in the future)
 //   ParseRfc3339:   YYYY-MM-DD('T'|'t')hh:mm:ss[.1-9 digits]('Z'|'z'|(+|-)hh:mm)
 //                   Rejects anything else (no spaces, no missing seconds, no leap second 60, no
-//                   day 31 in a 30-day month, years outside 0000-9999) with kInvalidArgument.
+//                   day 31 in a 30-day month) with kInvalidArgument; so are times a TimePoint
+//                   cannot hold (64-bit nanoseconds: before 1677-09-22 or after 2262-04-10).
 //   FormatAuditTime: 2026-11-28T20:30:00.12+0000 (centiseconds, always +0000), the eventTime
 //                   format of the seed cloud's audit events.
 //   ParseAuditTime: exactly YYYY-MM-DDThh:mm:ss.SS(+|-)hhmm.
@@ -28,7 +29,7 @@ using TimePoint = std::chrono::system_clock::time_point;
 
 enum class TimePrecision { kSeconds, kMillis, kMicros, kNanos };
 
-// Precondition: `t` lies in years 0000-9999.
+// Precondition: `t` lies in years 0000-9999 (every TimePoint does).
 std::string FormatRfc3339(TimePoint t, TimePrecision precision = TimePrecision::kMillis);
 [[nodiscard]] Result<TimePoint> ParseRfc3339(std::string_view text);
 

@@ -75,6 +75,25 @@ TEST(TimeTest, RejectsMalformedRfc3339) {
   }
 }
 
+// A TimePoint is 64-bit nanoseconds (1677-09-21 to 2262-04-11): year 9999, which the grammar
+// allows, used to overflow it (signed overflow, undefined) instead of being refused.
+TEST(TimeTest, Rfc3339OutsideTimePointRangeIsRefused) {
+  for (std::string_view bad :
+       {"9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "0000-01-01T00:00:00Z",
+        "1677-09-21T00:00:00Z", "9999-12-31T23:59:59.999999999-23:59"}) {
+    auto t = ParseRfc3339(bad);
+    ASSERT_FALSE(t) << bad;
+    EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(ParseAuditTime("9999-12-31T23:59:59.99+0000"));
+  // The edges that fit still parse, and round-trip.
+  for (std::string_view good : {"2262-04-10T23:59:59.999999999Z", "1677-09-22T00:00:00Z"}) {
+    auto t = ParseRfc3339(good);
+    ASSERT_TRUE(t) << good;
+    EXPECT_EQ(ParseRfc3339(FormatRfc3339(*t, TimePrecision::kNanos)).value(), *t) << good;
+  }
+}
+
 TEST(TimeTest, AuditTimeFormat) {
   TimePoint t = At(kEpochSeconds, 519999999);
   EXPECT_EQ(FormatAuditTime(t), "2026-11-28T20:30:05.51+0000");

@@ -4,9 +4,11 @@
 #include <boost/json/parse_options.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 
 #include "common/bytes.h"
 #include "common/encoding.h"
+#include "common/json.h"
 
 namespace veil::iam {
 namespace {
@@ -23,7 +25,7 @@ Result<boost::json::object> DecodeJsonSegment(std::string_view segment, std::str
   } catch (...) {
     return Unauthenticated("malformed token: " + std::string(what) + " is not JSON");
   }
-  if (ec || !v.is_object()) {
+  if (ec || !v.is_object() || !AllNumbersFinite(v)) {
     return Unauthenticated("malformed token: " + std::string(what) + " is not a JSON object");
   }
   return std::move(v.as_object());
@@ -67,6 +69,32 @@ Result<ParsedJwt> ParseJwt(std::string_view token) {
   jwt.signature = std::move(*signature);
   jwt.signing_input = token.substr(0, second);
   return jwt;
+}
+
+Result<std::optional<TimePoint>> NumericDateClaim(const boost::json::object& claims,
+                                                  std::string_view name) {
+  const boost::json::value* v = claims.if_contains(name);
+  if (v == nullptr) return std::optional<TimePoint>();
+  const auto out_of_range = [&] {
+    return Unauthenticated("token claim " + std::string(name) + " is out of range");
+  };
+  int64_t seconds = 0;
+  if (v->is_int64()) {
+    seconds = v->get_int64();
+  } else if (v->is_uint64()) {
+    return out_of_range();  // above INT64_MAX
+  } else if (v->is_double()) {
+    const double d = v->get_double();
+    // Compared as a double first: converting one outside int64_t's range is undefined.
+    if (!std::isfinite(d) || d < 0 || d > static_cast<double>(kMaxNumericDate)) {
+      return out_of_range();
+    }
+    seconds = static_cast<int64_t>(d);
+  } else {
+    return Unauthenticated("token claim " + std::string(name) + " is not a number");
+  }
+  if (seconds < 0 || seconds > kMaxNumericDate) return out_of_range();
+  return std::optional<TimePoint>(TimePoint(std::chrono::seconds(seconds)));
 }
 
 }  // namespace veil::iam

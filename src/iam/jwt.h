@@ -9,16 +9,22 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
+#include "common/time.h"
 
 namespace veil::iam {
 
 // Tokens longer than this are refused unread.
 inline constexpr size_t kMaxTokenSize = 8192;
+
+// The latest NumericDate a claim may hold: 2200-01-01T00:00:00Z, in seconds since the epoch. A
+// TimePoint (nanoseconds in 64 bits) ends in April 2262, so a later date would overflow it.
+inline constexpr int64_t kMaxNumericDate = 7258118400;
 
 struct JwtHeader {
   std::string alg;
@@ -40,6 +46,13 @@ std::string JwtSigningInput(const JwtHeader& header, const boost::json::object& 
 // token) when: longer than kMaxTokenSize; not three '.'-separated segments; a segment that is
 // not strict base64url; a header or payload that is not a JSON object (depth at most 16); a
 // header without string "alg" and "kid"; a header with "crit". The algorithm is NOT checked here.
+// kUnauthenticated also for a number beyond a double's range (1e400) anywhere in either.
 [[nodiscard]] Result<ParsedJwt> ParseJwt(std::string_view token);
+
+// The NumericDate claim `name` (RFC 7519 §2: seconds since the epoch, an integer or a fraction,
+// truncated to whole seconds); nullopt when absent. kUnauthenticated for a claim that is not a
+// number, or one outside 0 to kMaxNumericDate.
+[[nodiscard]] Result<std::optional<TimePoint>> NumericDateClaim(const boost::json::object& claims,
+                                                                std::string_view name);
 
 }  // namespace veil::iam

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include "common/bytes.h"
 #include "common/encoding.h"
 
@@ -59,6 +61,38 @@ TEST(JwtTest, AlgorithmIsReportedNotJudged) {
   ASSERT_TRUE(jwt);
   EXPECT_EQ(jwt->header.alg, "none");
   EXPECT_TRUE(jwt->signature.empty());
+}
+
+// A NumericDate past 2262 overflows a TimePoint (64-bit nanoseconds): the old bound of 1e11
+// seconds (year 5138) let exp = 99999999999 through into signed overflow.
+TEST(NumericDate, DateBeyondTimePointRangeIsRefused) {
+  for (std::string_view json :
+       {R"({"exp":99999999999})", R"({"exp":7258118401})", R"({"exp":9.3e18})",
+        R"({"exp":18446744073709551615})", R"({"exp":-1})", R"({"exp":-0.5e1})"}) {
+    auto t = NumericDateClaim(boost::json::parse(json).as_object(), "exp");
+    ASSERT_FALSE(t) << json;
+    EXPECT_EQ(t.error().code, ErrorCode::kUnauthenticated) << json;
+  }
+}
+
+TEST(NumericDate, IntegersAndFractionsUpToTheBoundAreAccepted) {
+  auto at = [](std::string_view json) {
+    return NumericDateClaim(boost::json::parse(json).as_object(), "exp");
+  };
+  EXPECT_EQ(**at(R"({"exp":0})"), TimePoint());
+  EXPECT_EQ(**at(R"({"exp":1700000000.9})"), TimePoint(std::chrono::seconds(1700000000)));
+  EXPECT_EQ(**at(R"({"exp":7258118400})"), TimePoint(std::chrono::seconds(kMaxNumericDate)));
+  EXPECT_FALSE(*at(R"({"iat":1})"));  // absent
+  EXPECT_FALSE(at(R"({"exp":"1"})"));
+}
+
+// A payload with 1e400 would be read as an infinity, which Boost.JSON cannot write back.
+TEST(JwtTest, NumberBeyondDoubleRangeInThePayloadIsRefused) {
+  const std::string token = B64(R"({"alg":"RS256","kid":"k"})") + "." +
+                            B64(R"({"iam_id":"x","exp":1e400})") + "." + B64("s");
+  auto jwt = ParseJwt(token);
+  ASSERT_FALSE(jwt);
+  EXPECT_EQ(jwt.error().code, ErrorCode::kUnauthenticated);
 }
 
 }  // namespace

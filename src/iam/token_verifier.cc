@@ -1,7 +1,6 @@
 #include "iam/token_verifier.h"
 
 #include <boost/json/value.hpp>
-#include <cmath>
 #include <utility>
 
 #include "common/bytes.h"
@@ -10,29 +9,13 @@
 namespace veil::iam {
 namespace {
 
-// A NumericDate claim (RFC 7519 §2), whole seconds.
+// A NumericDate claim (NumericDateClaim); TimePoint::min() for an optional one that is absent.
 Result<TimePoint> DateClaim(const boost::json::object& claims, std::string_view name,
                             bool required) {
-  const boost::json::value* v = claims.if_contains(name);
-  if (v == nullptr) {
-    if (required) return Unauthenticated("token has no " + std::string(name));
-    return TimePoint::min();
-  }
-  double seconds;
-  if (v->is_int64()) {
-    seconds = static_cast<double>(v->as_int64());
-  } else if (v->is_uint64()) {
-    seconds = static_cast<double>(v->as_uint64());
-  } else if (v->is_double()) {
-    seconds = v->as_double();
-  } else {
-    return Unauthenticated("token claim " + std::string(name) + " is not a number");
-  }
-  // Keep far-off values from overflowing the time point.
-  if (!std::isfinite(seconds) || seconds < 0 || seconds > 1e11) {
-    return Unauthenticated("token claim " + std::string(name) + " is out of range");
-  }
-  return TimePoint(std::chrono::seconds(static_cast<int64_t>(seconds)));
+  std::optional<TimePoint> t = VEIL_TRY_VALUE(NumericDateClaim(claims, name));
+  if (t) return *t;
+  if (required) return Unauthenticated("token has no " + std::string(name));
+  return TimePoint::min();
 }
 
 std::string StringClaim(const boost::json::object& claims, std::string_view name) {

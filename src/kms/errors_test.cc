@@ -13,7 +13,8 @@ TEST(KmsReasonTest, AReasonGivesItsCodeAndNameAndIsReadBackTyped) {
   EXPECT_TRUE(e.Is(KmsReason::kKeyActionInvalidState));
   EXPECT_EQ(ReasonOf(e), KmsReason::kKeyActionInvalidState);
   EXPECT_EQ(KmsReasonName(ReasonOf(e)), "KEY_ACTION_INVALID_STATE_ERR");
-  EXPECT_EQ(e.ToString(), "FailedPrecondition [KEY_ACTION_INVALID_STATE_ERR]: Key is not in a valid state");
+  EXPECT_EQ(e.ToString(),
+            "FailedPrecondition [KEY_ACTION_INVALID_STATE_ERR]: Key is not in a valid state");
   EXPECT_EQ(KmsError(KmsReason::kKeyDeleted, "x").code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(KmsError(KmsReason::kUnprocessableCiphertext, "x").code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(KmsError(KmsReason::kKeyNotFound, "x").code, ErrorCode::kNotFound);

@@ -11,6 +11,8 @@ namespace {
 
 // The address alone (no prefix): IPv4 or IPv6, IPv4-mapped IPv6 folded to IPv4.
 bool ParseAddress(std::string_view text, IpBlock& out) {
+  // inet_pton reads a C string: "10.0.0.1\0..." would be read as 10.0.0.1, the rest unseen.
+  if (text.find('\0') != std::string_view::npos) return false;
   std::string s(text);
   if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
   in_addr v4{};
@@ -54,9 +56,13 @@ Result<IpBlock> ParseIpBlock(std::string_view text) {
   block.prefix = max;
   if (slash != std::string_view::npos) {
     std::string_view p = text.substr(slash + 1);
+    // One to three decimal digits: from_chars alone would take "-0" (and a sign is no part of a
+    // prefix length).
+    const bool digits =
+        !p.empty() && p.size() <= 3 && p.find_first_not_of("0123456789") == std::string_view::npos;
     int prefix = -1;
     auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
-    if (ec != std::errc() || end != p.data() + p.size() || prefix < 0 || prefix > max) {
+    if (!digits || ec != std::errc() || end != p.data() + p.size() || prefix < 0 || prefix > max) {
       return InvalidArgument("bad prefix length in " + std::string(text));
     }
     block.prefix = prefix;

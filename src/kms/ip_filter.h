@@ -20,7 +20,8 @@ struct IpBlock {
   int prefix = 0;
 };
 
-// kInvalidArgument for anything that is not an IPv4 or IPv6 address with an optional /prefix.
+// kInvalidArgument for anything that is not an IPv4 or IPv6 address with an optional /prefix
+// (1-3 decimal digits, no sign, at most 32 or 128), and for text holding a NUL.
 [[nodiscard]] Result<IpBlock> ParseIpBlock(std::string_view text);
 
 // Whether `address` (as the server saw the peer: "192.0.2.7", "::1", "::ffff:10.1.2.3") lies in

@@ -41,5 +41,26 @@ TEST(IpFilterTest, MatchesByPrefix) {
   EXPECT_FALSE(IpAllowed({}, "10.0.0.1"));
 }
 
+// inet_pton reads a C string, so the bytes after a NUL went unseen: "10.0.0.1\0junk" was stored
+// as an allowedIP block although it is no address.
+TEST(IpFilterTest, EmbeddedNulIsRefused) {
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(ParseIpBlock("10.0.0.1\0junk"sv));
+  EXPECT_FALSE(ParseIpBlock("10.0.0.0\0/8"sv));
+  EXPECT_FALSE(ParseIpBlock("10.0.0.0/8\0"sv));
+  EXPECT_FALSE(ParseIpBlock("::1\0"sv));
+  EXPECT_FALSE(IpAllowed(Blocks({"10.0.0.0/8"}), "10.0.0.1\0x"sv));
+}
+
+// from_chars takes a sign: "10.0.0.0/-0" was read as /0, a block that allows every address.
+TEST(IpFilterTest, SignedPrefixLengthIsRefused) {
+  for (std::string_view bad : {"10.0.0.0/-0", "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/0008",
+                               "::/-0", "10.0.0.0/", "10.0.0.0/8/8"}) {
+    EXPECT_FALSE(ParseIpBlock(bad)) << bad;
+  }
+  EXPECT_EQ(ParseIpBlock("10.0.0.0/008")->prefix, 8);
+  EXPECT_EQ(ParseIpBlock("::/128")->prefix, 128);
+}
+
 }  // namespace
 }  // namespace veil::kms

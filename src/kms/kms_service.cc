@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "common/crn.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/uuid.h"
 #include "crypto/compare.h"
@@ -986,6 +987,15 @@ Result<InstancePolicyWrite> KmsService::PutInstancePolicies(
     const InstanceRef& instance, std::vector<InstancePolicyUpdate> updates, const Actor& actor,
     InstancePolicyWriteOptions options) {
   InstancePolicyWrite write;
+  // Stored only if it reads back (PolicyData): text that does not parse would be read as no
+  // policy at all, an allowedIP list among them, so the policy would fail open.
+  for (const InstancePolicyUpdate& u : updates) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(u.data_json, ec);
+    if (ec || !v.is_object() || !AllNumbersFinite(v)) {
+      return KmsFail(KmsReason::kBadBody, "policy_data of " + u.type + " is not a JSON object");
+    }
+  }
   write.outside_allowed_ip = VEIL_TRY_VALUE(CheckPolicyWriteOrigin(instance, updates, options));
   const TimePoint now = clock_.Now();
   VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {

@@ -577,6 +577,23 @@ TEST_F(KmsServiceTest, AllowedIpPolicyFiltersByAddressAndChangesAtOnce) {
   EXPECT_TRUE(kms().CheckAllowedIp(f_.instance, "127.0.0.1"));
 }
 
+// A policy_data of {"x":1e400} used to be stored as "{...,"x":Infinity}" (Boost.JSON's
+// serialization of the infinity it parsed), text the policy reader cannot parse: the instance
+// then read as having no allowedIP policy, and let every address in.
+TEST_F(KmsServiceTest, InstancePolicyThatDoesNotReadBackIsRefused) {
+  ASSERT_TRUE(kms().PutInstancePolicy(
+      f_.instance, "allowedIP", R"({"enabled":true,"attributes":{"allowed_ip":["10.0.0.0/8"]}})",
+      f_.user));
+  for (std::string_view bad :
+       {R"({"enabled":true,"attributes":{"allowed_ip":["192.0.2.0/24"]},"x":Infinity})",
+        R"({"enabled":false)", R"([1])", ""}) {
+    EXPECT_REASON(kms().PutInstancePolicy(f_.instance, "allowedIP", std::string(bad), f_.user),
+                  "BAD_BODY_ERR");
+  }
+  EXPECT_TRUE(kms().CheckAllowedIp(f_.instance, "10.1.2.3"));
+  EXPECT_FALSE(kms().CheckAllowedIp(f_.instance, "203.0.113.9"));  // still enforced
+}
+
 TEST_F(KmsServiceTest, AliasesAndKeyRings) {
   CreateKeySpec spec;
   spec.name = "aliased";

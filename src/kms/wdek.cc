@@ -66,6 +66,9 @@ Result<Wdek> ParseWdek(std::string_view text) {
     return tl::unexpected(BadCiphertext("the iv is not 12 bytes"));
   wdek.sealed = std::move(*sealed);
   wdek.iv = std::move(*iv);
+  // One spelling per WDEK: the JSON above also reads other key orders, spaces, escapes
+  // ("\u0069v") and repeated keys, none of which FormatWdek writes.
+  if (FormatWdek(wdek) != text) return tl::unexpected(BadCiphertext("it is not in canonical form"));
   return wdek;
 }
 

@@ -11,8 +11,9 @@
 // ciphertext to the material that made it; the length prefixes make ["ab","c"] differ from
 // ["a","bc"]. The aad list is not stored: unwrap must give the same list in the same order.
 //
-// ParseWdek accepts only this shape (any other base64, JSON or field is kInvalidArgument, which
-// the API answers with 422 UNPROCESSABLE_CIPHERTEXT_ERR); it checks lengths, not the tag.
+// ParseWdek accepts only this shape, byte for byte as FormatWdek writes it (any other base64,
+// JSON, key order, spacing, escape or field is kInvalidArgument, which the API answers with 422
+// UNPROCESSABLE_CIPHERTEXT_ERR); it checks lengths, not the tag.
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -53,6 +53,29 @@ TEST(WdekTest, ParseRefusesEverythingElse) {
   EXPECT_FALSE(ParseWdek(extra));
 }
 
+// The same sealed key used to have many texts: any key order, spaces, escapes and repeated keys
+// parsed. Only FormatWdek's spelling is a WDEK.
+TEST(WdekTest, NonCanonicalSpellingIsRefused) {
+  const std::string handle = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
+  const std::string ct = Base64Encode(std::vector<uint8_t>(48, 1));
+  const std::string iv = Base64Encode(std::vector<uint8_t>(12, 2));
+  const std::string canonical = "{\"ciphertext\":\"" + ct + "\",\"iv\":\"" + iv +
+                                "\",\"version\":\"4.0.0\",\"handle\":\"" + handle + "\"}";
+  ASSERT_TRUE(ParseWdek(B64(canonical)));
+  const std::string variants[] = {
+      "{\"iv\":\"" + iv + "\",\"ciphertext\":\"" + ct + "\",\"version\":\"4.0.0\",\"handle\":\"" +
+          handle + "\"}",
+      "{ \"ciphertext\":\"" + ct + "\",\"iv\":\"" + iv + "\",\"version\":\"4.0.0\",\"handle\":\"" +
+          handle + "\"}",
+      canonical + "\n",
+      "{\"ciphertext\":\"" + ct + "\",\"\\u0069v\":\"" + iv +
+          "\",\"version\":\"4.0.0\",\"handle\":\"" + handle + "\"}",
+      "{\"ciphertext\":\"x\",\"ciphertext\":\"" + ct + "\",\"iv\":\"" + iv +
+          "\",\"version\":\"4.0.0\",\"handle\":\"" + handle + "\"}",
+  };
+  for (const std::string& v : variants) EXPECT_FALSE(ParseWdek(B64(v))) << v;
+}
+
 TEST(WdekTest, AadSeparatesTheListItems) {
   EXPECT_NE(WdekAad("v", {"ab", "c"}), WdekAad("v", {"a", "bc"}));
   EXPECT_NE(WdekAad("v", {}), WdekAad("v", {""}));

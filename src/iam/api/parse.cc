@@ -4,6 +4,9 @@
 #include <boost/json/object.hpp>
 #include <charconv>
 
+#include "common/bytes.h"
+#include "common/encoding.h"
+#include "http/json_body.h"
 #include "http/request.h"
 
 namespace veil::iam::api {
@@ -29,6 +32,14 @@ Result<std::optional<std::string>> OptionalString(const boost::json::object& o,
   if (v == nullptr || v->is_null()) return std::optional<std::string>();
   if (!v->is_string()) return InvalidArgument(std::string(name) + " must be a string");
   return std::optional<std::string>(std::string(v->as_string()));
+}
+
+// An id field (iam_id, account_id): nullopt when absent or null; kInvalidArgument when empty,
+// which names nothing and would only be looked up to be refused later.
+Result<std::optional<std::string>> OptionalId(const boost::json::object& o, std::string_view name) {
+  auto v = VEIL_TRY_VALUE(OptionalString(o, name));
+  if (v && v->empty()) return InvalidArgument(std::string(name) + " must not be empty");
+  return v;
 }
 
 Result<std::string> RequiredString(const boost::json::object& o, std::string_view name) {
@@ -131,7 +142,7 @@ Result<IamService::ServiceIdSpec> ParseServiceIdCreate(const boost::json::value&
   spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
   spec.description = VEIL_TRY_VALUE(OptionalString(o, "description")).value_or("");
   spec.account_id =
-      VEIL_TRY_VALUE(OptionalString(o, "account_id")).value_or(std::string(caller_account));
+      VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or(std::string(caller_account));
   return spec;
 }
 
@@ -152,9 +163,8 @@ Result<ApiKeyCreate> ParseApiKeyCreate(const boost::json::value& body,
   ApiKeyCreate out;
   out.spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
   out.spec.description = VEIL_TRY_VALUE(OptionalString(o, "description")).value_or("");
-  out.spec.iam_id =
-      VEIL_TRY_VALUE(OptionalString(o, "iam_id")).value_or(std::string(caller_iam_id));
-  out.account_id = VEIL_TRY_VALUE(OptionalString(o, "account_id")).value_or("");
+  out.spec.iam_id = VEIL_TRY_VALUE(OptionalId(o, "iam_id")).value_or(std::string(caller_iam_id));
+  out.account_id = VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or("");
   if (const boost::json::value* store = o.if_contains("store_value")) {
     if (!store->is_bool()) return InvalidArgument("store_value must be a boolean");
     if (store->as_bool()) {
@@ -172,7 +182,7 @@ Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& b
   spec.resource_id = VEIL_TRY_VALUE(RequiredString(o, "resource_id"));
   spec.target = VEIL_TRY_VALUE(OptionalString(o, "target")).value_or("");
   spec.account_id =
-      VEIL_TRY_VALUE(OptionalString(o, "account_id")).value_or(std::string(caller_account));
+      VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or(std::string(caller_account));
   return spec;
 }
 
@@ -202,6 +212,19 @@ Result<std::vector<Result<AuthzItem>>> ParseAuthzBatch(const boost::json::value&
   std::vector<Result<AuthzItem>> items;
   for (const boost::json::value& v : body.as_array()) items.push_back(ParseAuthzItem(v));
   return items;
+}
+
+Result<std::string> AccessTokenSubject(std::string_view access_token_body) {
+  constexpr size_t kMaxDepth = 32;  // Boost.JSON's default, which this parse always had
+  auto bytes = Base64UrlDecode(access_token_body);
+  auto claims = bytes ? http::ParseJson(AsStringView(*bytes), kMaxDepth)
+                      : Result<boost::json::value>(InvalidArgument("not base64url"));
+  const boost::json::value* id =
+      claims && claims->is_object() ? claims->as_object().if_contains("iam_id") : nullptr;
+  if (id == nullptr || !id->is_string()) {
+    return InvalidArgument("accessTokenBody is not a token payload with an iam_id");
+  }
+  return std::string(id->as_string());
 }
 
 }  // namespace veil::iam::api

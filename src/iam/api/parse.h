@@ -28,6 +28,8 @@ std::optional<std::string_view> FindField(
     const std::vector<std::pair<std::string, std::string>>& fields, std::string_view name);
 
 // pagesize (1-100, default 20) and pagetoken from a query.
+//
+// In the bodies below, an id field that is given (iam_id, account_id) must not be empty.
 [[nodiscard]] Result<PageRequest> ParsePageQuery(
     const std::vector<std::pair<std::string, std::string>>& query);
 
@@ -78,5 +80,10 @@ struct AuthzItem {
 // objects, or holds too many, fails as a whole.
 [[nodiscard]] Result<std::vector<Result<AuthzItem>>> ParseAuthzBatch(
     const boost::json::value& body);
+
+// The iam_id of an accessTokenBody: the base64url payload segment of a JWT, a JSON object with a
+// string "iam_id" (not verified here: only a service may ask with one). kInvalidArgument
+// otherwise.
+[[nodiscard]] Result<std::string> AccessTokenSubject(std::string_view access_token_body);
 
 }  // namespace veil::iam::api

@@ -4,6 +4,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include "common/bytes.h"
+#include "common/encoding.h"
+
 namespace veil::iam::api {
 namespace {
 
@@ -120,6 +123,28 @@ TEST(ParseAuthzBatchTest, ItemsAndErrorsInTheirSlots) {
   std::string many = "[";
   for (int i = 0; i < 101; ++i) many += std::string(i ? "," : "") + "{}";
   EXPECT_FALSE(ParseAuthzBatch(boost::json::parse(many + "]")));
+}
+
+TEST(AccessTokenSubjectTest, ReadsTheIamIdOfAPayload) {
+  EXPECT_EQ(AccessTokenSubject(Base64UrlEncode(AsBytes(R"({"iam_id":"iam-x","exp":1})"))).value(),
+            "iam-x");
+  for (std::string_view payload : {R"({"iam_id":1})", "[]", "{", R"({"iam_id":"x","n":1e400})"}) {
+    EXPECT_FALSE(AccessTokenSubject(Base64UrlEncode(AsBytes(payload)))) << payload;
+  }
+  EXPECT_FALSE(AccessTokenSubject("e30="));  // padded: not base64url
+}
+
+// iam_id "" used to replace the caller's default and be looked up as an identity named "";
+// account_id "" named an account that cannot exist. A given id must not be empty.
+TEST(ParseIdsTest, EmptyIdsAreRefusedNotLookedUp) {
+  EXPECT_FALSE(ParseApiKeyCreate(boost::json::parse(R"({"name":"k","iam_id":""})"), "iam-me"));
+  EXPECT_FALSE(ParseApiKeyCreate(boost::json::parse(R"({"name":"k","account_id":""})"), "iam-me"));
+  EXPECT_FALSE(ParseServiceIdCreate(boost::json::parse(R"({"name":"s","account_id":""})"), "a"));
+  EXPECT_FALSE(ParseInstanceCreate(
+      boost::json::parse(R"({"name":"i","resource_id":"kms","account_id":""})"), "a"));
+  auto key = ParseApiKeyCreate(boost::json::parse(R"({"name":"k","iam_id":null})"), "iam-me");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->spec.iam_id, "iam-me");
 }
 
 }  // namespace

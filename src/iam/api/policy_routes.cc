@@ -175,22 +175,7 @@ Result<Subject> SubjectOfItem(const IamApiDeps& deps, const AuthzItem& item) {
   }
   std::string iam_id = item.subject_id;
   if (!item.access_token_body.empty()) {
-    auto bytes = Base64UrlDecode(item.access_token_body);
-    boost::system::error_code ec;
-    boost::json::value claims;
-    if (bytes) {
-      try {
-        claims = boost::json::parse(AsStringView(*bytes), ec);
-      } catch (...) {
-        ec = boost::json::make_error_code(boost::json::error::syntax);
-      }
-    }
-    const boost::json::value* id =
-        bytes && !ec && claims.is_object() ? claims.as_object().if_contains("iam_id") : nullptr;
-    if (id == nullptr || !id->is_string()) {
-      return InvalidArgument("accessTokenBody is not a token payload with an iam_id");
-    }
-    iam_id = std::string(id->as_string());
+    iam_id = VEIL_TRY_VALUE(AccessTokenSubject(item.access_token_body));
   }
   if (iam_id.starts_with("crn-")) return InvalidArgument("give a service as serviceName");
   auto identity = deps.service->GetIdentity(iam_id);

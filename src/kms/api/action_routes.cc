@@ -4,44 +4,9 @@
 #include "common/encoding.h"
 #include "kms/api/handler_support.h"
 #include "kms/errors.h"
-#include "kms/wdek.h"
 
 namespace veil::kms::api::internal {
 namespace {
-
-struct ActionBody {
-  std::optional<boost::json::object> object;
-};
-
-Result<ActionBody> ReadActionBody(http::RequestContext& ctx) {
-  auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
-  ActionBody out;
-  if (!body || body->is_null()) return out;
-  if (!body->is_object()) return KmsFail(KmsReason::kBadBody, "the body must be a JSON object");
-  out.object = std::move(body->get_object());
-  return out;
-}
-
-// The aad list: at most 255 strings of at most 255 characters.
-Result<std::vector<std::string>> AadOf(const ActionBody& body) {
-  if (!body.object) return std::vector<std::string>();
-  auto aad = VEIL_TRY_VALUE(OptStringList(*body.object, "aad"));
-  if (aad.size() > kMaxAadEntries)
-    return KmsFail(KmsReason::kBadBody, "aad holds at most 255 strings");
-  for (const std::string& s : aad) {
-    if (s.size() > kMaxAadEntryLength) {
-      return KmsFail(KmsReason::kBadBody, "each aad string has at most 255 characters");
-    }
-  }
-  return aad;
-}
-
-Result<std::string> CiphertextOf(const ActionBody& body) {
-  std::optional<std::string> text;
-  if (body.object) text = VEIL_TRY_VALUE(OptString(*body.object, "ciphertext"));
-  if (!text || text->empty()) return KmsFail(KmsReason::kBadBody, "ciphertext is required");
-  return *text;
-}
 
 boost::json::object VersionRef(const std::string& id) { return {{"id", id}}; }
 
@@ -50,17 +15,8 @@ using ActionFn = Result<http::Response> (*)(const KmsApiDeps&, http::RequestCont
 
 Result<http::Response> DoWrap(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope&,
                               const Key& key) {
-  ActionBody body = VEIL_TRY_VALUE(ReadActionBody(ctx));
-  std::optional<SecretBytes> plaintext;
-  if (body.object) {
-    if (auto text = VEIL_TRY_VALUE(OptString(*body.object, "plaintext"))) {
-      auto decoded = DecodeBase64Secret(*text);
-      if (!decoded) return KmsFail(KmsReason::kBadBody, "plaintext must be base64");
-      plaintext = std::move(*decoded);
-    }
-  }
-  auto aad = VEIL_TRY_VALUE(AadOf(body));
-  WrapResult r = VEIL_TRY_VALUE(deps.service->Wrap(key, std::move(plaintext), aad));
+  WrapRequest request = VEIL_TRY_VALUE(ParseWrap(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
+  WrapResult r = VEIL_TRY_VALUE(deps.service->Wrap(key, std::move(request.plaintext), request.aad));
   boost::json::object out;
   out["ciphertext"] = r.ciphertext;
   out["keyVersion"] = VersionRef(r.key_version_id);
@@ -72,10 +28,9 @@ Result<http::Response> DoWrap(const KmsApiDeps& deps, http::RequestContext& ctx,
 
 Result<http::Response> DoUnwrap(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope&,
                                 const Key& key) {
-  ActionBody body = VEIL_TRY_VALUE(ReadActionBody(ctx));
-  std::string ciphertext = VEIL_TRY_VALUE(CiphertextOf(body));
-  auto aad = VEIL_TRY_VALUE(AadOf(body));
-  UnwrapResult r = VEIL_TRY_VALUE(deps.service->Unwrap(key, ciphertext, aad));
+  CiphertextRequest request =
+      VEIL_TRY_VALUE(ParseCiphertextRequest(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
+  UnwrapResult r = VEIL_TRY_VALUE(deps.service->Unwrap(key, request.ciphertext, request.aad));
   boost::json::object out;
   out["plaintext"] = Base64Encode(r.plaintext.Reveal());
   out["keyVersion"] = VersionRef(r.key_version_id);
@@ -91,10 +46,9 @@ Result<http::Response> DoUnwrap(const KmsApiDeps& deps, http::RequestContext& ct
 
 Result<http::Response> DoRewrap(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope&,
                                 const Key& key) {
-  ActionBody body = VEIL_TRY_VALUE(ReadActionBody(ctx));
-  std::string ciphertext = VEIL_TRY_VALUE(CiphertextOf(body));
-  auto aad = VEIL_TRY_VALUE(AadOf(body));
-  RewrapResult r = VEIL_TRY_VALUE(deps.service->Rewrap(key, ciphertext, aad));
+  CiphertextRequest request =
+      VEIL_TRY_VALUE(ParseCiphertextRequest(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
+  RewrapResult r = VEIL_TRY_VALUE(deps.service->Rewrap(key, request.ciphertext, request.aad));
   boost::json::object out;
   out["ciphertext"] = r.ciphertext;
   out["keyVersion"] = VersionRef(r.rewrapped_from_version_id);
@@ -107,9 +61,8 @@ Result<http::Response> DoRewrap(const KmsApiDeps& deps, http::RequestContext& ct
 
 Result<http::Response> DoRotate(const KmsApiDeps& deps, http::RequestContext& ctx,
                                 const Scope& scope, const Key& key) {
-  ActionBody body = VEIL_TRY_VALUE(ReadActionBody(ctx));
-  std::optional<ImportedMaterial> material;
-  if (body.object) material = VEIL_TRY_VALUE(MaterialOf(*body.object));
+  std::optional<ImportedMaterial> material =
+      VEIL_TRY_VALUE(ParseRotate(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
   Key rotated = VEIL_TRY_VALUE(deps.service->Rotate(key, std::move(material), scope.actor));
   DescribeKey(ctx, rotated, deps.service->options().region);
   ctx.event().message = "Key Protect: rotate key " + key.name;

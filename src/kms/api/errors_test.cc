@@ -36,8 +36,7 @@ http::RequestContext Ctx() {
 
 std::string KpCode(const http::Response& r) {
   auto v = boost::json::parse(r.body);
-  return std::string(
-      v.at("resources").at(0).at("reasons").at(0).at("code").as_string());
+  return std::string(v.at("resources").at(0).at("reasons").at(0).at("code").as_string());
 }
 std::string VpcCodeOf(const http::Response& r) {
   auto v = boost::json::parse(r.body);

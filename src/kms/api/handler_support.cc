@@ -194,33 +194,6 @@ Result<std::optional<boost::json::value>> ReadOptionalJson(http::RequestContext&
   return std::optional<boost::json::value>(std::move(*body));
 }
 
-Result<boost::json::object> ReadSingleResource(http::RequestContext& ctx) {
-  auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
-  if (!body) return KmsFail(KmsReason::kNoBody, "the request needs a body");
-  if (!body->is_object()) return KmsFail(KmsReason::kBadBody, "the body must be a JSON object");
-  const boost::json::object& o = body->get_object();
-  const boost::json::value* resources = o.if_contains("resources");
-  if (resources == nullptr || !resources->is_array()) {
-    return KmsFail(KmsReason::kBadBody, "the body needs a resources array");
-  }
-  const boost::json::array& list = resources->get_array();
-  if (const boost::json::value* metadata = o.if_contains("metadata")) {
-    const boost::json::value* total =
-        metadata->is_object() ? metadata->get_object().if_contains("collectionTotal") : nullptr;
-    if (total != nullptr && total->is_int64() &&
-        total->get_int64() != static_cast<int64_t>(list.size())) {
-      return KmsFail(KmsReason::kCollectionTotalMismatch,
-                     "metadata.collectionTotal does not match the number of resources");
-    }
-  }
-  if (list.size() != 1) {
-    return KmsFail(KmsReason::kNumCollectionResource,
-                   "the collection must hold exactly 1 resource");
-  }
-  if (!list[0].is_object()) return KmsFail(KmsReason::kBadBody, "a resource must be a JSON object");
-  return list[0].get_object();
-}
-
 http::Response JsonResponse(int status, const boost::json::value& body) {
   return http::Response::Json(status, body);
 }
@@ -239,35 +212,6 @@ http::Response Collection(int status, std::string_view collection_type,
 bool WantsRepresentation(const http::RequestContext& ctx) {
   auto prefer = ctx.request().headers.Get("prefer");
   return prefer && prefer->find("return=representation") != std::string_view::npos;
-}
-
-Result<std::optional<std::string>> OptString(const boost::json::object& o, std::string_view name) {
-  const boost::json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return std::optional<std::string>();
-  if (!v->is_string()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be a string");
-  return std::optional<std::string>(std::string(v->get_string()));
-}
-
-Result<std::optional<bool>> OptBool(const boost::json::object& o, std::string_view name) {
-  const boost::json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return std::optional<bool>();
-  if (!v->is_bool()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be a boolean");
-  return std::optional<bool>(v->get_bool());
-}
-
-Result<std::vector<std::string>> OptStringList(const boost::json::object& o,
-                                               std::string_view name) {
-  std::vector<std::string> out;
-  const boost::json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return out;
-  if (!v->is_array()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be an array");
-  for (const boost::json::value& item : v->get_array()) {
-    if (!item.is_string()) {
-      return KmsFail(KmsReason::kBadBody, std::string(name) + " must hold strings");
-    }
-    out.emplace_back(item.get_string());
-  }
-  return out;
 }
 
 boost::json::object KeyJson(const Key& key, std::string_view region, const SecretBytes* payload) {

@@ -17,6 +17,7 @@
 #include "http/router.h"
 #include "iam/authorizer.h"
 #include "kms/api/kms_api.h"
+#include "kms/api/parse.h"
 #include "kms/model.h"
 
 namespace veil::kms::api::internal {
@@ -86,12 +87,9 @@ using KmsHandler = Result<http::Response> (*)(const KmsApiDeps&, http::RequestCo
 [[nodiscard]] Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method,
                               std::string_view path, KmsHandler handler, std::string action);
 
-// The body as JSON; nullopt for an empty body.
-[[nodiscard]] Result<std::optional<boost::json::value>> ReadOptionalJson(http::RequestContext& ctx);
-// The one resource of a collection body {"metadata":{"collectionType","collectionTotal"},
-// "resources":[{...}]}: NO_BODY_ERR, BAD_BODY_ERR, COLLECTION_TOTAL_MISMATCH_ERR,
-// NUM_COLLECTION_RESOURCE_ERR as the spec names them.
-[[nodiscard]] Result<boost::json::object> ReadSingleResource(http::RequestContext& ctx);
+// The body as JSON (http::ParseJson); nullopt for an empty body. The parse functions of
+// kms/api/parse.h take it from here.
+[[nodiscard]] Result<OptionalBody> ReadOptionalJson(http::RequestContext& ctx);
 
 // A JSON response with Key Protect's collection envelope.
 http::Response Collection(int status, std::string_view collection_type,
@@ -101,14 +99,6 @@ http::Response JsonResponse(int status, const boost::json::value& body);
 // Whether the client asked `prefer: return=representation`.
 bool WantsRepresentation(const http::RequestContext& ctx);
 
-// Field readers for request objects: BAD_BODY_ERR naming the field on a wrong type.
-[[nodiscard]] Result<std::optional<std::string>> OptString(const boost::json::object& o,
-                                                           std::string_view name);
-[[nodiscard]] Result<std::optional<bool>> OptBool(const boost::json::object& o,
-                                                  std::string_view name);
-[[nodiscard]] Result<std::vector<std::string>> OptStringList(const boost::json::object& o,
-                                                             std::string_view name);
-
 // Renderings (docs/kms.md has examples).
 boost::json::object KeyJson(const Key& key, std::string_view region,
                             const SecretBytes* payload = nullptr);
@@ -117,10 +107,6 @@ boost::json::object VersionJson(const KeyVersion& v);
 
 // Fills the event's target with the key, and its requestData/responseData key fields.
 void DescribeKey(http::RequestContext& ctx, const Key& key, std::string_view region);
-
-// The import fields (payload, encryptedNonce, iv, encryptionAlgorithm) of a create, rotate or
-// restore resource; nullopt without a payload.
-[[nodiscard]] Result<std::optional<ImportedMaterial>> MaterialOf(const boost::json::object& o);
 
 // POST /keys/{id}/restore (also reached as the action "restore").
 [[nodiscard]] Result<http::Response> RestoreKey(const KmsApiDeps& deps, http::RequestContext& ctx);

@@ -451,6 +451,26 @@ TEST_F(KmsApiTest, ReaderCannotReadKeyOrInstancePolicies) {
   EXPECT_EQ(Call("GET", k + "/policies", manager).status, 200);
 }
 
+// {"x":1e400} in an instance policy was stored as "Infinity", which the policy reader cannot
+// parse: the instance then had no allowedIP policy at all, so a PUT that named only 127.0.0.0/8
+// let every address in. The body is now refused and the policy stays as it was.
+TEST_F(KmsApiTest, InstancePolicyWithANumberBeyondDoubleRangeIsRefused) {
+  ASSERT_EQ(Call("PUT", "/api/v2/instance/policies", admin_,
+                 R"({"resources":[{"policy_type":"allowedIP","policy_data":)"
+                 R"({"enabled":true,"attributes":{"allowed_ip":["127.0.0.0/8"]}}}]})")
+                .status,
+            204);
+  Reply bad = Call("PUT", "/api/v2/instance/policies", admin_,
+                   R"({"resources":[{"policy_type":"allowedIP","policy_data":)"
+                   R"({"enabled":true,"x":1e400,"attributes":{"allowed_ip":["10.0.0.0/8"]}}}]})");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_NE(bad.body.find("BAD_BODY_ERR"), std::string::npos) << bad.body;
+  Reply read = Call("GET", "/api/v2/instance/policies", admin_);
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_NE(read.body.find("127.0.0.0/8"), std::string::npos) << read.body;
+  EXPECT_EQ(read.body.find("10.0.0.0/8"), std::string::npos) << read.body;
+}
+
 // A tenant probing instance GUIDs: another account's KMS instance answers exactly as a GUID
 // that names nothing (404 INSTANCE_NOT_FOUND_ERR), before its allowedIP policy is looked at, on
 // every kind of route; a 403 there told the prober which GUIDs exist and how they are guarded.

@@ -78,24 +78,10 @@ boost::json::object ImportTokenJson(const ImportToken& t) {
 Result<http::Response> CreateImportToken(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
   VEIL_TRY(Authorize(deps, scope, "kms.importtoken.create"));
-  int64_t expiration = 600;
-  int64_t retrievals = 1;
-  auto body = VEIL_TRY_VALUE(ReadOptionalJson(ctx));
-  if (body) {
-    if (!body->is_object()) return KmsFail(KmsReason::kBadBody, "the body must be a JSON object");
-    const auto& o = body->get_object();
-    if (const auto* e = o.if_contains("expiration")) {
-      if (!e->is_int64()) return KmsFail(KmsReason::kBadBody, "expiration must be an integer");
-      expiration = e->get_int64();
-    }
-    if (const auto* m = o.if_contains("maxAllowedRetrievals")) {
-      if (!m->is_int64())
-        return KmsFail(KmsReason::kBadBody, "maxAllowedRetrievals must be an integer");
-      retrievals = m->get_int64();
-    }
-  }
-  ImportToken t =
-      VEIL_TRY_VALUE(deps.service->CreateImportToken(scope.instance, expiration, retrievals));
+  ImportTokenRequest request =
+      VEIL_TRY_VALUE(ParseImportTokenCreate(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
+  ImportToken t = VEIL_TRY_VALUE(
+      deps.service->CreateImportToken(scope.instance, request.expiration, request.max_retrievals));
   ctx.event().message = "Key Protect: create import token";
   return JsonResponse(200, ImportTokenJson(t));
 }
