@@ -1,3 +1,12 @@
+# veil_test_code(TARGET)
+#
+# Test programs compile at -O0 in a Release build: their own code only sets up and checks, the
+# libraries they call stay at -O2, and -O2 doubled their compile time (kms_service_itest.cc: 15 s
+# of CPU at -O2, 7.4 s at -O0), which was half of a clean build.
+function(veil_test_code target)
+  target_compile_options(${target} PRIVATE $<$<CONFIG:Release>:-O0>)
+endfunction()
+
 # veil_library(NAME DEPS <veil libs> [LIBS <other libs>])
 #
 # Builds src/<NAME>/*.cc (minus tests) into the static library veil_<NAME>, and the tests next to
@@ -33,6 +42,7 @@ function(veil_library name)
       set(exe veil_${name}_${kind})
       add_executable(${exe} ${tests})
       target_link_libraries(${exe} PRIVATE veil_${name} GTest::gtest GTest::gtest_main)
+      veil_test_code(${exe})
       target_compile_definitions(${exe} PRIVATE VEIL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                                 VEIL_BINARY_DIR="${PROJECT_BINARY_DIR}")
       gtest_discover_tests(${exe} TEST_PREFIX "${name}." PROPERTIES LABELS ${label}
@@ -68,6 +78,7 @@ function(veil_api_library name)
       set(exe veil_${name}_api_${kind})
       add_executable(${exe} ${tests})
       target_link_libraries(${exe} PRIVATE veil_${name}_api GTest::gtest GTest::gtest_main)
+      veil_test_code(${exe})
       target_compile_definitions(${exe} PRIVATE VEIL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                                 VEIL_BINARY_DIR="${PROJECT_BINARY_DIR}")
       gtest_discover_tests(${exe} TEST_PREFIX "${name}_api." PROPERTIES LABELS ${label}
