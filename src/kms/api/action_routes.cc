@@ -3,6 +3,7 @@
 
 #include "common/encoding.h"
 #include "kms/api/handler_support.h"
+#include "kms/api/render.h"
 #include "kms/errors.h"
 
 namespace veil::kms::api::internal {

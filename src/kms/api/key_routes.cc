@@ -1,6 +1,7 @@
 // Keys: create/import, list, total, get, metadata, patch, delete, restore, purge, versions.
 #include "common/time.h"
 #include "kms/api/handler_support.h"
+#include "kms/api/render.h"
 #include "kms/errors.h"
 
 namespace veil::kms::api::internal {
