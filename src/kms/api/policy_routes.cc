@@ -28,9 +28,9 @@ Result<http::Response> PutKeyPolicies(const KmsApiDeps& deps, http::RequestConte
     if (u.type == KeyPolicyUpdate::Type::kRotation) {
       // Turning rotation off needs no interval (the key keeps the one it had, if any).
       const int months = u.interval_month.value_or(u.enabled ? 0 : key.rotation_interval_month);
-      key = VEIL_TRY_VALUE(deps.service->SetRotationPolicy(key, u.enabled, months, scope.actor));
+      key = VEIL_TRY_VALUE(deps.service->SetRotationPolicy(key, u.enabled, months));
     } else {
-      key = VEIL_TRY_VALUE(deps.service->SetDualAuthPolicy(key, u.enabled, scope.actor));
+      key = VEIL_TRY_VALUE(deps.service->SetDualAuthPolicy(key, u.enabled));
     }
   }
   DescribeKey(ctx, key, deps.service->options().region);
