@@ -155,16 +155,16 @@ Result<Session> SessionFromJson(const boost::json::value& v) {
 
 }  // namespace
 
-int ApiExitCode(const Error& error) {
+ApiExit ApiExitCode(const Error& error) {
   switch (error.code) {
     case ErrorCode::kUnauthenticated:
-      return kApiExitUnauthenticated;
+      return ApiExit::kUnauthenticated;
     case ErrorCode::kPermissionDenied:
-      return kApiExitPermissionDenied;
+      return ApiExit::kPermissionDenied;
     case ErrorCode::kInvalidArgument:  // a bad argument, found here or by the service (400)
-      return kApiExitUsage;
+      return ApiExit::kUsage;
     default:
-      return kApiExitFailed;
+      return ApiExit::kFailed;
   }
 }
 
