@@ -54,7 +54,6 @@ http::Response Collection(int status, std::string_view collection_type,
   return http::Response::Json(status, body);
 }
 
-
 boost::json::object KeyJson(const Key& key, std::string_view region, const SecretBytes* payload) {
   boost::json::object o;
   o["type"] = kKeyType;

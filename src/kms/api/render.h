@@ -49,8 +49,7 @@ boost::json::object KeyRingJson(const KeyRing& r);
 // The import token's dates and retrievals (GET adds its payload and nonce).
 boost::json::object ImportTokenJson(const ImportToken& t);
 // The key's policies (rotation for root keys, dualAuthDelete), or only the one `which` names.
-boost::json::array KeyPoliciesJson(const Key& key, std::string_view region,
-                                   std::string_view which);
+boost::json::array KeyPoliciesJson(const Key& key, std::string_view region, std::string_view which);
 // One instance policy: {"policy_type","policy_data","createdBy","updatedBy","creationDate",
 // "lastUpdated"}.
 boost::json::object InstancePolicyJson(const InstancePolicy& p);
