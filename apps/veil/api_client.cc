@@ -19,6 +19,7 @@
 #include "common/file.h"
 #include "http/client.h"
 #include "http/error_map.h"
+#include "iam/jwt.h"
 
 namespace veil::cli {
 namespace {
@@ -155,16 +156,16 @@ Result<Session> SessionFromJson(const boost::json::value& v) {
 
 }  // namespace
 
-int ApiExitCode(const Error& error) {
+ApiExit ApiExitCode(const Error& error) {
   switch (error.code) {
     case ErrorCode::kUnauthenticated:
-      return kApiExitUnauthenticated;
+      return ApiExit::kUnauthenticated;
     case ErrorCode::kPermissionDenied:
-      return kApiExitPermissionDenied;
+      return ApiExit::kPermissionDenied;
     case ErrorCode::kInvalidArgument:  // a bad argument, found here or by the service (400)
-      return kApiExitUsage;
+      return ApiExit::kUsage;
     default:
-      return kApiExitFailed;
+      return ApiExit::kFailed;
   }
 }
 
@@ -417,11 +418,9 @@ Result<boost::json::object> JwtClaims(std::string_view token) {
   const size_t first = token.find('.');
   const size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
   if (second == std::string_view::npos) return InvalidArgument("the access token is not a JWT");
-  auto payload = Base64UrlDecode(token.substr(first + 1, second - first - 1));
-  if (!payload) return InvalidArgument("the access token's payload is not base64url");
-  auto json = ParseJson(AsStringView(*payload), "the access token's payload");
-  if (!json || !json->is_object()) return InvalidArgument("the access token's payload is not JSON");
-  return std::move(json->as_object());
+  auto claims = iam::DecodePayloadUnverified(token.substr(first + 1, second - first - 1));
+  if (!claims) return InvalidArgument("the access token's payload is not a base64url JSON object");
+  return std::move(*claims);
 }
 
 ApiClient::ApiClient(GlobalOptions options) : options_(std::move(options)), store_(ProfileDir()) {

@@ -48,15 +48,17 @@ struct GlobalOptions {
   int timeout_ms = 60000;                                // --timeout-ms
 };
 
-// Exit codes of the API commands (login, iam, resource).
-enum ApiExit : int {
-  kApiExitOk = 0,
-  kApiExitFailed = 1,            // the request failed (network, server error, not found, ...)
-  kApiExitUsage = 2,             // bad arguments, found by veil or by the service (HTTP 400)
-  kApiExitUnauthenticated = 3,   // not logged in, or the token/API key was refused
-  kApiExitPermissionDenied = 4,  // authenticated, not allowed (HTTP 403)
+// Exit codes of the API commands (login, iam, resource). ExitCode() turns one into the process's
+// exit status where a command hands it back.
+enum class ApiExit : int {
+  kOk = 0,
+  kFailed = 1,            // the request failed (network, server error, not found, ...)
+  kUsage = 2,             // bad arguments, found by veil or by the service (HTTP 400)
+  kUnauthenticated = 3,   // not logged in, or the token/API key was refused
+  kPermissionDenied = 4,  // authenticated, not allowed (HTTP 403)
 };
-int ApiExitCode(const Error& error);
+constexpr int ExitCode(ApiExit e) { return static_cast<int>(e); }
+ApiExit ApiExitCode(const Error& error);
 
 // The base URL: --endpoint, else $VEIL_ENDPOINT, else "endpoint" in the profile's config, else
 // http://127.0.0.1:8440.

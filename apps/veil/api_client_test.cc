@@ -58,7 +58,7 @@ TEST(ErrorFromResponse, RendersTheIamDialect) {
   EXPECT_EQ(e.message,
             "permission denied (HTTP 403, BXNIM0403E): iam-identity.serviceid.create is not "
             "allowed [request id req-1]");
-  EXPECT_EQ(ApiExitCode(e), kApiExitPermissionDenied);
+  EXPECT_EQ(ApiExitCode(e), ApiExit::kPermissionDenied);
 }
 
 TEST(ErrorFromResponse, RendersTheKeyProtectDialect) {
@@ -80,8 +80,8 @@ TEST(ErrorFromResponse, FallsBackToTheStatusAndAnExcerpt) {
   Error slow = ErrorFromResponse(limited);
   EXPECT_EQ(slow.code, ErrorCode::kResourceExhausted);
   EXPECT_EQ(slow.message, "too many requests (HTTP 429); retry after 6 s");
-  EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(401, ""))), kApiExitUnauthenticated);
-  EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(400, ""))), kApiExitUsage);
+  EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(401, ""))), ApiExit::kUnauthenticated);
+  EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(400, ""))), ApiExit::kUsage);
 }
 
 TEST(SessionStore, RoundTripsWithOwnerOnlyFilesAndRemoves) {

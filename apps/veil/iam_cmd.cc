@@ -29,9 +29,9 @@ std::function<void()> Runner(int& exit_code, std::function<Status()> command) {
     Status status = command();
     if (!status) {
       std::cerr << "veil: " << status.error().message << "\n";
-      exit_code = ApiExitCode(status.error());
+      exit_code = ExitCode(ApiExitCode(status.error()));
     } else {
-      exit_code = kApiExitOk;
+      exit_code = ExitCode(ApiExit::kOk);
     }
   };
 }

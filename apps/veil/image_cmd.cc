@@ -21,32 +21,32 @@
 
 namespace veil::cli {
 
-int ImageExitCode(const Error& error) {
+ImageExit ImageExitCode(const Error& error) {
   switch (error.code) {
     case ErrorCode::kOk:
-      return kExitOk;
+      return ImageExit::kOk;
     case ErrorCode::kInvalidArgument:
     case ErrorCode::kAlreadyExists:
-      return kExitUsage;
+      return ImageExit::kUsage;
     case ErrorCode::kPermissionDenied:
-      return kExitWrongPassphrase;
+      return ImageExit::kWrongPassphrase;
     case ErrorCode::kFailedPrecondition:
-      return kExitNotLuks;
+      return ImageExit::kNotLuks;
     case ErrorCode::kDataLoss:
-      return kExitCorruptHeader;
+      return ImageExit::kCorruptHeader;
     case ErrorCode::kUnimplemented:
-      return kExitUnsupported;
+      return ImageExit::kUnsupported;
     case ErrorCode::kResourceExhausted:
-      return kExitPbkdfLimit;
+      return ImageExit::kPbkdfLimit;
     case ErrorCode::kOutOfRange:
-      return kExitInputTruncated;
+      return ImageExit::kInputTruncated;
     case ErrorCode::kNotFound:
     case ErrorCode::kUnavailable:
-      return kExitIo;
+      return ImageExit::kIo;
     case ErrorCode::kCancelled:
-      return kExitInterrupted;
+      return ImageExit::kInterrupted;
     default:
-      return kExitInternal;
+      return ImageExit::kInternal;
   }
 }
 
@@ -347,14 +347,14 @@ constexpr const char* kBufferedHelp =
     "Write a file DST through the page cache (default: O_DIRECT where the file system allows "
     "it, which is faster and leaves the page cache alone; fsynced before the rename either way)";
 
-int Fail(std::string_view command, const Error& error) {
+ImageExit Fail(std::string_view command, const Error& error) {
   std::cerr << "veil image " << command << ": " << error.message << "\n";
   return ImageExitCode(error);
 }
 
 bool StderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
 
-int RunEncrypt(const EncryptArgs& a, const std::string& output) {
+ImageExit RunEncrypt(const EncryptArgs& a, const std::string& output) {
   if (a.key_file == image::kStdio && a.source == image::kStdio) {
     return Fail("encrypt",
                 Error(ErrorCode::kInvalidArgument, "SRC and --key-file cannot both be stdin"));
@@ -420,10 +420,10 @@ int RunEncrypt(const EncryptArgs& a, const std::string& output) {
         << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads,
                   result->engine);
   }
-  return kExitOk;
+  return ImageExit::kOk;
 }
 
-int RunDecrypt(const DecryptArgs& a, const std::string& output) {
+ImageExit RunDecrypt(const DecryptArgs& a, const std::string& output) {
   if (a.destination == image::kStdio && ::isatty(STDOUT_FILENO) == 1) {
     return Fail("decrypt", Error(ErrorCode::kInvalidArgument,
                                  "refusing to write an image to a terminal: redirect stdout"));
@@ -467,10 +467,10 @@ int RunDecrypt(const DecryptArgs& a, const std::string& output) {
         << Timing(result->virtual_size, result->copy_seconds, result->seconds, result->threads,
                   result->engine);
   }
-  return kExitOk;
+  return ImageExit::kOk;
 }
 
-int RunInspect(const std::string& image, const std::string& output) {
+ImageExit RunInspect(const std::string& image, const std::string& output) {
   auto info = image::InspectImage(image);
   if (!info) return Fail("inspect", info.error());
   if (output == "json") {
@@ -478,10 +478,10 @@ int RunInspect(const std::string& image, const std::string& output) {
   } else {
     std::cout << RenderImageInfo(*info);
   }
-  return kExitOk;
+  return ImageExit::kOk;
 }
 
-int RunVerify(const VerifyArgs& a, const std::string& output) {
+ImageExit RunVerify(const VerifyArgs& a, const std::string& output) {
   auto passphrase = ReadKeyFile(a.key_file);
   if (!passphrase) return Fail("verify", passphrase.error());
   auto report = image::VerifyImage(a.image, passphrase->Reveal(), a.limits);
@@ -491,7 +491,7 @@ int RunVerify(const VerifyArgs& a, const std::string& output) {
   } else {
     std::cout << RenderVerify(*report);
   }
-  return report->looks_like_disk ? kExitOk : kExitNotADisk;
+  return report->looks_like_disk ? ImageExit::kOk : ImageExit::kNotADisk;
 }
 
 void AddLimitOptions(CLI::App* cmd, luks::OpenLimits& limits) {
@@ -571,7 +571,7 @@ void AddEncryptCommand(CLI::App* image, const std::string& output, int& exit_cod
       "The output is written to a hidden temporary file in DST's directory and renamed on\n"
       "success; Ctrl-C removes it (exit 130)." +
       std::string(kExitCodes));
-  e->callback([&exit_code, &output, enc] { exit_code = RunEncrypt(*enc, output); });
+  e->callback([&exit_code, &output, enc] { exit_code = ExitCode(RunEncrypt(*enc, output)); });
 }
 
 // `veil image decrypt SRC DST`: a LUKS container or qcow2-LUKS into raw or qcow2.
@@ -599,7 +599,7 @@ void AddDecryptCommand(CLI::App* image, const std::string& output, int& exit_cod
       "  veil image decrypt disk-enc.qcow2 disk.qcow2 --format qcow2 --key-file dek.bin\n"
       "  veil image decrypt disk.luks - --key-file secret.dek | sha256sum" +
       std::string(kExitCodes));
-  d->callback([&exit_code, &output, dec] { exit_code = RunDecrypt(*dec, output); });
+  d->callback([&exit_code, &output, dec] { exit_code = ExitCode(RunDecrypt(*dec, output)); });
 }
 
 // `veil image inspect IMG`: the container and LUKS facts, never a secret.
@@ -613,7 +613,8 @@ void AddInspectCommand(CLI::App* image, const std::string& output, int& exit_cod
       "  veil image inspect disk.luks\n"
       "  veil image inspect disk-enc.qcow2 --output json" +
       std::string(kExitCodes));
-  i->callback([&exit_code, &output, inspected] { exit_code = RunInspect(*inspected, output); });
+  i->callback(
+      [&exit_code, &output, inspected] { exit_code = ExitCode(RunInspect(*inspected, output)); });
 }
 
 // `veil image verify IMG`: the passphrase opens it and the plaintext looks like a disk.
@@ -632,7 +633,7 @@ void AddVerifyCommand(CLI::App* image, const std::string& output, int& exit_code
       "  veil image verify disk.luks --key-file secret.dek\n"
       "  veil image verify disk-enc.qcow2 --key-file dek.bin --output json" +
       std::string(kExitCodes));
-  v->callback([&exit_code, &output, ver] { exit_code = RunVerify(*ver, output); });
+  v->callback([&exit_code, &output, ver] { exit_code = ExitCode(RunVerify(*ver, output)); });
 }
 
 }  // namespace

@@ -12,24 +12,26 @@
 
 namespace veil::cli {
 
-// Exit codes of the image commands (docs/image-tool.md).
-enum ImageExit : int {
-  kExitOk = 0,
-  kExitInternal = 1,
-  kExitUsage = 2,
-  kExitWrongPassphrase = 3,
-  kExitNotLuks = 4,
-  kExitCorruptHeader = 5,
-  kExitUnsupported = 6,
-  kExitPbkdfLimit = 7,
-  kExitInputTruncated = 8,
-  kExitIo = 9,
-  kExitNotADisk = 10,
-  kExitInterrupted = 130,
+// Exit codes of the image commands (docs/image-tool.md). ExitCode() turns one into the process's
+// exit status where a command hands it back.
+enum class ImageExit : int {
+  kOk = 0,
+  kInternal = 1,
+  kUsage = 2,
+  kWrongPassphrase = 3,
+  kNotLuks = 4,
+  kCorruptHeader = 5,
+  kUnsupported = 6,
+  kPbkdfLimit = 7,
+  kInputTruncated = 8,
+  kIo = 9,
+  kNotADisk = 10,
+  kInterrupted = 130,
 };
+constexpr int ExitCode(ImageExit e) { return static_cast<int>(e); }
 
 // The exit code for an error of the image operations (one canonical code per case).
-int ImageExitCode(const Error& error);
+ImageExit ImageExitCode(const Error& error);
 
 // Adds `image` and its four subcommands to `app`. `output` is the global --output value (read when
 // a command runs); `exit_code` receives the command's exit code.

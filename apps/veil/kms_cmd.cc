@@ -726,7 +726,7 @@ std::function<void()> Runner(const GlobalOptions& g, int& rc, std::shared_ptr<Km
       std::cerr << "veil: " << status.error().message << "\n";
       rc = KmsExitCode(status.error(), client.last_failure());
     } else {
-      rc = kApiExitOk;
+      rc = ExitCode(ApiExit::kOk);
     }
   };
 }
@@ -918,15 +918,17 @@ int KmsExitCode(const Error& error, const HttpFailure& failure) {
   const std::string& reason = failure.reason;
   switch (failure.status) {
     case 404:
-      return kKmsExitNotFound;
+      return ExitCode(KmsExit::kNotFound);
     case 410:
-      return kKmsExitKeyState;
+      return ExitCode(KmsExit::kKeyState);
     case 409:
-      return reason == "KEY_ACTION_INVALID_STATE_ERR" ? kKmsExitKeyState : kKmsExitConflict;
+      return ExitCode(reason == "KEY_ACTION_INVALID_STATE_ERR" ? KmsExit::kKeyState
+                                                               : KmsExit::kConflict);
     case 422:
-      return reason == "KEY_INVALID_STATE_ERR" ? kKmsExitKeyState : kKmsExitCiphertext;
+      return ExitCode(reason == "KEY_INVALID_STATE_ERR" ? KmsExit::kKeyState
+                                                        : KmsExit::kCiphertext);
     default:
-      return ApiExitCode(error);
+      return ExitCode(ApiExitCode(error));
   }
 }
 
@@ -1126,13 +1128,13 @@ void RegisterKmsCommands(CLI::App& app, const GlobalOptions& g, int& rc) {
   c->callback([&g, &rc, a] {
     Status s = UseInstance(g, a->guid);
     if (!s) std::cerr << "veil: " << s.error().message << "\n";
-    rc = s ? kApiExitOk : ApiExitCode(s.error());
+    rc = ExitCode(s ? ApiExit::kOk : ApiExitCode(s.error()));
   });
   c = Command(*inst, "show", "Print the default KMS instance", "veil kms instance show");
   c->callback([&g, &rc] {
     Status s = ShowInstance(g);
     if (!s) std::cerr << "veil: " << s.error().message << "\n";
-    rc = s ? kApiExitOk : ApiExitCode(s.error());
+    rc = ExitCode(s ? ApiExit::kOk : ApiExitCode(s.error()));
   });
 }
 

@@ -34,18 +34,20 @@
 
 namespace veil::cli {
 
-enum KmsExit : int {
-  kKmsExitNotFound = 5,    // 404: no such key, alias or instance (KEY_NOT_FOUND_ERR, ...)
-  kKmsExitKeyState = 6,    // the key's state refuses the action: 409 KEY_ACTION_INVALID_STATE_ERR,
-                           // 410 KEY_DELETED_ERR, 422 KEY_INVALID_STATE_ERR
-  kKmsExitCiphertext = 7,  // 422 UNPROCESSABLE_CIPHERTEXT_ERR, KEY_VERSION_INVALID: a ciphertext
-                           // of another key, tampered, or unwrapped with another aad list
-  kKmsExitConflict = 8,    // any other 409: alias in use, registrations protect the key, dual
-                           // authorization missing, too early, import token used up, ...
+// The KMS commands' own exit codes, beside ApiExit's 0 to 4.
+enum class KmsExit : int {
+  kNotFound = 5,    // 404: no such key, alias or instance (KEY_NOT_FOUND_ERR, ...)
+  kKeyState = 6,    // the key's state refuses the action: 409 KEY_ACTION_INVALID_STATE_ERR,
+                    // 410 KEY_DELETED_ERR, 422 KEY_INVALID_STATE_ERR
+  kCiphertext = 7,  // 422 UNPROCESSABLE_CIPHERTEXT_ERR, KEY_VERSION_INVALID: a ciphertext
+                    // of another key, tampered, or unwrapped with another aad list
+  kConflict = 8,    // any other 409: alias in use, registrations protect the key, dual
+                    // authorization missing, too early, import token used up, ...
 };
+constexpr int ExitCode(KmsExit e) { return static_cast<int>(e); }
 
-// The exit code of a failed KMS command: from the HTTP status and Key Protect reason code when
-// the service answered one (`failure`), else ApiExitCode(error).
+// The exit status of a failed KMS command: a KmsExit from the HTTP status and Key Protect reason
+// code when the service answered one (`failure`), else ApiExitCode(error).
 int KmsExitCode(const Error& error, const HttpFailure& failure);
 
 // "Active" for 1, ... ("Pre-activation", "Active", "Suspended", "Deactivated", "Destroyed");

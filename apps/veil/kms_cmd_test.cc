@@ -46,22 +46,25 @@ TEST(KeyStateText, NamesEveryState) {
 
 TEST(KmsExitCode, FollowsStatusAndReason) {
   const Error conflict(ErrorCode::kAlreadyExists, "conflict");
-  EXPECT_EQ(KmsExitCode(conflict, {409, "KEY_ACTION_INVALID_STATE_ERR"}), kKmsExitKeyState);
-  EXPECT_EQ(KmsExitCode(conflict, {409, "PROTECTED_RESOURCE_ERR"}), kKmsExitConflict);
-  EXPECT_EQ(KmsExitCode(conflict, {409, ""}), kKmsExitConflict);
+  EXPECT_EQ(KmsExitCode(conflict, {409, "KEY_ACTION_INVALID_STATE_ERR"}),
+            ExitCode(KmsExit::kKeyState));
+  EXPECT_EQ(KmsExitCode(conflict, {409, "PROTECTED_RESOURCE_ERR"}), ExitCode(KmsExit::kConflict));
+  EXPECT_EQ(KmsExitCode(conflict, {409, ""}), ExitCode(KmsExit::kConflict));
   const Error invalid(ErrorCode::kInvalidArgument, "x");
-  EXPECT_EQ(KmsExitCode(invalid, {410, "KEY_DELETED_ERR"}), kKmsExitKeyState);
-  EXPECT_EQ(KmsExitCode(invalid, {422, "UNPROCESSABLE_CIPHERTEXT_ERR"}), kKmsExitCiphertext);
-  EXPECT_EQ(KmsExitCode(invalid, {422, "KEY_INVALID_STATE_ERR"}), kKmsExitKeyState);
+  EXPECT_EQ(KmsExitCode(invalid, {410, "KEY_DELETED_ERR"}), ExitCode(KmsExit::kKeyState));
+  EXPECT_EQ(KmsExitCode(invalid, {422, "UNPROCESSABLE_CIPHERTEXT_ERR"}),
+            ExitCode(KmsExit::kCiphertext));
+  EXPECT_EQ(KmsExitCode(invalid, {422, "KEY_INVALID_STATE_ERR"}), ExitCode(KmsExit::kKeyState));
   EXPECT_EQ(KmsExitCode(Error(ErrorCode::kNotFound, "x"), {404, "KEY_NOT_FOUND_ERR"}),
-            kKmsExitNotFound);
+            ExitCode(KmsExit::kNotFound));
   // Without a KMS answer, or for the statuses every command shares: ApiExitCode.
-  EXPECT_EQ(KmsExitCode(invalid, {400, "BAD_BODY_ERR"}), kApiExitUsage);
-  EXPECT_EQ(KmsExitCode(invalid, {}), kApiExitUsage);
+  EXPECT_EQ(KmsExitCode(invalid, {400, "BAD_BODY_ERR"}), ExitCode(ApiExit::kUsage));
+  EXPECT_EQ(KmsExitCode(invalid, {}), ExitCode(ApiExit::kUsage));
   EXPECT_EQ(KmsExitCode(Error(ErrorCode::kPermissionDenied, "x"), {403, "UNAUTHORIZED_ERR"}),
-            kApiExitPermissionDenied);
-  EXPECT_EQ(KmsExitCode(Error(ErrorCode::kUnauthenticated, "x"), {}), kApiExitUnauthenticated);
-  EXPECT_EQ(KmsExitCode(Error(ErrorCode::kUnavailable, "x"), {}), kApiExitFailed);
+            ExitCode(ApiExit::kPermissionDenied));
+  EXPECT_EQ(KmsExitCode(Error(ErrorCode::kUnauthenticated, "x"), {}),
+            ExitCode(ApiExit::kUnauthenticated));
+  EXPECT_EQ(KmsExitCode(Error(ErrorCode::kUnavailable, "x"), {}), ExitCode(ApiExit::kFailed));
 }
 
 TEST(Base64Secret, MatchesTheEncoder) {

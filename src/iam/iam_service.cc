@@ -250,6 +250,28 @@ Result<std::optional<std::string>> IamService::FirstAccountId() {
   return store_.GetMeta(db_, kFirstAccountMarker);
 }
 
+Result<std::optional<Subject>> IamService::DecisionSubject(const Subject& caller,
+                                                           const DecisionSubjectRef& ref) {
+  if (!ref.service_name.empty()) {
+    return std::optional<Subject>(
+        ServiceSubject(ref.service_name, ref.service_account, ref.service_instance));
+  }
+  if (ref.iam_id.starts_with("crn-")) return InvalidArgument("give a service as serviceName");
+  auto identity = GetIdentity(ref.iam_id);
+  if (!identity) {
+    if (identity.error().code != ErrorCode::kNotFound) return tl::unexpected(identity.error());
+    return std::optional<Subject>();
+  }
+  if (caller.type != Subject::Type::kService && identity->account_id != caller.account_id) {
+    return std::optional<Subject>();
+  }
+  Subject s;
+  s.type = identity->kind == IdentityKind::kUser ? Subject::Type::kUser : Subject::Type::kServiceId;
+  s.iam_id = identity->iam_id;
+  s.account_id = identity->account_id;
+  return std::optional<Subject>(std::move(s));
+}
+
 Result<Identity> IamService::GetIdentity(std::string_view any_id) {
   auto iam_id = IamIdFromAnyId(any_id);
   if (!iam_id) return NotFound("identity not found");

@@ -35,6 +35,7 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/secret_bytes.h"
+#include "iam/authorizer.h"
 #include "iam/iam_store.h"
 #include "iam/instance_guard.h"
 #include "iam/model.h"
@@ -113,6 +114,22 @@ class IamService {
 
   // A user or service ID by "IBMid-...", "ServiceId-..." or "iam-ServiceId-...".
   [[nodiscard]] Result<Identity> GetIdentity(std::string_view any_id);
+
+  // Whom one authorization question (POST /v2/authz) is about: a Veil service (service_name,
+  // with the account it acts for and its instance), or else an identity's iam_id (given, or read
+  // from a token payload by the API layer).
+  struct DecisionSubjectRef {
+    std::string iam_id;
+    std::string service_name;
+    std::string service_account;
+    std::string service_instance;
+  };
+  // The subject `ref` names as far as `caller` may know it: nullopt for an iam_id that names no
+  // identity and, to anyone but a Veil service, for an identity of another account, so that the
+  // answer tells nothing of other accounts. kInvalidArgument for a service's iam_id ("crn-...":
+  // give a service by name); the store's errors otherwise.
+  [[nodiscard]] Result<std::optional<Subject>> DecisionSubject(const Subject& caller,
+                                                               const DecisionSubjectRef& ref);
 
   struct ServiceIdSpec {
     std::string account_id;

@@ -33,6 +33,10 @@ Result<boost::json::object> DecodeJsonSegment(std::string_view segment, std::str
 
 }  // namespace
 
+Result<boost::json::object> DecodePayloadUnverified(std::string_view segment) {
+  return DecodeJsonSegment(segment, "payload");
+}
+
 std::string JwtSigningInput(const JwtHeader& header, const boost::json::object& claims) {
   boost::json::object h;
   h["alg"] = header.alg;
@@ -62,8 +66,7 @@ Result<ParsedJwt> ParseJwt(std::string_view token) {
   if (const boost::json::value* typ = header.if_contains("typ"); typ && typ->is_string()) {
     jwt.header.typ = std::string(typ->as_string());
   }
-  jwt.claims =
-      VEIL_TRY_VALUE(DecodeJsonSegment(token.substr(first + 1, second - first - 1), "payload"));
+  jwt.claims = VEIL_TRY_VALUE(DecodePayloadUnverified(token.substr(first + 1, second - first - 1)));
   auto signature = Base64UrlDecode(token.substr(second + 1));
   if (!signature) return Unauthenticated("malformed token: signature is not base64url");
   jwt.signature = std::move(*signature);

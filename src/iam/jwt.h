@@ -49,6 +49,13 @@ std::string JwtSigningInput(const JwtHeader& header, const boost::json::object& 
 // kUnauthenticated also for a number beyond a double's range (1e400) anywhere in either.
 [[nodiscard]] Result<ParsedJwt> ParseJwt(std::string_view token);
 
+// The JSON object of one base64url segment of a compact JWS (its payload, or claims), NOT
+// verified: only for a payload whose token someone else verified, or for reading one's own token
+// (the CLI reads its session's claims). kUnauthenticated (never quoting the text) for a segment
+// that is not strict base64url, or not a JSON object of depth at most 16 with every number within
+// a double's range. ParseJwt decodes its payload with this.
+[[nodiscard]] Result<boost::json::object> DecodePayloadUnverified(std::string_view segment);
+
 // The NumericDate claim `name` (RFC 7519 §2: seconds since the epoch, an integer or a fraction,
 // truncated to whole seconds); nullopt when absent. kUnauthenticated for a claim that is not a
 // number, or one outside 0 to kMaxNumericDate.

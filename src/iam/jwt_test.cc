@@ -95,5 +95,18 @@ TEST(JwtTest, NumberBeyondDoubleRangeInThePayloadIsRefused) {
   EXPECT_EQ(jwt.error().code, ErrorCode::kUnauthenticated);
 }
 
+// The one unverified decoder (the authz API's accessTokenBody, the CLI's own session token).
+TEST(JwtTest, DecodePayloadUnverifiedReadsOneSegmentAsAnObject) {
+  auto claims = DecodePayloadUnverified(B64(R"({"iam_id":"iam-x","exp":1})"));
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->at("iam_id").as_string(), "iam-x");
+  for (std::string_view bad : {"[]", "{", R"({"n":1e400})"}) {
+    auto r = DecodePayloadUnverified(B64(bad));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);
+  }
+  EXPECT_FALSE(DecodePayloadUnverified("e30="));  // padded: not base64url
+}
+
 }  // namespace
 }  // namespace veil::iam

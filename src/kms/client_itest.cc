@@ -80,7 +80,7 @@ TEST(KmsClientTest, ServiceNeedsTheCustomersAuthorization) {
   ASSERT_TRUE(block_storage.Unregister(customer, crn, volume));
 
   // The key's state rules hold for services too.
-  ASSERT_TRUE(f.service->Disable(key, f.user));
+  ASSERT_TRUE(f.service->Disable(key));
   auto disabled = block_storage.Unwrap(customer, crn, wrapped->ciphertext, {"vol-1"});
   ASSERT_FALSE(disabled);
   EXPECT_EQ(ReasonOf(disabled.error()), KmsReason::kKeyActionInvalidState);

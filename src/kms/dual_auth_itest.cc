@@ -27,14 +27,14 @@ class DualAuthTest : public ::testing::Test {
 // The bypass: dual authorization off, then delete alone. Refused at the first step.
 TEST_F(DualAuthTest, ManagerCannotDisableDualAuthThenDeleteAlone) {
   Key key = f_.CreateRoot();
-  ASSERT_TRUE(kms().SetDualAuthPolicy(key, true, f_.user));
-  EXPECT_REASON(kms().SetDualAuthPolicy(f_.Reload(key), false, f_.user), "BAD_BODY_ERR");
-  EXPECT_REASON(kms().SetDualAuthPolicy(f_.Reload(key), false, f_.other_user), "BAD_BODY_ERR");
+  ASSERT_TRUE(kms().SetDualAuthPolicy(key, true));
+  // Whoever asks: the rule does not depend on the caller.
+  EXPECT_REASON(kms().SetDualAuthPolicy(f_.Reload(key), false), "BAD_BODY_ERR");
   key = f_.Reload(key);
   EXPECT_TRUE(key.dual_auth_delete);
   EXPECT_REASON(kms().Delete(key, false, f_.user), "AUTHORIZATIONS_NOT_MET");
   // Enabling again is harmless; the two-person rule still holds and still works.
-  EXPECT_TRUE(kms().SetDualAuthPolicy(key, true, f_.user));
+  EXPECT_TRUE(kms().SetDualAuthPolicy(key, true));
   ASSERT_TRUE(kms().SetKeyForDeletion(f_.Reload(key), f_.user));
   EXPECT_REASON(kms().Delete(f_.Reload(key), false, f_.user), "AUTHORIZATIONS_NOT_MET");
   EXPECT_TRUE(kms().Delete(f_.Reload(key), false, f_.other_user));
@@ -51,7 +51,7 @@ TEST_F(DualAuthTest, ManagerCannotDisableTheInstanceDualAuthPolicyThenDeleteAlon
   Key key = f_.Reload(protected_key);
   EXPECT_TRUE(key.dual_auth_delete);
   EXPECT_REASON(kms().Delete(key, false, f_.user), "AUTHORIZATIONS_NOT_MET");
-  EXPECT_REASON(kms().SetDualAuthPolicy(key, false, f_.user), "BAD_BODY_ERR");
+  EXPECT_REASON(kms().SetDualAuthPolicy(key, false), "BAD_BODY_ERR");
   // A key created after the policy was turned off is the creator's choice again.
   Key later = f_.CreateRoot("created-after");
   EXPECT_FALSE(later.dual_auth_delete);
@@ -62,7 +62,7 @@ TEST_F(DualAuthTest, ManagerCannotDisableTheInstanceDualAuthPolicyThenDeleteAlon
 // dual authorization was enabled. The decision follows the stored key, not the caller's copy.
 TEST_F(DualAuthTest, DeleteWithAKeyReadBeforeDualAuthWasEnabledIsRefused) {
   Key read_before = f_.CreateRoot();
-  ASSERT_TRUE(kms().SetDualAuthPolicy(read_before, true, f_.user));
+  ASSERT_TRUE(kms().SetDualAuthPolicy(read_before, true));
   EXPECT_FALSE(read_before.dual_auth_delete);
   EXPECT_REASON(kms().Delete(read_before, false, f_.user), "AUTHORIZATIONS_NOT_MET");
   Key other = f_.CreateRoot("other");

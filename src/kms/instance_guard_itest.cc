@@ -67,7 +67,7 @@ TEST_F(InstanceGuardTest, DeletingAnInstanceThatHoldsKeysIsRefused) {
   EXPECT_FALSE(rc().DeleteInstance(f_.instance.guid));
   EXPECT_TRUE(InstanceExists(f_.instance));
   f_.iam.clock.Advance(1min);
-  ASSERT_TRUE(kms().Restore(f_.Reload(key), std::nullopt, f_.user));
+  ASSERT_TRUE(kms().Restore(f_.Reload(key), std::nullopt));
   EXPECT_TRUE(kms().Unwrap(f_.Reload(key), wrapped->ciphertext, {}));
 }
 
@@ -95,7 +95,7 @@ TEST_F(InstanceGuardTest, DeletingAnInstanceIsAllowedOnceEveryKeyIsPurged) {
   ASSERT_TRUE(kms().Delete(key, false, f_.user));
   EXPECT_FALSE(rc().DeleteInstance(f_.instance.guid));
   f_.iam.clock.Advance(4h + 1s);
-  ASSERT_TRUE(kms().Purge(f_.Reload(key), f_.user));
+  ASSERT_TRUE(kms().Purge(f_.Reload(key)));
   auto deleted = rc().DeleteInstance(f_.instance.guid);
   ASSERT_TRUE(deleted) << deleted.error().ToString();
   EXPECT_FALSE(InstanceExists(f_.instance));

@@ -475,9 +475,7 @@ Result<Key> KmsService::Mutate(const std::string& key_id,
   return updated;
 }
 
-Result<Key> KmsService::PatchKeyRing(const Key& key, std::string_view key_ring_id,
-                                     const Actor& actor) {
-  (void)actor;
+Result<Key> KmsService::PatchKeyRing(const Key& key, std::string_view key_ring_id) {
   if (auto s = ValidateKeyRingId(key_ring_id); !s) {
     return KmsFail(KmsReason::kBadBody, s.error().message);
   }
@@ -602,9 +600,7 @@ Result<Key> KmsService::RotateWith(const Key& key, hsm::WrappedKey wrapped,
   return updated;
 }
 
-Result<Key> KmsService::Rotate(const Key& key, std::optional<ImportedMaterial> material,
-                               const Actor& actor) {
-  (void)actor;
+Result<Key> KmsService::Rotate(const Key& key, std::optional<ImportedMaterial> material) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kRotate));
   if (!key.is_root()) return KmsFail(KmsReason::kKeyRootReq, "only root keys rotate");
   if (!key.imported) {
@@ -625,8 +621,7 @@ Result<Key> KmsService::Rotate(const Key& key, std::optional<ImportedMaterial> m
 }
 
 Result<Key> KmsService::Transition(const Key& key, KeyAction action, KeyState to,
-                                   const Actor& actor, std::string_view event_type) {
-  (void)actor;
+                                   std::string_view event_type) {
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
     VEIL_TRY(CheckKeyAction(k, action));
     k.state = to;
@@ -637,14 +632,14 @@ Result<Key> KmsService::Transition(const Key& key, KeyAction action, KeyState to
   return updated;
 }
 
-Result<Key> KmsService::Disable(const Key& key, const Actor& actor) {
+Result<Key> KmsService::Disable(const Key& key) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kDisable));
-  return Transition(key, KeyAction::kDisable, KeyState::kSuspended, actor, "disable");
+  return Transition(key, KeyAction::kDisable, KeyState::kSuspended, "disable");
 }
 
-Result<Key> KmsService::Enable(const Key& key, const Actor& actor) {
+Result<Key> KmsService::Enable(const Key& key) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kEnable));
-  return Transition(key, KeyAction::kEnable, KeyState::kActive, actor, "enable");
+  return Transition(key, KeyAction::kEnable, KeyState::kActive, "enable");
 }
 
 Result<bool> KmsService::DualAuthRequired(const Key& key) {
@@ -668,8 +663,7 @@ Result<Key> KmsService::SetKeyForDeletion(const Key& key, const Actor& actor) {
   return updated;
 }
 
-Result<Key> KmsService::UnsetKeyForDeletion(const Key& key, const Actor& actor) {
-  (void)actor;
+Result<Key> KmsService::UnsetKeyForDeletion(const Key& key) {
   if (!VEIL_TRY_VALUE(DualAuthRequired(key))) {
     return KmsFail(KmsReason::kNotDualAuth, "the key has no dual authorization policy");
   }
@@ -738,9 +732,7 @@ Result<std::optional<KmsService::TokenUse>> KmsService::CheckRestoredMaterial(
   return imported.use;
 }
 
-Result<Key> KmsService::Restore(const Key& key, std::optional<ImportedMaterial> material,
-                                const Actor& actor) {
-  (void)actor;
+Result<Key> KmsService::Restore(const Key& key, std::optional<ImportedMaterial> material) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kRestore));
   const TimePoint now = clock_.Now();
   if (!key.deleted_at || now - *key.deleted_at > options_.restore_window) {
@@ -765,8 +757,7 @@ Result<Key> KmsService::Restore(const Key& key, std::optional<ImportedMaterial> 
   return updated;
 }
 
-Status KmsService::Purge(const Key& key, const Actor& actor) {
-  (void)actor;
+Status KmsService::Purge(const Key& key) {
   VEIL_TRY(CheckKeyAction(key, KeyAction::kPurge).or_else([&](const Error&) -> Status {
     return KmsFail(KmsReason::kKeyActionInvalidState, "only a deleted key can be purged");
   }));
@@ -921,9 +912,7 @@ Status KmsService::DeleteKeyRing(const InstanceRef& instance, std::string_view i
 // ---------------------------------------------------------------------------------------------
 // Policies
 
-Result<Key> KmsService::SetRotationPolicy(const Key& key, bool enabled, int interval_month,
-                                          const Actor& actor) {
-  (void)actor;
+Result<Key> KmsService::SetRotationPolicy(const Key& key, bool enabled, int interval_month) {
   if (!key.is_root())
     return KmsFail(KmsReason::kKeyRootReq, "only root keys have rotation policies");
   if (enabled && key.imported) {
@@ -942,8 +931,7 @@ Result<Key> KmsService::SetRotationPolicy(const Key& key, bool enabled, int inte
   return updated;
 }
 
-Result<Key> KmsService::SetDualAuthPolicy(const Key& key, bool enabled, const Actor& actor) {
-  (void)actor;
+Result<Key> KmsService::SetDualAuthPolicy(const Key& key, bool enabled) {
   if (key.state == KeyState::kDestroyed) return StateError(key, KeyAction::kGet);
   Key updated = VEIL_TRY_VALUE(Mutate(key.id, [&](store::Tx&, Key& k) -> Status {
     // Otherwise one Manager could turn dual authorization off and then delete alone.
@@ -1156,23 +1144,22 @@ Result<int> KmsService::RunMaintenance() {
     auto p = store_.GetInstancePolicies(db_, instance);
     return p ? *p : std::vector<InstancePolicy>{};
   };
-  const Actor system{"system", true, "kms"};
   int changed = 0;
   for (const Key& key : candidates) {
     if (key.state == KeyState::kDestroyed) {
       if (key.deleted_at && now - *key.deleted_at >= options_.auto_purge_after) {
-        if (Purge(key, system)) ++changed;
+        if (Purge(key)) ++changed;
       }
       continue;
     }
     if (key.expires_at && *key.expires_at <= now &&
         (key.state == KeyState::kActive || key.state == KeyState::kSuspended)) {
       KeyAction action = key.state == KeyState::kActive ? KeyAction::kDisable : KeyAction::kEnable;
-      if (Transition(key, action, KeyState::kDeactivated, system, "disable")) ++changed;
+      if (Transition(key, action, KeyState::kDeactivated, "disable")) ++changed;
       continue;
     }
     if (key.dual_auth_set_at && now - *key.dual_auth_set_at >= options_.dual_auth_window) {
-      if (UnsetKeyForDeletion(key, system)) ++changed;
+      if (UnsetKeyForDeletion(key)) ++changed;
     }
     if (key.state != KeyState::kActive || !key.is_root() || key.imported) continue;
     bool enabled = key.rotation_enabled;
@@ -1190,7 +1177,7 @@ Result<int> KmsService::RunMaintenance() {
     if (!enabled || interval < 1) continue;
     TimePoint last = key.rotated_at.value_or(key.created_at);
     if (AddMonths(last, interval) > now) continue;
-    if (auto r = Rotate(key, std::nullopt, system); r) {
+    if (auto r = Rotate(key, std::nullopt); r) {
       ++changed;
     } else {
       log::Warn(kLog, "scheduled rotation of key " + key.id + " failed: " + r.error().message);

@@ -201,8 +201,7 @@ class KmsService {
                                                   const ListKeysOptions& options);
   [[nodiscard]] Result<int64_t> CountKeys(const InstanceRef& instance,
                                           const ListKeysOptions& options);
-  [[nodiscard]] Result<Key> PatchKeyRing(const Key& key, std::string_view key_ring_id,
-                                         const Actor& actor);
+  [[nodiscard]] Result<Key> PatchKeyRing(const Key& key, std::string_view key_ring_id);
 
   // --- Actions
   [[nodiscard]] Result<WrapResult> Wrap(const Key& key, std::optional<SecretBytes> plaintext,
@@ -215,19 +214,17 @@ class KmsService {
   // With the instance's keyCreateImportAccess enforce_token, the material must come through the
   // import token (409 KEY_CREATE_IMPORT_ACCESS_ERR); secure material uses up the token as at
   // creation (RetrieveImportToken).
-  [[nodiscard]] Result<Key> Rotate(const Key& key, std::optional<ImportedMaterial> material,
-                                   const Actor& actor);
-  [[nodiscard]] Result<Key> Disable(const Key& key, const Actor& actor);
-  [[nodiscard]] Result<Key> Enable(const Key& key, const Actor& actor);
+  [[nodiscard]] Result<Key> Rotate(const Key& key, std::optional<ImportedMaterial> material);
+  [[nodiscard]] Result<Key> Disable(const Key& key);
+  [[nodiscard]] Result<Key> Enable(const Key& key);
   [[nodiscard]] Result<Key> SetKeyForDeletion(const Key& key, const Actor& actor);
-  [[nodiscard]] Result<Key> UnsetKeyForDeletion(const Key& key, const Actor& actor);
+  [[nodiscard]] Result<Key> UnsetKeyForDeletion(const Key& key);
   [[nodiscard]] Result<Key> Delete(const Key& key, bool force, const Actor& actor);
   // Back to Active within the restore window. For an imported key, a `material` given must be
   // the key's current material (400 BAD_BODY_ERR otherwise, for root and standard keys alike),
   // and follows the instance's enforce_token as Rotate does.
-  [[nodiscard]] Result<Key> Restore(const Key& key, std::optional<ImportedMaterial> material,
-                                    const Actor& actor);
-  [[nodiscard]] Status Purge(const Key& key, const Actor& actor);
+  [[nodiscard]] Result<Key> Restore(const Key& key, std::optional<ImportedMaterial> material);
+  [[nodiscard]] Status Purge(const Key& key);
   [[nodiscard]] Result<std::vector<KeyVersion>> ListVersions(const Key& key);
   // Tells the registered services again of the key's state ("sync").
   [[nodiscard]] Status Sync(const Key& key);
@@ -242,12 +239,11 @@ class KmsService {
   [[nodiscard]] Status DeleteKeyRing(const InstanceRef& instance, std::string_view id, bool force);
 
   // --- Policies
-  [[nodiscard]] Result<Key> SetRotationPolicy(const Key& key, bool enabled, int interval_month,
-                                              const Actor& actor);
+  [[nodiscard]] Result<Key> SetRotationPolicy(const Key& key, bool enabled, int interval_month);
   // Enables dual authorization on the key for good: once enabled (by this call, or at creation
   // under the instance's dualAuthDelete policy) it cannot be turned off (400 BAD_BODY_ERR),
   // as Key Protect documents; the key keeps it until it is deleted.
-  [[nodiscard]] Result<Key> SetDualAuthPolicy(const Key& key, bool enabled, const Actor& actor);
+  [[nodiscard]] Result<Key> SetDualAuthPolicy(const Key& key, bool enabled);
   [[nodiscard]] Result<std::vector<InstancePolicy>> GetInstancePolicies(
       const InstanceRef& instance);
   // The allowedIP instance policy: OK, or kPermissionDenied (403 UNAUTHORIZED_ERR) when it is
@@ -359,7 +355,7 @@ class KmsService {
   [[nodiscard]] Result<Key> Mutate(const std::string& key_id,
                                    const std::function<Status(store::Tx&, Key&)>& change);
   [[nodiscard]] Result<Key> Transition(const Key& key, KeyAction action, KeyState to,
-                                       const Actor& actor, std::string_view event_type);
+                                       std::string_view event_type);
   [[nodiscard]] Result<Key> RotateWith(const Key& key, hsm::WrappedKey wrapped,
                                        std::optional<TokenUse> use);
   [[nodiscard]] Result<std::string> Seal(const CachedKey& entry, const std::string& version_id,

@@ -173,10 +173,10 @@ TEST_F(KmsServiceTest, StandardKeyPayloadReadsBackAndCannotWrap) {
 TEST_F(KmsServiceTest, PayloadOfSuspendedOrDeactivatedStandardKeyIsNotReturned) {
   Key key = Import(KnownKey(64, 3), /*standard=*/true);
   ASSERT_TRUE(kms().GetPayload(key));
-  ASSERT_TRUE(kms().Disable(key, f_.user));
+  ASSERT_TRUE(kms().Disable(key));
   key = f_.Reload(key);
   EXPECT_REASON(kms().GetPayload(key), "KEY_ACTION_INVALID_STATE_ERR");
-  ASSERT_TRUE(kms().Enable(key, f_.user));
+  ASSERT_TRUE(kms().Enable(key));
   EXPECT_TRUE(kms().GetPayload(f_.Reload(key)));
 
   CreateKeySpec spec;
@@ -197,7 +197,7 @@ TEST_F(KmsServiceTest, RotationKeepsOldVersionsUnwrappingAndRewraps) {
   Key key = f_.CreateRoot();
   auto before = kms().Wrap(key, KnownKey(), {"x"});
   ASSERT_TRUE(before);
-  auto rotated = kms().Rotate(key, std::nullopt, f_.user);
+  auto rotated = kms().Rotate(key, std::nullopt);
   ASSERT_TRUE(rotated) << rotated.error().ToString();
   EXPECT_NE(rotated->current.id, key.current.id);
   EXPECT_EQ(rotated->current.seq, 2);
@@ -223,13 +223,12 @@ TEST_F(KmsServiceTest, RotationKeepsOldVersionsUnwrappingAndRewraps) {
   EXPECT_EQ((*versions)[0].id, rotated->current.id);  // newest first
   // An imported key rotates only with new material.
   Key imported = Import(KnownKey(32, 1));
-  EXPECT_REASON(kms().Rotate(imported, std::nullopt, f_.user), "KEY_PAYLOAD_REQ_ERR");
-  auto with_material = kms().Rotate(
-      imported, ImportedMaterial{Base64Encode(KnownKey(32, 2).Reveal()), "", "", ""}, f_.user);
+  EXPECT_REASON(kms().Rotate(imported, std::nullopt), "KEY_PAYLOAD_REQ_ERR");
+  auto with_material =
+      kms().Rotate(imported, ImportedMaterial{Base64Encode(KnownKey(32, 2).Reveal()), "", "", ""});
   ASSERT_TRUE(with_material) << with_material.error().ToString();
-  EXPECT_REASON(
-      kms().Rotate(key, ImportedMaterial{Base64Encode(KnownKey().Reveal()), "", "", ""}, f_.user),
-      "BAD_BODY_ERR");
+  EXPECT_REASON(kms().Rotate(key, ImportedMaterial{Base64Encode(KnownKey().Reveal()), "", "", ""}),
+                "BAD_BODY_ERR");
 }
 
 // Key Protect's table of allowed actions (docs/api-compatibility.md), in every state.
@@ -239,7 +238,7 @@ TEST_F(KmsServiceTest, StateMachineAnswersAsTheSpecTable) {
   auto in_state = [&](KeyState state) {
     Key key = f_.CreateRoot(std::string("key-") + std::string(KeyStateName(state)));
     if (state == KeyState::kSuspended) {
-      EXPECT_TRUE(kms().Disable(key, f_.user));
+      EXPECT_TRUE(kms().Disable(key));
     }
     if (state == KeyState::kDeactivated) {
       CreateKeySpec spec;
@@ -279,7 +278,7 @@ TEST_F(KmsServiceTest, StateMachineAnswersAsTheSpecTable) {
       Status outcome;
       switch (action) {
         case KeyAction::kRotate:
-          outcome = kms().Rotate(key, std::nullopt, f_.user).map([](Key) {});
+          outcome = kms().Rotate(key, std::nullopt).map([](Key) {});
           break;
         case KeyAction::kWrap:
           outcome = sealed.map([](const WrapResult&) {});
@@ -292,17 +291,17 @@ TEST_F(KmsServiceTest, StateMachineAnswersAsTheSpecTable) {
           break;
         }
         case KeyAction::kDisable:
-          outcome = kms().Disable(key, f_.user).map([](Key) {});
+          outcome = kms().Disable(key).map([](Key) {});
           break;
         case KeyAction::kEnable:
-          outcome = kms().Enable(key, f_.user).map([](Key) {});
+          outcome = kms().Enable(key).map([](Key) {});
           break;
         case KeyAction::kDelete:
           outcome = kms().Delete(key, false, f_.user).map([](Key) {});
           break;
         case KeyAction::kRestore:
           f_.iam.clock.Advance(1min);
-          outcome = kms().Restore(key, std::nullopt, f_.user).map([](Key) {});
+          outcome = kms().Restore(key, std::nullopt).map([](Key) {});
           break;
         default:
           break;
@@ -322,12 +321,12 @@ TEST_F(KmsServiceTest, DisableTakesEffectAtOnceAndEnableRestores) {
   Key key = f_.CreateRoot();
   auto wrapped = kms().Wrap(key, KnownKey(), {});
   ASSERT_TRUE(wrapped);
-  ASSERT_TRUE(kms().Disable(key, f_.user));
+  ASSERT_TRUE(kms().Disable(key));
   key = f_.Reload(key);
   EXPECT_EQ(key.state, KeyState::kSuspended);
   EXPECT_REASON(kms().Wrap(key, std::nullopt, {}), "KEY_ACTION_INVALID_STATE_ERR");
   EXPECT_REASON(kms().Unwrap(key, wrapped->ciphertext, {}), "KEY_ACTION_INVALID_STATE_ERR");
-  ASSERT_TRUE(kms().Enable(key, f_.user));
+  ASSERT_TRUE(kms().Enable(key));
   key = f_.Reload(key);
   EXPECT_TRUE(kms().Unwrap(key, wrapped->ciphertext, {}));
 }
@@ -335,7 +334,7 @@ TEST_F(KmsServiceTest, DisableTakesEffectAtOnceAndEnableRestores) {
 TEST_F(KmsServiceTest, DualAuthorizationNeedsTwoDifferentManagersWithinSevenDays) {
   Key key = f_.CreateRoot();
   EXPECT_REASON(kms().SetKeyForDeletion(key, f_.user), "NOT_DUAL_AUTH_ERR");
-  ASSERT_TRUE(kms().SetDualAuthPolicy(key, true, f_.user));
+  ASSERT_TRUE(kms().SetDualAuthPolicy(key, true));
   key = f_.Reload(key);
   EXPECT_REASON(kms().Delete(key, false, f_.user), "AUTHORIZATIONS_NOT_MET");
   ASSERT_TRUE(kms().SetKeyForDeletion(key, f_.user));
@@ -346,7 +345,7 @@ TEST_F(KmsServiceTest, DualAuthorizationNeedsTwoDifferentManagersWithinSevenDays
   f_.iam.clock.Advance(24h * 7 + 1s);
   EXPECT_REASON(kms().Delete(key, false, f_.other_user), "AUTHORIZATIONS_NOT_MET");
   ASSERT_TRUE(kms().SetKeyForDeletion(key, f_.user));
-  ASSERT_TRUE(kms().UnsetKeyForDeletion(key, f_.user));
+  ASSERT_TRUE(kms().UnsetKeyForDeletion(key));
   EXPECT_REASON(kms().Delete(f_.Reload(key), false, f_.other_user), "AUTHORIZATIONS_NOT_MET");
   ASSERT_TRUE(kms().SetKeyForDeletion(key, f_.user));
   auto deleted = kms().Delete(f_.Reload(key), false, f_.other_user);
@@ -443,13 +442,13 @@ TEST_F(KmsServiceTest, RegisteredServicesHearOfLifecycleChanges) {
   const std::string crn =
       "crn:v1:veil:private:server-protect:local:a/" + f_.iam.account_id + "::volume:vol-1";
   ASSERT_TRUE(kms().CreateRegistration(key, crn, "", false, "", f_.block_storage));
-  ASSERT_TRUE(kms().Disable(key, f_.user));
-  ASSERT_TRUE(kms().Enable(f_.Reload(key), f_.user));
-  auto rotated = kms().Rotate(f_.Reload(key), std::nullopt, f_.user);
+  ASSERT_TRUE(kms().Disable(key));
+  ASSERT_TRUE(kms().Enable(f_.Reload(key)));
+  auto rotated = kms().Rotate(f_.Reload(key), std::nullopt);
   ASSERT_TRUE(rotated);
   ASSERT_TRUE(kms().Delete(f_.Reload(key), true, f_.user));
-  ASSERT_TRUE(kms().Restore(f_.Reload(key), std::nullopt, f_.user));
-  ASSERT_TRUE(kms().Disable(unregistered, f_.user));
+  ASSERT_TRUE(kms().Restore(f_.Reload(key), std::nullopt));
+  ASSERT_TRUE(kms().Disable(unregistered));
   std::vector<std::string> types;
   for (const KeyEvent& e : listener.events) {
     types.push_back(e.type);
@@ -469,18 +468,18 @@ TEST_F(KmsServiceTest, RestoreAndPurgeFollowTheirWindows) {
   key = f_.Reload(key);
   EXPECT_EQ(key.state, KeyState::kDestroyed);
   EXPECT_REASON(kms().Wrap(key, std::nullopt, {}), "KEY_DELETED_ERR");
-  EXPECT_REASON(kms().Restore(key, std::nullopt, f_.user), "REQ_TOO_EARLY_ERR");
-  EXPECT_REASON(kms().Purge(key, f_.user), "REQ_TOO_EARLY_ERR");
+  EXPECT_REASON(kms().Restore(key, std::nullopt), "REQ_TOO_EARLY_ERR");
+  EXPECT_REASON(kms().Purge(key), "REQ_TOO_EARLY_ERR");
   f_.iam.clock.Advance(1min);
-  ASSERT_TRUE(kms().Restore(key, std::nullopt, f_.user));
+  ASSERT_TRUE(kms().Restore(key, std::nullopt));
   key = f_.Reload(key);
   EXPECT_EQ(key.state, KeyState::kActive);
   EXPECT_TRUE(kms().Unwrap(key, wrapped->ciphertext, {}));
   ASSERT_TRUE(kms().Delete(key, false, f_.user));
   f_.iam.clock.Advance(24h * 31);
   key = f_.Reload(key);
-  EXPECT_REASON(kms().Restore(key, std::nullopt, f_.user), "KEY_RESTORE_EXPIRED");
-  ASSERT_TRUE(kms().Purge(key, f_.user));
+  EXPECT_REASON(kms().Restore(key, std::nullopt), "KEY_RESTORE_EXPIRED");
+  ASSERT_TRUE(kms().Purge(key));
   auto gone = kms().GetKey(f_.instance, key.id);
   ASSERT_FALSE(gone);
   EXPECT_EQ(ReasonCode(gone.error()), "KEY_NOT_FOUND_ERR");
@@ -627,7 +626,7 @@ TEST_F(KmsServiceTest, AliasesAndKeyRings) {
   spec.key_ring_id = "no-such-ring";
   EXPECT_REASON(kms().CreateKey(f_.instance, spec, f_.user), "BAD_BODY_ERR");
   EXPECT_REASON(kms().DeleteKeyRing(f_.instance, "ring-1", false), "KEY_RING_NOT_EMPTY_ERR");
-  ASSERT_TRUE(kms().PatchKeyRing(*in_ring, "default", f_.user));
+  ASSERT_TRUE(kms().PatchKeyRing(*in_ring, "default"));
   ASSERT_TRUE(kms().DeleteKeyRing(f_.instance, "ring-1", false));
   auto rings = kms().ListKeyRings(f_.instance);
   ASSERT_TRUE(rings);
@@ -670,7 +669,7 @@ TEST_F(KmsServiceTest, MaintenanceExpiresRotatesAndPurges) {
       }(),
       "KEY_EXPIRED_ERR");
   Key rotating = f_.CreateRoot("rotating");
-  ASSERT_TRUE(kms().SetRotationPolicy(rotating, true, 1, f_.user));
+  ASSERT_TRUE(kms().SetRotationPolicy(rotating, true, 1));
   Key doomed = f_.CreateRoot("doomed");
   ASSERT_TRUE(kms().Delete(doomed, false, f_.user));
 
@@ -689,16 +688,16 @@ TEST_F(KmsServiceTest, MaintenanceExpiresRotatesAndPurges) {
 
 TEST_F(KmsServiceTest, RotationPolicyTurnsOffWithoutAnInterval) {
   Key key = f_.CreateRoot();
-  EXPECT_REASON(kms().SetRotationPolicy(key, true, 0, f_.user), "BAD_BODY_ERR");
-  EXPECT_REASON(kms().SetRotationPolicy(key, true, 13, f_.user), "BAD_BODY_ERR");
-  auto on = kms().SetRotationPolicy(key, true, 3, f_.user);
+  EXPECT_REASON(kms().SetRotationPolicy(key, true, 0), "BAD_BODY_ERR");
+  EXPECT_REASON(kms().SetRotationPolicy(key, true, 13), "BAD_BODY_ERR");
+  auto on = kms().SetRotationPolicy(key, true, 3);
   ASSERT_TRUE(on);
   EXPECT_TRUE(on->rotation_enabled);
-  auto off = kms().SetRotationPolicy(*on, false, 0, f_.user);
+  auto off = kms().SetRotationPolicy(*on, false, 0);
   ASSERT_TRUE(off) << off.error().ToString();
   EXPECT_FALSE(off->rotation_enabled);
   Key imported = Import(KnownKey());
-  EXPECT_REASON(kms().SetRotationPolicy(imported, true, 1, f_.user), "KEY_ROTATION_NOT_PERMITTED");
+  EXPECT_REASON(kms().SetRotationPolicy(imported, true, 1), "KEY_ROTATION_NOT_PERMITTED");
 }
 
 // Concurrent rotations and wraps on one key: every version is kept, every ciphertext unwraps.
@@ -713,7 +712,7 @@ TEST_F(KmsServiceTest, ConcurrentRotationsAndWrapsLoseNoVersion) {
     threads.emplace_back([&] {
       for (int i = 0; i < kRotations; ++i) {
         auto k = kms().GetKey(f_.instance, key.id);
-        if (!k || !kms().Rotate(*k, std::nullopt, f_.user)) ++failures;
+        if (!k || !kms().Rotate(*k, std::nullopt)) ++failures;
       }
     });
   }

@@ -75,12 +75,11 @@ TEST_F(SecureImportTest, PlainMaterialThroughRotateIsRefusedUnderEnforceToken) {
   EnforceToken();
   // Creation was already guarded; rotation used to take plain material.
   EXPECT_REASON(Import(PlainMaterial(KnownKey(32, 2))), "KEY_CREATE_IMPORT_ACCESS_ERR");
-  EXPECT_REASON(kms().Rotate(key, PlainMaterial(KnownKey(32, 2)), f_.user),
-                "KEY_CREATE_IMPORT_ACCESS_ERR");
+  EXPECT_REASON(kms().Rotate(key, PlainMaterial(KnownKey(32, 2))), "KEY_CREATE_IMPORT_ACCESS_ERR");
   EXPECT_EQ(f_.Reload(key).current.id, key.current.id);
   // Through the token, rotation works.
   ImportTokenView token = Token(1);
-  auto rotated = kms().Rotate(key, SecureMaterial(token, KnownKey(32, 2)), f_.user);
+  auto rotated = kms().Rotate(key, SecureMaterial(token, KnownKey(32, 2)));
   ASSERT_TRUE(rotated) << rotated.error().ToString();
   EXPECT_NE(rotated->current.id, key.current.id);
 }
@@ -92,11 +91,10 @@ TEST_F(SecureImportTest, PlainMaterialThroughRestoreIsRefusedUnderEnforceToken) 
   ASSERT_TRUE(kms().Delete(key, false, f_.user));
   EnforceToken();
   key = f_.Reload(key);
-  EXPECT_REASON(kms().Restore(key, PlainMaterial(KnownKey(32, 1)), f_.user),
-                "KEY_CREATE_IMPORT_ACCESS_ERR");
+  EXPECT_REASON(kms().Restore(key, PlainMaterial(KnownKey(32, 1))), "KEY_CREATE_IMPORT_ACCESS_ERR");
   EXPECT_EQ(f_.Reload(key).state, KeyState::kDestroyed);
   ImportTokenView token = Token(1);
-  ASSERT_TRUE(kms().Restore(key, SecureMaterial(token, KnownKey(32, 1)), f_.user));
+  ASSERT_TRUE(kms().Restore(key, SecureMaterial(token, KnownKey(32, 1))));
   EXPECT_EQ(f_.Reload(key).state, KeyState::kActive);
 }
 
@@ -111,7 +109,7 @@ TEST_F(SecureImportTest, ImportTokenNonceReplayIsRefused) {
   EXPECT_REASON(Import(captured), "INCORRECT_NONCE_ERR");
   // Nor as the new material of another imported key.
   Key other = MustImport(SecureMaterial(token, KnownKey(32, 3), /*iv_seed=*/8));
-  EXPECT_REASON(kms().Rotate(other, captured, f_.user), "INCORRECT_NONCE_ERR");
+  EXPECT_REASON(kms().Rotate(other, captured), "INCORRECT_NONCE_ERR");
   EXPECT_EQ(KeyCount(), keys + 1);
   EXPECT_EQ(f_.Reload(other).current.id, other.current.id);
 }
@@ -146,10 +144,10 @@ TEST_F(SecureImportTest, RestoreOfAnImportedKeyWithOtherMaterialIsRefused) {
     Key key = MustImport(PlainMaterial(KnownKey(32, 5)), standard);
     ASSERT_TRUE(kms().Delete(key, false, f_.user));
     key = f_.Reload(key);
-    EXPECT_REASON(kms().Restore(key, PlainMaterial(KnownKey(32, 6)), f_.user), "BAD_BODY_ERR");
-    EXPECT_REASON(kms().Restore(key, PlainMaterial(KnownKey(16, 5)), f_.user), "BAD_BODY_ERR");
+    EXPECT_REASON(kms().Restore(key, PlainMaterial(KnownKey(32, 6))), "BAD_BODY_ERR");
+    EXPECT_REASON(kms().Restore(key, PlainMaterial(KnownKey(16, 5))), "BAD_BODY_ERR");
     EXPECT_EQ(f_.Reload(key).state, KeyState::kDestroyed);
-    ASSERT_TRUE(kms().Restore(key, PlainMaterial(KnownKey(32, 5)), f_.user));
+    ASSERT_TRUE(kms().Restore(key, PlainMaterial(KnownKey(32, 5))));
     EXPECT_EQ(f_.Reload(key).state, KeyState::kActive);
   }
 }

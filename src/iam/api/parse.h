@@ -82,8 +82,8 @@ struct AuthzItem {
     const boost::json::value& body);
 
 // The iam_id of an accessTokenBody: the base64url payload segment of a JWT, a JSON object with a
-// string "iam_id" (not verified here: only a service may ask with one). kInvalidArgument
-// otherwise.
+// string "iam_id" (read with DecodePayloadUnverified, iam/jwt.h: not verified here, only a service
+// may ask with one). kInvalidArgument otherwise.
 [[nodiscard]] Result<std::string> AccessTokenSubject(std::string_view access_token_body);
 
 }  // namespace veil::iam::api

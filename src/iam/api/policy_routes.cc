@@ -167,29 +167,6 @@ boost::json::object ItemError(std::string_view status, std::string_view message)
   return out;
 }
 
-// The subject of one request: an iam_id (looked up for its account), a Veil service, or the
-// payload of an access token that the calling service verified.
-Result<Subject> SubjectOfItem(const IamApiDeps& deps, const AuthzItem& item) {
-  if (!item.subject_service.empty()) {
-    return ServiceSubject(item.subject_service, item.subject_account, item.subject_instance);
-  }
-  std::string iam_id = item.subject_id;
-  if (!item.access_token_body.empty()) {
-    iam_id = VEIL_TRY_VALUE(AccessTokenSubject(item.access_token_body));
-  }
-  if (iam_id.starts_with("crn-")) return InvalidArgument("give a service as serviceName");
-  auto identity = deps.service->GetIdentity(iam_id);
-  if (!identity) {
-    if (identity.error().code != ErrorCode::kNotFound) return tl::unexpected(identity.error());
-    return NotFound("the subject names no user or service ID");
-  }
-  Subject s;
-  s.type = identity->kind == IdentityKind::kUser ? Subject::Type::kUser : Subject::Type::kServiceId;
-  s.iam_id = identity->iam_id;
-  s.account_id = identity->account_id;
-  return s;
-}
-
 // Who may ask about whom: a Veil service about anyone; anyone about themselves; and whoever may
 // read the policies of the resource (Viewer on it), since the answer tells them nothing more.
 // A token payload is trusted only from a service (it is not verified here). `subject` is nullopt
@@ -205,22 +182,20 @@ Result<bool> MayAsk(const IamApiDeps& deps, const Subject& caller, const AuthzIt
   return d.permitted;
 }
 
-// The subject of one item as far as the caller may know it: an identity of another account is
-// answered as an unknown one (nullopt) to anyone but a Veil service, and whether the caller may
-// ask is decided before either is told apart from a known one, so the 404 of an unknown subject
-// says nothing about other accounts.
+// The subject of one item as far as the caller may know it (IamService::DecisionSubject): whether
+// the caller may ask is decided before an unknown subject is told apart from a known one, so the
+// 404 of an unknown subject says nothing about other accounts.
 Result<std::optional<Subject>> VisibleSubject(const IamApiDeps& deps, const Subject& caller,
                                               const AuthzItem& item) {
-  auto subject = SubjectOfItem(deps, item);
-  if (!subject) {
-    if (subject.error().code != ErrorCode::kNotFound) return tl::unexpected(subject.error());
-    return std::optional<Subject>();
+  IamService::DecisionSubjectRef ref;
+  ref.service_name = item.subject_service;
+  ref.service_account = item.subject_account;
+  ref.service_instance = item.subject_instance;
+  ref.iam_id = item.subject_id;
+  if (ref.service_name.empty() && !item.access_token_body.empty()) {
+    ref.iam_id = VEIL_TRY_VALUE(AccessTokenSubject(item.access_token_body));
   }
-  if (caller.type != Subject::Type::kService && subject->type != Subject::Type::kService &&
-      subject->account_id != caller.account_id) {
-    return std::optional<Subject>();
-  }
-  return std::optional<Subject>(std::move(*subject));
+  return deps.service->DecisionSubject(caller, ref);
 }
 
 Result<http::Response> Authz(const IamApiDeps& deps, http::RequestContext& ctx) {

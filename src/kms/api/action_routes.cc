@@ -3,6 +3,7 @@
 
 #include "common/encoding.h"
 #include "kms/api/handler_support.h"
+#include "kms/api/render.h"
 #include "kms/errors.h"
 
 namespace veil::kms::api::internal {
@@ -59,22 +60,21 @@ Result<http::Response> DoRewrap(const KmsApiDeps& deps, http::RequestContext& ct
   return JsonResponse(200, out);
 }
 
-Result<http::Response> DoRotate(const KmsApiDeps& deps, http::RequestContext& ctx,
-                                const Scope& scope, const Key& key) {
+Result<http::Response> DoRotate(const KmsApiDeps& deps, http::RequestContext& ctx, const Scope&,
+                                const Key& key) {
   std::optional<ImportedMaterial> material =
       VEIL_TRY_VALUE(ParseRotate(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
-  Key rotated = VEIL_TRY_VALUE(deps.service->Rotate(key, std::move(material), scope.actor));
+  Key rotated = VEIL_TRY_VALUE(deps.service->Rotate(key, std::move(material)));
   DescribeKey(ctx, rotated, deps.service->options().region);
   ctx.event().message = "Key Protect: rotate key " + key.name;
   return http::Response::Empty(204);
 }
 
-// disable, enable, setKeyForDeletion, unsetKeyForDeletion: one KmsService call, 204.
-using LifecycleFn = Result<Key> (KmsService::*)(const Key&, const Actor&);
-Result<http::Response> Lifecycle(const KmsApiDeps& deps, http::RequestContext& ctx,
-                                 const Scope& scope, const Key& key, LifecycleFn fn,
-                                 std::string_view what) {
-  Key k = VEIL_TRY_VALUE((deps.service->*fn)(key, scope.actor));
+// disable, enable, setKeyForDeletion, unsetKeyForDeletion: the outcome of one KmsService call,
+// 204.
+Result<http::Response> Lifecycle(const KmsApiDeps& deps, http::RequestContext& ctx, const Key& key,
+                                 Result<Key> changed, std::string_view what) {
+  Key k = VEIL_TRY_VALUE(std::move(changed));
   DescribeKey(ctx, k, deps.service->options().region);
   ctx.event().message = "Key Protect: " + std::string(what) + " key " + key.name;
   return http::Response::Empty(204);
@@ -99,20 +99,20 @@ constexpr ActionInfo kActions[] = {
     {"rewrap", "kms.secrets.rewrap", DoRewrap},
     {"rotate", "kms.secrets.rotate", DoRotate},
     {"disable", "kms.secrets.disable",
-     [](const KmsApiDeps& d, http::RequestContext& c, const Scope& s, const Key& k) {
-       return Lifecycle(d, c, s, k, &KmsService::Disable, "disable");
+     [](const KmsApiDeps& d, http::RequestContext& c, const Scope&, const Key& k) {
+       return Lifecycle(d, c, k, d.service->Disable(k), "disable");
      }},
     {"enable", "kms.secrets.enable",
-     [](const KmsApiDeps& d, http::RequestContext& c, const Scope& s, const Key& k) {
-       return Lifecycle(d, c, s, k, &KmsService::Enable, "enable");
+     [](const KmsApiDeps& d, http::RequestContext& c, const Scope&, const Key& k) {
+       return Lifecycle(d, c, k, d.service->Enable(k), "enable");
      }},
     {"setKeyForDeletion", "kms.secrets.setkeyfordeletion",
      [](const KmsApiDeps& d, http::RequestContext& c, const Scope& s, const Key& k) {
-       return Lifecycle(d, c, s, k, &KmsService::SetKeyForDeletion, "set for deletion");
+       return Lifecycle(d, c, k, d.service->SetKeyForDeletion(k, s.actor), "set for deletion");
      }},
     {"unsetKeyForDeletion", "kms.secrets.unsetkeyfordeletion",
-     [](const KmsApiDeps& d, http::RequestContext& c, const Scope& s, const Key& k) {
-       return Lifecycle(d, c, s, k, &KmsService::UnsetKeyForDeletion, "unset for deletion");
+     [](const KmsApiDeps& d, http::RequestContext& c, const Scope&, const Key& k) {
+       return Lifecycle(d, c, k, d.service->UnsetKeyForDeletion(k), "unset for deletion");
      }},
     {"sync", "kms.secrets.sync", DoSync},
 };

@@ -4,7 +4,7 @@
 #include <boost/json/object.hpp>
 
 #include "http/error_map.h"
-#include "kms/api/handler_support.h"
+#include "kms/api/render.h"
 
 namespace veil::kms::api {
 namespace {

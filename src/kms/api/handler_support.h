@@ -1,4 +1,7 @@
-// Helpers shared by the KMS handlers (internal to src/kms/api).
+// The request plumbing shared by the KMS handlers (internal to src/kms/api): the request's scope
+// (instance and caller), IAM decisions, route registration with Key Protect's error handling and
+// audit severity, the optional JSON body, and the audit event's key description. Renderings are
+// in render.h.
 //
 // Thread-safety: pure functions over one request's context.
 #pragma once
@@ -11,30 +14,18 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "common/secret_bytes.h"
 #include "http/context.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "iam/authorizer.h"
 #include "kms/api/kms_api.h"
 #include "kms/api/parse.h"
+#include "kms/api/render.h"
 #include "kms/model.h"
 
 namespace veil::kms::api::internal {
 
 inline constexpr size_t kJsonBodyLimit = 64 * 1024;
-
-inline constexpr std::string_view kKeyType = "application/vnd.ibm.kms.key+json";
-inline constexpr std::string_view kActionType = "application/vnd.ibm.kms.key_action+json";
-inline constexpr std::string_view kPolicyType = "application/vnd.ibm.kms.policy+json";
-inline constexpr std::string_view kCollectionType = "application/vnd.ibm.collection+json";
-inline constexpr std::string_view kVersionType = "application/vnd.ibm.kms.key.version+json";
-inline constexpr std::string_view kRegistrationType = "application/vnd.ibm.kms.registration+json";
-inline constexpr std::string_view kErrorType = "application/vnd.ibm.kms.error+json";
-inline constexpr std::string_view kKeyRingType = "application/vnd.ibm.kms.key_ring+json";
-inline constexpr std::string_view kImportTokenType = "application/vnd.ibm.kms.import_token+json";
-inline constexpr std::string_view kInstancePolicyType =
-    "application/vnd.ibm.kms.instance_policy+json";
 
 // Who calls, in which instance.
 struct Scope {
@@ -91,19 +82,8 @@ using KmsHandler = Result<http::Response> (*)(const KmsApiDeps&, http::RequestCo
 // kms/api/parse.h take it from here.
 [[nodiscard]] Result<OptionalBody> ReadOptionalJson(http::RequestContext& ctx);
 
-// A JSON response with Key Protect's collection envelope.
-http::Response Collection(int status, std::string_view collection_type,
-                          boost::json::array resources);
-http::Response JsonResponse(int status, const boost::json::value& body);
-
 // Whether the client asked `prefer: return=representation`.
 bool WantsRepresentation(const http::RequestContext& ctx);
-
-// Renderings (docs/kms.md has examples).
-boost::json::object KeyJson(const Key& key, std::string_view region,
-                            const SecretBytes* payload = nullptr);
-boost::json::object RegistrationJson(const Registration& r);
-boost::json::object VersionJson(const KeyVersion& v);
 
 // Fills the event's target with the key, and its requestData/responseData key fields.
 void DescribeKey(http::RequestContext& ctx, const Key& key, std::string_view region);

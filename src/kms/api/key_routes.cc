@@ -1,6 +1,7 @@
 // Keys: create/import, list, total, get, metadata, patch, delete, restore, purge, versions.
 #include "common/time.h"
 #include "kms/api/handler_support.h"
+#include "kms/api/render.h"
 #include "kms/errors.h"
 
 namespace veil::kms::api::internal {
@@ -100,7 +101,7 @@ Result<http::Response> PatchKey(const KmsApiDeps& deps, http::RequestContext& ct
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
   Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, "kms.secrets.patch"));
   const std::string ring = VEIL_TRY_VALUE(ParseKeyRingPatch(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
-  Key updated = VEIL_TRY_VALUE(deps.service->PatchKeyRing(key, ring, scope.actor));
+  Key updated = VEIL_TRY_VALUE(deps.service->PatchKeyRing(key, ring));
   DescribeKey(ctx, updated, deps.service->options().region);
   ctx.event().message = "Key Protect: move key " + key.name + " to key ring " + ring;
   return Collection(200, kKeyType,
@@ -122,7 +123,7 @@ Result<http::Response> DeleteKey(const KmsApiDeps& deps, http::RequestContext& c
 Result<http::Response> PurgeKey(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
   Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, "kms.secrets.purge"));
-  VEIL_TRY(deps.service->Purge(key, scope.actor));
+  VEIL_TRY(deps.service->Purge(key));
   ctx.event().message = "Key Protect: purge key " + key.name;
   if (!WantsRepresentation(ctx)) return http::Response::Empty(204);
   return Collection(200, kKeyType,
@@ -155,7 +156,7 @@ Result<http::Response> RestoreKey(const KmsApiDeps& deps, http::RequestContext& 
   ctx.event().action = "kms.secrets.restore";
   std::optional<ImportedMaterial> material =
       VEIL_TRY_VALUE(ParseRestore(VEIL_TRY_VALUE(ReadOptionalJson(ctx))));
-  Key restored = VEIL_TRY_VALUE(deps.service->Restore(key, std::move(material), scope.actor));
+  Key restored = VEIL_TRY_VALUE(deps.service->Restore(key, std::move(material)));
   DescribeKey(ctx, restored, deps.service->options().region);
   ctx.event().message = "Key Protect: restore key " + key.name;
   return Collection(201, kKeyType,

@@ -1,12 +1,11 @@
 // Aliases, key rings and the import token.
 #include "common/encoding.h"
 #include "kms/api/handler_support.h"
+#include "kms/api/render.h"
 #include "kms/errors.h"
 
 namespace veil::kms::api::internal {
 namespace {
-
-std::string Rfc3339(TimePoint t) { return FormatRfc3339(t, TimePrecision::kSeconds); }
 
 Result<http::Response> CreateAlias(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
@@ -18,7 +17,7 @@ Result<http::Response> CreateAlias(const KmsApiDeps& deps, http::RequestContext&
                         {"alias", alias},
                         {"creationDate", Rfc3339(updated.updated_at)},
                         {"createdBy", scope.actor.iam_id}};
-  return Collection(201, "application/vnd.ibm.kms.key_alias+json", boost::json::array{o});
+  return Collection(201, kKeyAliasType, boost::json::array{o});
 }
 
 Result<http::Response> DeleteAlias(const KmsApiDeps& deps, http::RequestContext& ctx) {
@@ -28,15 +27,6 @@ Result<http::Response> DeleteAlias(const KmsApiDeps& deps, http::RequestContext&
   VEIL_TRY(deps.service->DeleteAlias(key, alias));
   ctx.event().message = "Key Protect: remove alias " + alias + " from key " + key.name;
   return http::Response::Empty(204);
-}
-
-boost::json::object KeyRingJson(const KeyRing& r) {
-  boost::json::object o{{"id", r.id}};
-  if (!r.created_by.empty()) {
-    o["creationDate"] = Rfc3339(r.created_at);
-    o["createdBy"] = r.created_by;
-  }
-  return o;
 }
 
 Result<http::Response> CreateKeyRing(const KmsApiDeps& deps, http::RequestContext& ctx) {
@@ -66,13 +56,6 @@ Result<http::Response> DeleteKeyRing(const KmsApiDeps& deps, http::RequestContex
   VEIL_TRY(deps.service->DeleteKeyRing(scope.instance, id, force));
   ctx.event().message = "Key Protect: delete key ring " + id;
   return http::Response::Empty(204);
-}
-
-boost::json::object ImportTokenJson(const ImportToken& t) {
-  return {{"creationDate", Rfc3339(t.created_at)},
-          {"expirationDate", Rfc3339(t.expires_at)},
-          {"maxAllowedRetrievals", t.max_retrievals},
-          {"remainingRetrievals", t.remaining_retrievals}};
 }
 
 Result<http::Response> CreateImportToken(const KmsApiDeps& deps, http::RequestContext& ctx) {

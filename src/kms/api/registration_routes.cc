@@ -1,5 +1,6 @@
 // Registrations: which resources (CRNs) a root key protects. Changes are service-only.
 #include "kms/api/handler_support.h"
+#include "kms/api/render.h"
 #include "kms/errors.h"
 
 namespace veil::kms::api::internal {
