@@ -17,6 +17,7 @@
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/file.h"
+#include "common/strings.h"
 #include "http/client.h"
 #include "http/error_map.h"
 
@@ -191,7 +192,7 @@ std::string ServiceEndpoint(const GlobalOptions& g, const BaseUrl& base, const S
     return url;
   }
   std::string env = "VEIL_" + std::string(s.name) + "_ENDPOINT";
-  for (char& c : env) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  env = AsciiUpper(env);
   if (const char* value = std::getenv(env.c_str()); value && *value) {
     std::string url = value;
     while (!url.empty() && url.back() == '/') url.pop_back();
@@ -300,9 +301,7 @@ Result<SecretBytes> ReadApiKeyFile(const std::string& path) {
     }
     return tl::unexpected(raw.error());
   }
-  std::span<const uint8_t> text = raw->Reveal();
-  while (!text.empty() && std::isspace(text.front())) text = text.subspan(1);
-  while (!text.empty() && std::isspace(text.back())) text = text.first(text.size() - 1);
+  std::span<const uint8_t> text = AsBytes(TrimAsciiSpace(AsStringView(raw->Reveal())));
   if (text.empty()) return InvalidArgument("API key file " + path + " is empty");
   for (uint8_t c : text) {
     if (!std::isgraph(c)) {

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "http/error_map.h"
 #include "http/internal/body_pace.h"
 #include "http/internal/engine.h"
