@@ -9,6 +9,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "common/encoding.h"
 #include "common/strings.h"
 #include "common/time.h"
 
@@ -157,7 +158,6 @@ std::string_view LevelName(Level level) {
 
 // Escapes control characters so that one call always yields exactly one line (no log forging).
 void AppendEscaped(std::string* out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
     if (c == '\n') {
@@ -166,8 +166,7 @@ void AppendEscaped(std::string* out, std::string_view text) {
       out->append("\\r");
     } else if ((u < 0x20 && c != '\t') || u == 0x7f) {
       out->append("\\x");
-      out->push_back(kHex[u >> 4]);
-      out->push_back(kHex[u & 0x0f]);
+      AppendHex(out, u);
     } else {
       out->push_back(c);
     }
