@@ -13,7 +13,7 @@ namespace veil::kms::api {
 namespace internal {
 namespace {
 
-std::string Rfc3339(TimePoint t) { return FormatRfc3339(t, TimePrecision::kSeconds); }
+constexpr auto Rfc3339 = &FormatRfc3339Seconds;  // common/time.h
 
 // Spec §3.11: severity by action, raised by the status.
 std::string SeverityFor(std::string_view action, int status) {

@@ -6,8 +6,6 @@
 namespace veil::kms::api::internal {
 namespace {
 
-std::string Rfc3339(TimePoint t) { return FormatRfc3339(t, TimePrecision::kSeconds); }
-
 Result<http::Response> CreateAlias(const KmsApiDeps& deps, http::RequestContext& ctx) {
   Scope scope = VEIL_TRY_VALUE(Begin(deps, ctx));
   Key key = VEIL_TRY_VALUE(AuthorizedKey(deps, ctx, scope, "kms.secrets.createalias"));
@@ -16,7 +14,7 @@ Result<http::Response> CreateAlias(const KmsApiDeps& deps, http::RequestContext&
   ctx.event().message = "Key Protect: add alias " + alias + " to key " + key.name;
   boost::json::object o{{"keyId", updated.id},
                         {"alias", alias},
-                        {"creationDate", Rfc3339(updated.updated_at)},
+                        {"creationDate", FormatRfc3339Seconds(updated.updated_at)},
                         {"createdBy", scope.actor.iam_id}};
   return Collection(201, "application/vnd.ibm.kms.key_alias+json", boost::json::array{o});
 }
@@ -33,7 +31,7 @@ Result<http::Response> DeleteAlias(const KmsApiDeps& deps, http::RequestContext&
 boost::json::object KeyRingJson(const KeyRing& r) {
   boost::json::object o{{"id", r.id}};
   if (!r.created_by.empty()) {
-    o["creationDate"] = Rfc3339(r.created_at);
+    o["creationDate"] = FormatRfc3339Seconds(r.created_at);
     o["createdBy"] = r.created_by;
   }
   return o;
@@ -69,8 +67,8 @@ Result<http::Response> DeleteKeyRing(const KmsApiDeps& deps, http::RequestContex
 }
 
 boost::json::object ImportTokenJson(const ImportToken& t) {
-  return {{"creationDate", Rfc3339(t.created_at)},
-          {"expirationDate", Rfc3339(t.expires_at)},
+  return {{"creationDate", FormatRfc3339Seconds(t.created_at)},
+          {"expirationDate", FormatRfc3339Seconds(t.expires_at)},
           {"maxAllowedRetrievals", t.max_retrievals},
           {"remainingRetrievals", t.remaining_retrievals}};
 }

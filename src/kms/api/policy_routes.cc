@@ -29,9 +29,9 @@ boost::json::object PolicyBase(const Key& key, std::string_view region, std::str
   o["type"] = kPolicyType;
   o["crn"] = key.crn(region);
   o["createdBy"] = key.created_by;
-  o["creationDate"] = FormatRfc3339(key.created_at, TimePrecision::kSeconds);
+  o["creationDate"] = FormatRfc3339Seconds(key.created_at);
   o["updatedBy"] = key.created_by;
-  o["lastUpdateDate"] = FormatRfc3339(key.updated_at, TimePrecision::kSeconds);
+  o["lastUpdateDate"] = FormatRfc3339Seconds(key.updated_at);
   return o;
 }
 
@@ -98,8 +98,8 @@ Result<http::Response> GetInstancePolicies(const KmsApiDeps& deps, http::Request
     o["policy_data"] = boost::json::parse(p.data_json, ec);
     o["createdBy"] = p.updated_by;
     o["updatedBy"] = p.updated_by;
-    o["creationDate"] = FormatRfc3339(p.updated_at, TimePrecision::kSeconds);
-    o["lastUpdated"] = FormatRfc3339(p.updated_at, TimePrecision::kSeconds);
+    o["creationDate"] = FormatRfc3339Seconds(p.updated_at);
+    o["lastUpdated"] = FormatRfc3339Seconds(p.updated_at);
     out.push_back(std::move(o));
   }
   ctx.event().message = "Key Protect: read instance policies";
