@@ -128,7 +128,8 @@ Error ErrorFromResponse(const http::ClientResponse& response);
 // The Key Protect reason code of an error body ({"resources":[{"reasons":[{"code"}]}]}), or "".
 std::string KmsReasonCode(std::string_view body);
 
-// application/x-www-form-urlencoded / query component encoding (unreserved characters kept).
+// application/x-www-form-urlencoded / query component encoding: RFC 3986's unreserved characters
+// (A-Z a-z 0-9 - . _ ~) kept, every other byte as %XX in upper-case hex (a space too, not '+').
 std::string FormEncode(std::string_view text);
 
 // The claims of a JWT payload (not verified: the CLI trusts the IAM it talks to for its own

@@ -162,6 +162,7 @@ TEST(WriteNewSecretFile, WritesOwnerOnlyAndNeverOverwrites) {
 TEST(FormEncode, KeepsUnreservedAndEscapesTheRest) {
   EXPECT_EQ(FormEncode("AZaz09-_.~"), "AZaz09-_.~");
   EXPECT_EQ(FormEncode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+  EXPECT_EQ(FormEncode(std::string_view("+%\0\x7f\xff", 5)), "%2B%25%00%7F%FF");
 }
 
 TEST(JwtClaims, ReadsThePayloadAndRejectsOtherText) {

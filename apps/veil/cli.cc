@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -15,6 +14,7 @@
 
 #include "common/bytes.h"
 #include "common/file.h"
+#include "common/strings.h"
 
 namespace veil::cli {
 
@@ -72,24 +72,13 @@ std::string ProfileDir() {
   return std::string(home ? home : ".") + "/.veil";
 }
 
-namespace {
-
-std::string Trim(std::string s) {
-  auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
-
-}  // namespace
-
 Result<std::map<std::string, std::string>> ReadProfile(const std::string& dir) {
   std::map<std::string, std::string> profile;
   std::ifstream in(dir + "/config");
   if (!in) return profile;
   std::string line;
   int number = 0;
-  auto trim = Trim;
+  auto trim = [](std::string_view s) { return std::string(TrimAsciiSpace(s)); };
   while (std::getline(in, line)) {
     ++number;
     line = trim(line);
@@ -104,10 +93,11 @@ Result<std::map<std::string, std::string>> ReadProfile(const std::string& dir) {
 }
 
 Status SetProfileValue(const std::string& dir, const std::string& key, const std::string& value) {
-  if (key.empty() || Trim(key) != key || key.find_first_of("=\r\n#") != std::string::npos) {
+  if (key.empty() || TrimAsciiSpace(key) != key ||
+      key.find_first_of("=\r\n#") != std::string::npos) {
     return InvalidArgument("'" + key + "' cannot be a profile key");
   }
-  if (value.find_first_of("\r\n") != std::string::npos || Trim(value) != value) {
+  if (value.find_first_of("\r\n") != std::string::npos || TrimAsciiSpace(value) != value) {
     return InvalidArgument("a profile value is one line without surrounding white space");
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -120,10 +110,10 @@ Status SetProfileValue(const std::string& dir, const std::string& key, const std
     std::ifstream in(path);
     std::string line;
     while (in && std::getline(in, line)) {
-      const std::string trimmed = Trim(line);
+      const std::string_view trimmed = TrimAsciiSpace(line);
       const size_t eq = trimmed.find('=');
       const bool is_key = !trimmed.empty() && trimmed[0] != '#' && eq != std::string::npos &&
-                          Trim(trimmed.substr(0, eq)) == key;
+                          TrimAsciiSpace(trimmed.substr(0, eq)) == key;
       if (!is_key) {
         text += line + "\n";
       } else if (!done) {
@@ -145,13 +135,6 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::string RenderTable(const std::vector<std::string>& header,
                         const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(header.size(), 0);
@@ -165,7 +148,7 @@ std::string RenderTable(const std::vector<std::string>& header,
   auto emit = [&](const std::vector<std::string>& row, bool upper) {
     for (size_t i = 0; i < width.size(); ++i) {
       std::string cell = i < row.size() ? row[i] : "";
-      if (upper) std::transform(cell.begin(), cell.end(), cell.begin(), ::toupper);
+      if (upper) cell = AsciiUpper(cell);
       out << cell;
       if (i + 1 < width.size()) out << std::string(width[i] - cell.size() + 2, ' ');
     }

@@ -42,9 +42,6 @@ std::string ProfileDir();
 // The parts with `separator` between them.
 std::string Join(const std::vector<std::string>& parts, std::string_view separator);
 
-// ASCII case-insensitive equality (role and state names typed by users).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-
 // Renders rows as an aligned text table with an upper-case header line.
 std::string RenderTable(const std::vector<std::string>& header,
                         const std::vector<std::vector<std::string>>& rows);

@@ -85,13 +85,5 @@ TEST(Join, PutsTheSeparatorBetweenParts) {
   EXPECT_EQ(Join({"a", "", "c"}, ", "), "a, , c");
 }
 
-TEST(EqualsIgnoreCase, AsciiOnlyAndLengthsMustMatch) {
-  EXPECT_TRUE(EqualsIgnoreCase("Reader", "rEADER"));
-  EXPECT_TRUE(EqualsIgnoreCase("", ""));
-  EXPECT_FALSE(EqualsIgnoreCase("Reader", "Readers"));
-  EXPECT_FALSE(EqualsIgnoreCase("Writer", "Reader"));
-  EXPECT_FALSE(EqualsIgnoreCase("\xc3\xa9", "\xc3\x89"));  // bytes >= 0x80 compare as they are
-}
-
 }  // namespace
 }  // namespace veil::cli

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "command.h"
 #include "common/bytes.h"
+#include "common/strings.h"
 #include "common/time.h"
 #include "iam/model.h"
 #include "iam/roles.h"
@@ -68,7 +69,7 @@ Result<std::string> RoleIdOf(const std::string& text, const std::string& service
   }
   std::string name = text;
   for (const iam::Role& known : iam::KnownRoles()) {
-    if (cli::EqualsIgnoreCase(name, known.name)) {
+    if (EqualsIgnoreCase(name, known.name)) {
       name = known.name;
       break;
     }

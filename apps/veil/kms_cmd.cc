@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -17,6 +16,7 @@
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/random.h"
+#include "common/strings.h"
 #include "common/time.h"
 #include "crypto/aead.h"
 #include "crypto/sign.h"
@@ -585,11 +585,7 @@ Result<std::string> CiphertextOf(const WrapArgs& a) {
     }
     return tl::unexpected(bytes.error());
   }
-  std::string text(AsStringView(bytes->Reveal()));  // a ciphertext is not secret
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.erase(text.begin());
-  }
+  std::string text(TrimAsciiSpace(AsStringView(bytes->Reveal())));  // a ciphertext is not secret
   if (text.empty()) return InvalidArgument("ciphertext file " + a.ciphertext_file + " is empty");
   return text;
 }
@@ -945,12 +941,7 @@ Result<std::string> ParseStateList(std::string_view text) {
   while (true) {
     const size_t comma = rest.find(',');
     std::string_view item = rest.substr(0, comma);
-    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
-      item.remove_prefix(1);
-    }
-    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
-      item.remove_suffix(1);
-    }
+    item = TrimAsciiSpace(item);
     std::optional<int64_t> state;
     for (const StateName& s : kStates) {
       if (item == std::to_string(s.state) || EqualsIgnoreCase(item, s.name) ||

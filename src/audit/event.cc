@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/encoding.h"
+
 namespace veil::audit {
 namespace {
 
@@ -90,7 +92,6 @@ void PutIfSet(boost::json::object& obj, std::string_view key, const std::string&
 // '"' and '\\' escaped, \b \f \n \r \t in their short forms, other bytes below 0x20 as \u00xx
 // (lowercase hex), everything else (0x7f, valid multi-byte sequences) as is.
 void AppendQuoted(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
   std::size_t run = 0;  // start of the bytes not yet copied
   for (std::size_t i = 0; i < s.size();) {
@@ -132,8 +133,7 @@ void AppendQuoted(std::string_view s, std::string* out) {
       default:
         if (c < 0x20) {
           out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xf]);
+          AppendHex(out, c);
         } else {
           out->append("\xef\xbf\xbd");  // an invalid byte
         }

@@ -6,24 +6,12 @@
 #include <fstream>
 #include <limits>
 
+#include "common/strings.h"
+
 namespace veil {
 namespace {
 
 constexpr size_t kMaxFileSize = 1 << 20;
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // Quotes a typed value for an error message; long values are left out.
 std::string Quote(std::string_view value) {
@@ -167,19 +155,19 @@ Status Config::LoadText(std::string_view text, std::string_view origin) {
     pos = end + 1;
     ++line_no;
     if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-    std::string_view line = Trim(raw);
+    std::string_view line = TrimAsciiBlank(raw);
     if (line.empty() || line.front() == '#') continue;
     if (line.front() == '[') {
       if (line.back() != ']') return fail("expected [section]");
-      std::string_view name = Trim(line.substr(1, line.size() - 2));
+      std::string_view name = TrimAsciiBlank(line.substr(1, line.size() - 2));
       if (!IsValidKey(name)) return fail("invalid section name");
       section = std::string(name);
       continue;
     }
     size_t eq = line.find('=');
     if (eq == std::string_view::npos) return fail("expected key = value");
-    std::string_view key = Trim(line.substr(0, eq));
-    std::string_view value = Trim(line.substr(eq + 1));
+    std::string_view key = TrimAsciiBlank(line.substr(0, eq));
+    std::string_view value = TrimAsciiBlank(line.substr(eq + 1));
     if (!IsValidKey(key)) {
       return fail("invalid key (use lower-case letters, digits, '_', '-' and '.')");
     }
@@ -226,7 +214,7 @@ Status Config::SetFlag(std::string_view key, std::string_view value) {
 Status Config::SetFlagAssignment(std::string_view assignment) {
   size_t eq = assignment.find('=');
   if (eq == std::string_view::npos) return InvalidArgument("expected key=value");
-  return SetFlag(Trim(assignment.substr(0, eq)), assignment.substr(eq + 1));
+  return SetFlag(TrimAsciiBlank(assignment.substr(0, eq)), assignment.substr(eq + 1));
 }
 
 const Config::Entry* Config::Resolve(std::string_view key, Source* source) const {
@@ -311,7 +299,7 @@ Result<uint64_t> Config::GetSize(std::string_view key) const {
 }
 
 Result<bool> Config::ParseBool(std::string_view text) {
-  const std::string v = Lower(text);
+  const std::string v = AsciiLower(text);
   if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
   if (v == "false" || v == "no" || v == "off" || v == "0") return false;
   return InvalidArgument("expected true/false, yes/no, on/off or 1/0, got " + Quote(text));

@@ -185,11 +185,21 @@ std::string Base64UrlEncode(std::span<const uint8_t> data) {
 std::string HexEncode(std::span<const uint8_t> data) {
   std::string out;
   out.reserve(data.size() * 2);
-  for (uint8_t b : data) {
-    out.push_back(kHexDigits[b >> 4]);
-    out.push_back(kHexDigits[b & 0x0f]);
-  }
+  for (uint8_t b : data) AppendHex(&out, b);
   return out;
+}
+
+void AppendHex(std::string* out, uint8_t byte) {
+  out->push_back(kHexDigits[byte >> 4]);
+  out->push_back(kHexDigits[byte & 0x0f]);
+}
+
+void HexEncodeInto(std::span<const uint8_t> data, std::span<uint8_t> out) {
+  VEIL_CHECK(out.size() == 2 * data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    out[2 * i] = static_cast<uint8_t>(kHexDigits[data[i] >> 4]);
+    out[2 * i + 1] = static_cast<uint8_t>(kHexDigits[data[i] & 0x0f]);
+  }
 }
 
 Result<std::vector<uint8_t>> Base64Decode(std::string_view text) {

@@ -31,6 +31,12 @@ namespace veil {
 std::string Base64Encode(std::span<const uint8_t> data);
 std::string Base64UrlEncode(std::span<const uint8_t> data);
 std::string HexEncode(std::span<const uint8_t> data);
+// Appends the two lower-case hex digits of `byte` to `out` (for escapes such as \x1f or \u001f
+// and for ids written in groups).
+void AppendHex(std::string* out, uint8_t byte);
+// Writes HexEncode(data) into `out`, for text that must not leave a SecretBytes. Precondition:
+// out.size() == 2 * data.size().
+void HexEncodeInto(std::span<const uint8_t> data, std::span<uint8_t> out);
 
 [[nodiscard]] Result<std::vector<uint8_t>> Base64Decode(std::string_view text);
 [[nodiscard]] Result<std::vector<uint8_t>> Base64UrlDecode(std::string_view text);

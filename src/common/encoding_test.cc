@@ -89,6 +89,20 @@ TEST(EncodingTest, HexAcceptsBothCasesAndRejectsBadInput) {
   }
 }
 
+TEST(EncodingTest, AppendHexAndHexEncodeIntoWriteWhatHexEncodeWrites) {
+  std::string out = "\\u00";
+  AppendHex(&out, 0x1f);
+  EXPECT_EQ(out, "\\u001f");
+  out.clear();
+  for (int b = 0; b < 256; ++b) AppendHex(&out, static_cast<uint8_t>(b));
+  std::vector<uint8_t> all(256);
+  for (int b = 0; b < 256; ++b) all[static_cast<size_t>(b)] = static_cast<uint8_t>(b);
+  EXPECT_EQ(out, HexEncode(all));
+  std::vector<uint8_t> into(2 * all.size());
+  HexEncodeInto(all, into);
+  EXPECT_EQ(ToString(into), out);
+}
+
 TEST(EncodingTest, ErrorsNameTheOffsetNotTheInput) {
   auto r = Base64Decode("c2VjcmV0cGFzc3dvcmQ*");
   ASSERT_FALSE(r.has_value());

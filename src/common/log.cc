@@ -9,6 +9,8 @@
 #include <chrono>
 #include <mutex>
 
+#include "common/encoding.h"
+#include "common/strings.h"
 #include "common/time.h"
 
 namespace veil::log {
@@ -28,8 +30,6 @@ Sink& GetSink() {
 
 std::atomic<Level> g_level{Level::kInfo};
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 bool IsAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -40,18 +40,6 @@ bool IsBase64UrlChar(char c) { return IsAlnum(c) || c == '_' || c == '-'; }
 bool IsTokenChar(char c) {
   return IsAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' ||
          c == '=';
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
-  }
-  return true;
-}
-
-bool EndsWithIgnoreCase(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && EqualsIgnoreCase(s.substr(s.size() - suffix.size()), suffix);
 }
 
 // Key names whose value is a secret: a key matches when it ends with one of these
@@ -170,7 +158,6 @@ std::string_view LevelName(Level level) {
 
 // Escapes control characters so that one call always yields exactly one line (no log forging).
 void AppendEscaped(std::string* out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
     if (c == '\n') {
@@ -179,8 +166,7 @@ void AppendEscaped(std::string* out, std::string_view text) {
       out->append("\\r");
     } else if ((u < 0x20 && c != '\t') || u == 0x7f) {
       out->append("\\x");
-      out->push_back(kHex[u >> 4]);
-      out->push_back(kHex[u & 0x0f]);
+      AppendHex(out, u);
     } else {
       out->push_back(c);
     }

@@ -146,6 +146,8 @@ std::string FormatRfc3339(TimePoint t, TimePrecision precision) {
   return out;
 }
 
+std::string FormatRfc3339Seconds(TimePoint t) { return FormatRfc3339(t, TimePrecision::kSeconds); }
+
 Result<TimePoint> ParseRfc3339(std::string_view text) {
   constexpr std::string_view kWhat = "RFC 3339 time";
   Scanner s(text);
@@ -192,6 +194,31 @@ Result<TimePoint> ParseAuditTime(std::string_view text) {
   }
   if (oh > 23 || om > 59) return InvalidArgument("audit time: invalid offset");
   return FromCivil(c, (oh * 60 + om) * (sign == '-' ? -1 : 1), "audit time");
+}
+
+std::string FormatHttpDate(TimePoint t) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const Civil c = ToCivil(t);
+  const unsigned weekday = std::chrono::weekday{floor<days>(t)}.c_encoding();  // 0 = Sunday
+  // Formatted by hand: strftime's %a and %b follow the locale, the header must not.
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[weekday % 7], c.day,
+                kMonths[(c.month - 1) % 12], c.year, c.hour, c.minute, c.second);
+  return buf;
+}
+
+std::string CurrentHttpDate() {
+  thread_local int64_t cached_second = 0;
+  thread_local std::string cached;
+  const TimePoint now = std::chrono::system_clock::now();
+  const int64_t second = floor<seconds>(now).time_since_epoch().count();
+  if (second != cached_second || cached.empty()) {
+    cached = FormatHttpDate(now);
+    cached_second = second;
+  }
+  return cached;
 }
 
 }  // namespace veil

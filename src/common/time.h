@@ -13,8 +13,11 @@
 //   FormatAuditTime: 2026-11-28T20:30:00.12+0000 (centiseconds, always +0000), the eventTime
 //                   format of the seed cloud's audit events.
 //   ParseAuditTime: exactly YYYY-MM-DDThh:mm:ss.SS(+|-)hhmm.
+//   FormatHttpDate: Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110 §5.6.7 IMF-fixdate, the Date header),
+//                   English day and month names whatever the locale.
 //
-// Thread-safety: pure functions.
+// Thread-safety: pure functions; CurrentHttpDate reads the system clock and keeps a per-thread
+// cache.
 #pragma once
 
 #include <chrono>
@@ -31,10 +34,18 @@ enum class TimePrecision { kSeconds, kMillis, kMicros, kNanos };
 
 // Precondition: `t` lies in years 0000-9999 (every TimePoint does).
 std::string FormatRfc3339(TimePoint t, TimePrecision precision = TimePrecision::kMillis);
+// FormatRfc3339(t, TimePrecision::kSeconds): "2026-11-28T20:30:00Z", as IBM's APIs write dates.
+std::string FormatRfc3339Seconds(TimePoint t);
 [[nodiscard]] Result<TimePoint> ParseRfc3339(std::string_view text);
 
 // Precondition: `t` lies in years 0000-9999.
 std::string FormatAuditTime(TimePoint t);
 [[nodiscard]] Result<TimePoint> ParseAuditTime(std::string_view text);
+
+// Precondition: `t` lies in years 0000-9999.
+std::string FormatHttpDate(TimePoint t);
+// FormatHttpDate of the system clock's now, formatted once per second per thread (every HTTP
+// response carries it).
+std::string CurrentHttpDate();
 
 }  // namespace veil

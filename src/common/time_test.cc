@@ -105,5 +105,28 @@ TEST(TimeTest, AuditTimeFormat) {
   }
 }
 
+TEST(TimeTest, FormatRfc3339SecondsDropsTheFraction) {
+  EXPECT_EQ(FormatRfc3339Seconds(At(kEpochSeconds, 999999999)), "2026-11-28T20:30:05Z");
+  EXPECT_EQ(FormatRfc3339Seconds(At(kEpochSeconds)),
+            FormatRfc3339(At(kEpochSeconds), TimePrecision::kSeconds));
+}
+
+TEST(TimeTest, FormatsHttpDate) {
+  // RFC 9110 §5.6.7's example of an IMF-fixdate.
+  EXPECT_EQ(FormatHttpDate(At(784111777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(FormatHttpDate(At(784111777, 999999999)), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(FormatHttpDate(At(kEpochSeconds)), "Sat, 28 Nov 2026 20:30:05 GMT");
+  EXPECT_EQ(FormatHttpDate(At(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(FormatHttpDate(At(-1)), "Wed, 31 Dec 1969 23:59:59 GMT");
+}
+
+TEST(TimeTest, CurrentHttpDateIsNow) {
+  const std::string before = FormatHttpDate(std::chrono::system_clock::now());
+  const std::string current = CurrentHttpDate();
+  const std::string after = FormatHttpDate(std::chrono::system_clock::now());
+  EXPECT_TRUE(current == before || current == after) << current;
+  EXPECT_EQ(CurrentHttpDate().size(), 29u);
+}
+
 }  // namespace
 }  // namespace veil

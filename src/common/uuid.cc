@@ -1,9 +1,9 @@
 #include "common/uuid.h"
 
+#include "common/encoding.h"
+
 namespace veil {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
 
 bool IsHyphenOffset(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
@@ -47,8 +47,7 @@ std::string Uuid::ToString() const {
   out.reserve(36);
   for (size_t i = 0; i < bytes.size(); ++i) {
     if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 0x0f]);
+    AppendHex(&out, bytes[i]);
   }
   return out;
 }

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <optional>
 
+#include "common/encoding.h"
+
 namespace veil::disk {
 
 std::string_view TableKindName(TableKind kind) {
@@ -50,14 +52,11 @@ bool AllZero(std::span<const uint8_t> b) {
 
 // A GUID as stored on disk (first three fields little-endian), in its canonical text form.
 std::string GuidText(const uint8_t* g) {
-  static constexpr char kHex[] = "0123456789abcdef";
   static constexpr int kOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
   std::string s;
   for (int i = 0; i < 16; ++i) {
     if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-    const uint8_t b = g[kOrder[i]];
-    s += kHex[b >> 4];
-    s += kHex[b & 15];
+    AppendHex(&s, g[kOrder[i]]);
   }
   return s;
 }
@@ -128,8 +127,9 @@ std::string_view MbrTypeName(uint8_t type) {
 }
 
 std::string Hex8(uint8_t v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  return std::string("0x") + kHex[v >> 4] + kHex[v & 15];
+  std::string s = "0x";
+  AppendHex(&s, v);
+  return s;
 }
 
 // UTF-16LE (a GPT name, 36 code units, NUL-terminated when shorter) to UTF-8; invalid surrogates

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "disk/internal/big_endian.h"
@@ -19,13 +20,9 @@ using namespace qcow2;  // NOLINT: the format's constants
 std::string Num(uint64_t v) { return std::to_string(v); }
 
 std::string Hex(uint64_t v) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  do {
-    s.insert(s.begin(), kDigits[v & 15]);
-    v >>= 4;
-  } while (v != 0);
-  return "0x" + s;
+  char digits[16];
+  const auto end = std::to_chars(digits, digits + sizeof digits, v, 16).ptr;
+  return "0x" + std::string(digits, end);
 }
 
 // Inflates a raw deflate stream into exactly out.size() bytes. qcow2 stores compressed clusters as

@@ -103,12 +103,7 @@ Result<std::optional<Pins>> ReadPins(const std::string& path) {
 SecretBytes NewPin(Random& random) {
   SecretBytes raw = random.Secret(kPinBytes);
   SecretBytes pin(kPinBytes * 2);
-  static constexpr char kHex[] = "0123456789abcdef";
-  auto out = pin.RevealMutable();
-  for (size_t i = 0; i < kPinBytes; ++i) {
-    out[2 * i] = static_cast<uint8_t>(kHex[raw.Reveal()[i] >> 4]);
-    out[2 * i + 1] = static_cast<uint8_t>(kHex[raw.Reveal()[i] & 0xf]);
-  }
+  HexEncodeInto(raw.Reveal(), pin.RevealMutable());
   return pin;
 }
 

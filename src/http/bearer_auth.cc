@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/strings.h"
 #include "http/headers.h"
 
 namespace veil::http {

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/strings.h"
 #include "http/internal/any_stream.h"
 
 namespace veil::http {

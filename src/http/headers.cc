@@ -2,19 +2,9 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
+
 namespace veil::http {
-
-namespace {
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-}  // namespace
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::optional<std::string_view> Headers::Get(std::string_view name) const {
   for (const auto& [n, v] : fields_) {

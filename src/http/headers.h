@@ -20,9 +20,6 @@
 
 namespace veil::http {
 
-// ASCII case-insensitive equality, as HTTP field names compare.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-
 class Headers {
  public:
   using Field = std::pair<std::string, std::string>;

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "http/error_map.h"
 #include "http/internal/engine.h"
 #include "http/request_id.h"

@@ -21,6 +21,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/encoding.h"
 #include "common/file.h"
 #include "crypto/hash.h"
 #include "disk/disk_reader.h"
@@ -266,12 +267,7 @@ class TempPath {
     std::string dir = dst.parent_path().string();
     if (dir.empty()) dir = ".";
     const std::vector<uint8_t> tag = random.Bytes(6);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string suffix;
-    for (uint8_t b : tag) {
-      suffix += kHex[b >> 4];
-      suffix += kHex[b & 15];
-    }
+    const std::string suffix = HexEncode(tag);
     TempPath t;
     t.destination_ = destination;
     t.dir_ = dir;

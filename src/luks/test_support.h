@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/encoding.h"
 #include "crypto/hash.h"
 
 namespace veil::luks::testing {
@@ -93,15 +94,7 @@ inline bool HaveTool(const std::string& name) {
   return RunCommand("command -v " + name + " >/dev/null").exit_code == 0;
 }
 
-inline std::string Hex(std::span<const uint8_t> b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (uint8_t v : b) {
-    s += d[v >> 4];
-    s += d[v & 15];
-  }
-  return s;
-}
+inline std::string Hex(std::span<const uint8_t> b) { return HexEncode(b); }
 
 // Deterministic bytes that differ in every 512-byte unit (so a wrong IV or offset shows).
 inline std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {

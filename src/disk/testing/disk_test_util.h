@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/encoding.h"
 #include "disk/disk_reader.h"
 
 namespace veil::disk::testutil {
@@ -139,15 +140,7 @@ inline std::vector<uint8_t> ReadAll(const DiskReader& reader, size_t chunk = 1 <
   return out;
 }
 
-inline std::string HexOf(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t b : bytes) {
-    s += kDigits[b >> 4];
-    s += kDigits[b & 15];
-  }
-  return s;
-}
+inline std::string HexOf(std::span<const uint8_t> bytes) { return HexEncode(bytes); }
 
 // The volume key of a LUKS header file, from `cryptsetup luksDump --dump-volume-key`.
 inline std::vector<uint8_t> DumpVolumeKey(const std::string& header_path,

@@ -17,6 +17,8 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/strings.h"
+#include "common/time.h"
 #include "http/error_map.h"
 #include "http/internal/body_pace.h"
 #include "http/internal/engine.h"
@@ -101,7 +103,7 @@ ResponseHeader MakeResponseHeader(const RequestContext& ctx, Response& resp, Wri
   resp.headers.Remove("Transfer-Encoding");
   resp.headers.Remove("Connection");
   for (const auto& [name, value] : resp.headers) res.insert(name, value);
-  res.set(bhttp::field::date, HttpDate());
+  res.set(bhttp::field::date, CurrentHttpDate());
   if (!resp.headers.Has("correlation-id")) res.set("correlation-id", ctx.correlation_id());
   if (ctx.request().headers.Has("X-Correlation-ID") && !resp.headers.Has("X-Correlation-ID")) {
     res.set("X-Correlation-ID", ctx.correlation_id());

@@ -1,8 +1,8 @@
 // POST /identity/token, GET /identity/keys, GET /identity/userinfo.
 #include <boost/json/object.hpp>
-#include <cctype>
 #include <chrono>
 
+#include "common/strings.h"
 #include "http/headers.h"
 #include "iam/api/errors.h"
 #include "iam/api/handler_support.h"
@@ -38,13 +38,6 @@ http::Response TooManyAttempts(http::RequestContext& ctx, const std::string& cli
   return r;
 }
 
-// The value without the ASCII whitespace around it.
-std::string_view TrimSpace(std::string_view v) {
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
-  return v;
-}
-
 Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& ctx) {
   const std::string client = ctx.request().remote_address;
   // The attempt is counted before anything else, so that guesses sent together are all counted;
@@ -52,8 +45,8 @@ Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& 
   auto attempt = deps.limiter->Begin(client);
   if (!attempt) return TooManyAttempts(ctx, client, attempt.error());
   if (auto type = ctx.request().headers.Get("Content-Type");
-      type && !http::EqualsIgnoreCase(type->substr(0, type->find(';')),
-                                      "application/x-www-form-urlencoded")) {
+      type &&
+      !EqualsIgnoreCase(type->substr(0, type->find(';')), "application/x-www-form-urlencoded")) {
     return InvalidArgument("Content-Type must be application/x-www-form-urlencoded");
   }
   std::string body = VEIL_TRY_VALUE(ctx.request().body().ReadAll(kTokenBodyLimit));
@@ -78,7 +71,7 @@ Result<http::Response> IssueToken(const IamApiDeps& deps, http::RequestContext& 
   auto apikey = FindField(*form, "apikey");
   // A key read from a file often brings its line end along: surrounding whitespace is not part
   // of any key.
-  if (apikey) apikey = TrimSpace(*apikey);
+  if (apikey) apikey = TrimAsciiSpace(*apikey);
   if (!apikey || apikey->empty()) {
     return Refuse(ctx, 400, kMissingPropertyCode, "Property missing or empty: apikey",
                   "apikey missing");

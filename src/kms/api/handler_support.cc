@@ -204,7 +204,8 @@ void DescribeKey(http::RequestContext& ctx, const Key& key, std::string_view reg
   ctx.event().response_data["keyId"] = key.id;
   ctx.event().response_data["keyState"] = static_cast<int64_t>(key.state);
   ctx.event().response_data["keyVersionId"] = key.current.id;
-  ctx.event().response_data["keyVersionCreationDate"] = Rfc3339(key.current.created_at);
+  ctx.event().response_data["keyVersionCreationDate"] =
+      FormatRfc3339Seconds(key.current.created_at);
 }
 
 }  // namespace internal

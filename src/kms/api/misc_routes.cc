@@ -15,7 +15,7 @@ Result<http::Response> CreateAlias(const KmsApiDeps& deps, http::RequestContext&
   ctx.event().message = "Key Protect: add alias " + alias + " to key " + key.name;
   boost::json::object o{{"keyId", updated.id},
                         {"alias", alias},
-                        {"creationDate", Rfc3339(updated.updated_at)},
+                        {"creationDate", FormatRfc3339Seconds(updated.updated_at)},
                         {"createdBy", scope.actor.iam_id}};
   return Collection(201, kKeyAliasType, boost::json::array{o});
 }

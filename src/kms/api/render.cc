@@ -29,15 +29,13 @@ boost::json::object PolicyBase(const Key& key, std::string_view region, std::str
   o["type"] = kPolicyType;
   o["crn"] = key.crn(region);
   o["createdBy"] = key.created_by;
-  o["creationDate"] = Rfc3339(key.created_at);
+  o["creationDate"] = FormatRfc3339Seconds(key.created_at);
   o["updatedBy"] = key.created_by;
-  o["lastUpdateDate"] = Rfc3339(key.updated_at);
+  o["lastUpdateDate"] = FormatRfc3339Seconds(key.updated_at);
   return o;
 }
 
 }  // namespace
-
-std::string Rfc3339(TimePoint t) { return FormatRfc3339(t, TimePrecision::kSeconds); }
 
 http::Response JsonResponse(int status, const boost::json::value& body) {
   return http::Response::Json(status, body);
@@ -68,7 +66,7 @@ boost::json::object KeyJson(const Key& key, std::string_view region, const Secre
   o["crn"] = key.crn(region);
   o["imported"] = key.imported;
   o["keyRingID"] = key.key_ring_id;
-  o["creationDate"] = Rfc3339(key.created_at);
+  o["creationDate"] = FormatRfc3339Seconds(key.created_at);
   o["createdBy"] = key.created_by;
   o["algorithmType"] = "AES";
   boost::json::object algorithm;
@@ -77,13 +75,13 @@ boost::json::object KeyJson(const Key& key, std::string_view region, const Secre
   o["algorithmMetadata"] = std::move(algorithm);
   o["algorithmBitSize"] = key.material_bits;
   o["algorithmMode"] = key.is_root() ? "GCM" : "";
-  o["lastUpdateDate"] = Rfc3339(key.updated_at);
-  if (key.rotated_at) o["lastRotateDate"] = Rfc3339(*key.rotated_at);
+  o["lastUpdateDate"] = FormatRfc3339Seconds(key.updated_at);
+  if (key.rotated_at) o["lastRotateDate"] = FormatRfc3339Seconds(*key.rotated_at);
   boost::json::object version;
   version["id"] = key.current.id;
-  version["creationDate"] = Rfc3339(key.current.created_at);
+  version["creationDate"] = FormatRfc3339Seconds(key.current.created_at);
   o["keyVersion"] = std::move(version);
-  if (key.expires_at) o["expirationDate"] = Rfc3339(*key.expires_at);
+  if (key.expires_at) o["expirationDate"] = FormatRfc3339Seconds(*key.expires_at);
   o["dualAuthDelete"] = boost::json::object{{"enabled", key.dual_auth_delete}};
   if (key.is_root()) {
     boost::json::object rotation{{"enabled", key.rotation_enabled}};
@@ -94,14 +92,14 @@ boost::json::object KeyJson(const Key& key, std::string_view region, const Secre
   }
   o["deleted"] = key.state == KeyState::kDestroyed;
   if (key.deleted_at) {
-    o["deletionDate"] = Rfc3339(*key.deleted_at);
+    o["deletionDate"] = FormatRfc3339Seconds(*key.deleted_at);
     o["deletedBy"] = key.deleted_by;
     TimePoint purge_from = *key.deleted_at + std::chrono::hours(4);
-    o["purgeAllowedFrom"] = Rfc3339(purge_from);
+    o["purgeAllowedFrom"] = FormatRfc3339Seconds(purge_from);
     o["purgeAllowed"] = std::chrono::system_clock::now() >= purge_from;
-    o["purgeScheduledOn"] = Rfc3339(*key.deleted_at + std::chrono::hours(24 * 90));
+    o["purgeScheduledOn"] = FormatRfc3339Seconds(*key.deleted_at + std::chrono::hours(24 * 90));
     TimePoint restore_until = *key.deleted_at + std::chrono::hours(24 * 30);
-    o["restoreExpirationDate"] = Rfc3339(restore_until);
+    o["restoreExpirationDate"] = FormatRfc3339Seconds(restore_until);
     // Key Protect's clients read this flag rather than compute it from the date.
     o["restoreAllowed"] =
         key.state == KeyState::kDestroyed && std::chrono::system_clock::now() < restore_until;
@@ -110,14 +108,15 @@ boost::json::object KeyJson(const Key& key, std::string_view region, const Secre
     o["dualAuthDelete"] = boost::json::object{
         {"enabled", key.dual_auth_delete},
         {"keySetForDeletion", true},
-        {"authExpiration", Rfc3339(*key.dual_auth_set_at + std::chrono::hours(24 * 7))}};
+        {"authExpiration",
+         FormatRfc3339Seconds(*key.dual_auth_set_at + std::chrono::hours(24 * 7))}};
   }
   if (payload != nullptr) o["payload"] = Base64Encode(payload->Reveal());
   return o;
 }
 
 boost::json::object VersionJson(const KeyVersion& v) {
-  return {{"id", v.id}, {"creationDate", Rfc3339(v.created_at)}};
+  return {{"id", v.id}, {"creationDate", FormatRfc3339Seconds(v.created_at)}};
 }
 
 boost::json::object RegistrationJson(const Registration& r) {
@@ -125,28 +124,28 @@ boost::json::object RegistrationJson(const Registration& r) {
   o["keyId"] = r.key_id;
   o["resourceCrn"] = r.resource_crn;
   o["createdBy"] = r.created_by;
-  o["creationDate"] = Rfc3339(r.created_at);
+  o["creationDate"] = FormatRfc3339Seconds(r.created_at);
   o["updatedBy"] = r.updated_by;
-  o["lastUpdated"] = Rfc3339(r.updated_at);
+  o["lastUpdated"] = FormatRfc3339Seconds(r.updated_at);
   o["description"] = r.description;
   o["preventKeyDeletion"] = r.prevent_key_deletion;
-  o["keyVersion"] = boost::json::object{{"id", r.key_version_id},
-                                        {"creationDate", Rfc3339(r.key_version_created_at)}};
+  o["keyVersion"] = boost::json::object{
+      {"id", r.key_version_id}, {"creationDate", FormatRfc3339Seconds(r.key_version_created_at)}};
   return o;
 }
 
 boost::json::object KeyRingJson(const KeyRing& r) {
   boost::json::object o{{"id", r.id}};
   if (!r.created_by.empty()) {
-    o["creationDate"] = Rfc3339(r.created_at);
+    o["creationDate"] = FormatRfc3339Seconds(r.created_at);
     o["createdBy"] = r.created_by;
   }
   return o;
 }
 
 boost::json::object ImportTokenJson(const ImportToken& t) {
-  return {{"creationDate", Rfc3339(t.created_at)},
-          {"expirationDate", Rfc3339(t.expires_at)},
+  return {{"creationDate", FormatRfc3339Seconds(t.created_at)},
+          {"expirationDate", FormatRfc3339Seconds(t.expires_at)},
           {"maxAllowedRetrievals", t.max_retrievals},
           {"remainingRetrievals", t.remaining_retrievals}};
 }
@@ -176,8 +175,8 @@ boost::json::object InstancePolicyJson(const InstancePolicy& p) {
   o["policy_data"] = boost::json::parse(p.data_json, ec);
   o["createdBy"] = p.updated_by;
   o["updatedBy"] = p.updated_by;
-  o["creationDate"] = Rfc3339(p.updated_at);
-  o["lastUpdated"] = Rfc3339(p.updated_at);
+  o["creationDate"] = FormatRfc3339Seconds(p.updated_at);
+  o["lastUpdated"] = FormatRfc3339Seconds(p.updated_at);
   return o;
 }
 

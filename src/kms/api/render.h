@@ -32,9 +32,6 @@ inline constexpr std::string_view kInstancePolicyType =
     "application/vnd.ibm.kms.instance_policy+json";
 inline constexpr std::string_view kKeyAliasType = "application/vnd.ibm.kms.key_alias+json";
 
-// Key Protect's timestamps: RFC 3339 in whole seconds.
-std::string Rfc3339(TimePoint t);
-
 // A JSON response with Key Protect's collection envelope.
 http::Response Collection(int status, std::string_view collection_type,
                           boost::json::array resources);
