@@ -199,16 +199,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #ifndef VEIL_LIBFUZZER
 #include "replay_main.h"
 
-namespace {
-
-void Replay(const std::vector<uint8_t>& bytes) {
-  veil::fuzz::ReplayWithPrefixes(bytes,
-                                 {1, 2, bytes.size() / 2, bytes.empty() ? 0 : bytes.size() - 1});
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  return veil::fuzz::ReplayCorpus(argc, argv, "kms_request_fuzz", Replay);
+  return veil::fuzz::ReplayRequestCorpus(argc, argv, "kms_request_fuzz");
 }
 #endif

@@ -61,4 +61,12 @@ int ReplayCorpus(int argc, char** argv, const char* name, Replay replay) {
   return failures == 0 && files > 0 ? 0 : 1;
 }
 
+// The main() of a request-parser target: replays each corpus file whole and cut to 1 and 2 bytes,
+// half its length and one byte short.
+inline int ReplayRequestCorpus(int argc, char** argv, const char* name) {
+  return ReplayCorpus(argc, argv, name, [](const std::vector<uint8_t>& bytes) {
+    ReplayWithPrefixes(bytes, {1, 2, bytes.size() / 2, bytes.empty() ? 0 : bytes.size() - 1});
+  });
+}
+
 }  // namespace veil::fuzz
