@@ -192,6 +192,43 @@ std::optional<std::pair<uint32_t, uint32_t>> FindOverlap(std::vector<Range> rang
   return std::nullopt;
 }
 
+// The used entries of a GPT's partition array as `table`'s partitions (its block_size set); the
+// reason for refusing the table when an entry lies outside the usable LBAs, two overlap, or none
+// is used.
+std::optional<std::string> AddGptPartitions(std::span<const uint8_t> entries, uint32_t entry_count,
+                                            uint32_t entry_size, uint64_t first_usable,
+                                            uint64_t last_usable, PartitionTable& table) {
+  std::vector<Range> ranges;
+  for (uint32_t i = 0; i < entry_count; ++i) {
+    const uint8_t* e = entries.data() + uint64_t{i} * entry_size;
+    if (AllZero({e, 16})) continue;  // unused entry
+    const uint64_t first = Le64(e + 32), last = Le64(e + 40);
+    const uint32_t number = i + 1;
+    if (first > last || first < first_usable || last > last_usable) {
+      return std::string("partition " + std::to_string(number) + " (LBA " + std::to_string(first) +
+                         ".." + std::to_string(last) + ") lies outside the usable LBAs " +
+                         std::to_string(first_usable) + ".." + std::to_string(last_usable));
+    }
+    Partition p;
+    p.number = number;
+    p.first_byte = first * table.block_size;
+    p.size_bytes = (last - first + 1) * table.block_size;
+    p.type = GuidText(e);
+    p.type_name = std::string(GptTypeName(p.type));
+    p.guid = GuidText(e + 16);
+    p.bootable = (Le64(e + 48) & 4) != 0;
+    p.name = Utf16LeToUtf8(e + 56, std::min<size_t>(36, (entry_size - 56) / 2));
+    table.partitions.push_back(std::move(p));
+    ranges.push_back({first, last, number});
+  }
+  if (table.partitions.empty()) return "no partitions";
+  if (auto overlap = FindOverlap(ranges)) {
+    return std::string("partitions " + std::to_string(overlap->first) + " and " +
+                       std::to_string(overlap->second) + " overlap");
+  }
+  return std::nullopt;
+}
+
 // GPT with logical blocks of `block` bytes. Returns the table, or nullopt with problems added.
 Result<std::optional<PartitionTable>> ReadGpt(const DiskReadFn& read, uint64_t disk_size,
                                               uint32_t block, std::vector<std::string>* problems) {
@@ -264,33 +301,9 @@ Result<std::optional<PartitionTable>> ReadGpt(const DiskReadFn& read, uint64_t d
                              ", header says " + std::to_string(alternate_lba) +
                              " (a disk resized without moving it?)");
   }
-  std::vector<Range> ranges;
-  for (uint32_t i = 0; i < entry_count; ++i) {
-    const uint8_t* e = entries.data() + uint64_t{i} * entry_size;
-    if (AllZero({e, 16})) continue;  // unused entry
-    const uint64_t first = Le64(e + 32), last = Le64(e + 40);
-    const uint32_t number = i + 1;
-    if (first > last || first < first_usable || last > last_usable) {
-      return refuse("partition " + std::to_string(number) + " (LBA " + std::to_string(first) +
-                    ".." + std::to_string(last) + ") lies outside the usable LBAs " +
-                    std::to_string(first_usable) + ".." + std::to_string(last_usable));
-    }
-    Partition p;
-    p.number = number;
-    p.first_byte = first * block;
-    p.size_bytes = (last - first + 1) * block;
-    p.type = GuidText(e);
-    p.type_name = std::string(GptTypeName(p.type));
-    p.guid = GuidText(e + 16);
-    p.bootable = (Le64(e + 48) & 4) != 0;
-    p.name = Utf16LeToUtf8(e + 56, std::min<size_t>(36, (entry_size - 56) / 2));
-    table.partitions.push_back(std::move(p));
-    ranges.push_back({first, last, number});
-  }
-  if (table.partitions.empty()) return refuse("no partitions");
-  if (auto overlap = FindOverlap(ranges)) {
-    return refuse("partitions " + std::to_string(overlap->first) + " and " +
-                  std::to_string(overlap->second) + " overlap");
+  if (auto why =
+          AddGptPartitions(entries, entry_count, entry_size, first_usable, last_usable, table)) {
+    return refuse(*why);
   }
   return std::optional<PartitionTable>(std::move(table));
 }
