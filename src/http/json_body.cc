@@ -32,4 +32,11 @@ Result<boost::json::value> ParseJsonBody(RequestContext& ctx, size_t limit) {
   return ParseJson(*text);
 }
 
+Result<std::optional<boost::json::value>> ParseOptionalJsonBody(RequestContext& ctx, size_t limit) {
+  auto text = ctx.request().body().ReadAll(limit);
+  if (!text) return tl::unexpected(text.error());
+  if (text->empty()) return std::optional<boost::json::value>();
+  return ParseJson(*text).map([](boost::json::value v) { return std::optional(std::move(v)); });
+}
+
 }  // namespace veil::http

@@ -6,6 +6,7 @@
 
 #include <boost/json/value.hpp>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 #include "common/result.h"
@@ -26,5 +27,9 @@ inline constexpr size_t kMaxJsonDepth = 64;
 // Reads the whole body (at most `limit` bytes) and parses it with ParseJson. kResourceExhausted
 // (413) over `limit`; the errors of ParseJson and of BodyReader::Read otherwise.
 [[nodiscard]] Result<boost::json::value> ParseJsonBody(RequestContext& ctx, size_t limit);
+
+// The same for a body that may be absent: nullopt for an empty body.
+[[nodiscard]] Result<std::optional<boost::json::value>> ParseOptionalJsonBody(RequestContext& ctx,
+                                                                              size_t limit);
 
 }  // namespace veil::http

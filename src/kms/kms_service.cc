@@ -1,16 +1,14 @@
 #include "kms/kms_service.h"
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <functional>
 
 #include "common/crn.h"
-#include "common/json.h"
 #include "common/log.h"
 #include "common/uuid.h"
 #include "crypto/compare.h"
 #include "kms/errors.h"
+#include "kms/instance_policy.h"
 #include "kms/ip_filter.h"
 #include "kms/wdek.h"
 
@@ -65,33 +63,24 @@ TimePoint AddMonths(TimePoint from, int months) {
   return sys_days(next) + time_of_day;
 }
 
-// The JSON object `data_json` (an instance policy's policy_data), or an empty object.
-boost::json::object PolicyData(const std::vector<InstancePolicy>& policies, std::string_view type) {
+// The data of the instance's policy of `type`, or none (a policy never set is disabled).
+const InstancePolicyData* FindPolicy(const std::vector<InstancePolicy>& policies,
+                                     std::string_view type) {
   for (const InstancePolicy& p : policies) {
-    if (p.type != type) continue;
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(p.data_json, ec);
-    if (!ec && v.is_object()) return v.get_object();
+    if (p.type == type) return &p.data;
   }
-  return {};
+  return nullptr;
 }
 
-bool BoolField(const boost::json::object& o, std::string_view name, bool fallback) {
-  const boost::json::value* v = o.if_contains(name);
-  return v != nullptr && v->is_bool() ? v->get_bool() : fallback;
-}
-
-// A policy's "attributes" object, or an empty one.
-boost::json::object Attributes(const boost::json::object& policy_data) {
-  const boost::json::value* a = policy_data.if_contains("attributes");
-  return a != nullptr && a->is_object() ? a->get_object() : boost::json::object();
+bool PolicyEnabled(const std::vector<InstancePolicy>& policies, std::string_view type) {
+  const InstancePolicyData* data = FindPolicy(policies, type);
+  return data != nullptr && data->enabled;
 }
 
 // Whether the instance's keyCreateImportAccess policy is enabled with enforce_token.
 bool EnforcesToken(const std::vector<InstancePolicy>& policies) {
-  boost::json::object access = PolicyData(policies, "keyCreateImportAccess");
-  return BoolField(access, "enabled", false) &&
-         BoolField(Attributes(access), "enforce_token", false);
+  const InstancePolicyData* access = FindPolicy(policies, "keyCreateImportAccess");
+  return access != nullptr && access->enabled && access->enforce_token.value_or(false);
 }
 
 // The name, aliases, key ring and expiry of a key to create: BAD_BODY_ERR, KEY_ALIAS_QUOTA_ERR,
@@ -251,16 +240,10 @@ Result<std::shared_ptr<const KmsService::CachedPolicies>> KmsService::PoliciesOf
   }
   auto entry = std::make_shared<CachedPolicies>();
   entry->policies = VEIL_TRY_VALUE(store_.GetInstancePolicies(db_, instance_id));
-  boost::json::object ip = PolicyData(entry->policies, "allowedIP");
-  if (BoolField(ip, "enabled", false)) {
+  if (const InstancePolicyData* ip = FindPolicy(entry->policies, "allowedIP"); ip && ip->enabled) {
     entry->ip_filter = true;  // enabled with no valid block allows nobody
-    const auto* a = ip.if_contains("attributes");
-    const auto* list = a && a->is_object() ? a->get_object().if_contains("allowed_ip") : nullptr;
-    if (list != nullptr && list->is_array()) {
-      for (const boost::json::value& v : list->get_array()) {
-        if (!v.is_string()) continue;
-        if (auto block = ParseIpBlock(v.get_string()); block) entry->allowed.push_back(*block);
-      }
+    for (const std::string& text : ip->allowed_ip) {
+      if (auto block = ParseIpBlock(text); block) entry->allowed.push_back(*block);
     }
   }
   std::lock_guard lock(policies_mu_);
@@ -275,7 +258,7 @@ Status KmsService::CheckAllowedIp(const InstanceRef& instance, std::string_view 
   auto policies = VEIL_TRY_VALUE(PoliciesOf(instance.guid));
   if (!policies->ip_filter || IpAllowed(policies->allowed, remote_address)) return OkStatus();
   return tl::unexpected(Error(ErrorCode::kPermissionDenied,
-                              "UNAUTHORIZED_ERR: the instance's allowedIP policy does not allow "
+                              "the instance's allowedIP policy does not allow "
                               "requests from " +
                                   std::string(remote_address)));
 }
@@ -399,13 +382,16 @@ Status KmsService::CheckEnforceToken(const std::string& instance_id,
 
 Status KmsService::CheckCreateImportAccess(const InstanceRef& instance, const CreateKeySpec& spec) {
   auto cached = VEIL_TRY_VALUE(PoliciesOf(instance.guid));
-  boost::json::object access = PolicyData(cached->policies, "keyCreateImportAccess");
-  if (!BoolField(access, "enabled", false)) return OkStatus();
+  const InstancePolicyData* access = FindPolicy(cached->policies, "keyCreateImportAccess");
+  if (access == nullptr || !access->enabled) return OkStatus();
   const bool imported = spec.material.has_value();
   std::string_view attribute = spec.extractable
                                    ? (imported ? "import_standard_key" : "create_standard_key")
                                    : (imported ? "import_root_key" : "create_root_key");
-  if (!BoolField(Attributes(access), attribute, true)) {
+  const std::optional<bool>& allowed =
+      spec.extractable ? (imported ? access->import_standard_key : access->create_standard_key)
+                       : (imported ? access->import_root_key : access->create_root_key);
+  if (!allowed.value_or(true)) {
     return KmsFail(KmsReason::kKeyCreateImportAccess,
                    "the instance policy keyCreateImportAccess forbids " + std::string(attribute));
   }
@@ -414,7 +400,7 @@ Status KmsService::CheckCreateImportAccess(const InstanceRef& instance, const Cr
 
 Result<bool> KmsService::InstanceDualAuth(store::Tx& tx, const std::string& instance_id) {
   auto policies = VEIL_TRY_VALUE(store_.GetInstancePolicies(tx, instance_id));
-  return BoolField(PolicyData(policies, "dualAuthDelete"), "enabled", false);
+  return PolicyEnabled(policies, "dualAuthDelete");
 }
 
 Result<Key> KmsService::CreateKey(const InstanceRef& instance, const CreateKeySpec& spec,
@@ -463,16 +449,15 @@ Result<Key> KmsService::CreateKey(const InstanceRef& instance, const CreateKeySp
 
 Result<Key> KmsService::Mutate(const std::string& key_id,
                                const std::function<Status(store::Tx&, Key&)>& change) {
-  Key updated;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
-    updated = VEIL_TRY_VALUE(store_.GetKey(tx, key_id));
+  return db_.WithTransaction([&](store::Tx& tx) -> Result<Key> {
+    Key updated = VEIL_TRY_VALUE(store_.GetKey(tx, key_id));
     VEIL_TRY(change(tx, updated));
     if (updated.updated_at < clock_.Now()) updated.updated_at = clock_.Now();
     ++updated.revision;
     VEIL_TRY(store_.UpdateKey(tx, updated));
-    return tx.Notify(kKeyChannel, key_id);
-  }));
-  return updated;
+    VEIL_TRY(tx.Notify(kKeyChannel, key_id));
+    return updated;
+  });
 }
 
 Result<Key> KmsService::PatchKeyRing(const Key& key, std::string_view key_ring_id) {
@@ -645,7 +630,7 @@ Result<Key> KmsService::Enable(const Key& key) {
 Result<bool> KmsService::DualAuthRequired(const Key& key) {
   if (key.dual_auth_delete) return true;
   auto cached = VEIL_TRY_VALUE(PoliciesOf(key.instance_id));
-  return BoolField(PolicyData(cached->policies, "dualAuthDelete"), "enabled", false);
+  return PolicyEnabled(cached->policies, "dualAuthDelete");
 }
 
 Result<Key> KmsService::SetKeyForDeletion(const Key& key, const Actor& actor) {
@@ -962,8 +947,7 @@ Result<bool> KmsService::CheckPolicyWriteOrigin(const InstanceRef& instance,
   if (!only_allowed_ip || !options.confirm_outside_allowed_ip) {
     return tl::unexpected(Error(
         ErrorCode::kPermissionDenied,
-        "UNAUTHORIZED_ERR: the instance's allowedIP policy does not allow requests from " +
-            address +
+        "the instance's allowedIP policy does not allow requests from " + address +
             (only_allowed_ip ? "; to replace the allowedIP policy from this address, confirm with "
                                "confirmOutsideAllowedIP=true"
                              : "")));
@@ -975,22 +959,13 @@ Result<InstancePolicyWrite> KmsService::PutInstancePolicies(
     const InstanceRef& instance, std::vector<InstancePolicyUpdate> updates, const Actor& actor,
     InstancePolicyWriteOptions options) {
   InstancePolicyWrite write;
-  // Stored only if it reads back (PolicyData): text that does not parse would be read as no
-  // policy at all, an allowedIP list among them, so the policy would fail open.
-  for (const InstancePolicyUpdate& u : updates) {
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(u.data_json, ec);
-    if (ec || !v.is_object() || !AllNumbersFinite(v)) {
-      return KmsFail(KmsReason::kBadBody, "policy_data of " + u.type + " is not a JSON object");
-    }
-  }
   write.outside_allowed_ip = VEIL_TRY_VALUE(CheckPolicyWriteOrigin(instance, updates, options));
   const TimePoint now = clock_.Now();
   VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
     VEIL_TRY(HoldInstance(tx, instance.guid));
     for (const InstancePolicyUpdate& u : updates) {
       VEIL_TRY(store_.PutInstancePolicy(tx, instance.guid,
-                                        InstancePolicy{u.type, u.data_json, actor.iam_id, now}));
+                                        InstancePolicy{u.type, u.data, actor.iam_id, now}));
     }
     return tx.Notify(kInstancePolicyChannel, instance.guid);
   }));
@@ -1003,8 +978,12 @@ Result<InstancePolicyWrite> KmsService::PutInstancePolicies(
 }
 
 Status KmsService::PutInstancePolicy(const InstanceRef& instance, std::string_view type,
-                                     std::string data_json, const Actor& actor) {
-  std::vector<InstancePolicyUpdate> updates{{std::string(type), std::move(data_json)}};
+                                     std::string_view data_json, const Actor& actor) {
+  if (!IsInstancePolicyType(type)) {
+    return KmsFail(KmsReason::kBadBody, "unknown policy_type " + std::string(type));
+  }
+  InstancePolicyData data = VEIL_TRY_VALUE(ParseInstancePolicyData(type, data_json));
+  std::vector<InstancePolicyUpdate> updates{{std::string(type), std::move(data)}};
   return PutInstancePolicies(instance, std::move(updates), actor).map([](InstancePolicyWrite) {});
 }
 
@@ -1165,14 +1144,10 @@ Result<int> KmsService::RunMaintenance() {
     bool enabled = key.rotation_enabled;
     int interval = key.rotation_interval_month;
     if (!enabled) {
-      boost::json::object rotation = PolicyData(instance_policies(key.instance_id), "rotation");
-      enabled = BoolField(rotation, "enabled", false);
-      // {"enabled":true,"attributes":{"interval_month":N}} (spec §3.3 attribute names).
-      if (const auto* a = rotation.if_contains("attributes"); a && a->is_object()) {
-        if (const auto* i = a->get_object().if_contains("interval_month"); i && i->is_int64()) {
-          interval = static_cast<int>(i->get_int64());
-        }
-      }
+      const InstancePolicyData* rotation =
+          FindPolicy(instance_policies(key.instance_id), "rotation");
+      enabled = rotation != nullptr && rotation->enabled;
+      if (enabled) interval = rotation->interval_month.value_or(0);
     }
     if (!enabled || interval < 1) continue;
     TimePoint last = key.rotated_at.value_or(key.created_at);

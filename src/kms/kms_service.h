@@ -131,10 +131,10 @@ struct ImportTokenView {
   std::optional<std::string> nonce_b64;  // GET only
 };
 
-// One instance policy to write: its type and its policy_data JSON, validated by the caller.
+// One instance policy to write: its type (kInstancePolicyTypes) and its data.
 struct InstancePolicyUpdate {
   std::string type;
-  std::string data_json;
+  InstancePolicyData data;
 };
 
 struct InstancePolicyWriteOptions {
@@ -258,9 +258,10 @@ class KmsService {
   [[nodiscard]] Result<InstancePolicyWrite> PutInstancePolicies(
       const InstanceRef& instance, std::vector<InstancePolicyUpdate> updates, const Actor& actor,
       InstancePolicyWriteOptions options = {});
-  // One policy, as PutInstancePolicies.
+  // One policy given as its policy_data JSON text (ParseInstancePolicyData), as
+  // PutInstancePolicies.
   [[nodiscard]] Status PutInstancePolicy(const InstanceRef& instance, std::string_view type,
-                                         std::string data_json, const Actor& actor);
+                                         std::string_view data_json, const Actor& actor);
 
   // --- Registrations (service principals only for changes; a service updates and deletes only
   // the registrations it created: 403 RESOURCE_OWNER_ERR for another's)

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "kms/instance_policy.h"
+
 namespace veil::kms {
 namespace {
 
@@ -502,7 +504,14 @@ Result<std::vector<InstancePolicy>> KmsStore::GetInstancePolicies(store::Executo
   for (const Row& row : rows) {
     InstancePolicy p;
     p.type = VEIL_TRY_VALUE(row.GetText("policy_type"));
-    p.data_json = VEIL_TRY_VALUE(row.GetText("data"));
+    // Fails closed: a row that does not read back fails the request rather than read as no
+    // policy (an allowedIP list among them).
+    auto data = ParseInstancePolicyData(p.type, VEIL_TRY_VALUE(row.GetText("data")));
+    if (!data) {
+      return Internal("stored " + p.type + " policy of instance " + std::string(instance_id) +
+                      " does not read back: " + data.error().message);
+    }
+    p.data = std::move(*data);
     p.updated_by = VEIL_TRY_VALUE(row.GetText("updated_by"));
     p.updated_at = VEIL_TRY_VALUE(TimeOf(row, "updated_ms"));
     out.push_back(std::move(p));
@@ -516,7 +525,8 @@ Status KmsStore::PutInstancePolicy(store::Executor& ex, std::string_view instanc
       "INSERT INTO kms_instance_policies (instance_id, policy_type, data, updated_by, updated_ms)"
       " VALUES (?,?,?,?,?) ON CONFLICT (instance_id, policy_type) DO UPDATE SET"
       " data = excluded.data, updated_by = excluded.updated_by, updated_ms = excluded.updated_ms",
-      {std::string(instance_id), p.type, p.data_json, p.updated_by, Ms(p.updated_at)}));
+      {std::string(instance_id), p.type, InstancePolicyDataText(p.data), p.updated_by,
+       Ms(p.updated_at)}));
   return OkStatus();
 }
 

@@ -132,11 +132,29 @@ struct Registration {
   TimePoint key_version_created_at;
 };
 
-// Instance policies (spec §3.3): the policy type names and their JSON data as given.
+// An instance policy's policy_data (kms/instance_policy.h reads and writes its JSON form). Each
+// attribute belongs to the policy type named beside it; an unset attribute was not given.
+struct InstancePolicyData {
+  bool enabled = false;
+  std::optional<int> interval_month;           // rotation: 1-12
+  std::vector<std::string> allowed_ip;         // allowedIP: CIDR blocks
+  std::optional<std::string> allowed_network;  // allowedNetwork
+  // keyCreateImportAccess: an unset create/import attribute allows, an unset enforce_token does
+  // not enforce.
+  std::optional<bool> create_root_key;
+  std::optional<bool> create_standard_key;
+  std::optional<bool> import_root_key;
+  std::optional<bool> import_standard_key;
+  std::optional<bool> enforce_token;
+
+  bool operator==(const InstancePolicyData&) const = default;
+};
+
+// An instance policy (docs/kms.md): its type (kInstancePolicyTypes) and data.
 struct InstancePolicy {
   std::string type;  // dualAuthDelete | rotation | allowedNetwork | allowedIP | metrics |
                      // keyCreateImportAccess
-  std::string data_json;
+  InstancePolicyData data;
   std::string updated_by;
   TimePoint updated_at;
 };

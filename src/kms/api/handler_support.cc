@@ -86,8 +86,8 @@ Status Authorize(const KmsApiDeps& deps, const Scope& scope, std::string_view ac
   iam::Decision d = VEIL_TRY_VALUE(deps.authorizer->Authorize(scope.subject, action, resource));
   if (!d.permitted) {
     return tl::unexpected(
-        Error(ErrorCode::kPermissionDenied, "UNAUTHORIZED_ERR: the caller is not allowed " +
-                                                std::string(action) + " on this resource"));
+        Error(ErrorCode::kPermissionDenied,
+              "the caller is not allowed " + std::string(action) + " on this resource"));
   }
   return OkStatus();
 }
@@ -174,20 +174,11 @@ Status AddRoute(http::Router& router, const KmsApiDeps& deps, std::string method
 }
 
 Result<std::optional<boost::json::value>> ReadOptionalJson(http::RequestContext& ctx) {
-  if (ctx.request().content_length && *ctx.request().content_length == 0) {
-    return std::optional<boost::json::value>();
+  auto body = http::ParseOptionalJsonBody(ctx, kJsonBodyLimit);
+  if (!body && body.error().code == ErrorCode::kInvalidArgument) {
+    return KmsFail(KmsReason::kBadBody, body.error().message);
   }
-  auto body = http::ParseJsonBody(ctx, kJsonBodyLimit);
-  if (!body) {
-    if (body.error().message.find("empty") != std::string::npos) {
-      return std::optional<boost::json::value>();
-    }
-    if (body.error().code == ErrorCode::kInvalidArgument) {
-      return KmsFail(KmsReason::kBadBody, body.error().message);
-    }
-    return tl::unexpected(body.error());
-  }
-  return std::optional<boost::json::value>(std::move(*body));
+  return body;
 }
 
 bool WantsRepresentation(const http::RequestContext& ctx) {

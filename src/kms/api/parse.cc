@@ -1,13 +1,13 @@
 #include "kms/api/parse.h"
 
 #include <boost/json/array.hpp>
-#include <boost/json/serialize.hpp>
 #include <charconv>
 
 #include "common/encoding.h"
+#include "common/json.h"
 #include "common/time.h"
 #include "kms/errors.h"
-#include "kms/ip_filter.h"
+#include "kms/instance_policy.h"
 #include "kms/wdek.h"
 
 namespace veil::kms::api {
@@ -30,7 +30,7 @@ Result<std::optional<boost::json::object>> ActionObject(const OptionalBody& body
 // The aad list: at most 255 strings of at most 255 characters.
 Result<std::vector<std::string>> AadOf(const std::optional<boost::json::object>& o) {
   if (!o) return std::vector<std::string>();
-  auto aad = VEIL_TRY_VALUE(OptStringList(*o, "aad"));
+  auto aad = VEIL_TRY_VALUE(json::OptionalStringList(*o, "aad"));
   if (aad.size() > kMaxAadEntries)
     return KmsFail(KmsReason::kBadBody, "aad holds at most 255 strings");
   for (const std::string& s : aad) {
@@ -51,7 +51,8 @@ Result<KeyPolicyUpdate> ParseKeyPolicy(const boost::json::value& item, std::stri
     }
     if (!rotation->is_object()) return KmsFail(KmsReason::kBadBody, "rotation must be an object");
     update.type = KeyPolicyUpdate::Type::kRotation;
-    update.enabled = VEIL_TRY_VALUE(OptBool(rotation->get_object(), "enabled")).value_or(true);
+    update.enabled =
+        VEIL_TRY_VALUE(json::OptionalBool(rotation->get_object(), "enabled")).value_or(true);
     const auto* interval = rotation->get_object().if_contains("interval_month");
     // Checked as int64 before it becomes an int: 4294967297 would otherwise narrow to 1.
     if (interval != nullptr && interval->is_int64() && interval->get_int64() >= 0 &&
@@ -68,7 +69,7 @@ Result<KeyPolicyUpdate> ParseKeyPolicy(const boost::json::value& item, std::stri
       return KmsFail(KmsReason::kBodyQueryParamMismatch, "the body does not match ?policy");
     }
     if (!dual->is_object()) return KmsFail(KmsReason::kBadBody, "dualAuthDelete must be an object");
-    auto enabled = VEIL_TRY_VALUE(OptBool(dual->get_object(), "enabled"));
+    auto enabled = VEIL_TRY_VALUE(json::OptionalBool(dual->get_object(), "enabled"));
     if (!enabled) return KmsFail(KmsReason::kBadBody, "dualAuthDelete.enabled is required");
     update.type = KeyPolicyUpdate::Type::kDualAuthDelete;
     update.enabled = *enabled;
@@ -81,52 +82,20 @@ Result<InstancePolicyUpdate> ParseInstancePolicy(const boost::json::value& item,
                                                  std::string_view which) {
   if (!item.is_object()) return KmsFail(KmsReason::kBadBody, "a policy must be a JSON object");
   const auto& p = item.get_object();
-  auto type = VEIL_TRY_VALUE(OptString(p, "policy_type"));
+  auto type = VEIL_TRY_VALUE(json::OptionalString(p, "policy_type"));
   if (!type) return KmsFail(KmsReason::kBadBody, "policy_type is required");
-  bool known = false;
-  for (std::string_view t : kInstancePolicyTypes) known = known || *type == t;
-  if (!known) return KmsFail(KmsReason::kBadBody, "unknown policy_type " + *type);
+  if (!IsInstancePolicyType(*type)) {
+    return KmsFail(KmsReason::kBadBody, "unknown policy_type " + *type);
+  }
   if (!which.empty() && *type != which) {
     return KmsFail(KmsReason::kBodyQueryParamMismatch, "policy_type does not match ?policy");
   }
   const auto* data = p.if_contains("policy_data");
-  if (data == nullptr || !data->is_object()) {
-    return KmsFail(KmsReason::kBadBody, "policy_data must be an object");
-  }
-  VEIL_TRY(ValidateInstancePolicy(*type, data->get_object()));
-  return InstancePolicyUpdate{*type, boost::json::serialize(*data)};
+  if (data == nullptr) return KmsFail(KmsReason::kBadBody, "policy_data must be an object");
+  return InstancePolicyUpdate{*type, VEIL_TRY_VALUE(ParseInstancePolicyData(*type, *data))};
 }
 
 }  // namespace
-
-Result<std::optional<std::string>> OptString(const boost::json::object& o, std::string_view name) {
-  const boost::json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return std::optional<std::string>();
-  if (!v->is_string()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be a string");
-  return std::optional<std::string>(std::string(v->get_string()));
-}
-
-Result<std::optional<bool>> OptBool(const boost::json::object& o, std::string_view name) {
-  const boost::json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return std::optional<bool>();
-  if (!v->is_bool()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be a boolean");
-  return std::optional<bool>(v->get_bool());
-}
-
-Result<std::vector<std::string>> OptStringList(const boost::json::object& o,
-                                               std::string_view name) {
-  std::vector<std::string> out;
-  const boost::json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return out;
-  if (!v->is_array()) return KmsFail(KmsReason::kBadBody, std::string(name) + " must be an array");
-  for (const boost::json::value& item : v->get_array()) {
-    if (!item.is_string()) {
-      return KmsFail(KmsReason::kBadBody, std::string(name) + " must hold strings");
-    }
-    out.emplace_back(item.get_string());
-  }
-  return out;
-}
 
 Result<int64_t> IntQuery(const QueryParams& query, std::string_view name, int64_t fallback,
                          int64_t min, int64_t max) {
@@ -213,13 +182,14 @@ Result<boost::json::object> SingleResource(const OptionalBody& body) {
 }
 
 Result<std::optional<ImportedMaterial>> MaterialOf(const boost::json::object& o) {
-  auto payload = VEIL_TRY_VALUE(OptString(o, "payload"));
+  auto payload = VEIL_TRY_VALUE(json::OptionalString(o, "payload"));
   if (!payload) return std::optional<ImportedMaterial>();
   ImportedMaterial m;
   m.payload = std::move(*payload);
-  m.encrypted_nonce = VEIL_TRY_VALUE(OptString(o, "encryptedNonce")).value_or("");
-  m.iv = VEIL_TRY_VALUE(OptString(o, "iv")).value_or("");
-  m.encryption_algorithm = VEIL_TRY_VALUE(OptString(o, "encryptionAlgorithm")).value_or("");
+  m.encrypted_nonce = VEIL_TRY_VALUE(json::OptionalString(o, "encryptedNonce")).value_or("");
+  m.iv = VEIL_TRY_VALUE(json::OptionalString(o, "iv")).value_or("");
+  m.encryption_algorithm =
+      VEIL_TRY_VALUE(json::OptionalString(o, "encryptionAlgorithm")).value_or("");
   if (!m.encrypted_nonce.empty() && m.iv.empty()) {
     return KmsFail(KmsReason::kIncorrectNonceIv, "encryptedNonce needs its iv");
   }
@@ -229,11 +199,11 @@ Result<std::optional<ImportedMaterial>> MaterialOf(const boost::json::object& o)
 Result<CreateKeySpec> ParseCreateKey(const OptionalBody& body) {
   boost::json::object r = VEIL_TRY_VALUE(SingleResource(body));
   CreateKeySpec spec;
-  spec.name = VEIL_TRY_VALUE(OptString(r, "name")).value_or("");
-  spec.description = VEIL_TRY_VALUE(OptString(r, "description")).value_or("");
-  spec.aliases = VEIL_TRY_VALUE(OptStringList(r, "aliases"));
-  spec.extractable = VEIL_TRY_VALUE(OptBool(r, "extractable")).value_or(false);
-  if (auto expiry = VEIL_TRY_VALUE(OptString(r, "expirationDate"))) {
+  spec.name = VEIL_TRY_VALUE(json::OptionalString(r, "name")).value_or("");
+  spec.description = VEIL_TRY_VALUE(json::OptionalString(r, "description")).value_or("");
+  spec.aliases = VEIL_TRY_VALUE(json::OptionalStringList(r, "aliases"));
+  spec.extractable = VEIL_TRY_VALUE(json::OptionalBool(r, "extractable")).value_or(false);
+  if (auto expiry = VEIL_TRY_VALUE(json::OptionalString(r, "expirationDate"))) {
     auto t = ParseRfc3339(*expiry);
     if (!t) return KmsFail(KmsReason::kBadBody, "expirationDate must be an RFC 3339 time");
     spec.expires_at = *t;
@@ -245,7 +215,7 @@ Result<CreateKeySpec> ParseCreateKey(const OptionalBody& body) {
 Result<std::string> ParseKeyRingPatch(const OptionalBody& body) {
   if (!body || !body->is_object())
     return KmsFail(KmsReason::kNoBody, "PATCH needs {\"keyRingID\"}");
-  auto ring = VEIL_TRY_VALUE(OptString(body->get_object(), "keyRingID"));
+  auto ring = VEIL_TRY_VALUE(json::OptionalString(body->get_object(), "keyRingID"));
   if (!ring) return KmsFail(KmsReason::kBadBody, "keyRingID is required");
   return std::move(*ring);
 }
@@ -267,7 +237,7 @@ Result<WrapRequest> ParseWrap(const OptionalBody& body) {
   auto o = VEIL_TRY_VALUE(ActionObject(body));
   WrapRequest out;
   if (o) {
-    if (auto text = VEIL_TRY_VALUE(OptString(*o, "plaintext"))) {
+    if (auto text = VEIL_TRY_VALUE(json::OptionalString(*o, "plaintext"))) {
       auto decoded = DecodeBase64Secret(*text);
       if (!decoded) return KmsFail(KmsReason::kBadBody, "plaintext must be base64");
       out.plaintext = std::move(*decoded);
@@ -280,7 +250,7 @@ Result<WrapRequest> ParseWrap(const OptionalBody& body) {
 Result<CiphertextRequest> ParseCiphertextRequest(const OptionalBody& body) {
   auto o = VEIL_TRY_VALUE(ActionObject(body));
   std::optional<std::string> text;
-  if (o) text = VEIL_TRY_VALUE(OptString(*o, "ciphertext"));
+  if (o) text = VEIL_TRY_VALUE(json::OptionalString(*o, "ciphertext"));
   if (!text || text->empty()) return KmsFail(KmsReason::kBadBody, "ciphertext is required");
   CiphertextRequest out;
   out.ciphertext = std::move(*text);
@@ -308,54 +278,6 @@ Result<std::vector<KeyPolicyUpdate>> ParseKeyPolicies(const OptionalBody& body,
     updates.push_back(VEIL_TRY_VALUE(ParseKeyPolicy(item, which)));
   }
   return updates;
-}
-
-Status ValidateInstancePolicy(std::string_view type, const boost::json::object& data) {
-  const auto* enabled = data.if_contains("enabled");
-  if (enabled == nullptr || !enabled->is_bool()) {
-    return KmsFail(KmsReason::kBadBody, "policy_data.enabled must be a boolean");
-  }
-  const auto* attributes = data.if_contains("attributes");
-  if (attributes != nullptr && !attributes->is_object()) {
-    return KmsFail(KmsReason::kBadBody, "policy_data.attributes must be an object");
-  }
-  if (type == "rotation" && enabled->get_bool()) {
-    const boost::json::value* interval =
-        attributes ? attributes->get_object().if_contains("interval_month") : nullptr;
-    if (interval == nullptr || !interval->is_int64() || interval->get_int64() < 1 ||
-        interval->get_int64() > 12) {
-      return KmsFail(KmsReason::kBadBody, "rotation needs attributes.interval_month from 1 to 12");
-    }
-  }
-  if (type == "allowedIP" && enabled->get_bool()) {
-    const boost::json::value* list =
-        attributes ? attributes->get_object().if_contains("allowed_ip") : nullptr;
-    if (list == nullptr || !list->is_array() || list->get_array().empty()) {
-      return KmsFail(KmsReason::kBadBody,
-                     "allowedIP needs attributes.allowed_ip: a list of CIDR blocks");
-    }
-    for (const boost::json::value& v : list->get_array()) {
-      if (!v.is_string() || !ParseIpBlock(v.get_string())) {
-        return KmsFail(KmsReason::kBadBody,
-                       "allowed_ip holds IPv4 or IPv6 CIDR blocks, such as "
-                       "10.0.0.0/8 or 2001:db8::/32");
-      }
-    }
-  }
-  if (type == "keyCreateImportAccess" && attributes != nullptr) {
-    for (const auto& kv : attributes->get_object()) {
-      std::string_view k = kv.key();
-      if (k != "create_root_key" && k != "create_standard_key" && k != "import_root_key" &&
-          k != "import_standard_key" && k != "enforce_token") {
-        return KmsFail(KmsReason::kBadBody,
-                       "unknown keyCreateImportAccess attribute " + std::string(k));
-      }
-      if (!kv.value().is_bool()) {
-        return KmsFail(KmsReason::kBadBody, std::string(k) + " must be a boolean");
-      }
-    }
-  }
-  return OkStatus();
 }
 
 Result<std::vector<InstancePolicyUpdate>> ParseInstancePolicies(const OptionalBody& body,
@@ -393,12 +315,12 @@ Result<RegistrationFields> ParseRegistration(const OptionalBody& body) {
     }
     o = &resources->get_array()[0].get_object();
   }
-  out.description = VEIL_TRY_VALUE(OptString(*o, "description"));
-  out.prevent_key_deletion = VEIL_TRY_VALUE(OptBool(*o, "preventKeyDeletion"));
-  if (auto id = VEIL_TRY_VALUE(OptString(*o, "keyVersionId"))) {
+  out.description = VEIL_TRY_VALUE(json::OptionalString(*o, "description"));
+  out.prevent_key_deletion = VEIL_TRY_VALUE(json::OptionalBool(*o, "preventKeyDeletion"));
+  if (auto id = VEIL_TRY_VALUE(json::OptionalString(*o, "keyVersionId"))) {
     out.key_version_id = std::move(id);
   } else if (const auto* v = o->if_contains("keyVersion"); v && v->is_object()) {
-    out.key_version_id = VEIL_TRY_VALUE(OptString(v->get_object(), "id"));
+    out.key_version_id = VEIL_TRY_VALUE(json::OptionalString(v->get_object(), "id"));
   }
   return out;
 }

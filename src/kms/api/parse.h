@@ -33,13 +33,8 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 // A request body parsed as JSON; nullopt for an empty body.
 using OptionalBody = std::optional<boost::json::value>;
 
-// ---- Fields: BAD_BODY_ERR naming the field on a wrong type; absent or null is nullopt/empty.
-[[nodiscard]] Result<std::optional<std::string>> OptString(const boost::json::object& o,
-                                                           std::string_view name);
-[[nodiscard]] Result<std::optional<bool>> OptBool(const boost::json::object& o,
-                                                  std::string_view name);
-[[nodiscard]] Result<std::vector<std::string>> OptStringList(const boost::json::object& o,
-                                                             std::string_view name);
+// ---- Fields: json::OptionalString and friends (common/json.h); their kInvalidArgument renders as
+// BAD_BODY_ERR (ReasonOf).
 
 // ---- Query parameters: BAD_REQ_ERR naming the parameter.
 // An integer from `min` to `max`; `fallback` when absent or empty.
@@ -106,19 +101,9 @@ struct KeyPolicyUpdate {
 [[nodiscard]] Result<std::vector<KeyPolicyUpdate>> ParseKeyPolicies(const OptionalBody& body,
                                                                     std::string_view which);
 
-// The instance policy types (spec §3.3).
-inline constexpr std::string_view kInstancePolicyTypes[] = {
-    "dualAuthDelete", "rotation", "allowedNetwork",
-    "allowedIP",      "metrics",  "keyCreateImportAccess"};
-
-// policy_data of `type`: {"enabled": bool, "attributes": {...}} with the attributes of spec §3.3
-// (rotation: interval_month 1-12; allowedIP: a non-empty list of CIDR blocks, ParseIpBlock;
-// keyCreateImportAccess: known booleans).
-[[nodiscard]] Status ValidateInstancePolicy(std::string_view type, const boost::json::object& data);
-
-// PUT /instance/policies: a non-empty list of {"policy_type", "policy_data"}, each validated,
-// matching `which` (?policy) when it is not empty. Each update's data_json is policy_data
-// serialized; it parses back to the same object.
+// PUT /instance/policies: a non-empty list of {"policy_type", "policy_data"}, each read with
+// ParseInstancePolicyData (kms/instance_policy.h), matching `which` (?policy) when it is not
+// empty.
 [[nodiscard]] Result<std::vector<InstancePolicyUpdate>> ParseInstancePolicies(
     const OptionalBody& body, std::string_view which);
 

@@ -1,12 +1,12 @@
 #include "kms/api/render.h"
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
 #include <chrono>
 
 #include "common/encoding.h"
 #include "common/uuid.h"
 #include "crypto/hash.h"
+#include "kms/instance_policy.h"
 
 namespace veil::kms::api::internal {
 namespace {
@@ -171,8 +171,7 @@ boost::json::array KeyPoliciesJson(const Key& key, std::string_view region,
 boost::json::object InstancePolicyJson(const InstancePolicy& p) {
   boost::json::object o;
   o["policy_type"] = p.type;
-  boost::system::error_code ec;
-  o["policy_data"] = boost::json::parse(p.data_json, ec);
+  o["policy_data"] = InstancePolicyDataJson(p.data);
   o["createdBy"] = p.updated_by;
   o["updatedBy"] = p.updated_by;
   o["creationDate"] = FormatRfc3339Seconds(p.updated_at);
