@@ -6,6 +6,7 @@
 
 #include "common/bytes.h"
 #include "common/encoding.h"
+#include "common/json.h"
 #include "http/json_body.h"
 #include "http/request.h"
 #include "iam/jwt.h"
@@ -26,27 +27,12 @@ Result<std::string> Component(std::string_view raw) {
   return std::move(*decoded);
 }
 
-// A string field: nullopt when absent or null; kInvalidArgument when of another type.
-Result<std::optional<std::string>> OptionalString(const boost::json::object& o,
-                                                  std::string_view name) {
-  const boost::json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return std::optional<std::string>();
-  if (!v->is_string()) return InvalidArgument(std::string(name) + " must be a string");
-  return std::optional<std::string>(std::string(v->as_string()));
-}
-
 // An id field (iam_id, account_id): nullopt when absent or null; kInvalidArgument when empty,
 // which names nothing and would only be looked up to be refused later.
 Result<std::optional<std::string>> OptionalId(const boost::json::object& o, std::string_view name) {
-  auto v = VEIL_TRY_VALUE(OptionalString(o, name));
+  auto v = VEIL_TRY_VALUE(json::OptionalString(o, name));
   if (v && v->empty()) return InvalidArgument(std::string(name) + " must not be empty");
   return v;
-}
-
-Result<std::string> RequiredString(const boost::json::object& o, std::string_view name) {
-  auto v = VEIL_TRY_VALUE(OptionalString(o, name));
-  if (!v || v->empty()) return InvalidArgument(std::string(name) + " is required");
-  return std::move(*v);
 }
 
 Result<const boost::json::object*> Object(const boost::json::value& v) {
@@ -61,7 +47,7 @@ Result<AuthzItem> ParseAuthzItem(const boost::json::value& v) {
   const boost::json::value* subject = o.if_contains("subject");
   if (subject == nullptr || !subject->is_object()) return InvalidArgument("subject is required");
   const boost::json::object& s = subject->as_object();
-  if (auto body = VEIL_TRY_VALUE(OptionalString(s, "accessTokenBody"))) {
+  if (auto body = VEIL_TRY_VALUE(json::OptionalString(s, "accessTokenBody"))) {
     item.access_token_body = std::move(*body);
   } else {
     const boost::json::value* attrs = s.if_contains("attributes");
@@ -69,15 +55,15 @@ Result<AuthzItem> ParseAuthzItem(const boost::json::value& v) {
       return InvalidArgument("subject needs attributes or accessTokenBody");
     }
     const boost::json::object& a = attrs->as_object();
-    item.subject_id = VEIL_TRY_VALUE(OptionalString(a, "id")).value_or("");
-    item.subject_service = VEIL_TRY_VALUE(OptionalString(a, "serviceName")).value_or("");
-    item.subject_account = VEIL_TRY_VALUE(OptionalString(a, "accountId")).value_or("");
-    item.subject_instance = VEIL_TRY_VALUE(OptionalString(a, "serviceInstance")).value_or("");
+    item.subject_id = VEIL_TRY_VALUE(json::OptionalString(a, "id")).value_or("");
+    item.subject_service = VEIL_TRY_VALUE(json::OptionalString(a, "serviceName")).value_or("");
+    item.subject_account = VEIL_TRY_VALUE(json::OptionalString(a, "accountId")).value_or("");
+    item.subject_instance = VEIL_TRY_VALUE(json::OptionalString(a, "serviceInstance")).value_or("");
     if (item.subject_id.empty() == item.subject_service.empty()) {
       return InvalidArgument("subject attributes need exactly one of id and serviceName");
     }
   }
-  item.action = VEIL_TRY_VALUE(RequiredString(o, "action"));
+  item.action = VEIL_TRY_VALUE(json::RequiredString(o, "action"));
   const boost::json::value* resource = o.if_contains("resource");
   const boost::json::value* rattrs = resource != nullptr && resource->is_object()
                                          ? resource->as_object().if_contains("attributes")
@@ -86,11 +72,11 @@ Result<AuthzItem> ParseAuthzItem(const boost::json::value& v) {
     return InvalidArgument("resource.attributes is required");
   }
   const boost::json::object& r = rattrs->as_object();
-  item.resource_account = VEIL_TRY_VALUE(RequiredString(r, "accountId"));
-  item.resource_service = VEIL_TRY_VALUE(OptionalString(r, "serviceName")).value_or("");
-  item.resource_instance = VEIL_TRY_VALUE(OptionalString(r, "serviceInstance")).value_or("");
-  item.resource_type = VEIL_TRY_VALUE(OptionalString(r, "resourceType")).value_or("");
-  item.resource = VEIL_TRY_VALUE(OptionalString(r, "resource")).value_or("");
+  item.resource_account = VEIL_TRY_VALUE(json::RequiredString(r, "accountId"));
+  item.resource_service = VEIL_TRY_VALUE(json::OptionalString(r, "serviceName")).value_or("");
+  item.resource_instance = VEIL_TRY_VALUE(json::OptionalString(r, "serviceInstance")).value_or("");
+  item.resource_type = VEIL_TRY_VALUE(json::OptionalString(r, "resourceType")).value_or("");
+  item.resource = VEIL_TRY_VALUE(json::OptionalString(r, "resource")).value_or("");
   return item;
 }
 
@@ -140,8 +126,8 @@ Result<IamService::ServiceIdSpec> ParseServiceIdCreate(const boost::json::value&
                                                        std::string_view caller_account) {
   const boost::json::object& o = *VEIL_TRY_VALUE(Object(body));
   IamService::ServiceIdSpec spec;
-  spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
-  spec.description = VEIL_TRY_VALUE(OptionalString(o, "description")).value_or("");
+  spec.name = VEIL_TRY_VALUE(json::RequiredString(o, "name"));
+  spec.description = VEIL_TRY_VALUE(json::OptionalString(o, "description")).value_or("");
   spec.account_id =
       VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or(std::string(caller_account));
   return spec;
@@ -150,8 +136,8 @@ Result<IamService::ServiceIdSpec> ParseServiceIdCreate(const boost::json::value&
 Result<IamService::Update> ParseUpdate(const boost::json::value& body) {
   const boost::json::object& o = *VEIL_TRY_VALUE(Object(body));
   IamService::Update update;
-  update.name = VEIL_TRY_VALUE(OptionalString(o, "name"));
-  update.description = VEIL_TRY_VALUE(OptionalString(o, "description"));
+  update.name = VEIL_TRY_VALUE(json::OptionalString(o, "name"));
+  update.description = VEIL_TRY_VALUE(json::OptionalString(o, "description"));
   if (!update.name && !update.description) {
     return InvalidArgument("nothing to update: give name or description");
   }
@@ -162,8 +148,8 @@ Result<ApiKeyCreate> ParseApiKeyCreate(const boost::json::value& body,
                                        std::string_view caller_iam_id) {
   const boost::json::object& o = *VEIL_TRY_VALUE(Object(body));
   ApiKeyCreate out;
-  out.spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
-  out.spec.description = VEIL_TRY_VALUE(OptionalString(o, "description")).value_or("");
+  out.spec.name = VEIL_TRY_VALUE(json::RequiredString(o, "name"));
+  out.spec.description = VEIL_TRY_VALUE(json::OptionalString(o, "description")).value_or("");
   out.spec.iam_id = VEIL_TRY_VALUE(OptionalId(o, "iam_id")).value_or(std::string(caller_iam_id));
   out.account_id = VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or("");
   if (const boost::json::value* store = o.if_contains("store_value")) {
@@ -179,9 +165,9 @@ Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& b
                                                      std::string_view caller_account) {
   const boost::json::object& o = *VEIL_TRY_VALUE(Object(body));
   IamService::InstanceSpec spec;
-  spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
-  spec.resource_id = VEIL_TRY_VALUE(RequiredString(o, "resource_id"));
-  spec.target = VEIL_TRY_VALUE(OptionalString(o, "target")).value_or("");
+  spec.name = VEIL_TRY_VALUE(json::RequiredString(o, "name"));
+  spec.resource_id = VEIL_TRY_VALUE(json::RequiredString(o, "resource_id"));
+  spec.target = VEIL_TRY_VALUE(json::OptionalString(o, "target")).value_or("");
   spec.account_id =
       VEIL_TRY_VALUE(OptionalId(o, "account_id")).value_or(std::string(caller_account));
   return spec;
@@ -190,9 +176,9 @@ Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& b
 Result<IamService::AccountSpec> ParseAccountCreate(const boost::json::value& body) {
   const boost::json::object& o = *VEIL_TRY_VALUE(Object(body));
   IamService::AccountSpec spec;
-  spec.name = VEIL_TRY_VALUE(RequiredString(o, "name"));
-  if (auto owner = VEIL_TRY_VALUE(OptionalString(o, "owner_name"))) spec.owner_name = *owner;
-  spec.owner_email = VEIL_TRY_VALUE(OptionalString(o, "owner_email")).value_or("");
+  spec.name = VEIL_TRY_VALUE(json::RequiredString(o, "name"));
+  if (auto owner = VEIL_TRY_VALUE(json::OptionalString(o, "owner_name"))) spec.owner_name = *owner;
+  spec.owner_email = VEIL_TRY_VALUE(json::OptionalString(o, "owner_email")).value_or("");
   // IBM names an existing user as the owner; a Veil account's first administrator is made with
   // it, and an identity of another account can never own one.
   if (o.contains("owner_iam_id")) {
