@@ -203,15 +203,9 @@ Result<IamService::CreatedAccount> IamService::InsertAccountWithAdmin(store::Tx&
 Result<IamService::CreatedAccount> IamService::CreateAccountWithAdmin(const AccountSpec& spec,
                                                                       std::string_view created_by) {
   VEIL_TRY(ValidateAccountSpec(spec));
-  CreatedAccount out;
-  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
-        out = VEIL_TRY_VALUE(InsertAccountWithAdmin(tx, spec, created_by));
-        return OkStatus();
-      });
-      !tx_status) {
-    return tl::unexpected(tx_status.error());
-  }
-  return out;
+  return db_.WithTransaction([&](store::Tx& tx) -> Result<CreatedAccount> {
+    return InsertAccountWithAdmin(tx, spec, created_by);
+  });
 }
 
 Result<Page<Account>> IamService::ListAccounts(const PageRequest& page) {
@@ -230,20 +224,15 @@ Result<std::optional<IamService::FirstAccount>> IamService::CreateFirstAccount(
   AccountSpec spec;
   spec.name = "Default";
   spec.apikey_name = "admin-apikey";
-  std::optional<FirstAccount> out;
-  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
-        out.reset();
-        if (VEIL_TRY_VALUE(store_.GetMeta(tx, kFirstAccountMarker))) return OkStatus();
-        CreatedAccount created = VEIL_TRY_VALUE(InsertAccountWithAdmin(tx, spec, "system"));
-        VEIL_TRY(store_.InsertMeta(tx, kFirstAccountMarker, created.account.id));
-        VEIL_TRY(keep_key(created.apikey));
-        out = FirstAccount{created.account.id, created.admin.iam_id, created.key.id};
-        return OkStatus();
-      });
-      !tx_status) {
-    return tl::unexpected(tx_status.error());
-  }
-  return out;
+  return db_.WithTransaction([&](store::Tx& tx) -> Result<std::optional<FirstAccount>> {
+    if (VEIL_TRY_VALUE(store_.GetMeta(tx, kFirstAccountMarker))) {
+      return std::optional<FirstAccount>();
+    }
+    CreatedAccount created = VEIL_TRY_VALUE(InsertAccountWithAdmin(tx, spec, "system"));
+    VEIL_TRY(store_.InsertMeta(tx, kFirstAccountMarker, created.account.id));
+    VEIL_TRY(keep_key(created.apikey));
+    return std::optional(FirstAccount{created.account.id, created.admin.iam_id, created.key.id});
+  });
 }
 
 Result<std::optional<std::string>> IamService::FirstAccountId() {
@@ -319,21 +308,17 @@ Result<Identity> IamService::UpdateServiceId(std::string_view id, std::string_vi
                                              const Update& update) {
   if (update.name) VEIL_TRY(ValidateName("name", *update.name));
   if (update.description) VEIL_TRY(ValidateDescription(*update.description));
-  Identity out;
-  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
-        out = VEIL_TRY_VALUE(ServiceIdOf(tx, id));
-        if (out.locked) return FailedPrecondition("the service ID is locked");
-        VEIL_TRY(CheckEntityTag(if_match, out.version));
-        if (update.name) out.name = *update.name;
-        if (update.description) out.description = *update.description;
-        ++out.version;
-        out.modified_at = clock_.Now();
-        return store_.UpdateIdentity(tx, out);
-      });
-      !tx_status) {
-    return tl::unexpected(tx_status.error());
-  }
-  return out;
+  return db_.WithTransaction([&](store::Tx& tx) -> Result<Identity> {
+    Identity out = VEIL_TRY_VALUE(ServiceIdOf(tx, id));
+    if (out.locked) return FailedPrecondition("the service ID is locked");
+    VEIL_TRY(CheckEntityTag(if_match, out.version));
+    if (update.name) out.name = *update.name;
+    if (update.description) out.description = *update.description;
+    ++out.version;
+    out.modified_at = clock_.Now();
+    VEIL_TRY(store_.UpdateIdentity(tx, out));
+    return out;
+  });
 }
 
 Status IamService::DeleteServiceId(std::string_view id) {
@@ -348,21 +333,16 @@ Status IamService::DeleteServiceId(std::string_view id) {
 }
 
 Result<Identity> IamService::SetServiceIdLocked(std::string_view id, bool locked) {
-  Identity out;
-  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
-        out = VEIL_TRY_VALUE(ServiceIdOf(tx, id));
-        if (out.locked == locked) return OkStatus();
-        out.locked = locked;
-        ++out.version;
-        out.modified_at = clock_.Now();
-        VEIL_TRY(store_.UpdateIdentity(tx, out));
-        if (locked) VEIL_TRY(tx.Notify(kRevocationChannel, Payload("identity", out.iam_id)));
-        return OkStatus();
-      });
-      !tx_status) {
-    return tl::unexpected(tx_status.error());
-  }
-  return out;
+  return db_.WithTransaction([&](store::Tx& tx) -> Result<Identity> {
+    Identity out = VEIL_TRY_VALUE(ServiceIdOf(tx, id));
+    if (out.locked == locked) return out;
+    out.locked = locked;
+    ++out.version;
+    out.modified_at = clock_.Now();
+    VEIL_TRY(store_.UpdateIdentity(tx, out));
+    if (locked) VEIL_TRY(tx.Notify(kRevocationChannel, Payload("identity", out.iam_id)));
+    return out;
+  });
 }
 
 Result<IamService::CreatedApiKey> IamService::CreateApiKey(const ApiKeySpec& spec,
@@ -418,21 +398,17 @@ Result<ApiKey> IamService::UpdateApiKey(std::string_view id, std::string_view if
   if (update.name) VEIL_TRY(ValidateName("name", *update.name));
   if (update.description) VEIL_TRY(ValidateDescription(*update.description));
   VEIL_TRY(GetApiKey(id));
-  ApiKey out;
-  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
-        out = VEIL_TRY_VALUE(store_.GetApiKey(tx, id));
-        if (out.locked) return FailedPrecondition("the API key is locked");
-        VEIL_TRY(CheckEntityTag(if_match, out.version));
-        if (update.name) out.name = *update.name;
-        if (update.description) out.description = *update.description;
-        ++out.version;
-        out.modified_at = clock_.Now();
-        return store_.UpdateApiKey(tx, out);
-      });
-      !tx_status) {
-    return tl::unexpected(tx_status.error());
-  }
-  return out;
+  return db_.WithTransaction([&](store::Tx& tx) -> Result<ApiKey> {
+    ApiKey out = VEIL_TRY_VALUE(store_.GetApiKey(tx, id));
+    if (out.locked) return FailedPrecondition("the API key is locked");
+    VEIL_TRY(CheckEntityTag(if_match, out.version));
+    if (update.name) out.name = *update.name;
+    if (update.description) out.description = *update.description;
+    ++out.version;
+    out.modified_at = clock_.Now();
+    VEIL_TRY(store_.UpdateApiKey(tx, out));
+    return out;
+  });
 }
 
 Status IamService::DeleteApiKey(std::string_view id) {
@@ -448,21 +424,16 @@ Status IamService::DeleteApiKey(std::string_view id) {
 
 Result<ApiKey> IamService::SetApiKeyLocked(std::string_view id, bool locked) {
   VEIL_TRY(GetApiKey(id));
-  ApiKey out;
-  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
-        out = VEIL_TRY_VALUE(store_.GetApiKey(tx, id));
-        if (out.locked == locked) return OkStatus();
-        out.locked = locked;
-        ++out.version;
-        out.modified_at = clock_.Now();
-        VEIL_TRY(store_.UpdateApiKey(tx, out));
-        if (locked) VEIL_TRY(tx.Notify(kRevocationChannel, Payload("apikey", id)));
-        return OkStatus();
-      });
-      !tx_status) {
-    return tl::unexpected(tx_status.error());
-  }
-  return out;
+  return db_.WithTransaction([&](store::Tx& tx) -> Result<ApiKey> {
+    ApiKey out = VEIL_TRY_VALUE(store_.GetApiKey(tx, id));
+    if (out.locked == locked) return out;
+    out.locked = locked;
+    ++out.version;
+    out.modified_at = clock_.Now();
+    VEIL_TRY(store_.UpdateApiKey(tx, out));
+    if (locked) VEIL_TRY(tx.Notify(kRevocationChannel, Payload("apikey", id)));
+    return out;
+  });
 }
 
 Status IamService::ValidatePolicy(std::string_view account_id, PolicySpec& spec) {
@@ -518,13 +489,10 @@ Result<Policy> IamService::CreatePolicy(std::string_view account_id, PolicySpec 
   p.account_id = std::string(account_id);
   p.created_at = p.modified_at = clock_.Now();
   p.created_by = p.modified_by = std::string(created_by);
-  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
-        VEIL_TRY(store_.InsertPolicy(tx, p));
-        return tx.Notify(kPolicyChannel, p.account_id);
-      });
-      !tx_status) {
-    return tl::unexpected(tx_status.error());
-  }
+  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    VEIL_TRY(store_.InsertPolicy(tx, p));
+    return tx.Notify(kPolicyChannel, p.account_id);
+  }));
   return p;
 }
 
@@ -532,22 +500,18 @@ Result<Policy> IamService::ReplacePolicy(std::string_view id, std::string_view i
                                          PolicySpec spec, std::string_view modified_by) {
   Policy current = VEIL_TRY_VALUE(GetPolicy(id));
   VEIL_TRY(ValidatePolicy(current.account_id, spec));
-  Policy out;
-  if (Status tx_status = db_.WithTransaction([&](store::Tx& tx) -> Status {
-        out = VEIL_TRY_VALUE(store_.GetPolicy(tx, id));
-        VEIL_TRY(CheckEntityTag(if_match, out.version));
-        if (spec.type != out.type) return InvalidArgument("a policy's type cannot change");
-        static_cast<PolicySpec&>(out) = spec;
-        ++out.version;
-        out.modified_at = clock_.Now();
-        out.modified_by = std::string(modified_by);
-        VEIL_TRY(store_.ReplacePolicy(tx, out));
-        return tx.Notify(kPolicyChannel, out.account_id);
-      });
-      !tx_status) {
-    return tl::unexpected(tx_status.error());
-  }
-  return out;
+  return db_.WithTransaction([&](store::Tx& tx) -> Result<Policy> {
+    Policy out = VEIL_TRY_VALUE(store_.GetPolicy(tx, id));
+    VEIL_TRY(CheckEntityTag(if_match, out.version));
+    if (spec.type != out.type) return InvalidArgument("a policy's type cannot change");
+    static_cast<PolicySpec&>(out) = spec;
+    ++out.version;
+    out.modified_at = clock_.Now();
+    out.modified_by = std::string(modified_by);
+    VEIL_TRY(store_.ReplacePolicy(tx, out));
+    VEIL_TRY(tx.Notify(kPolicyChannel, out.account_id));
+    return out;
+  });
 }
 
 Result<Policy> IamService::GetPolicy(std::string_view id) {

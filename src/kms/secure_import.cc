@@ -166,7 +166,7 @@ Result<ImportToken> KmsService::CreateImportToken(const InstanceRef& instance, i
 
 Result<ImportTokenView> KmsService::RetrieveImportToken(const InstanceRef& instance) {
   ImportTokenView view;
-  VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+  view.token = VEIL_TRY_VALUE(db_.WithTransaction([&](store::Tx& tx) -> Result<ImportToken> {
     auto token = store_.GetImportToken(tx, instance.guid);
     if (!token) {
       if (token.error().code == ErrorCode::kNotFound) {
@@ -180,8 +180,7 @@ Result<ImportTokenView> KmsService::RetrieveImportToken(const InstanceRef& insta
     }
     --token->remaining_retrievals;
     VEIL_TRY(store_.SetImportTokenRemaining(tx, instance.guid, token->remaining_retrievals));
-    view.token = std::move(*token);
-    return OkStatus();
+    return token;
   }));
   SecretBytes nonce = VEIL_TRY_VALUE(hsm_.UnsealPayload(view.token.sealed_nonce));
   // The nonce is not secret (it travels to the client in the clear) but proves possession.

@@ -206,28 +206,25 @@ Result<int> Database::Migrate(std::string_view component,
   int applied = 0;
   for (const Migration& m : migrations) {
     if (m.version <= recorded) continue;
-    bool applied_here = false;
-    Status s = WithTransaction([&](Tx& tx) -> Status {
-      applied_here = false;  // the callback may run again after a busy retry
+    // Whether this call applied it (another thread or replica may have got here first).
+    Result<bool> applied_here = WithTransaction([&](Tx& tx) -> Result<bool> {
       // Read again under the write lock: another thread or replica may have got here first.
       Result<int> current_version = ReadVersion(tx, component);
       if (!current_version) return tl::unexpected(std::move(current_version).error());
       const int current = *current_version;
       if (current > known) return NewerSchema(component, current, known);
-      if (current >= m.version) return OkStatus();
+      if (current >= m.version) return false;
       VEIL_TRY(tx.ExecScript(m.sql));
       VEIL_TRY(
           tx.Exec("INSERT INTO schema_migrations (component, version, applied_at) VALUES (?, ?, ?)",
-                  {std::string(component), std::int64_t{m.version},
-                   FormatRfc3339(Now(), TimePrecision::kSeconds)}));
-      applied_here = true;
-      return OkStatus();
+                  {std::string(component), std::int64_t{m.version}, FormatRfc3339Seconds(Now())}));
+      return true;
     });
-    if (!s) {
-      return tl::unexpected(
-          s.error().Wrap("migration " + std::string(component) + " v" + std::to_string(m.version)));
+    if (!applied_here) {
+      return tl::unexpected(applied_here.error().Wrap("migration " + std::string(component) + " v" +
+                                                      std::to_string(m.version)));
     }
-    if (applied_here) ++applied;
+    if (*applied_here) ++applied;
   }
   return applied;
 }

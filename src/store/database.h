@@ -29,8 +29,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -165,7 +167,25 @@ class Database : public Executor {
   // Exec/Query/ExecScript on the Database (instead of on the Tx) for a write from inside `fn`
   // is kFailedPrecondition, not a deadlock. Queries on the Database from inside `fn` do not see
   // the transaction's uncommitted writes.
-  [[nodiscard]] virtual Status WithTransaction(const std::function<Status(Tx&)>& fn) = 0;
+  //
+  // `fn` returns Status, or Result<T> for a transaction that produces a value: WithTransaction
+  // then returns the value of the attempt that committed.
+  template <typename Fn>
+  [[nodiscard]] std::invoke_result_t<Fn&, Tx&> WithTransaction(Fn&& fn) {
+    using R = std::invoke_result_t<Fn&, Tx&>;
+    if constexpr (std::is_same_v<R, Status>) {
+      return RunTransaction(fn);
+    } else {
+      std::optional<typename R::value_type> out;
+      VEIL_TRY(RunTransaction([&](Tx& tx) -> Status {
+        R r = fn(tx);
+        if (!r) return tl::unexpected(std::move(r.error()));
+        out.emplace(std::move(*r));
+        return OkStatus();
+      }));
+      return std::move(*out);
+    }
+  }
 
   // Brings the schema of `component` (e.g. "kms") up to the last of `migrations`. Each pending
   // migration runs in its own transaction together with its row in
@@ -214,6 +234,10 @@ class Database : public Executor {
   // The wall-clock time leases and migrations are stamped with (wall clock, not monotonic: lease
   // expiries are compared across replicas). Default: the system clock.
   virtual std::chrono::system_clock::time_point Now() const;
+
+ protected:
+  // WithTransaction's engine (each store's own).
+  [[nodiscard]] virtual Status RunTransaction(const std::function<Status(Tx&)>& fn) = 0;
 };
 
 // The store layer's own schema (component "store": the store_leases table). Every Database

@@ -332,7 +332,7 @@ Result<Rows> SqliteDatabase::DoQuery(std::string_view sql, const Params& params)
   return rows;
 }
 
-Status SqliteDatabase::WithTransaction(const std::function<Status(Tx&)>& fn) {
+Status SqliteDatabase::RunTransaction(const std::function<Status(Tx&)>& fn) {
   VEIL_TRY(CheckNotReentrant(state_->writer_owner));
   const int max_attempts = state_->options.max_transaction_attempts;
   for (int attempt = 1;; ++attempt) {

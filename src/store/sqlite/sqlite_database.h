@@ -67,7 +67,6 @@ class SqliteDatabase final : public Database {
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
 
-  [[nodiscard]] Status WithTransaction(const std::function<Status(Tx&)>& fn) override;
   [[nodiscard]] Status Notify(std::string_view channel, std::string_view payload) override;
   [[nodiscard]] Result<Subscription> Subscribe(std::string_view channel,
                                                NotifyCallback callback) override;
@@ -76,6 +75,7 @@ class SqliteDatabase final : public Database {
   const std::string& path() const;
 
  protected:
+  [[nodiscard]] Status RunTransaction(const std::function<Status(Tx&)>& fn) override;
   [[nodiscard]] Result<std::int64_t> DoExec(std::string_view sql, const Params& params) override;
   [[nodiscard]] Result<Rows> DoQuery(std::string_view sql, const Params& params) override;
   [[nodiscard]] Status DoExecScript(std::string_view sql) override;

@@ -135,6 +135,30 @@ TEST_F(SqliteDatabaseTest, TransactionRollsBackOnErrorAndCommitsOnSuccess) {
   EXPECT_EQ(db->Query("SELECT * FROM items")->size(), 2u);
 }
 
+TEST_F(SqliteDatabaseTest, TransactionReturningAValueCommitsItOrReturnsTheError) {
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  CreateItems(*db);
+  Result<int64_t> id = db->WithTransaction([](Tx& tx) -> Result<int64_t> {
+    VEIL_TRY(tx.Exec("INSERT INTO items (name) VALUES ('a')"));
+    auto rows = VEIL_TRY_VALUE(tx.Query("SELECT id FROM items WHERE name = 'a'"));
+    return *rows.at(0).GetInt64(0);
+  });
+  ASSERT_TRUE(id) << id.error().ToString();
+  auto stored = db->Query("SELECT id FROM items");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(*stored->at(0).GetInt64(0), *id);
+
+  Result<std::string> failed = db->WithTransaction([](Tx& tx) -> Result<std::string> {
+    VEIL_TRY(tx.Exec("INSERT INTO items (name) VALUES ('b')"));
+    return NotFound("nothing to return");
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(db->Query("SELECT * FROM items")->size(), 1u);  // 'b' rolled back
+}
+
 TEST_F(SqliteDatabaseTest, ReentrantUseOfTheDatabaseInsideATransactionIsAnErrorNotADeadlock) {
   auto db = OpenDb();
   ASSERT_TRUE(db);
