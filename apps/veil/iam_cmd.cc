@@ -38,7 +38,7 @@ std::function<void()> Runner(int& exit_code, std::function<Status()> command) {
 }
 
 std::string TimeText(int64_t unix_seconds) {
-  return FormatRfc3339(TimePoint(std::chrono::seconds(unix_seconds)), TimePrecision::kSeconds);
+  return FormatRfc3339Seconds(TimePoint(std::chrono::seconds(unix_seconds)));
 }
 
 std::string ExpiryText(int64_t expiration) {

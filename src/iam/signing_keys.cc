@@ -66,7 +66,7 @@ Status SigningKeyRing::RotateLocked() {
   const TimePoint retire_at = now + options_.rotation;
   const TimePoint not_after = retire_at + options_.token_lifetime + options_.leeway;
   // kid: creation time and 64 random bits, unique across replicas.
-  std::string kid = FormatRfc3339(now, TimePrecision::kSeconds).substr(0, 10);
+  std::string kid = FormatRfc3339Seconds(now).substr(0, 10);
   kid.erase(std::remove(kid.begin(), kid.end(), '-'), kid.end());
   kid += "-" + HexEncode(random_.Bytes(8));
 
@@ -86,7 +86,7 @@ Status SigningKeyRing::RotateLocked() {
   verifiers_.insert_or_assign(kid, Verifier{std::move(pub), not_after});
   current_ = std::move(next);
   log::Info("iam", "new token signing key " + kid + " (public key published; retires at " +
-                       FormatRfc3339(retire_at, TimePrecision::kSeconds) + ")");
+                       FormatRfc3339Seconds(retire_at) + ")");
   return OkStatus();
 }
 
