@@ -5,6 +5,7 @@
 # of CPU at -O2, 7.4 s at -O0), which was half of a clean build.
 function(veil_test_code target)
   target_compile_options(${target} PRIVATE $<$<CONFIG:Release>:-O0>)
+  set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
 endfunction()
 
 # veil_library(NAME DEPS <veil libs> [LIBS <other libs>])

@@ -5,11 +5,12 @@
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/random.h"
+#include "crypto/testing/hex.h"
 
 namespace veil::crypto {
 namespace {
 
-std::vector<uint8_t> Hex(std::string_view hex) { return HexDecode(hex).value(); }
+using testing::Hex;
 
 // AES-256 test cases 13-16 of "The Galois/Counter Mode of Operation (GCM)" (McGrew & Viega),
 // the document NIST SP 800-38D refers to for its examples.

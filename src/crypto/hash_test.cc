@@ -4,11 +4,12 @@
 
 #include "common/bytes.h"
 #include "common/encoding.h"
+#include "crypto/testing/hex.h"
 
 namespace veil::crypto {
 namespace {
 
-std::vector<uint8_t> Hex(std::string_view hex) { return HexDecode(hex).value(); }
+using testing::Hex;
 std::string HexOf(std::span<const uint8_t> bytes) { return HexEncode(bytes); }
 
 // FIPS 180-4 examples (NIST CSRC).

@@ -7,11 +7,12 @@
 #include "common/encoding.h"
 #include "common/random.h"
 #include "crypto/internal/xts_vaes.h"
+#include "crypto/testing/hex.h"
 
 namespace veil::crypto {
 namespace {
 
-std::vector<uint8_t> Hex(std::string_view hex) { return HexDecode(hex).value(); }
+using testing::Hex;
 
 // IEEE 1619-2007 Annex B vectors (checked against the copies in Botan's test suite).
 struct ShortVector {

@@ -104,12 +104,12 @@ std::vector<uint8_t> SmallDisk() {
   return disk;
 }
 
-Result<std::unique_ptr<VhdReader>> Open(std::vector<uint8_t> image) {
+Result<std::unique_ptr<VhdReader>> OpenVhd(std::vector<uint8_t> image) {
   return VhdReader::Open(std::make_shared<MemoryFile>(std::move(image), "crafted.vhd"));
 }
 
-void ExpectRefused(std::vector<uint8_t> image, ErrorCode code, const std::string& text) {
-  auto reader = Open(std::move(image));
+void ExpectVhdRefused(std::vector<uint8_t> image, ErrorCode code, const std::string& text) {
+  auto reader = OpenVhd(std::move(image));
   ASSERT_FALSE(reader) << "opened, expected: " << text;
   EXPECT_EQ(reader.error().code, code) << reader.error().ToString();
   EXPECT_NE(reader.error().message.find(text), std::string::npos) << reader.error().ToString();
@@ -117,7 +117,7 @@ void ExpectRefused(std::vector<uint8_t> image, ErrorCode code, const std::string
 
 TEST(VhdReaderTest, ReadsFixed) {
   std::vector<uint8_t> disk = SmallDisk();
-  auto reader = Open(FixedVhd(disk));
+  auto reader = OpenVhd(FixedVhd(disk));
   ASSERT_TRUE(reader) << reader.error().ToString();
   EXPECT_EQ((*reader)->format_name(), "vhd-fixed");
   EXPECT_FALSE((*reader)->dynamic());
@@ -128,7 +128,7 @@ TEST(VhdReaderTest, ReadsFixed) {
 
 TEST(VhdReaderTest, ReadsDynamic) {
   std::vector<uint8_t> disk = SmallDisk();
-  auto reader = Open(DynamicVhd(disk));
+  auto reader = OpenVhd(DynamicVhd(disk));
   ASSERT_TRUE(reader) << reader.error().ToString();
   EXPECT_EQ((*reader)->format_name(), "vhd-dynamic");
   EXPECT_EQ((*reader)->block_size(), kBlock);
@@ -141,7 +141,7 @@ TEST(VhdReaderTest, ReadsDynamic) {
                                                                {15 * kBlock, kBlock, true}}));
   // Block sizes other than the default, down to one sector.
   for (uint32_t block : {512u, 4096u, 2u << 20}) {
-    auto r = Open(DynamicVhd(disk, block));
+    auto r = OpenVhd(DynamicVhd(disk, block));
     ASSERT_TRUE(r) << r.error().ToString();
     EXPECT_EQ(testutil::ReadAll(**r), disk) << block;
   }
@@ -156,11 +156,11 @@ TEST(VhdReaderTest, SizeFollowsQemuRule) {
   chs.heads = 4;
   chs.sectors_per_track = 17;
   chs.current_size = disk.size() + 4096;  // larger than the geometry says
-  auto reader = Open(FixedVhd(disk, chs));
+  auto reader = OpenVhd(FixedVhd(disk, chs));
   ASSERT_TRUE(reader) << reader.error().ToString();
   EXPECT_EQ((*reader)->virtual_size(), 6800u * 512);
   chs.app = "qemu";
-  reader = Open(FixedVhd(disk, chs));
+  reader = OpenVhd(FixedVhd(disk, chs));
   ASSERT_TRUE(reader);
   EXPECT_EQ((*reader)->virtual_size(), 6800u * 512);
   // qemu-img force_size ("qem2") and Hyper-V ("win "): current_size wins.
@@ -168,7 +168,7 @@ TEST(VhdReaderTest, SizeFollowsQemuRule) {
     FooterSpec spec = chs;
     spec.app = app;
     spec.current_size = disk.size() - 512;
-    reader = Open(FixedVhd(disk, spec));
+    reader = OpenVhd(FixedVhd(disk, spec));
     ASSERT_TRUE(reader) << app;
     EXPECT_EQ((*reader)->virtual_size(), disk.size() - 512) << app;
   }
@@ -178,7 +178,7 @@ TEST(VhdReaderTest, SizeFollowsQemuRule) {
   max.heads = 16;
   max.sectors_per_track = 255;
   max.current_size = disk.size();
-  reader = Open(FixedVhd(disk, max));
+  reader = OpenVhd(FixedVhd(disk, max));
   ASSERT_TRUE(reader);
   EXPECT_EQ((*reader)->virtual_size(), disk.size());
 }
@@ -187,31 +187,31 @@ TEST(VhdReaderTest, RefusesDamagedFooters) {
   std::vector<uint8_t> disk = SmallDisk();
   std::vector<uint8_t> img = FixedVhd(disk);
   img[img.size() - 512 + 40] ^= 1;  // original size: covered by the checksum
-  ExpectRefused(img, ErrorCode::kDataLoss, "footer checksum");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "footer checksum");
   img = DynamicVhd(disk);
   img[40] ^= 1;
-  ExpectRefused(img, ErrorCode::kDataLoss, "footer checksum");
-  ExpectRefused(std::vector<uint8_t>(100, 0), ErrorCode::kDataLoss, "truncated");
-  ExpectRefused(disk, ErrorCode::kInvalidArgument, "not a VHD");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "footer checksum");
+  ExpectVhdRefused(std::vector<uint8_t>(100, 0), ErrorCode::kDataLoss, "truncated");
+  ExpectVhdRefused(disk, ErrorCode::kInvalidArgument, "not a VHD");
 
   auto with_footer = [&](FooterSpec spec) { return FixedVhd(disk, spec); };
   FooterSpec spec;
   spec.type = 4;
-  ExpectRefused(with_footer(spec), ErrorCode::kInvalidArgument, "differencing VHD");
+  ExpectVhdRefused(with_footer(spec), ErrorCode::kInvalidArgument, "differencing VHD");
   spec.type = 7;
-  ExpectRefused(with_footer(spec), ErrorCode::kDataLoss, "disk type 7");
+  ExpectVhdRefused(with_footer(spec), ErrorCode::kDataLoss, "disk type 7");
   spec = {};
   spec.current_size = uint64_t{3} << 40;
-  ExpectRefused(with_footer(spec), ErrorCode::kInvalidArgument, "2040 GiB");
+  ExpectVhdRefused(with_footer(spec), ErrorCode::kInvalidArgument, "2040 GiB");
   spec.current_size = disk.size() + 512;
-  ExpectRefused(with_footer(spec), ErrorCode::kDataLoss, "truncated");
+  ExpectVhdRefused(with_footer(spec), ErrorCode::kDataLoss, "truncated");
   // A footer copy at offset 0 that claims a fixed disk.
   img = DynamicVhd(disk);
   FooterSpec fixed_head;
   fixed_head.current_size = disk.size();
   auto head = Footer(fixed_head);
   std::copy(head.begin(), head.end(), img.begin());
-  ExpectRefused(img, ErrorCode::kDataLoss, "describes a fixed disk");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "describes a fixed disk");
 }
 
 TEST(VhdReaderTest, RefusesDamagedDynamicHeadersAndBat) {
@@ -221,36 +221,36 @@ TEST(VhdReaderTest, RefusesDamagedDynamicHeadersAndBat) {
 
   std::vector<uint8_t> img = good;
   img[512 + 100] ^= 1;
-  ExpectRefused(img, ErrorCode::kDataLoss, "dynamic header checksum");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "dynamic header checksum");
   img = good;
   img[512] = 'X';
   reseal(img);
-  ExpectRefused(img, ErrorCode::kDataLoss, "bad cookie");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "bad cookie");
   for (uint32_t block : {0u, 256u, 3000u, 65537u}) {
     img = good;
     StoreBe32(&img[512 + 32], block);
     reseal(img);
-    ExpectRefused(img, ErrorCode::kDataLoss, "not a power of two");
+    ExpectVhdRefused(img, ErrorCode::kDataLoss, "not a power of two");
   }
   img = good;
   StoreBe32(&img[512 + 28], 3);  // 3 BAT entries for 16 blocks
   reseal(img);
-  ExpectRefused(img, ErrorCode::kDataLoss, "BAT has 3 entries");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "BAT has 3 entries");
   img = good;
   StoreBe64(&img[512 + 16], 1 << 30);
   reseal(img);
-  ExpectRefused(img, ErrorCode::kDataLoss, "BAT at 1073741824 lies past the end");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "BAT at 1073741824 lies past the end");
   img = good;
   StoreBe32(&img[1536 + 4 * 15], 0x00ffffff);
-  ExpectRefused(img, ErrorCode::kDataLoss, "BAT entry 15 points to a block");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "BAT entry 15 points to a block");
   img = good;
   StoreBe32(&img[1536], static_cast<uint32_t>(img.size() / 512) - 1);  // block overruns the end
-  ExpectRefused(img, ErrorCode::kDataLoss, "BAT entry 0");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "BAT entry 0");
   // Dynamic header pointer past the end of the file.
   img = good;
   StoreBe64(&img[16], 1 << 30);
   SealChecksum(img.data(), 512, 64);
-  ExpectRefused(img, ErrorCode::kDataLoss, "dynamic header at");
+  ExpectVhdRefused(img, ErrorCode::kDataLoss, "dynamic header at");
   // A BAT too large to hold: 2 TiB of 512-byte blocks. Refused before any allocation.
   img = good;
   FooterSpec big;
@@ -262,7 +262,7 @@ TEST(VhdReaderTest, RefusesDamagedDynamicHeadersAndBat) {
   StoreBe32(&img[512 + 32], 512);
   StoreBe32(&img[512 + 28], 0xffffffff);
   reseal(img);
-  ExpectRefused(img, ErrorCode::kInvalidArgument, "exceeds the limit");
+  ExpectVhdRefused(img, ErrorCode::kInvalidArgument, "exceeds the limit");
 }
 
 TEST(VhdReaderTest, SurvivesRandomMetadataDamage) {
@@ -283,7 +283,7 @@ TEST(VhdReaderTest, SurvivesRandomMetadataDamage) {
       SealChecksum(img.data(), 512, 64);
       SealChecksum(&img[512], 1024, 36);
     }
-    auto reader = Open(std::move(img));
+    auto reader = OpenVhd(std::move(img));
     if (!reader) continue;
     ++opened;
     std::vector<uint8_t> buf(64 << 10);

@@ -13,6 +13,7 @@
 
 #include "http/client.h"
 #include "http/server.h"
+#include "http/test_support.h"
 
 namespace veil::http {
 namespace {
@@ -73,11 +74,7 @@ RuntimeOptions TestRuntime() {
   return o;
 }
 
-RouteOptions Anonymous() {
-  RouteOptions o;
-  o.authenticated = false;
-  return o;
-}
+using testing::Anonymous;
 
 TEST(StreamingTest, Upload64MiBIsStreamedToTheHandlerNotBuffered) {
   std::atomic<uint64_t> produced{0};

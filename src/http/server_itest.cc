@@ -33,11 +33,7 @@ using testing::RawConn;
 using testing::RawResponse;
 using testing::TestServer;
 
-RouteOptions Anonymous() {
-  RouteOptions o;
-  o.authenticated = false;
-  return o;
-}
+using testing::Anonymous;
 
 RouteOptions Anonymous(std::string action) {
   RouteOptions o = Anonymous();

@@ -59,4 +59,11 @@ class TestServer {
   uint16_t port_ = 0;
 };
 
+// Options of a route that needs no login.
+inline RouteOptions Anonymous() {
+  RouteOptions o;
+  o.authenticated = false;
+  return o;
+}
+
 }  // namespace veil::http::testing

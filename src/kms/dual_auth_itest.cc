@@ -9,14 +9,7 @@
 namespace veil::kms {
 namespace {
 
-std::string ReasonCode(const Error& e) { return std::string(KmsReasonName(ReasonOf(e))); }
-
-#define EXPECT_REASON(expr, reason)                                     \
-  do {                                                                  \
-    auto r_ = (expr);                                                   \
-    ASSERT_FALSE(r_.has_value()) << "expected " << reason;              \
-    EXPECT_EQ(ReasonCode(r_.error()), reason) << r_.error().ToString(); \
-  } while (0)
+using testing::ReasonCode;
 
 class DualAuthTest : public ::testing::Test {
  protected:

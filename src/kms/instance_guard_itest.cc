@@ -16,7 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::KnownKey;
 
-std::string ReasonCode(const Error& e) { return std::string(KmsReasonName(ReasonOf(e))); }
+using testing::ReasonCode;
 
 class InstanceGuardTest : public ::testing::Test {
  protected:

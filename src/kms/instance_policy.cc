@@ -42,7 +42,8 @@ Status ReadRotation(const boost::json::object& attributes, InstancePolicyData& o
 Status ReadAllowedIp(const boost::json::object& attributes, InstancePolicyData& out) {
   const boost::json::value* list = attributes.if_contains("allowed_ip");
   if (list != nullptr && !list->is_array()) {
-    return KmsFail(KmsReason::kBadBody, "allowedIP needs attributes.allowed_ip: a list of CIDR blocks");
+    return KmsFail(KmsReason::kBadBody,
+                   "allowedIP needs attributes.allowed_ip: a list of CIDR blocks");
   }
   if (list != nullptr) {
     for (const boost::json::value& v : list->get_array()) {
@@ -55,7 +56,8 @@ Status ReadAllowedIp(const boost::json::object& attributes, InstancePolicyData& 
     }
   }
   if (out.enabled && out.allowed_ip.empty()) {
-    return KmsFail(KmsReason::kBadBody, "allowedIP needs attributes.allowed_ip: a list of CIDR blocks");
+    return KmsFail(KmsReason::kBadBody,
+                   "allowedIP needs attributes.allowed_ip: a list of CIDR blocks");
   }
   return OkStatus();
 }

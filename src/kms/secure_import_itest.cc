@@ -16,14 +16,7 @@ using testing::KnownKey;
 using testing::PlainMaterial;
 using testing::SecureMaterial;
 
-std::string ReasonCode(const Error& e) { return std::string(KmsReasonName(ReasonOf(e))); }
-
-#define EXPECT_REASON(expr, reason)                                     \
-  do {                                                                  \
-    auto r_ = (expr);                                                   \
-    ASSERT_FALSE(r_.has_value()) << "expected " << reason;              \
-    EXPECT_EQ(ReasonCode(r_.error()), reason) << r_.error().ToString(); \
-  } while (0)
+using testing::ReasonCode;
 
 class SecureImportTest : public ::testing::Test {
  protected:

@@ -18,7 +18,8 @@ using testing::StoreBe32At;
 using testing::StoreBe64At;
 namespace json = boost::json;
 
-constexpr size_t kHdr = 16384;  // hdr_size of the LUKS2 fixtures
+using testing::kHdr;
+using testing::Seg0;
 
 // ---- LUKS1 ----
 
@@ -294,7 +295,6 @@ TEST_P(InspectLuks2Hostile, Refused) {
 }
 
 json::object& Slot0(json::object& o) { return o["keyslots"].as_object()["0"].as_object(); }
-json::object& Seg0(json::object& o) { return o["segments"].as_object()["0"].as_object(); }
 
 INSTANTIATE_TEST_SUITE_P(
     Edits, InspectLuks2Hostile,

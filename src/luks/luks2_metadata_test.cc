@@ -24,7 +24,8 @@ using testing::Fixture;
 using testing::GetLuks2Json;
 using testing::SetLuks2Json;
 
-constexpr size_t kHdr = 16384;  // hdr_size of the fixtures
+using testing::kHdr;
+using testing::Seg0;
 
 std::vector<uint8_t> Argon2() { return Fixture("luks2-argon2id-4096.bin"); }
 std::vector<uint8_t> Pbkdf2() { return Fixture("luks2-pbkdf2-aes128-4096.bin"); }
@@ -32,7 +33,6 @@ std::vector<uint8_t> Pbkdf2() { return Fixture("luks2-pbkdf2-aes128-4096.bin"); 
 json::object& Slot(json::object& o, const char* id = "0") {
   return o["keyslots"].as_object()[id].as_object();
 }
-json::object& Seg0(json::object& o) { return o["segments"].as_object()["0"].as_object(); }
 json::object& Digest0(json::object& o) { return o["digests"].as_object()["0"].as_object(); }
 
 std::vector<uint8_t> Edited(std::vector<uint8_t> img,

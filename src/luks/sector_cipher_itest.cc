@@ -25,11 +25,11 @@ using testing::Slice;
 using testing::TempDir;
 using testing::WriteFile;
 
-constexpr std::string_view kPass = "sector cipher test";
+constexpr std::string_view kSectorPass = "sector cipher test";
 constexpr uint64_t kData = 1 << 20;
 
 std::vector<uint8_t> DecryptPayload(const std::string& img, uint64_t length) {
-  auto opened = OpenVolumeKey(img, AsBytes(kPass));
+  auto opened = OpenVolumeKey(img, AsBytes(kSectorPass));
   EXPECT_TRUE(opened) << opened.error().ToString();
   if (!opened) return {};
   std::vector<uint8_t> data = Slice(ReadFile(img), opened->layout.payload_offset_bytes, length);
@@ -61,7 +61,7 @@ TEST_P(CryptsetupEncryptsVeilDecrypts, IvsCount512ByteUnits) {
   std::vector<uint8_t> image = plain;
   image.resize(kData + (8 << 20));  // room for the header: --reduce-device-size 8M
   WriteFile(img, image);
-  WriteFile(dir / "pass", kPass);
+  WriteFile(dir / "pass", kSectorPass);
   const auto enc =
       RunCommand("cryptsetup reencrypt --encrypt --batch-mode --type luks2 --cipher " +
                  std::string(c.cipher) + " --key-size " + std::to_string(c.key_bits) +
@@ -79,7 +79,7 @@ TEST_P(CryptsetupEncryptsVeilDecrypts, IvsCount512ByteUnits) {
   EXPECT_EQ(DecryptPayload(img, kData), plain);
 
   if (c.sector_size == 4096 && std::string_view(c.cipher) == "aes-xts-plain64") {
-    auto opened = OpenVolumeKey(img, AsBytes(kPass));
+    auto opened = OpenVolumeKey(img, AsBytes(kSectorPass));
     ASSERT_TRUE(opened);
     auto xts = crypto::XtsCipher::Create(opened->volume_key.Reveal());
     ASSERT_TRUE(xts);
@@ -115,7 +115,7 @@ TEST_P(VeilEncryptsCryptsetupDecrypts, OfflineReencryptKeepsThePlaintext) {
   o.pbkdf.iterations = 1000;
   SeededRandom random(sector_size);
   const SecretBytes key = GenerateVolumeKey(random, 64).value();
-  auto blob = CreateHeader(o, key, AsBytes(kPass));
+  auto blob = CreateHeader(o, key, AsBytes(kSectorPass));
   ASSERT_TRUE(blob) << blob.error().ToString();
   const std::vector<uint8_t> plain = Pattern(kData, 12);
   std::vector<uint8_t> payload = plain;
@@ -126,14 +126,14 @@ TEST_P(VeilEncryptsCryptsetupDecrypts, OfflineReencryptKeepsThePlaintext) {
   image.insert(image.end(), payload.begin(), payload.end());
   const std::string img = dir / "veil.img";
   WriteFile(img, image);
-  WriteFile(dir / "pass", kPass);
+  WriteFile(dir / "pass", kSectorPass);
 
   const auto re = RunCommand(
       "cryptsetup reencrypt --force-offline-reencrypt --batch-mode --pbkdf pbkdf2"
       " --pbkdf-force-iterations 1000 --key-file " +
       (dir / "pass") + " " + img);
   ASSERT_EQ(re.exit_code, 0) << re.output;
-  auto opened = OpenVolumeKey(img, AsBytes(kPass));
+  auto opened = OpenVolumeKey(img, AsBytes(kSectorPass));
   ASSERT_TRUE(opened) << opened.error().ToString();
   EXPECT_FALSE(opened->volume_key.Equals(key));  // really re-keyed
   EXPECT_EQ(DecryptPayload(img, kData), plain);
@@ -194,7 +194,7 @@ TEST(QemuLuks1Read, VeilWritesQemuReads) {
   o.pbkdf.iterations = 1000;
   SeededRandom random(7);
   const SecretBytes key = GenerateVolumeKey(random, 64).value();
-  auto blob = CreateHeader(o, key, AsBytes(kPass));
+  auto blob = CreateHeader(o, key, AsBytes(kSectorPass));
   ASSERT_TRUE(blob) << blob.error().ToString();
   std::vector<uint8_t> payload(kData, 0x3c);
   std::fill(payload.begin() + 4096, payload.begin() + 8192, 0xc3);
@@ -206,7 +206,7 @@ TEST(QemuLuks1Read, VeilWritesQemuReads) {
   const std::string img = dir / "veil.luks";
   WriteFile(img, image);
   const auto read =
-      RunCommand("qemu-io --object secret,id=s0,data='" + std::string(kPass) +
+      RunCommand("qemu-io --object secret,id=s0,data='" + std::string(kSectorPass) +
                  "' --image-opts driver=luks,key-secret=s0,file.filename=" + img +
                  " -c 'read -P 0x3c 0 4k' -c 'read -P 0xc3 4k 4k' -c 'read -P 0x3c 8k 1016k'");
   ASSERT_EQ(read.exit_code, 0) << read.output;

@@ -96,6 +96,14 @@ inline bool HaveTool(const std::string& name) {
 
 inline std::string Hex(std::span<const uint8_t> b) { return HexEncode(b); }
 
+// hdr_size of the LUKS2 fixtures.
+inline constexpr size_t kHdr = 16384;
+
+// Segment 0 of a LUKS2 JSON area.
+inline boost::json::object& Seg0(boost::json::object& o) {
+  return o["segments"].as_object()["0"].as_object();
+}
+
 // Deterministic bytes that differ in every 512-byte unit (so a wrong IV or offset shows).
 inline std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
   std::vector<uint8_t> out(n);

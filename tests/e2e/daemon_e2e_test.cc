@@ -14,8 +14,6 @@
 namespace veil::testing {
 namespace {
 
-const std::string kBin = VEIL_BIN_DIR;
-
 class DaemonTest : public VeildTest {
  protected:
   ProcessResult Veil(std::vector<std::string> args) {

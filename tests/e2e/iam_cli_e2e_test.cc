@@ -18,7 +18,6 @@ namespace veil::testing {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kBin = VEIL_BIN_DIR;
 const std::string kPython = "/usr/bin/python3";
 const std::string kIssuer = "https://iam.veil.local/identity";
 
@@ -31,10 +30,6 @@ unsigned Mode(const std::string& path) {
 std::string Trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   return s;
-}
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 class IamCliTest : public VeildTest {

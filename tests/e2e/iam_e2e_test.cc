@@ -15,8 +15,6 @@
 namespace veil::testing {
 namespace {
 
-const std::string kBin = VEIL_BIN_DIR;
-
 class IamE2eTest : public VeildTest {};
 
 TEST_F(IamE2eTest, FirstStartWritesTheAdminKeyOnceAndItLogsIn) {

@@ -23,7 +23,6 @@
 namespace veil::testing {
 namespace {
 
-const std::string kBin = VEIL_BIN_DIR;
 const std::string kVeil = kBin + "/veil";
 // Fixed, low PBKDF cost: every case stays fast.
 const std::vector<std::string> kFast = {"--pbkdf-force-iterations", "1000"};

@@ -20,11 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-const std::string kBin = VEIL_BIN_DIR;
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::string Base64(const std::string& bytes) {
   static constexpr char kAlphabet[] =

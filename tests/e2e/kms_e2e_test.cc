@@ -23,7 +23,6 @@ namespace veil::testing {
 namespace {
 
 namespace json = boost::json;
-const std::string kBin = VEIL_BIN_DIR;
 
 std::string B64(const std::vector<uint8_t>& bytes) { return Base64Encode(bytes); }
 

@@ -22,7 +22,6 @@
 namespace veil::testing {
 namespace {
 
-const std::string kBin = VEIL_BIN_DIR;
 const std::string kSource = VEIL_SOURCE_DIR;
 const std::string kNodeDir = std::string(VEIL_BUILD_DIR) + "/node";
 

@@ -43,4 +43,13 @@ std::string MakeTempDir();
 // A port base whose +1..+5 are free now (best effort).
 int FreePortBase();
 
+#ifdef VEIL_BIN_DIR
+// The build's bin/ directory (veild, veil, the benches), set by tests/CMakeLists.txt.
+inline const std::string kBin = VEIL_BIN_DIR;
+#endif
+
+inline bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
 }  // namespace veil::testing

@@ -17,11 +17,6 @@ namespace veil::testing {
 namespace {
 
 namespace json = boost::json;
-const std::string kBin = VEIL_BIN_DIR;
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 struct Reply {
   int status = -1;

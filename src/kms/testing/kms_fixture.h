@@ -12,6 +12,7 @@
 #include "hsm/pkcs11_key_store.h"
 #include "hsm/softhsm_token.h"
 #include "iam/testing/iam_fixture.h"
+#include "kms/errors.h"
 #include "kms/kms_service.h"
 
 namespace veil::kms::testing {
@@ -78,4 +79,15 @@ class KmsFixture {
   Actor block_storage{"crn-crn:v1:veil:public:server-protect:::::", true, "server-protect"};
 };
 
+// The KMS reason name of an error ("KEY_NOT_FOUND_ERR"), as the API would render it.
+inline std::string ReasonCode(const Error& e) { return std::string(KmsReasonName(ReasonOf(e))); }
+
 }  // namespace veil::kms::testing
+
+// Expects `expr` (a Result or Status) to fail with the KMS reason named `reason`.
+#define EXPECT_REASON(expr, reason)                                                           \
+  do {                                                                                        \
+    auto r_ = (expr);                                                                         \
+    ASSERT_FALSE(r_.has_value()) << "expected " << reason;                                    \
+    EXPECT_EQ(::veil::kms::testing::ReasonCode(r_.error()), reason) << r_.error().ToString(); \
+  } while (0)
