@@ -1,8 +1,10 @@
 #include "daemon.h"
 
 #include <fcntl.h>
+#include <netdb.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 
 #include "audit/jsonl_file_sink.h"
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/services.h"
@@ -69,6 +72,54 @@ Status PrepareDataDir(const std::string& dir) {
     ::chmod((fs::path(dir) / sub).c_str(), 0700);
   }
   if (created) log::Info("veild", "created data directory " + dir);
+  return OkStatus();
+}
+
+// One veild per data directory: an exclusive lock on DATA/veild.lock, held until veild exits
+// (a veild that dies releases it). Two veilds on one directory would each cache keys, API keys
+// and policies, and a revocation made through one would not reach the other.
+Result<Fd> LockDataDir(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "veild.lock").string();
+  auto lock = LockFile(path, "pid " + std::to_string(::getpid()));
+  if (!lock && lock.error().code == ErrorCode::kFailedPrecondition) {
+    return FailedPrecondition("data directory " + dir + " is in use by another veild (" +
+                              lock.error().message + ", lock " + path +
+                              "): stop that one first, or give this one another --data-dir");
+  }
+  return lock;
+}
+
+// Whether every service's port can be bound, checked before anything is stored: a start that
+// fails at bind would otherwise have created the HSM token, the first account or a signing key.
+// (A program that takes a port between this check and the bind still fails the start, later.)
+Status CheckPortsFree(const DaemonOptions& options) {
+  for (const ServiceInfo& service : kServices) {
+    const int port = options.port_base + service.port_offset;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(options.bind_address.c_str(), std::to_string(port).c_str(), &hints, &found) !=
+            0 ||
+        found == nullptr) {
+      return InvalidArgument("--bind " + options.bind_address + " is not an IP address");
+    }
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owner(found, &::freeaddrinfo);
+    Fd probe(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!probe.valid()) return Internal(std::string("socket: ") + std::strerror(errno));
+    const int one = 1;
+    ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as the server
+    if (::bind(probe.get(), found->ai_addr, found->ai_addrlen) != 0) {
+      const int err = errno;
+      return FailedPrecondition("cannot listen on " + options.bind_address + ":" +
+                                std::to_string(port) + " (" + std::string(service.name) +
+                                "): " + std::strerror(err) +
+                                (err == EADDRINUSE ? "; another program uses the port: stop it "
+                                                     "or choose another --port-base"
+                                                   : ""));
+    }
+  }
   return OkStatus();
 }
 
@@ -320,6 +371,8 @@ Status RunDaemon(const DaemonOptions& options) {
   const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
   VEIL_TRY(CheckOptions(options, tls));
   VEIL_TRY(PrepareDataDir(options.data_dir));
+  const Fd data_dir_lock = VEIL_TRY_VALUE(LockDataDir(options.data_dir));
+  VEIL_TRY(CheckPortsFree(options));
   // Before any thread starts: SoftHSM2's first-start setup sets SOFTHSM2_CONF.
   auto hsm_options = HsmOptions(options);
   if (!hsm_options) return tl::unexpected(hsm_options.error().Wrap("hsm"));

@@ -3,9 +3,11 @@
 // Configuration precedence (docs/configuration.md): flags > VEIL_* environment > --config file >
 // built-in defaults.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config.h"
@@ -26,9 +28,24 @@ struct Setting {
   bool is_flag;  // a boolean switch on the command line
 };
 
+// The default data directory: $XDG_DATA_HOME/veil, else ~/.local/share/veil (./veil-data without
+// a home). Never the CLI's profile directory (~/.veil), whichever directory veild starts in.
+std::string DefaultDataDir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg == '/') {
+    return std::string(xdg) + "/veil";
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return std::string(home) + "/.local/share/veil";
+  }
+  return "veil-data";
+}
+
+const std::string kDefaultDataDir = DefaultDataDir();
+
 // Every setting veild knows: its config key (flag --<key> with '.' -> '-'), default and help.
 const std::vector<Setting> kSettings = {
-    {"data-dir", ".veil", "Data directory (created with mode 0700)", false},
+    {"data-dir", kDefaultDataDir.c_str(),
+     "Data directory (created with mode 0700; one veild at a time, locked)", false},
     {"bind", "127.0.0.1", "Address every service listens on", false},
     {"port-base", "8440", "Service k listens on port-base + k (iam 1, kms 2, cos 3, is 4, audit 5)",
      false},
@@ -84,6 +101,28 @@ const std::vector<Setting> kSettings = {
     {"kms.maintenance-interval", "60s", "How often expirations, scheduled rotations and purges run",
      false},
 };
+
+// What --help shows as a setting's value type, from its key and default.
+std::string TypeName(const Setting& s) {
+  const std::string_view key = s.key;
+  const std::string_view value = s.default_value;
+  auto ends_with = [&](std::string_view suffix) {
+    return value.size() > suffix.size() && value.substr(value.size() - suffix.size()) == suffix;
+  };
+  if (key == "data-dir" || key == "log.file" || key.find("file") != std::string_view::npos ||
+      key == "tls.cert" || key == "tls.key" || key == "hsm.module") {
+    return "PATH";
+  }
+  if (!value.empty() && value.find_first_not_of("0123456789") == std::string_view::npos) {
+    return "INT";
+  }
+  if (ends_with("KiB") || ends_with("MiB")) return "SIZE";
+  if (!value.empty() && (ends_with("s") || ends_with("m") || ends_with("h")) &&
+      value.find_first_of("0123456789") == 0) {
+    return "DURATION";
+  }
+  return "TEXT";
+}
 
 std::string FlagName(std::string key) {
   for (char& c : key) {
@@ -182,9 +221,10 @@ int main(int argc, char** argv) {
     std::string help =
         std::string(s.help) + " [default: " + (*s.default_value ? s.default_value : "none") + "]";
     if (s.is_flag) {
-      options.push_back(app.add_flag(FlagName(s.key), help));
+      // add_flag(name, std::string&) would take the help text for the flag's target variable.
+      options.push_back(app.add_flag(FlagName(s.key))->description(help));
     } else {
-      options.push_back(app.add_option(FlagName(s.key), values[i], help));
+      options.push_back(app.add_option(FlagName(s.key), values[i], help)->type_name(TypeName(s)));
     }
   }
   app.add_flag_callback(
@@ -231,7 +271,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   veil::log::SetLevel(level);
+  bool log_to_file = false;
   if (auto file = config.GetString("log.file"); file && !file->empty()) {
+    log_to_file = true;
     if (!veil::log::SetFile(*file)) {
       std::cerr << "veild: cannot open log file " << *file << "\n";
       return 2;
@@ -251,7 +293,8 @@ int main(int argc, char** argv) {
   }
   if (auto st = veil::veild::RunDaemon(*options_or); !st) {
     veil::log::Error("veild", st.error().message);
-    std::cerr << "veild: " << st.error().message << "\n";
+    // The log line went to stderr already unless the log goes to a file.
+    if (log_to_file) std::cerr << "veild: " << st.error().message << "\n";
     return 1;
   }
   return 0;

@@ -1,6 +1,7 @@
 #include "common/file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,26 @@ Result<std::vector<uint8_t>> ReadFile(const std::string& path, size_t max_bytes)
     }
     bytes.insert(bytes.end(), buffer, buffer + n);
   }
+}
+
+Result<Fd> LockFile(const std::string& path, std::string_view holder) {
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return Internal(Because("cannot open " + path, errno));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return Internal(Because("cannot lock " + path, errno));
+    char buffer[200];
+    const ssize_t n = ::pread(fd.get(), buffer, sizeof(buffer), 0);
+    std::string text;
+    for (ssize_t i = 0; i < n; ++i) {
+      const char c = buffer[i];
+      if (c >= 0x20 && c < 0x7f) text.push_back(c);
+    }
+    return FailedPrecondition(text.empty() ? "an unknown holder" : text);
+  }
+  if (::ftruncate(fd.get(), 0) != 0) return Internal(Because("cannot truncate " + path, errno));
+  VEIL_TRY(WriteAll(fd.get(), {reinterpret_cast<const uint8_t*>(holder.data()), holder.size()},
+                    "write " + path));
+  return fd;
 }
 
 }  // namespace veil

@@ -1,4 +1,5 @@
-// Files: an owned descriptor, reading a whole (small) file, and replacing a file atomically.
+// Files: an owned descriptor, reading a whole (small) file, replacing a file atomically, and an
+// exclusive lock file.
 //
 // The one place Veil's libraries and tools write a file that must be either all old or all new
 // (the CLI profile and its tokens, the HSM token's PINs) and own a raw descriptor (the image
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -70,5 +72,12 @@ class Fd {
 // Reads the whole file at `path`, refusing one larger than `max_bytes`. Errors: kNotFound (no
 // such file), kPermissionDenied, kResourceExhausted (too large), kUnavailable (other I/O).
 [[nodiscard]] Result<std::vector<uint8_t>> ReadFile(const std::string& path, size_t max_bytes);
+
+// Takes an exclusive advisory lock (flock) on `path`, created with mode 0600 if absent, and
+// writes `holder` (e.g. "pid 1234") into it. The lock lasts while the returned Fd is open: a
+// process that dies releases it. Errors: kFailedPrecondition when someone else holds it, whose
+// message is the holder's text as they wrote it (at most 200 bytes, printable ASCII); kInternal
+// for I/O errors, naming the file.
+[[nodiscard]] Result<Fd> LockFile(const std::string& path, std::string_view holder);
 
 }  // namespace veil

@@ -66,6 +66,73 @@ TEST_F(DaemonTest, CreatesTheDataDirectoryOwnerOnly) {
   EXPECT_TRUE(std::filesystem::exists(data() + "/veil.db"));
 }
 
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Two veilds on one data directory would each cache API keys, root keys and policies, so that a
+// revocation made through one would not reach the other: the second is refused before it touches
+// anything, names the directory and the holder's pid, and says so once.
+TEST_F(DaemonTest, SecondVeildOnTheSameDataDirectoryIsRefusedWithTheHoldersPid) {
+  Start();
+  auto [status, keys_before] = Curl({url(1, "/identity/keys")});
+  ASSERT_EQ(status, 200);
+  const int other_base = FreePortBase();
+  for (int base : {other_base, base_}) {  // other ports, then the very same ones
+    auto second =
+        RunProcess({kBin + "/veild", "--data-dir", data(), "--port-base", std::to_string(base)});
+    EXPECT_EQ(second.exit_code, 1) << second.output;
+    const std::string expected = "data directory " + data() + " is in use by another veild (pid " +
+                                 std::to_string(daemon_->pid()) + ",";
+    EXPECT_EQ(Count(second.output, expected), 1u) << second.output;
+  }
+  EXPECT_EQ(Curl({"http://127.0.0.1:" + std::to_string(other_base + 1) + "/healthz"}).first, -1);
+  // Nothing was published by the refused starts: the same signing keys as before.
+  EXPECT_EQ(Curl({url(1, "/identity/keys")}).second, keys_before);
+  EXPECT_EQ(Curl({url(1, "/healthz")}).first, 200);  // the first one still serves
+}
+
+// A veild that dies (no clean shutdown) releases its data directory.
+TEST_F(DaemonTest, DataDirectoryLockIsReleasedWhenVeildDies) {
+  Start();
+  daemon_->Stop(SIGKILL);
+  Start();
+  EXPECT_EQ(Curl({url(2, "/healthz")}).first, 200);
+}
+
+// A start that cannot bind its ports stops before it stores anything: no HSM token, no database,
+// no first account, no signing key.
+TEST_F(DaemonTest, StartThatCannotBindItsPortsChangesNoStoredState) {
+  Start();
+  const std::string other = dir_ + "/other";
+  auto second =
+      RunProcess({kBin + "/veild", "--data-dir", other, "--port-base", std::to_string(base_)});
+  EXPECT_EQ(second.exit_code, 1) << second.output;
+  EXPECT_TRUE(Contains(second.output, "Address already in use; another program uses the port"))
+      << second.output;
+  EXPECT_FALSE(std::filesystem::exists(other + "/veil.db"));
+  EXPECT_FALSE(std::filesystem::exists(other + "/hsm"));
+  EXPECT_FALSE(std::filesystem::exists(other + "/admin-apikey"));
+}
+
+// --help: every flag described, typed values, and the default data directory, which is not the
+// CLI's profile (~/.veil).
+TEST_F(DaemonTest, HelpDescribesEveryFlagAndADataDirectoryApartFromTheCliProfile) {
+  auto help = RunProcess({kBin + "/veild", "--help"}, std::chrono::seconds(30),
+                         {"HOME=/var/lib/newcomer", "XDG_DATA_HOME="});
+  ASSERT_EQ(help.exit_code, 0) << help.output;
+  EXPECT_TRUE(Contains(help.output, "--insecure-bind") &&
+              Contains(help.output, "Allow a non-loopback --bind without TLS"))
+      << help.output;
+  EXPECT_TRUE(Contains(help.output, "--port-base INT")) << help.output;
+  EXPECT_TRUE(Contains(help.output, "--http-read-timeout DURATION")) << help.output;
+  EXPECT_TRUE(Contains(help.output, "--http-max-body-size SIZE")) << help.output;
+  EXPECT_TRUE(Contains(help.output, "[default: /var/lib/newcomer/.local/share/veil]"))
+      << help.output;
+}
+
 TEST_F(DaemonTest, SigtermStopsGracefullyWithExitZero) {
   Start();
   EXPECT_EQ(daemon_->Stop(SIGTERM), 0);
