@@ -480,6 +480,16 @@ Status IamService::ValidatePolicy(std::string_view account_id, PolicySpec& spec)
   return OkStatus();
 }
 
+Status IamService::CheckNoSameGrant(store::Tx& tx, const Policy& p) {
+  for (const Policy& existing : VEIL_TRY_VALUE(store_.ListPoliciesOfAccount(tx, p.account_id))) {
+    if (existing.id != p.id && SameGrant(existing, p)) {
+      return AlreadyExists("policy " + existing.id +
+                           " already grants these roles to this subject on this resource");
+    }
+  }
+  return OkStatus();
+}
+
 Result<Policy> IamService::CreatePolicy(std::string_view account_id, PolicySpec spec,
                                         std::string_view created_by) {
   VEIL_TRY(ValidatePolicy(account_id, spec));
@@ -490,6 +500,7 @@ Result<Policy> IamService::CreatePolicy(std::string_view account_id, PolicySpec 
   p.created_at = p.modified_at = clock_.Now();
   p.created_by = p.modified_by = std::string(created_by);
   VEIL_TRY(db_.WithTransaction([&](store::Tx& tx) -> Status {
+    VEIL_TRY(CheckNoSameGrant(tx, p));
     VEIL_TRY(store_.InsertPolicy(tx, p));
     return tx.Notify(kPolicyChannel, p.account_id);
   }));
@@ -505,6 +516,7 @@ Result<Policy> IamService::ReplacePolicy(std::string_view id, std::string_view i
     VEIL_TRY(CheckEntityTag(if_match, out.version));
     if (spec.type != out.type) return InvalidArgument("a policy's type cannot change");
     static_cast<PolicySpec&>(out) = spec;
+    VEIL_TRY(CheckNoSameGrant(tx, out));
     ++out.version;
     out.modified_at = clock_.Now();
     out.modified_by = std::string(modified_by);

@@ -209,6 +209,9 @@ class IamService {
   IamService(store::Database& db, const Clock& clock, Random& random, IamServiceOptions options);
   [[nodiscard]] Result<Identity> ServiceIdOf(store::Executor& ex, std::string_view id);
   [[nodiscard]] Status ValidatePolicy(std::string_view account_id, PolicySpec& spec);
+  // kAlreadyExists naming the policy of the account (other than `p` itself) that grants what `p`
+  // grants: a duplicate would only hide the one to delete.
+  [[nodiscard]] Status CheckNoSameGrant(store::Tx& tx, const Policy& p);
   [[nodiscard]] static Status ValidateAccountSpec(const AccountSpec& spec);
   [[nodiscard]] Result<CreatedAccount> InsertAccountWithAdmin(store::Tx& tx,
                                                               const AccountSpec& spec,

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "common/bytes.h"
 #include "common/log.h"
 #include "iam/api_key.h"
@@ -138,6 +140,39 @@ TEST(IamServiceTest, PoliciesAreValidatedAgainstTheAccount) {
   auto created = f.service->CreatePolicy(f.account_id, s2s, "t");
   ASSERT_TRUE(created);
   EXPECT_EQ(created->SubjectValue("accountId"), f.account_id);
+}
+
+// The same service-to-service authorization created twice used to give two identical policies
+// (docs/iam.md lists 409 for a duplicate): the second is refused, naming the first.
+TEST(IamServiceTest, DuplicateAuthorizationIsRefusedWithTheExistingPolicysId) {
+  IamFixture f;
+  PolicySpec s2s;
+  s2s.type = PolicyType::kAuthorization;
+  s2s.roles = {*Role::FromName("Reader", "")};
+  s2s.subject = {{"serviceName", "server-protect"}};
+  s2s.resource = {{"accountId", f.account_id}, {"serviceName", "kms"}};
+  auto first = f.service->CreatePolicy(f.account_id, s2s, "t");
+  ASSERT_TRUE(first);
+  // The same grant in another order, with the source account spelled out: still the same.
+  PolicySpec again = s2s;
+  again.subject = {{"accountId", f.account_id}, {"serviceName", "server-protect"}};
+  std::reverse(again.resource.begin(), again.resource.end());
+  again.description = "again";
+  for (const PolicySpec& spec : {s2s, again}) {
+    auto duplicate = f.service->CreatePolicy(f.account_id, spec, "t");
+    ASSERT_FALSE(duplicate);
+    EXPECT_EQ(duplicate.error().code, ErrorCode::kAlreadyExists);
+    EXPECT_NE(duplicate.error().message.find(first->id), std::string::npos);
+  }
+  EXPECT_EQ(f.service->ListPolicies(f.account_id)->size(), 1u + 1u);  // + the admin's own
+  // Another role is another grant; replacing it with the first's grant is a duplicate too.
+  PolicySpec writer = s2s;
+  writer.roles = {*Role::FromName("Writer", "")};
+  auto second = f.service->CreatePolicy(f.account_id, writer, "t");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(f.service->ReplacePolicy(second->id, "", s2s, "t").error().code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_TRUE(f.service->ReplacePolicy(second->id, "", writer, "t"));  // itself: fine
 }
 
 TEST(IamServiceTest, ResourceInstancesGetCrnsOfTheirService) {

@@ -515,10 +515,15 @@ Status IamStore::DeletePolicy(Executor& ex, std::string_view id) {
 }
 
 Result<std::vector<Policy>> IamStore::ListPoliciesOfAccount(std::string_view account_id) {
+  return ListPoliciesOfAccount(db_, account_id);
+}
+
+Result<std::vector<Policy>> IamStore::ListPoliciesOfAccount(Executor& ex,
+                                                            std::string_view account_id) {
   auto rows = VEIL_TRY_VALUE(
-      db_.Query(Sql("SELECT ", kPolicyColumns,
-                    " FROM iam_policies WHERE account_id = ? ORDER BY created_at, id"),
-                {std::string(account_id)}));
+      ex.Query(Sql("SELECT ", kPolicyColumns,
+                   " FROM iam_policies WHERE account_id = ? ORDER BY created_at, id"),
+               {std::string(account_id)}));
   std::vector<Policy> out;
   out.reserve(rows.size());
   for (const Row& row : rows) out.push_back(VEIL_TRY_VALUE(PolicyFromRow(row)));

@@ -96,6 +96,8 @@ class IamStore {
   [[nodiscard]] Status ReplacePolicy(store::Executor& ex, const Policy& policy);
   [[nodiscard]] Status DeletePolicy(store::Executor& ex, std::string_view id);
   [[nodiscard]] Result<std::vector<Policy>> ListPoliciesOfAccount(std::string_view account_id);
+  [[nodiscard]] Result<std::vector<Policy>> ListPoliciesOfAccount(store::Executor& ex,
+                                                                  std::string_view account_id);
 
   [[nodiscard]] Status InsertInstance(store::Executor& ex, const ResourceInstance& instance);
   [[nodiscard]] Result<ResourceInstance> GetInstance(std::string_view guid);

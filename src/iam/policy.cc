@@ -1,8 +1,10 @@
 #include "iam/policy.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 #include <set>
+#include <tuple>
 
 namespace veil::iam {
 namespace {
@@ -113,6 +115,23 @@ boost::json::array AttributesToJson(const std::vector<PolicyAttribute>& attrs, b
 
 std::string_view PolicyTypeName(PolicyType type) {
   return type == PolicyType::kAccess ? "access" : "authorization";
+}
+
+bool SameGrant(const PolicySpec& a, const PolicySpec& b) {
+  auto attributes = [](std::vector<PolicyAttribute> v) {
+    std::sort(v.begin(), v.end(), [](const PolicyAttribute& x, const PolicyAttribute& y) {
+      return std::tie(x.name, x.value) < std::tie(y.name, y.value);
+    });
+    return v;
+  };
+  auto roles = [](const std::vector<Role>& v) {
+    std::vector<std::string> ids;
+    for (const Role& r : v) ids.push_back(r.role_id());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  return a.type == b.type && attributes(a.subject) == attributes(b.subject) &&
+         attributes(a.resource) == attributes(b.resource) && roles(a.roles) == roles(b.roles);
 }
 
 std::optional<std::string_view> PolicySpec::SubjectValue(std::string_view name) const {

@@ -50,6 +50,10 @@ struct PolicySpec {
   std::optional<std::string_view> ResourceValue(std::string_view name) const;
 };
 
+// Whether `a` and `b` grant the same thing: the same type, subject and resource attributes and
+// roles, in any order (descriptions aside).
+bool SameGrant(const PolicySpec& a, const PolicySpec& b);
+
 struct Policy : PolicySpec {
   std::string id;
   std::string account_id;
