@@ -85,5 +85,22 @@ TEST_F(FileTest, ReadFileErrors) {
   EXPECT_TRUE(empty->empty());
 }
 
+TEST_F(FileTest, LockFileIsExclusiveAndNamesItsHolder) {
+  const std::string path = Path("veild.lock");
+  auto first = LockFile(path, "pid 1234");
+  ASSERT_TRUE(first) << first.error().ToString();
+  // flock locks belong to the open file description: a second open is refused, even in-process.
+  auto second = LockFile(path, "pid 5678");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(second.error().message, "pid 1234");
+  first->Reset();  // released, as when the holder dies
+  auto third = LockFile(path, "pid 5678");
+  ASSERT_TRUE(third) << third.error().ToString();
+  auto content = ReadFile(path, 100);
+  ASSERT_TRUE(content);
+  EXPECT_EQ(std::string(content->begin(), content->end()), "pid 5678");  // "1234" is gone
+}
+
 }  // namespace
 }  // namespace veil
