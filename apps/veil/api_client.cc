@@ -155,6 +155,8 @@ ApiExit ApiExitCode(const Error& error) {
       return ApiExit::kPermissionDenied;
     case ErrorCode::kInvalidArgument:  // a bad argument, found here or by the service (400)
       return ApiExit::kUsage;
+    case ErrorCode::kNotFound:  // 404, or nothing to show
+      return ApiExit::kNotFound;
     default:
       return ApiExit::kFailed;
   }
@@ -320,6 +322,28 @@ Status WriteNewSecretFile(const std::string& path, std::string_view data) {
   if (::close(fd) != 0 || !ok) {
     ::unlink(path.c_str());
     return Internal(Errno("cannot write " + path));
+  }
+  return OkStatus();
+}
+
+Status CheckNewFileCanBeCreated(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    return InvalidArgument(path + " exists; it is not overwritten");
+  }
+  if (errno != ENOENT) return InvalidArgument(Errno("cannot create " + path));
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  if (::stat(dir.c_str(), &st) != 0) {
+    return InvalidArgument(Errno("cannot create " + path + ": directory " + dir));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return InvalidArgument("cannot create " + path + ": " + dir + " is not a directory");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return InvalidArgument(Errno("cannot create " + path + " in " + dir));
   }
   return OkStatus();
 }

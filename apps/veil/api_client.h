@@ -48,14 +48,17 @@ struct GlobalOptions {
   int timeout_ms = 60000;                                // --timeout-ms
 };
 
-// Exit codes of the API commands (login, iam, resource). ExitCode() turns one into the process's
-// exit status where a command hands it back.
+// Exit codes of the API commands (login, iam, resource, kms; kms adds KmsExit's). ExitCode() turns
+// one into the process's exit status where a command hands it back. A usage error found by the
+// command-line parser (an unknown command or option) is kUsage too.
 enum class ApiExit : int {
   kOk = 0,
-  kFailed = 1,            // the request failed (network, server error, not found, ...)
+  kFailed = 1,            // the request failed (network, server error, ...)
   kUsage = 2,             // bad arguments, found by veil or by the service (HTTP 400)
   kUnauthenticated = 3,   // not logged in, or the token/API key was refused
   kPermissionDenied = 4,  // authenticated, not allowed (HTTP 403)
+  kNotFound = 5,          // nothing found: HTTP 404 (no such key, service ID, instance, ...), or
+                          // nothing to show (no default KMS instance)
 };
 constexpr int ExitCode(ApiExit e) { return static_cast<int>(e); }
 ApiExit ApiExitCode(const Error& error);
@@ -117,6 +120,12 @@ class SessionStore {
 // Writes `data` to a new file `path` with mode 0600. kAlreadyExists when it exists (never
 // overwritten: it may be another key).
 [[nodiscard]] Status WriteNewSecretFile(const std::string& path, std::string_view data);
+
+// Whether WriteNewSecretFile(path) can succeed: `path` does not exist (not even as a dangling
+// link) and its directory exists and is writable. Checked before asking a service for a
+// credential that only that file will hold, so that a failure leaves nothing behind on the
+// server. kInvalidArgument (a usage error) with the reason otherwise.
+[[nodiscard]] Status CheckNewFileCanBeCreated(const std::string& path);
 
 // The Error for an HTTP error response: the code follows the status; the message is readable,
 // e.g. "permission denied (HTTP 403, BXNIM0403E): <server message> [request id <id>]", from the

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -82,6 +83,9 @@ TEST(ErrorFromResponse, FallsBackToTheStatusAndAnExcerpt) {
   EXPECT_EQ(slow.message, "too many requests (HTTP 429); retry after 6 s");
   EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(401, ""))), ApiExit::kUnauthenticated);
   EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(400, ""))), ApiExit::kUsage);
+  // Not found is one exit code for every command (5, as the KMS commands always had).
+  EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(404, ""))), ApiExit::kNotFound);
+  EXPECT_EQ(ExitCode(ApiExit::kNotFound), 5);
 }
 
 TEST(SessionStore, RoundTripsWithOwnerOnlyFilesAndRemoves) {
@@ -157,6 +161,30 @@ TEST(WriteNewSecretFile, WritesOwnerOnlyAndNeverOverwrites) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "AQvalue");
+}
+
+TEST(CheckNewFileCanBeCreated, RefusesAnExistingFileAndAnUnwritableDirectory) {
+  TempDir tmp;
+  EXPECT_TRUE(CheckNewFileCanBeCreated(tmp.path() + "/new.apikey"));
+  EXPECT_FALSE(fs::exists(tmp.path() + "/new.apikey"));  // a check, nothing created
+  { std::ofstream(tmp.path() + "/exists") << "keep"; }
+  auto exists = CheckNewFileCanBeCreated(tmp.path() + "/exists");
+  ASSERT_FALSE(exists);
+  EXPECT_EQ(exists.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(exists.error().message.find("exists; it is not overwritten"), std::string::npos);
+  fs::create_symlink(tmp.path() + "/nowhere", tmp.path() + "/dangling");
+  EXPECT_FALSE(CheckNewFileCanBeCreated(tmp.path() + "/dangling"));
+  auto no_dir = CheckNewFileCanBeCreated(tmp.path() + "/missing/k.apikey");
+  ASSERT_FALSE(no_dir);
+  EXPECT_NE(no_dir.error().message.find("directory " + tmp.path() + "/missing"), std::string::npos)
+      << no_dir.error().message;
+  EXPECT_FALSE(CheckNewFileCanBeCreated(tmp.path() + "/exists/k.apikey"));  // not a directory
+  if (::geteuid() != 0) {                                                   // root writes anywhere
+    fs::create_directory(tmp.path() + "/ro");
+    fs::permissions(tmp.path() + "/ro", fs::perms::owner_read | fs::perms::owner_exec);
+    EXPECT_FALSE(CheckNewFileCanBeCreated(tmp.path() + "/ro/k.apikey"));
+    fs::permissions(tmp.path() + "/ro", fs::perms::owner_all);
+  }
 }
 
 TEST(FormEncode, KeepsUnreservedAndEscapesTheRest) {

@@ -308,7 +308,20 @@ Status ShowCredentialOnce(const GlobalOptions& g, json::value& response,
   return OkStatus();
 }
 
+// Before a credential is created that only `output_file` will hold: a file that cannot be
+// written would leave it on the server with nobody holding it.
+Status CheckOutputFile(const std::string& output_file, std::string_view what) {
+  if (output_file.empty()) return OkStatus();
+  Status st = CheckNewFileCanBeCreated(output_file);
+  if (!st) {
+    return InvalidArgument("--output-file: " + st.error().message + " (no " + std::string(what) +
+                           " was created)");
+  }
+  return OkStatus();
+}
+
 Status CreateApiKey(const GlobalOptions& g, const ApiKeyCreateArgs& a) {
+  VEIL_TRY(CheckOutputFile(a.output_file, "API key"));
   ApiClient client(g);
   json::object body{{"name", a.name}, {"store_value", false}};
   if (!a.description.empty()) body["description"] = a.description;
@@ -521,6 +534,7 @@ struct AccountCreateArgs {
 };
 
 Status CreateAccount(const GlobalOptions& g, const AccountCreateArgs& a) {
+  VEIL_TRY(CheckOutputFile(a.output_file, "account"));
   ApiClient client(g);
   json::object body{{"name", a.name}};
   if (!a.owner_name.empty()) body["owner_name"] = a.owner_name;

@@ -669,12 +669,17 @@ Status UseInstance(const GlobalOptions& g, const std::string& guid) {
   return OkStatus();
 }
 
+// Nothing on standard output when there is no default: `INSTANCE=$(veil kms instance show)` in a
+// script fails (exit 5) instead of taking a sentence for a GUID.
 Status ShowInstance(const GlobalOptions& g) {
   std::string guid = VEIL_TRY_VALUE(DefaultKmsInstance());
+  if (guid.empty()) {
+    return NotFound(
+        "no default KMS instance: set one with `veil kms instance use GUID` (`veil resource "
+        "instance list --service kms` lists them), or give --instance GUID or VEIL_KMS_INSTANCE");
+  }
   if (g.output == "json") {
     std::cout << json::serialize(json::object{{"kms_instance", guid}}) << "\n";
-  } else if (guid.empty()) {
-    std::cout << "No default KMS instance: run `veil kms instance use GUID`\n";
   } else {
     std::cout << guid << "\n";
   }
@@ -914,7 +919,7 @@ int KmsExitCode(const Error& error, const HttpFailure& failure) {
   const std::string& reason = failure.reason;
   switch (failure.status) {
     case 404:
-      return ExitCode(KmsExit::kNotFound);
+      return ExitCode(ApiExit::kNotFound);
     case 410:
       return ExitCode(KmsExit::kKeyState);
     case 409:

@@ -89,6 +89,21 @@ class KmsCliTest : public VeildTest {
     return r;
   }
 
+  // As Veil(), with standard output alone in `output` and standard error in `*err`.
+  ProcessResult VeilStdout(std::vector<std::string> args, const std::string& who,
+                           std::string* err) {
+    const std::string err_file = dir_ + "/stderr-" + who;
+    std::vector<std::string> argv = {"/bin/sh", "-c",           "exec \"$@\" 2>\"$ERR_FILE\"",
+                                     "sh",      kBin + "/veil", "--endpoint",
+                                     endpoint()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessResult r = RunProcess(argv, std::chrono::seconds(60),
+                                 {"VEIL_HOME=" + dir_ + "/home-" + who, "ERR_FILE=" + err_file});
+    *err = ReadFile(err_file);
+    outputs_.push_back(r.output + *err);
+    return r;
+  }
+
   json::value VeilJson(std::vector<std::string> args) {
     args.insert(args.begin(), {"--output", "json"});
     ProcessResult r = Veil(args);
@@ -451,6 +466,17 @@ TEST_F(KmsCliTest, TheInstanceComesFromTheFlagOrTheProfile) {
   ProcessResult none = Veil({"kms", "key", "list"}, "fresh");
   EXPECT_EQ(none.exit_code, 2) << none.output;
   EXPECT_TRUE(Contains(none.output, "veil kms instance use")) << none.output;
+  // `INSTANCE=$(veil kms instance show)` gets nothing, and the script sees the failure: not
+  // found (5), the reason on standard error.
+  for (const char* output : {"table", "json"}) {
+    std::string err;
+    ProcessResult shown =
+        VeilStdout({"--output", output, "kms", "instance", "show"}, "fresh", &err);
+    EXPECT_EQ(shown.exit_code, 5) << output << ": " << shown.output << err;
+    EXPECT_EQ(shown.output, "") << output;
+    EXPECT_TRUE(Contains(err, "no default KMS instance")) << err;
+    EXPECT_TRUE(Contains(err, "veil kms instance use GUID")) << err;
+  }
   ProcessResult not_logged_in = Veil({"kms", "key", "list", "--instance", instance_}, "nobody");
   EXPECT_EQ(not_logged_in.exit_code, 3) << not_logged_in.output;
 }
