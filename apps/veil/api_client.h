@@ -63,9 +63,27 @@ enum class ApiExit : int {
 constexpr int ExitCode(ApiExit e) { return static_cast<int>(e); }
 ApiExit ApiExitCode(const Error& error);
 
-// The base URL: --endpoint, else $VEIL_ENDPOINT, else "endpoint" in the profile's config, else
-// http://127.0.0.1:8440.
+// The base URL: --endpoint, else $VEIL_ENDPOINT, else "endpoint" in the profile's config (which
+// `veil login` writes), else http://127.0.0.1:8440.
 [[nodiscard]] Result<BaseUrl> ResolveBase(const GlobalOptions& g);
+
+// Where ResolveBase found the base URL.
+enum class EndpointOrigin { kFlag, kEnvironment, kProfile, kDefault };
+struct ResolvedBase {
+  BaseUrl url;
+  EndpointOrigin origin = EndpointOrigin::kDefault;
+};
+[[nodiscard]] Result<ResolvedBase> ResolveBaseWithOrigin(const GlobalOptions& g);
+
+// The base URL whose IAM service is `iam_url` ("http://h:8441" -> "http://h:8440"), or "" when
+// `iam_url` is not a base URL's IAM port.
+std::string BaseOfIamUrl(const std::string& iam_url);
+
+// Why a session logged in at `session_iam` is not used by a command whose IAM URL is
+// `command_iam`: where the command's endpoint came from (--iam-endpoint, $VEIL_IAM_ENDPOINT,
+// --endpoint, $VEIL_ENDPOINT, the profile's config or the default) and the commands that fix it.
+std::string EndpointMismatchMessage(const GlobalOptions& g, const std::string& session_iam,
+                                    const std::string& command_iam);
 // The URL of `service`: --<name>-endpoint, else $VEIL_<NAME>_ENDPOINT, else base + its offset.
 std::string ServiceEndpoint(const GlobalOptions& g, const BaseUrl& base,
                             const ServiceInfo& service);
@@ -175,7 +193,8 @@ class ApiClient {
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;
 
-  // Exchanges `apikey` at POST /identity/token and stores the session and the key.
+  // Exchanges `apikey` at POST /identity/token and stores the session and the key, and the base
+  // URL it used as the profile's `endpoint` (later commands then find veild without --endpoint).
   // kUnauthenticated when IAM refuses the key; the errors of the exchange otherwise.
   [[nodiscard]] Result<Session> Login(const SecretBytes& apikey);
 

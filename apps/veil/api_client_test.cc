@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string>
 
 #include "common/bytes.h"
 #include "common/encoding.h"
@@ -185,6 +188,100 @@ TEST(CheckNewFileCanBeCreated, RefusesAnExistingFileAndAnUnwritableDirectory) {
     EXPECT_FALSE(CheckNewFileCanBeCreated(tmp.path() + "/ro/k.apikey"));
     fs::permissions(tmp.path() + "/ro", fs::perms::owner_all);
   }
+}
+
+// Sets (or, with nullptr, unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(ResolveBaseWithOrigin, SaysWhereTheEndpointCameFrom) {
+  TempDir tmp;
+  ScopedEnv home("VEIL_HOME", tmp.path().c_str());
+  ScopedEnv env("VEIL_ENDPOINT", nullptr);
+  GlobalOptions g;
+  auto resolved = ResolveBaseWithOrigin(g);
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(resolved->origin, EndpointOrigin::kDefault);
+  EXPECT_EQ(BaseUrlText(resolved->url), "http://127.0.0.1:8440");
+  ASSERT_TRUE(SetProfileValue(tmp.path(), "endpoint", "http://127.0.0.1:18440"));
+  resolved = ResolveBaseWithOrigin(g);
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(resolved->origin, EndpointOrigin::kProfile);
+  EXPECT_EQ(BaseUrlText(resolved->url), "http://127.0.0.1:18440");
+  {
+    ScopedEnv set("VEIL_ENDPOINT", "http://10.0.0.1:9000/");
+    resolved = ResolveBaseWithOrigin(g);
+    ASSERT_TRUE(resolved);
+    EXPECT_EQ(resolved->origin, EndpointOrigin::kEnvironment);
+    EXPECT_EQ(BaseUrlText(resolved->url), "http://10.0.0.1:9000");
+    g.endpoint = "http://10.0.0.2:7000";
+    resolved = ResolveBaseWithOrigin(g);
+    ASSERT_TRUE(resolved);
+    EXPECT_EQ(resolved->origin, EndpointOrigin::kFlag);
+  }
+  EXPECT_EQ(BaseOfIamUrl("http://127.0.0.1:18441"), "http://127.0.0.1:18440");
+  EXPECT_EQ(BaseOfIamUrl("http://[::1]:8441"), "http://[::1]:8440");
+  EXPECT_EQ(BaseOfIamUrl("not a url"), "");
+}
+
+TEST(EndpointMismatchMessage, NamesTheOriginAndTheCommandThatFixesIt) {
+  TempDir tmp;
+  ScopedEnv home("VEIL_HOME", tmp.path().c_str());
+  ScopedEnv env("VEIL_ENDPOINT", nullptr);
+  ScopedEnv iam_env("VEIL_IAM_ENDPOINT", nullptr);
+  const std::string session = "http://127.0.0.1:18441";
+  GlobalOptions g;
+  g.endpoint = "http://127.0.0.1:9000";
+  std::string m = EndpointMismatchMessage(g, session, "http://127.0.0.1:9001");
+  EXPECT_NE(m.find("logged in at http://127.0.0.1:18441"), std::string::npos) << m;
+  EXPECT_NE(m.find("--endpoint http://127.0.0.1:9000 makes this command use "
+                   "http://127.0.0.1:9001"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("`veil login --endpoint http://127.0.0.1:9000 --apikey-file FILE`"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("drop --endpoint"), std::string::npos) << m;
+
+  g.endpoint.clear();
+  {
+    ScopedEnv set("VEIL_ENDPOINT", "http://127.0.0.1:9000");
+    m = EndpointMismatchMessage(g, session, "http://127.0.0.1:9001");
+    EXPECT_NE(m.find("VEIL_ENDPOINT=http://127.0.0.1:9000 makes this command use"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("unset VEIL_ENDPOINT"), std::string::npos) << m;
+  }
+  m = EndpointMismatchMessage(g, session, "http://127.0.0.1:8441");  // the default
+  EXPECT_NE(m.find("the default endpoint http://127.0.0.1:8440"), std::string::npos) << m;
+  EXPECT_NE(m.find("`veil login --endpoint http://127.0.0.1:18440 --apikey-file FILE`"),
+            std::string::npos)
+      << m;
+  g.service_endpoints["iam"] = "http://127.0.0.1:7001";
+  m = EndpointMismatchMessage(g, session, "http://127.0.0.1:7001");
+  EXPECT_NE(m.find("--iam-endpoint makes this command use http://127.0.0.1:7001"),
+            std::string::npos)
+      << m;
 }
 
 TEST(FormEncode, KeepsUnreservedAndEscapesTheRest) {

@@ -66,6 +66,8 @@ std::string ServiceUrl(const BaseUrl& base, uint16_t offset) {
   return base.scheme + "://" + base.host + ":" + std::to_string(base.port + offset);
 }
 
+std::string BaseUrlText(const BaseUrl& base) { return ServiceUrl(base, 0); }
+
 std::string ProfileDir() {
   if (const char* home = std::getenv("VEIL_HOME"); home && *home) return home;
   const char* home = std::getenv("HOME");

@@ -25,6 +25,9 @@ struct BaseUrl {
 // "http://host:(port+offset)".
 std::string ServiceUrl(const BaseUrl& base, uint16_t offset);
 
+// "http://host:port", as ParseBaseUrl reads it back.
+std::string BaseUrlText(const BaseUrl& base);
+
 // Where the CLI looks for its profile: $VEIL_HOME, else $HOME/.veil.
 std::string ProfileDir();
 

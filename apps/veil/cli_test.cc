@@ -79,6 +79,13 @@ TEST(RenderTable, AlignsColumns) {
   EXPECT_EQ(t, "A    BB\nxxx  y\nz    wwww\n");
 }
 
+TEST(BaseUrlText, IsWhatParseBaseUrlReadsBack) {
+  auto url = ParseBaseUrl("http://127.0.0.1:18440/");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(BaseUrlText(*url), "http://127.0.0.1:18440");
+  EXPECT_EQ(BaseUrlText(*ParseBaseUrl("https://[::1]")), "https://[::1]:8440");
+}
+
 TEST(Join, PutsTheSeparatorBetweenParts) {
   EXPECT_EQ(Join({}, ","), "");
   EXPECT_EQ(Join({"a"}, ","), "a");

@@ -156,13 +156,13 @@ Status Login(const GlobalOptions& g, const std::string& apikey_file) {
   SecretBytes apikey = VEIL_TRY_VALUE(ReadApiKeyFile(apikey_file));
   ApiClient client(g);
   Session s = VEIL_TRY_VALUE(client.Login(apikey));
-  json::object out{{"iam_endpoint", s.iam_endpoint},
-                   {"iam_id", s.iam_id},
-                   {"name", s.name},
-                   {"type", s.sub_type},
-                   {"account_id", s.account_id},
-                   {"expiration", s.expiration},
-                   {"profile_dir", client.store().dir()}};
+  const std::string endpoint = BaseUrlText(VEIL_TRY_VALUE(ResolveBase(g)));
+  json::object out{
+      {"endpoint", endpoint},       {"iam_endpoint", s.iam_endpoint},
+      {"iam_id", s.iam_id},         {"name", s.name},
+      {"type", s.sub_type},         {"account_id", s.account_id},
+      {"expiration", s.expiration}, {"profile_dir", client.store().dir()},
+  };
   if (g.output == "json") {
     std::cout << json::serialize(out) << "\n";
   } else {
@@ -170,7 +170,9 @@ Status Login(const GlobalOptions& g, const std::string& apikey_file) {
               << ", account " << s.account_id << ").\n"
               << "The token expires at " << ExpiryText(s.expiration)
               << "; veil renews it with the API key kept in " << client.store().apikey_path()
-              << " (mode 0600).\n";
+              << " (mode 0600).\n"
+              << "Later commands use " << endpoint << " (saved in " << client.store().dir()
+              << "/config) unless --endpoint or VEIL_ENDPOINT says otherwise.\n";
   }
   return OkStatus();
 }

@@ -92,14 +92,21 @@ int main(int argc, char** argv) {
       "Start with:\n"
       "  veil status\n"
       "  veil login --apikey-file DATA_DIR/admin-apikey   (written by veild on its first start)\n"
-      "  veil iam whoami");
+      "  veil iam whoami\n"
+      "The profile directory ($VEIL_HOME, else ~/.veil) keeps the login (token.json, apikey) and\n"
+      "the settings in 'config' (endpoint, kms_instance). `veil login` saves the endpoint it\n"
+      "used there.\n"
+      "Exit codes: 0 ok, 1 failed, 2 usage (unknown command, bad option or argument), 3 not\n"
+      "logged in or credentials refused, 4 permission denied, 5 not found; `veil kms` adds 6-8\n"
+      "and `veil image` has its own table (see their --help).");
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the command
   app.set_help_all_flag("--help-all", "Show help for every command");
   GlobalOptions g;
   app.add_option("--endpoint", g.endpoint,
-                 "Base URL of veild (default: $VEIL_ENDPOINT, then 'endpoint' in ~/.veil/config, "
-                 "then http://127.0.0.1:8440)");
+                 "Base URL of veild (default: $VEIL_ENDPOINT, then 'endpoint' in the profile's "
+                 "config, $VEIL_HOME/config else ~/.veil/config, which `veil login` saves; then "
+                 "http://127.0.0.1:8440)");
   for (const veil::ServiceInfo& s : veil::kServices) {
     app.add_option("--" + std::string(s.name) + "-endpoint",
                    g.service_endpoints[std::string(s.name)],

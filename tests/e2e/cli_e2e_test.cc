@@ -1,0 +1,99 @@
+// End-to-end: the newcomer's path through the built `veil` (issue #13): `veil login` remembers a
+// non-default endpoint, and a session at another endpoint is refused with where that endpoint came
+// from and the command that fixes it.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
+#include "e2e/process.h"
+#include "e2e/veild_fixture.h"
+
+namespace veil::testing {
+namespace {
+
+// A run of veil with its standard output and standard error apart.
+struct SplitResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs veil (no --endpoint unless `args` has one) with `env`, standard error to `err_file`.
+SplitResult RunVeilSplit(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                         const std::string& err_file) {
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" 2>\"$VEIL_TEST_ERR\"", "sh",
+                                   kBin + "/veil"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> full_env = env;
+  full_env.push_back("VEIL_TEST_ERR=" + err_file);
+  ProcessResult r = RunProcess(argv, std::chrono::seconds(30), full_env);
+  return {r.exit_code, r.output, ReadFile(err_file)};
+}
+
+class NewcomerCliTest : public VeildTest {
+ protected:
+  std::string home() const { return dir_ + "/home"; }
+
+  // VEIL_ENDPOINT is emptied (an empty value counts as unset): only --endpoint and the profile
+  // can name veild.
+  std::vector<std::string> Env(const std::string& veil_endpoint = "") const {
+    return {"VEIL_HOME=" + home(), "VEIL_ENDPOINT=" + veil_endpoint};
+  }
+
+  SplitResult Veil(const std::vector<std::string>& args, const std::string& veil_endpoint = "") {
+    return RunVeilSplit(args, Env(veil_endpoint), dir_ + "/stderr");
+  }
+};
+
+TEST_F(NewcomerCliTest, LoginRemembersANonDefaultEndpoint) {
+  Start();
+  ASSERT_NE(endpoint(), "http://127.0.0.1:8440");  // the fixture's ports are not the default
+  SplitResult login = Veil({"--endpoint", endpoint(), "login", "--apikey-file", admin_key_file()});
+  ASSERT_EQ(login.exit_code, 0) << login.out << login.err;
+  EXPECT_TRUE(Contains(login.out, "Later commands use " + endpoint())) << login.out;
+  EXPECT_TRUE(Contains(ReadFile(home() + "/config"), "endpoint = " + endpoint()));
+
+  // No --endpoint: the profile names veild.
+  SplitResult whoami = Veil({"iam", "whoami"});
+  ASSERT_EQ(whoami.exit_code, 0) << whoami.out << whoami.err;
+  EXPECT_TRUE(Contains(whoami.out, "IAM endpoint:") && Contains(whoami.out, url(1))) << whoami.out;
+  auto json = Veil({"--output", "json", "iam", "whoami"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(boost::json::parse(json.out).at("iam_endpoint").as_string(), url(1));
+}
+
+TEST_F(NewcomerCliTest, AnotherEndpointIsNamedWithTheCommandThatFixesIt) {
+  Start();
+  ASSERT_EQ(Veil({"--endpoint", endpoint(), "login", "--apikey-file", admin_key_file()}).exit_code,
+            0);
+  // Nothing needs to listen there: the session is refused before any request.
+  const int other_base = FreePortBase();
+  const std::string other = "http://127.0.0.1:" + std::to_string(other_base);
+  const std::string other_iam = "http://127.0.0.1:" + std::to_string(other_base + 1);
+
+  SplitResult flag = Veil({"--endpoint", other, "iam", "whoami"});
+  EXPECT_EQ(flag.exit_code, 3) << flag.err;
+  EXPECT_TRUE(flag.out.empty()) << flag.out;
+  EXPECT_TRUE(Contains(flag.err, "logged in at " + url(1))) << flag.err;
+  EXPECT_TRUE(Contains(flag.err, "--endpoint " + other + " makes this command use " + other_iam))
+      << flag.err;
+  EXPECT_TRUE(Contains(flag.err, "`veil login --endpoint " + other + " --apikey-file FILE`"))
+      << flag.err;
+  EXPECT_TRUE(Contains(flag.err, "drop --endpoint")) << flag.err;
+
+  SplitResult env = Veil({"iam", "whoami"}, other);
+  EXPECT_EQ(env.exit_code, 3) << env.err;
+  EXPECT_TRUE(Contains(env.err, "VEIL_ENDPOINT=" + other + " makes this command use " + other_iam))
+      << env.err;
+  EXPECT_TRUE(Contains(env.err, "unset VEIL_ENDPOINT")) << env.err;
+
+  // The command the message gives, with the global option after the command, works as given.
+  SplitResult again = Veil({"login", "--endpoint", endpoint(), "--apikey-file", admin_key_file()});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Veil({"iam", "whoami"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace veil::testing
