@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "api_client.h"
 #include "cli.h"
+#include "command.h"
 #include "common/services.h"
 #include "http/client.h"
 #include "iam_cmd.h"
@@ -87,7 +89,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "veil: the command-line client of Veil, bring-your-own-key encrypted VM images.\n"
       "Every service is found from one base URL: service k listens on base port + k\n"
-      "(iam +1, kms +2, cos +3, is +4, audit +5)."};
+      "(iam +1, kms +2, cos +3, is +4, audit +5).",
+      "veil"};
   app.footer(
       "Start with:\n"
       "  veil status\n"
@@ -99,9 +102,13 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 failed, 2 usage (unknown command, bad option or argument), 3 not\n"
       "logged in or credentials refused, 4 permission denied, 5 not found; `veil kms` adds 6-8\n"
       "and `veil image` has its own table (see their --help).");
+  // Before any subcommand is added: they inherit it, and --help-all then shows every level.
+  app.formatter(std::make_shared<veil::cli::FullTreeFormatter>());
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the command
-  app.set_help_all_flag("--help-all", "Show help for every command");
+  app.set_help_all_flag("--help-all", "Show help for every command, at every level");
+  app.set_version_flag("--version", "veil " + std::string(veil::kVersion),
+                       "Print the version of this client and exit");
   GlobalOptions g;
   app.add_option("--endpoint", g.endpoint,
                  "Base URL of veild (default: $VEIL_ENDPOINT, then 'endpoint' in the profile's "
@@ -140,8 +147,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help exits 0; every usage error exits 2 (docs/image-tool.md).
-    return app.exit(e) == 0 ? 0 : 2;
+    // A word that names no command: say which, and the nearest command.
+    if (auto message = veil::cli::UnknownCommandMessage(app, e, "veil")) {
+      std::cerr << "veil: " << *message << "\n";
+      return veil::cli::ExitCode(veil::cli::ApiExit::kUsage);
+    }
+    // --help and --version exit 0; every usage error exits 2 (docs/image-tool.md).
+    return app.exit(e) == 0 ? 0 : veil::cli::ExitCode(veil::cli::ApiExit::kUsage);
   }
   return rc;
 }

@@ -1,9 +1,11 @@
 // End-to-end: the newcomer's path through the built `veil` (issue #13): `veil login` remembers a
-// non-default endpoint, and a session at another endpoint is refused with where that endpoint came
-// from and the command that fixes it.
+// non-default endpoint, a session at another endpoint is refused with where that endpoint came
+// from and the command that fixes it, unknown commands are named with the nearest one, `--version`
+// and `--help-all` (every level).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -93,6 +95,68 @@ TEST_F(NewcomerCliTest, AnotherEndpointIsNamedWithTheCommandThatFixesIt) {
   SplitResult again = Veil({"login", "--endpoint", endpoint(), "--apikey-file", admin_key_file()});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Veil({"iam", "whoami"}).exit_code, 0);
+}
+
+// ---- without veild ----
+
+class NewcomerCliOfflineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = MakeTempDir(); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  SplitResult Veil(const std::vector<std::string>& args) {
+    return RunVeilSplit(args, {"VEIL_HOME=" + dir_ + "/home"}, dir_ + "/stderr");
+  }
+
+  std::string dir_;
+};
+
+TEST_F(NewcomerCliOfflineTest, UnknownCommandsAreNamedWithTheNearestOne) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : {
+           Case{{"foo"}, "veil: unknown command 'foo' for 'veil'; its commands: "},
+           Case{{"kms", "foo"}, "veil: unknown command 'foo' for 'veil kms'; its commands: key,"},
+           Case{{"kms", "key", "lst"},
+                "veil: unknown command 'lst' for 'veil kms key'; did you mean 'list'?"},
+           Case{{"iam", "api-key", "crate"},
+                "veil: unknown command 'crate' for 'veil iam api-key'; did you mean 'create'?"},
+           Case{{"kms", "key"}, "veil: 'veil kms key' needs a command: create, import, list,"},
+       }) {
+    SplitResult r = Veil(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args.back() << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_EQ(r.err.rfind(c.message, 0), 0u) << r.err;
+    EXPECT_FALSE(Contains(r.err, "A subcommand is required")) << r.err;
+  }
+  SplitResult near = Veil({"kms", "key", "lst"});
+  EXPECT_TRUE(Contains(near.err, "Run 'veil kms key --help'")) << near.err;
+}
+
+TEST_F(NewcomerCliOfflineTest, VersionFlagAndHelpAllOfEveryLevel) {
+  SplitResult flag = Veil({"--version"});
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  SplitResult command = Veil({"version"});
+  ASSERT_EQ(command.exit_code, 0) << command.err;
+  EXPECT_EQ(flag.out, command.out);
+  EXPECT_EQ(flag.out.rfind("veil 0.", 0), 0u) << flag.out;
+
+  SplitResult all = Veil({"--help-all"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  // Third and fourth levels, and their options.
+  for (const char* expected :
+       {"\n    set-for-deletion\n", "--rotation-months", "\n    lock\n", "--output-file",
+        "\n    create\n", "--max-retrievals", "--apikey-file", "--key-file", "\n  verify\n",
+        "--plaintext-file", "--service TEXT"}) {
+    EXPECT_TRUE(Contains(all.out, expected)) << expected;
+  }
+
+  SplitResult help = Veil({"--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_TRUE(Contains(help.out, "$VEIL_HOME")) << help.out;
+  EXPECT_TRUE(Contains(help.out, "5 not found")) << help.out;
 }
 
 }  // namespace

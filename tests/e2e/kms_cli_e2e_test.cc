@@ -389,6 +389,28 @@ TEST_F(KmsCliTest, DeletedKeysLeaveTheDefaultListAndRefuseEveryAction) {
       << missing.output;
 }
 
+TEST_F(KmsCliTest, AKeyNameIsNotLookedUpAndTheMessageSaysHowToFindTheId) {
+  const std::string id = CreateRootKey("image-crk");  // a name, no alias
+  ProcessResult by_name = Veil({"kms", "key", "show", "image-crk"});
+  EXPECT_EQ(by_name.exit_code, 5) << by_name.output;
+  EXPECT_TRUE(Contains(by_name.output, "KEY_NOT_FOUND_ERR")) << by_name.output;
+  EXPECT_TRUE(Contains(by_name.output,
+                       "'image-crk' is not a key ID, and no key has it as an "
+                       "alias: keys are found by ID or alias, not by name"))
+      << by_name.output;
+  EXPECT_TRUE(Contains(by_name.output, "`veil kms key list`")) << by_name.output;
+  // Every command that takes KEY says the same.
+  ProcessResult wrap = Veil({"kms", "wrap", "image-crk"});
+  EXPECT_EQ(wrap.exit_code, 5) << wrap.output;
+  EXPECT_TRUE(Contains(wrap.output, "not by name")) << wrap.output;
+  // An ID that names no key: only the KMS's answer (there is no name to explain).
+  ProcessResult no_id = Veil({"kms", "key", "show", "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"});
+  EXPECT_EQ(no_id.exit_code, 5) << no_id.output;
+  EXPECT_FALSE(Contains(no_id.output, "not by name")) << no_id.output;
+  // By ID the key is there.
+  EXPECT_EQ(Veil({"kms", "key", "show", id}).exit_code, 0);
+}
+
 TEST_F(KmsCliTest, PoliciesAreShownAndSet) {
   const std::string id = CreateRootKey("policed");
   ProcessResult shown = Veil({"kms", "key", "policy", id});
