@@ -668,7 +668,7 @@ void PrintTable(const GlobalOptions& g, const boost::json::value& json,
                 const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows) {
   if (g.output == "json") {
-    std::cout << boost::json::serialize(json) << "\n";
+    std::cout << JsonText(json) << "\n";
   } else {
     std::cout << RenderTable(header, rows);
   }
@@ -677,7 +677,7 @@ void PrintTable(const GlobalOptions& g, const boost::json::value& json,
 void PrintFields(const GlobalOptions& g, const boost::json::value& json,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
   if (g.output == "json") {
-    std::cout << boost::json::serialize(json) << "\n";
+    std::cout << JsonText(json) << "\n";
     return;
   }
   size_t width = 0;

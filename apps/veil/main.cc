@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -24,6 +26,9 @@ int Fail(const veil::Error& error) {
   std::cerr << "veil: " << error.message << "\n";
   return 2;
 }
+
+// Milliseconds rounded to the microsecond, as a plain JSON number (2.35, not 2.349518E0).
+double RoundedMs(double ms) { return std::round(ms * 1000) / 1000; }
 
 int RunStatus(const GlobalOptions& g) {
   auto base = veil::cli::ResolveBase(g);
@@ -62,23 +67,28 @@ int RunStatus(const GlobalOptions& g) {
       }
     }
     all_healthy = all_healthy && state == "healthy";
+    // A latency is the time of an answer: none when the service did not answer.
+    const bool answered = response.has_value();
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", ms.count());
-    rows.push_back(
-        {std::string(service.name), url, state, version, state == "healthy" ? latency : detail});
+    rows.push_back({std::string(service.name), url, state, version.empty() ? "-" : version,
+                    answered ? latency : "-", detail.empty() ? "-" : detail});
+    boost::json::value latency_ms = nullptr;
+    if (answered) latency_ms = RoundedMs(ms.count());
     json_rows.push_back({{"service", service.name},
                          {"url", url},
                          {"status", state},
                          {"version", version},
-                         {"latency_ms", ms.count()},
+                         {"latency_ms", latency_ms},
                          {"detail", detail}});
   }
   if (g.output == "json") {
-    std::cout << boost::json::serialize(
+    std::cout << veil::cli::JsonText(
                      boost::json::object{{"services", json_rows}, {"healthy", all_healthy}})
               << "\n";
   } else {
-    std::cout << veil::cli::RenderTable({"service", "url", "status", "version", "latency"}, rows);
+    std::cout << veil::cli::RenderTable(
+        {"service", "url", "status", "version", "latency", "detail"}, rows);
   }
   return all_healthy ? 0 : 1;
 }

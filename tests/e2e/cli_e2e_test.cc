@@ -1,11 +1,14 @@
 // End-to-end: the newcomer's path through the built `veil` (issue #13): `veil login` remembers a
 // non-default endpoint, a session at another endpoint is refused with where that endpoint came
 // from and the command that fixes it, unknown commands are named with the nearest one, `--version`
-// and `--help-all` (every level).
+// and `--help-all` (every level), and `veil status` with plain JSON numbers and a DETAIL column.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -95,6 +98,60 @@ TEST_F(NewcomerCliTest, AnotherEndpointIsNamedWithTheCommandThatFixesIt) {
   SplitResult again = Veil({"login", "--endpoint", endpoint(), "--apikey-file", admin_key_file()});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Veil({"iam", "whoami"}).exit_code, 0);
+}
+
+TEST_F(NewcomerCliTest, StatusPrintsPlainJsonNumbersAndTheErrorInItsOwnColumn) {
+  Start();
+  SplitResult json = Veil({"--endpoint", endpoint(), "--output", "json", "status"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  // Every latency is a plain number ("2.35"), not Boost's "2.35E0".
+  size_t seen = 0;
+  for (size_t at = json.out.find("\"latency_ms\":"); at != std::string::npos;
+       at = json.out.find("\"latency_ms\":", at + 1)) {
+    ++seen;
+    const size_t start = at + std::string("\"latency_ms\":").size();
+    const size_t end = json.out.find_first_of(",}", start);
+    const std::string number = json.out.substr(start, end - start);
+    EXPECT_FALSE(number.empty());
+    for (char c : number) {
+      EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(c)) || c == '.') << number;
+    }
+  }
+  EXPECT_EQ(seen, 5u) << json.out;
+  const boost::json::value healthy = boost::json::parse(json.out);
+  for (const auto& s : healthy.at("services").as_array()) {
+    EXPECT_TRUE(s.at("latency_ms").is_number()) << s;
+  }
+  SplitResult table = Veil({"--endpoint", endpoint(), "status"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(Contains(table.out, "LATENCY  DETAIL")) << table.out;
+
+  // Down: no latency, and the error under DETAIL.
+  daemon_->Stop(SIGTERM);
+  SplitResult down = Veil({"--endpoint", endpoint(), "status"});
+  EXPECT_EQ(down.exit_code, 1);
+  bool iam_row = false;
+  std::istringstream lines(down.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> cells;
+    for (std::string w; words >> w;) cells.push_back(w);
+    if (cells.empty() || cells[0] != "iam") continue;
+    iam_row = true;
+    ASSERT_GE(cells.size(), 6u) << line;
+    EXPECT_EQ(cells[2], "unreachable") << line;
+    EXPECT_EQ(cells[3], "-") << line;  // VERSION
+    EXPECT_EQ(cells[4], "-") << line;  // LATENCY
+    EXPECT_TRUE(Contains(line, url(1))) << line;
+  }
+  EXPECT_TRUE(iam_row) << down.out;
+  SplitResult down_json = Veil({"--endpoint", endpoint(), "--output", "json", "status"});
+  EXPECT_EQ(down_json.exit_code, 1);
+  const boost::json::value down_services = boost::json::parse(down_json.out);
+  for (const auto& s : down_services.at("services").as_array()) {
+    EXPECT_TRUE(s.at("latency_ms").is_null()) << s;
+    EXPECT_FALSE(s.at("detail").as_string().empty()) << s;
+  }
 }
 
 // ---- without veild ----
