@@ -97,7 +97,7 @@ if [ -z "${BENCH_SKIP_IMAGE:-}" ]; then
   VEIL_BUF_T=$(for _ in $(seq "$RUNS"); do
                  rm -f "$IMG_DIR/v.luks"; run_timed "${VEIL_CMD[@]}" --buffered "$IMG_DIR/v.luks"; done | best)
   rm -f "$IMG_DIR/v.luks"
-  # Veil's own report on stderr: "  2.0 GiB in 0.52 s (4100 MB/s, 2 threads); ...": the copy alone.
+  # Veil's own report on stderr: "  Copy: 2.0 GiB in 0.52 s (4100 MB/s, 2 threads, ...)": the copy alone.
   VEIL_NULL_MBS=$(for _ in $(seq "$RUNS"); do
                     "${VEIL_CMD[@]}" - 2>&1 >/dev/null | sed -nE 's/.* s \(([0-9]+) MB\/s.*/\1/p'
                   done | sort -g | tail -1)

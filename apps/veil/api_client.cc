@@ -47,6 +47,11 @@ int64_t NowUnix() {
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
+const ServiceInfo& IamService() {
+  static_assert(kServices[0].name == "iam");
+  return kServices[0];
+}
+
 Status EnsureDir(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0) return OkStatus();
   if (errno != EEXIST) return Internal(Errno("cannot create " + dir));
@@ -155,24 +160,96 @@ ApiExit ApiExitCode(const Error& error) {
       return ApiExit::kPermissionDenied;
     case ErrorCode::kInvalidArgument:  // a bad argument, found here or by the service (400)
       return ApiExit::kUsage;
+    case ErrorCode::kNotFound:  // 404, or nothing to show
+      return ApiExit::kNotFound;
     default:
       return ApiExit::kFailed;
   }
 }
 
 // Precedence: --endpoint flag > VEIL_ENDPOINT > ~/.veil/config "endpoint" > built-in default.
-Result<BaseUrl> ResolveBase(const GlobalOptions& g) {
+Result<ResolvedBase> ResolveBaseWithOrigin(const GlobalOptions& g) {
   std::string text = g.endpoint;
+  EndpointOrigin origin = EndpointOrigin::kFlag;
   if (text.empty()) {
-    if (const char* env = std::getenv("VEIL_ENDPOINT"); env && *env) text = env;
+    if (const char* env = std::getenv("VEIL_ENDPOINT"); env && *env) {
+      text = env;
+      origin = EndpointOrigin::kEnvironment;
+    }
   }
   if (text.empty()) {
     auto profile = ReadProfile(ProfileDir());
     if (!profile) return tl::unexpected(profile.error());
-    if (auto it = profile->find("endpoint"); it != profile->end()) text = it->second;
+    if (auto it = profile->find("endpoint"); it != profile->end() && !it->second.empty()) {
+      text = it->second;
+      origin = EndpointOrigin::kProfile;
+    }
   }
-  if (text.empty()) text = "http://127.0.0.1:" + std::to_string(kDefaultPortBase);
-  return ParseBaseUrl(text);
+  if (text.empty()) {
+    text = "http://127.0.0.1:" + std::to_string(kDefaultPortBase);
+    origin = EndpointOrigin::kDefault;
+  }
+  BaseUrl url = VEIL_TRY_VALUE(ParseBaseUrl(text));
+  return ResolvedBase{std::move(url), origin};
+}
+
+Result<BaseUrl> ResolveBase(const GlobalOptions& g) {
+  ResolvedBase resolved = VEIL_TRY_VALUE(ResolveBaseWithOrigin(g));
+  return std::move(resolved.url);
+}
+
+std::string BaseOfIamUrl(const std::string& iam_url) {
+  auto url = ParseBaseUrl(iam_url);
+  const uint16_t offset = IamService().port_offset;
+  if (!url || url->port <= offset) return "";
+  url->port = static_cast<uint16_t>(url->port - offset);
+  return BaseUrlText(*url);
+}
+
+std::string EndpointMismatchMessage(const GlobalOptions& g, const std::string& session_iam,
+                                    const std::string& command_iam) {
+  const std::string head = "logged in at " + session_iam + ", but ";
+  const std::string session_base = BaseOfIamUrl(session_iam);
+  // How to use the session that exists instead.
+  const std::string or_session =
+      session_base.empty() ? "" : ", or give --endpoint " + session_base + " to use the session";
+  if (auto it = g.service_endpoints.find("iam");
+      it != g.service_endpoints.end() && !it->second.empty()) {
+    return head + "--iam-endpoint makes this command use " + command_iam +
+           ": log in there with `veil login --iam-endpoint " + command_iam +
+           " --apikey-file FILE`, or drop --iam-endpoint to use the session";
+  }
+  if (const char* env = std::getenv("VEIL_IAM_ENDPOINT"); env && *env) {
+    return head + "VEIL_IAM_ENDPOINT=" + env + " makes this command use " + command_iam +
+           ": log in there with `veil login --apikey-file FILE` (VEIL_IAM_ENDPOINT set), or unset "
+           "VEIL_IAM_ENDPOINT to use the session";
+  }
+  auto resolved = ResolveBaseWithOrigin(g);
+  const std::string base = resolved ? BaseUrlText(resolved->url) : "";
+  const EndpointOrigin origin = resolved ? resolved->origin : EndpointOrigin::kDefault;
+  switch (origin) {
+    case EndpointOrigin::kFlag:
+      return head + "--endpoint " + g.endpoint + " makes this command use " + command_iam +
+             ": log in there with `veil login --endpoint " + base +
+             " --apikey-file FILE`, or drop --endpoint to use the session";
+    case EndpointOrigin::kEnvironment:
+      return head + "VEIL_ENDPOINT=" + std::getenv("VEIL_ENDPOINT") + " makes this command use " +
+             command_iam +
+             ": log in there with `veil login --apikey-file FILE` (VEIL_ENDPOINT set)" +
+             ", or unset VEIL_ENDPOINT to use the session";
+    case EndpointOrigin::kProfile:
+      return head + "the profile's endpoint (" + base + ", in " + ProfileDir() +
+             "/config) makes this command use " + command_iam +
+             ": log in there with `veil login --apikey-file FILE`" + or_session;
+    case EndpointOrigin::kDefault:
+      break;
+  }
+  return head + "this command uses the default endpoint " + base + " (no --endpoint, " +
+         "VEIL_ENDPOINT or profile endpoint is set)" +
+         (session_base.empty() ? ": log in there with `veil login --apikey-file FILE`"
+                               : ": log in again with `veil login --endpoint " + session_base +
+                                     " --apikey-file FILE` (login remembers the endpoint)" +
+                                     ", or give --endpoint " + session_base);
 }
 
 std::string ServiceEndpoint(const GlobalOptions& g, const BaseUrl& base, const ServiceInfo& s) {
@@ -324,6 +401,28 @@ Status WriteNewSecretFile(const std::string& path, std::string_view data) {
   return OkStatus();
 }
 
+Status CheckNewFileCanBeCreated(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    return InvalidArgument(path + " exists; it is not overwritten");
+  }
+  if (errno != ENOENT) return InvalidArgument(Errno("cannot create " + path));
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  if (::stat(dir.c_str(), &st) != 0) {
+    return InvalidArgument(Errno("cannot create " + path + ": directory " + dir));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return InvalidArgument("cannot create " + path + ": " + dir + " is not a directory");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return InvalidArgument(Errno("cannot create " + path + " in " + dir));
+  }
+  return OkStatus();
+}
+
 Error ErrorFromResponse(const http::ClientResponse& response) {
   const int status = response.status;
   std::string code, message, request_id;
@@ -463,10 +562,13 @@ Result<Session> ApiClient::Exchange(const std::string& iam_url, const SecretByte
 }
 
 Result<Session> ApiClient::Login(const SecretBytes& apikey) {
-  const std::string iam_url = VEIL_TRY_VALUE(ServiceUrlByName(options_, "iam"));
+  const BaseUrl base = VEIL_TRY_VALUE(ResolveBase(options_));
+  const std::string iam_url = ServiceEndpoint(options_, base, IamService());
   Session s = VEIL_TRY_VALUE(Exchange(iam_url, apikey));
   VEIL_TRY(store_.SaveApiKey(apikey));
   VEIL_TRY(store_.Save(s));
+  // Later commands find veild without --endpoint (a flag or VEIL_ENDPOINT still wins).
+  VEIL_TRY(SetProfileValue(store_.dir(), "endpoint", BaseUrlText(base)));
   session_ = s;
   fresh_ = true;
   return s;
@@ -502,9 +604,7 @@ Result<Session> ApiClient::CurrentSession() {
     }
     const std::string iam_url = VEIL_TRY_VALUE(ServiceUrlByName(options_, "iam"));
     if ((*loaded)->iam_endpoint != iam_url) {
-      return Unauthenticated("logged in at " + (*loaded)->iam_endpoint +
-                             ", but this command uses " + iam_url + ": " + std::string(kLoginHint) +
-                             " again");
+      return Unauthenticated(EndpointMismatchMessage(options_, (*loaded)->iam_endpoint, iam_url));
     }
     session_ = std::move(**loaded);
     fresh_ = false;
@@ -568,7 +668,7 @@ void PrintTable(const GlobalOptions& g, const boost::json::value& json,
                 const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows) {
   if (g.output == "json") {
-    std::cout << boost::json::serialize(json) << "\n";
+    std::cout << JsonText(json) << "\n";
   } else {
     std::cout << RenderTable(header, rows);
   }
@@ -577,7 +677,7 @@ void PrintTable(const GlobalOptions& g, const boost::json::value& json,
 void PrintFields(const GlobalOptions& g, const boost::json::value& json,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
   if (g.output == "json") {
-    std::cout << boost::json::serialize(json) << "\n";
+    std::cout << JsonText(json) << "\n";
     return;
   }
   size_t width = 0;

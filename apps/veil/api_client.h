@@ -48,21 +48,42 @@ struct GlobalOptions {
   int timeout_ms = 60000;                                // --timeout-ms
 };
 
-// Exit codes of the API commands (login, iam, resource). ExitCode() turns one into the process's
-// exit status where a command hands it back.
+// Exit codes of the API commands (login, iam, resource, kms; kms adds KmsExit's). ExitCode() turns
+// one into the process's exit status where a command hands it back. A usage error found by the
+// command-line parser (an unknown command or option) is kUsage too.
 enum class ApiExit : int {
   kOk = 0,
-  kFailed = 1,            // the request failed (network, server error, not found, ...)
+  kFailed = 1,            // the request failed (network, server error, ...)
   kUsage = 2,             // bad arguments, found by veil or by the service (HTTP 400)
   kUnauthenticated = 3,   // not logged in, or the token/API key was refused
   kPermissionDenied = 4,  // authenticated, not allowed (HTTP 403)
+  kNotFound = 5,          // nothing found: HTTP 404 (no such key, service ID, instance, ...), or
+                          // nothing to show (no default KMS instance)
 };
 constexpr int ExitCode(ApiExit e) { return static_cast<int>(e); }
 ApiExit ApiExitCode(const Error& error);
 
-// The base URL: --endpoint, else $VEIL_ENDPOINT, else "endpoint" in the profile's config, else
-// http://127.0.0.1:8440.
+// The base URL: --endpoint, else $VEIL_ENDPOINT, else "endpoint" in the profile's config (which
+// `veil login` writes), else http://127.0.0.1:8440.
 [[nodiscard]] Result<BaseUrl> ResolveBase(const GlobalOptions& g);
+
+// Where ResolveBase found the base URL.
+enum class EndpointOrigin { kFlag, kEnvironment, kProfile, kDefault };
+struct ResolvedBase {
+  BaseUrl url;
+  EndpointOrigin origin = EndpointOrigin::kDefault;
+};
+[[nodiscard]] Result<ResolvedBase> ResolveBaseWithOrigin(const GlobalOptions& g);
+
+// The base URL whose IAM service is `iam_url` ("http://h:8441" -> "http://h:8440"), or "" when
+// `iam_url` is not a base URL's IAM port.
+std::string BaseOfIamUrl(const std::string& iam_url);
+
+// Why a session logged in at `session_iam` is not used by a command whose IAM URL is
+// `command_iam`: where the command's endpoint came from (--iam-endpoint, $VEIL_IAM_ENDPOINT,
+// --endpoint, $VEIL_ENDPOINT, the profile's config or the default) and the commands that fix it.
+std::string EndpointMismatchMessage(const GlobalOptions& g, const std::string& session_iam,
+                                    const std::string& command_iam);
 // The URL of `service`: --<name>-endpoint, else $VEIL_<NAME>_ENDPOINT, else base + its offset.
 std::string ServiceEndpoint(const GlobalOptions& g, const BaseUrl& base,
                             const ServiceInfo& service);
@@ -118,6 +139,12 @@ class SessionStore {
 // overwritten: it may be another key).
 [[nodiscard]] Status WriteNewSecretFile(const std::string& path, std::string_view data);
 
+// Whether WriteNewSecretFile(path) can succeed: `path` does not exist (not even as a dangling
+// link) and its directory exists and is writable. Checked before asking a service for a
+// credential that only that file will hold, so that a failure leaves nothing behind on the
+// server. kInvalidArgument (a usage error) with the reason otherwise.
+[[nodiscard]] Status CheckNewFileCanBeCreated(const std::string& path);
+
 // The Error for an HTTP error response: the code follows the status; the message is readable,
 // e.g. "permission denied (HTTP 403, BXNIM0403E): <server message> [request id <id>]", from the
 // IAM dialect {"errorCode","errorMessage","context":{"requestId"}}, the Key Protect dialect
@@ -166,7 +193,8 @@ class ApiClient {
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;
 
-  // Exchanges `apikey` at POST /identity/token and stores the session and the key.
+  // Exchanges `apikey` at POST /identity/token and stores the session and the key, and the base
+  // URL it used as the profile's `endpoint` (later commands then find veild without --endpoint).
   // kUnauthenticated when IAM refuses the key; the errors of the exchange otherwise.
   [[nodiscard]] Result<Session> Login(const SecretBytes& apikey);
 

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string>
 
 #include "common/bytes.h"
 #include "common/encoding.h"
@@ -82,6 +86,9 @@ TEST(ErrorFromResponse, FallsBackToTheStatusAndAnExcerpt) {
   EXPECT_EQ(slow.message, "too many requests (HTTP 429); retry after 6 s");
   EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(401, ""))), ApiExit::kUnauthenticated);
   EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(400, ""))), ApiExit::kUsage);
+  // Not found is one exit code for every command (5, as the KMS commands always had).
+  EXPECT_EQ(ApiExitCode(ErrorFromResponse(Response(404, ""))), ApiExit::kNotFound);
+  EXPECT_EQ(ExitCode(ApiExit::kNotFound), 5);
 }
 
 TEST(SessionStore, RoundTripsWithOwnerOnlyFilesAndRemoves) {
@@ -157,6 +164,124 @@ TEST(WriteNewSecretFile, WritesOwnerOnlyAndNeverOverwrites) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "AQvalue");
+}
+
+TEST(CheckNewFileCanBeCreated, RefusesAnExistingFileAndAnUnwritableDirectory) {
+  TempDir tmp;
+  EXPECT_TRUE(CheckNewFileCanBeCreated(tmp.path() + "/new.apikey"));
+  EXPECT_FALSE(fs::exists(tmp.path() + "/new.apikey"));  // a check, nothing created
+  { std::ofstream(tmp.path() + "/exists") << "keep"; }
+  auto exists = CheckNewFileCanBeCreated(tmp.path() + "/exists");
+  ASSERT_FALSE(exists);
+  EXPECT_EQ(exists.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(exists.error().message.find("exists; it is not overwritten"), std::string::npos);
+  fs::create_symlink(tmp.path() + "/nowhere", tmp.path() + "/dangling");
+  EXPECT_FALSE(CheckNewFileCanBeCreated(tmp.path() + "/dangling"));
+  auto no_dir = CheckNewFileCanBeCreated(tmp.path() + "/missing/k.apikey");
+  ASSERT_FALSE(no_dir);
+  EXPECT_NE(no_dir.error().message.find("directory " + tmp.path() + "/missing"), std::string::npos)
+      << no_dir.error().message;
+  EXPECT_FALSE(CheckNewFileCanBeCreated(tmp.path() + "/exists/k.apikey"));  // not a directory
+  if (::geteuid() != 0) {                                                   // root writes anywhere
+    fs::create_directory(tmp.path() + "/ro");
+    fs::permissions(tmp.path() + "/ro", fs::perms::owner_read | fs::perms::owner_exec);
+    EXPECT_FALSE(CheckNewFileCanBeCreated(tmp.path() + "/ro/k.apikey"));
+    fs::permissions(tmp.path() + "/ro", fs::perms::owner_all);
+  }
+}
+
+// Sets (or, with nullptr, unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(ResolveBaseWithOrigin, SaysWhereTheEndpointCameFrom) {
+  TempDir tmp;
+  ScopedEnv home("VEIL_HOME", tmp.path().c_str());
+  ScopedEnv env("VEIL_ENDPOINT", nullptr);
+  GlobalOptions g;
+  auto resolved = ResolveBaseWithOrigin(g);
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(resolved->origin, EndpointOrigin::kDefault);
+  EXPECT_EQ(BaseUrlText(resolved->url), "http://127.0.0.1:8440");
+  ASSERT_TRUE(SetProfileValue(tmp.path(), "endpoint", "http://127.0.0.1:18440"));
+  resolved = ResolveBaseWithOrigin(g);
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(resolved->origin, EndpointOrigin::kProfile);
+  EXPECT_EQ(BaseUrlText(resolved->url), "http://127.0.0.1:18440");
+  {
+    ScopedEnv set("VEIL_ENDPOINT", "http://10.0.0.1:9000/");
+    resolved = ResolveBaseWithOrigin(g);
+    ASSERT_TRUE(resolved);
+    EXPECT_EQ(resolved->origin, EndpointOrigin::kEnvironment);
+    EXPECT_EQ(BaseUrlText(resolved->url), "http://10.0.0.1:9000");
+    g.endpoint = "http://10.0.0.2:7000";
+    resolved = ResolveBaseWithOrigin(g);
+    ASSERT_TRUE(resolved);
+    EXPECT_EQ(resolved->origin, EndpointOrigin::kFlag);
+  }
+  EXPECT_EQ(BaseOfIamUrl("http://127.0.0.1:18441"), "http://127.0.0.1:18440");
+  EXPECT_EQ(BaseOfIamUrl("http://[::1]:8441"), "http://[::1]:8440");
+  EXPECT_EQ(BaseOfIamUrl("not a url"), "");
+}
+
+TEST(EndpointMismatchMessage, NamesTheOriginAndTheCommandThatFixesIt) {
+  TempDir tmp;
+  ScopedEnv home("VEIL_HOME", tmp.path().c_str());
+  ScopedEnv env("VEIL_ENDPOINT", nullptr);
+  ScopedEnv iam_env("VEIL_IAM_ENDPOINT", nullptr);
+  const std::string session = "http://127.0.0.1:18441";
+  GlobalOptions g;
+  g.endpoint = "http://127.0.0.1:9000";
+  std::string m = EndpointMismatchMessage(g, session, "http://127.0.0.1:9001");
+  EXPECT_NE(m.find("logged in at http://127.0.0.1:18441"), std::string::npos) << m;
+  EXPECT_NE(m.find("--endpoint http://127.0.0.1:9000 makes this command use "
+                   "http://127.0.0.1:9001"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("`veil login --endpoint http://127.0.0.1:9000 --apikey-file FILE`"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("drop --endpoint"), std::string::npos) << m;
+
+  g.endpoint.clear();
+  {
+    ScopedEnv set("VEIL_ENDPOINT", "http://127.0.0.1:9000");
+    m = EndpointMismatchMessage(g, session, "http://127.0.0.1:9001");
+    EXPECT_NE(m.find("VEIL_ENDPOINT=http://127.0.0.1:9000 makes this command use"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("unset VEIL_ENDPOINT"), std::string::npos) << m;
+  }
+  m = EndpointMismatchMessage(g, session, "http://127.0.0.1:8441");  // the default
+  EXPECT_NE(m.find("the default endpoint http://127.0.0.1:8440"), std::string::npos) << m;
+  EXPECT_NE(m.find("`veil login --endpoint http://127.0.0.1:18440 --apikey-file FILE`"),
+            std::string::npos)
+      << m;
+  g.service_endpoints["iam"] = "http://127.0.0.1:7001";
+  m = EndpointMismatchMessage(g, session, "http://127.0.0.1:7001");
+  EXPECT_NE(m.find("--iam-endpoint makes this command use http://127.0.0.1:7001"),
+            std::string::npos)
+      << m;
 }
 
 TEST(FormEncode, KeepsUnreservedAndEscapesTheRest) {

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -65,6 +67,8 @@ Result<BaseUrl> ParseBaseUrl(const std::string& text) {
 std::string ServiceUrl(const BaseUrl& base, uint16_t offset) {
   return base.scheme + "://" + base.host + ":" + std::to_string(base.port + offset);
 }
+
+std::string BaseUrlText(const BaseUrl& base) { return ServiceUrl(base, 0); }
 
 std::string ProfileDir() {
   if (const char* home = std::getenv("VEIL_HOME"); home && *home) return home;
@@ -132,6 +136,71 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
     if (!out.empty()) out += separator;
     out += p;
   }
+  return out;
+}
+
+namespace {
+
+void AppendJson(std::string& out, const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null:
+      out += "null";
+      return;
+    case boost::json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case boost::json::kind::int64:
+      out += std::to_string(v.get_int64());
+      return;
+    case boost::json::kind::uint64:
+      out += std::to_string(v.get_uint64());
+      return;
+    case boost::json::kind::double_: {
+      const double d = v.get_double();
+      char text[32];
+      const auto [end, ec] = std::to_chars(text, text + sizeof text, d);  // shortest round trip
+      if (!std::isfinite(d) || ec != std::errc()) {
+        out += "null";
+      } else {
+        out.append(text, end);
+      }
+      return;
+    }
+    case boost::json::kind::string:
+      out += boost::json::serialize(v.get_string());
+      return;
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const boost::json::value& item : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        AppendJson(out, item);
+      }
+      out += ']';
+      return;
+    }
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& member : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += boost::json::serialize(member.key());
+        out += ':';
+        AppendJson(out, member.value());
+      }
+      out += '}';
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+std::string JsonText(const boost::json::value& v) {
+  std::string out;
+  AppendJson(out, v);
   return out;
 }
 

@@ -2,6 +2,7 @@
 // the profile under ~/.veil, and rendering tables. Used by apps/veil/main.cc and its tests.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -25,6 +26,9 @@ struct BaseUrl {
 // "http://host:(port+offset)".
 std::string ServiceUrl(const BaseUrl& base, uint16_t offset);
 
+// "http://host:port", as ParseBaseUrl reads it back.
+std::string BaseUrlText(const BaseUrl& base);
+
 // Where the CLI looks for its profile: $VEIL_HOME, else $HOME/.veil.
 std::string ProfileDir();
 
@@ -41,6 +45,11 @@ std::string ProfileDir();
 
 // The parts with `separator` between them.
 std::string Join(const std::vector<std::string>& parts, std::string_view separator);
+
+// The JSON text of `v`, as boost::json::serialize writes it but for numbers with a fraction,
+// which are written the shortest way that reads back the same (2.35, not Boost's 2.35E0);
+// an infinity or NaN becomes null.
+std::string JsonText(const boost::json::value& v);
 
 // Renders rows as an aligned text table with an upper-case header line.
 std::string RenderTable(const std::vector<std::string>& header,

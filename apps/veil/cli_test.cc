@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -77,6 +79,31 @@ TEST(SetProfileValue, ReplacesOrAppendsAndKeepsTheRest) {
 TEST(RenderTable, AlignsColumns) {
   std::string t = RenderTable({"a", "bb"}, {{"xxx", "y"}, {"z", "wwww"}});
   EXPECT_EQ(t, "A    BB\nxxx  y\nz    wwww\n");
+}
+
+TEST(JsonText, WritesFractionsAsPlainNumbers) {
+  boost::json::value v = {{"latency_ms", 2.35},
+                          {"seconds", 0.001},
+                          {"whole", 3.0},
+                          {"count", 7},
+                          {"big", uint64_t{18446744073709551615u}},
+                          {"none", nullptr},
+                          {"nan", std::nan("")},
+                          {"name", "a \"quoted\"\n line"},
+                          {"list", {1.5, true, boost::json::array{}}}};
+  EXPECT_EQ(JsonText(v), R"({"latency_ms":2.35,"seconds":0.001,"whole":3,"count":7,)"
+                         R"("big":18446744073709551615,"none":null,"nan":null,)"
+                         R"("name":"a \"quoted\"\n line","list":[1.5,true,[]]})");
+  // What Boost writes instead, and that both read back the same.
+  EXPECT_EQ(boost::json::serialize(boost::json::value(2.35)), "2.35E0");
+  EXPECT_EQ(boost::json::parse(JsonText(2.349518)).as_double(), 2.349518);
+}
+
+TEST(BaseUrlText, IsWhatParseBaseUrlReadsBack) {
+  auto url = ParseBaseUrl("http://127.0.0.1:18440/");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(BaseUrlText(*url), "http://127.0.0.1:18440");
+  EXPECT_EQ(BaseUrlText(*ParseBaseUrl("https://[::1]")), "https://[::1]:8440");
 }
 
 TEST(Join, PutsTheSeparatorBetweenParts) {

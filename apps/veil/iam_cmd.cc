@@ -156,13 +156,13 @@ Status Login(const GlobalOptions& g, const std::string& apikey_file) {
   SecretBytes apikey = VEIL_TRY_VALUE(ReadApiKeyFile(apikey_file));
   ApiClient client(g);
   Session s = VEIL_TRY_VALUE(client.Login(apikey));
-  json::object out{{"iam_endpoint", s.iam_endpoint},
-                   {"iam_id", s.iam_id},
-                   {"name", s.name},
-                   {"type", s.sub_type},
-                   {"account_id", s.account_id},
-                   {"expiration", s.expiration},
-                   {"profile_dir", client.store().dir()}};
+  const std::string endpoint = BaseUrlText(VEIL_TRY_VALUE(ResolveBase(g)));
+  json::object out{
+      {"endpoint", endpoint},       {"iam_endpoint", s.iam_endpoint},
+      {"iam_id", s.iam_id},         {"name", s.name},
+      {"type", s.sub_type},         {"account_id", s.account_id},
+      {"expiration", s.expiration}, {"profile_dir", client.store().dir()},
+  };
   if (g.output == "json") {
     std::cout << json::serialize(out) << "\n";
   } else {
@@ -170,7 +170,9 @@ Status Login(const GlobalOptions& g, const std::string& apikey_file) {
               << ", account " << s.account_id << ").\n"
               << "The token expires at " << ExpiryText(s.expiration)
               << "; veil renews it with the API key kept in " << client.store().apikey_path()
-              << " (mode 0600).\n";
+              << " (mode 0600).\n"
+              << "Later commands use " << endpoint << " (saved in " << client.store().dir()
+              << "/config) unless --endpoint or VEIL_ENDPOINT says otherwise.\n";
   }
   return OkStatus();
 }
@@ -308,7 +310,20 @@ Status ShowCredentialOnce(const GlobalOptions& g, json::value& response,
   return OkStatus();
 }
 
+// Before a credential is created that only `output_file` will hold: a file that cannot be
+// written would leave it on the server with nobody holding it.
+Status CheckOutputFile(const std::string& output_file, std::string_view what) {
+  if (output_file.empty()) return OkStatus();
+  Status st = CheckNewFileCanBeCreated(output_file);
+  if (!st) {
+    return InvalidArgument("--output-file: " + st.error().message + " (no " + std::string(what) +
+                           " was created)");
+  }
+  return OkStatus();
+}
+
 Status CreateApiKey(const GlobalOptions& g, const ApiKeyCreateArgs& a) {
+  VEIL_TRY(CheckOutputFile(a.output_file, "API key"));
   ApiClient client(g);
   json::object body{{"name", a.name}, {"store_value", false}};
   if (!a.description.empty()) body["description"] = a.description;
@@ -521,6 +536,7 @@ struct AccountCreateArgs {
 };
 
 Status CreateAccount(const GlobalOptions& g, const AccountCreateArgs& a) {
+  VEIL_TRY(CheckOutputFile(a.output_file, "account"));
   ApiClient client(g);
   json::object body{{"name", a.name}};
   if (!a.owner_name.empty()) body["owner_name"] = a.owner_name;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -669,12 +670,17 @@ Status UseInstance(const GlobalOptions& g, const std::string& guid) {
   return OkStatus();
 }
 
+// Nothing on standard output when there is no default: `INSTANCE=$(veil kms instance show)` in a
+// script fails (exit 5) instead of taking a sentence for a GUID.
 Status ShowInstance(const GlobalOptions& g) {
   std::string guid = VEIL_TRY_VALUE(DefaultKmsInstance());
+  if (guid.empty()) {
+    return NotFound(
+        "no default KMS instance: set one with `veil kms instance use GUID` (`veil resource "
+        "instance list --service kms` lists them), or give --instance GUID or VEIL_KMS_INSTANCE");
+  }
   if (g.output == "json") {
     std::cout << json::serialize(json::object{{"kms_instance", guid}}) << "\n";
-  } else if (guid.empty()) {
-    std::cout << "No default KMS instance: run `veil kms instance use GUID`\n";
   } else {
     std::cout << guid << "\n";
   }
@@ -700,6 +706,29 @@ struct KmsArgs {
 
 using KmsCommand = std::function<Status(const GlobalOptions&, Kms&)>;
 
+// "8-4-4-4-12" hexadecimal digits: a key ID, of any version and case.
+bool LooksLikeUuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+  }
+  return true;
+}
+
+// After KEY_NOT_FOUND_ERR for a KEY that is not an ID: the KMS finds a key by its ID or an alias,
+// never by its name (names need not be unique), which is what a user typing the name did not
+// know. "" otherwise.
+std::string KeyNotFoundHint(const std::string& key, const ApiClient& client) {
+  const HttpFailure& f = client.last_failure();
+  if (key.empty() || LooksLikeUuid(key) || f.status != 404 || f.reason != "KEY_NOT_FOUND_ERR") {
+    return "";
+  }
+  return "\nveil: '" + key +
+         "' is not a key ID, and no key has it as an alias: keys are found by ID or alias, not by "
+         "name. `veil kms key list` shows each key's ID beside its name.";
+}
+
 // Runs one KMS command in the instance of --instance (or the default) and turns its error into
 // a message and an exit code.
 std::function<void()> Runner(const GlobalOptions& g, int& rc, std::shared_ptr<KmsArgs> args,
@@ -719,7 +748,7 @@ std::function<void()> Runner(const GlobalOptions& g, int& rc, std::shared_ptr<Km
     };
     Status status = run();
     if (!status) {
-      std::cerr << "veil: " << status.error().message << "\n";
+      std::cerr << "veil: " << status.error().message << KeyNotFoundHint(a->key, client) << "\n";
       rc = KmsExitCode(status.error(), client.last_failure());
     } else {
       rc = ExitCode(ApiExit::kOk);
@@ -914,7 +943,7 @@ int KmsExitCode(const Error& error, const HttpFailure& failure) {
   const std::string& reason = failure.reason;
   switch (failure.status) {
     case 404:
-      return ExitCode(KmsExit::kNotFound);
+      return ExitCode(ApiExit::kNotFound);
     case 410:
       return ExitCode(KmsExit::kKeyState);
     case 409:

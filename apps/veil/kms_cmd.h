@@ -17,7 +17,7 @@
 // with a generated DEK, unwrap, key show --payload).
 //
 // Exit codes: those of ApiExit (0 ok, 1 failed, 2 bad arguments or HTTP 400, 3 not logged in or
-// refused credentials, 4 permission denied) and the KMS's own below.
+// refused credentials, 4 permission denied, 5 not found) and the KMS's own below.
 //
 // Thread-safety: runs on the main thread.
 #pragma once
@@ -34,9 +34,9 @@
 
 namespace veil::cli {
 
-// The KMS commands' own exit codes, beside ApiExit's 0 to 4.
+// The KMS commands' own exit codes, beside ApiExit's 0 to 5 (404, no such key, alias or instance,
+// is ApiExit::kNotFound, as for every command).
 enum class KmsExit : int {
-  kNotFound = 5,    // 404: no such key, alias or instance (KEY_NOT_FOUND_ERR, ...)
   kKeyState = 6,    // the key's state refuses the action: 409 KEY_ACTION_INVALID_STATE_ERR,
                     // 410 KEY_DELETED_ERR, 422 KEY_INVALID_STATE_ERR
   kCiphertext = 7,  // 422 UNPROCESSABLE_CIPHERTEXT_ERR, KEY_VERSION_INVALID: a ciphertext

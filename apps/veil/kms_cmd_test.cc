@@ -56,7 +56,7 @@ TEST(KmsExitCode, FollowsStatusAndReason) {
             ExitCode(KmsExit::kCiphertext));
   EXPECT_EQ(KmsExitCode(invalid, {422, "KEY_INVALID_STATE_ERR"}), ExitCode(KmsExit::kKeyState));
   EXPECT_EQ(KmsExitCode(Error(ErrorCode::kNotFound, "x"), {404, "KEY_NOT_FOUND_ERR"}),
-            ExitCode(KmsExit::kNotFound));
+            ExitCode(ApiExit::kNotFound));
   // Without a KMS answer, or for the statuses every command shares: ApiExitCode.
   EXPECT_EQ(KmsExitCode(invalid, {400, "BAD_BODY_ERR"}), ExitCode(ApiExit::kUsage));
   EXPECT_EQ(KmsExitCode(invalid, {}), ExitCode(ApiExit::kUsage));

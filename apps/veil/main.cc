@@ -2,12 +2,16 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "api_client.h"
 #include "cli.h"
+#include "command.h"
 #include "common/services.h"
 #include "http/client.h"
 #include "iam_cmd.h"
@@ -22,6 +26,9 @@ int Fail(const veil::Error& error) {
   std::cerr << "veil: " << error.message << "\n";
   return 2;
 }
+
+// Milliseconds rounded to the microsecond, as a plain JSON number (2.35, not 2.349518E0).
+double RoundedMs(double ms) { return std::round(ms * 1000) / 1000; }
 
 int RunStatus(const GlobalOptions& g) {
   auto base = veil::cli::ResolveBase(g);
@@ -60,23 +67,28 @@ int RunStatus(const GlobalOptions& g) {
       }
     }
     all_healthy = all_healthy && state == "healthy";
+    // A latency is the time of an answer: none when the service did not answer.
+    const bool answered = response.has_value();
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", ms.count());
-    rows.push_back(
-        {std::string(service.name), url, state, version, state == "healthy" ? latency : detail});
+    rows.push_back({std::string(service.name), url, state, version.empty() ? "-" : version,
+                    answered ? latency : "-", detail.empty() ? "-" : detail});
+    boost::json::value latency_ms = nullptr;
+    if (answered) latency_ms = RoundedMs(ms.count());
     json_rows.push_back({{"service", service.name},
                          {"url", url},
                          {"status", state},
                          {"version", version},
-                         {"latency_ms", ms.count()},
+                         {"latency_ms", latency_ms},
                          {"detail", detail}});
   }
   if (g.output == "json") {
-    std::cout << boost::json::serialize(
+    std::cout << veil::cli::JsonText(
                      boost::json::object{{"services", json_rows}, {"healthy", all_healthy}})
               << "\n";
   } else {
-    std::cout << veil::cli::RenderTable({"service", "url", "status", "version", "latency"}, rows);
+    std::cout << veil::cli::RenderTable(
+        {"service", "url", "status", "version", "latency", "detail"}, rows);
   }
   return all_healthy ? 0 : 1;
 }
@@ -87,19 +99,31 @@ int main(int argc, char** argv) {
   CLI::App app{
       "veil: the command-line client of Veil, bring-your-own-key encrypted VM images.\n"
       "Every service is found from one base URL: service k listens on base port + k\n"
-      "(iam +1, kms +2, cos +3, is +4, audit +5)."};
+      "(iam +1, kms +2, cos +3, is +4, audit +5).",
+      "veil"};
   app.footer(
       "Start with:\n"
       "  veil status\n"
       "  veil login --apikey-file DATA_DIR/admin-apikey   (written by veild on its first start)\n"
-      "  veil iam whoami");
+      "  veil iam whoami\n"
+      "The profile directory ($VEIL_HOME, else ~/.veil) keeps the login (token.json, apikey) and\n"
+      "the settings in 'config' (endpoint, kms_instance). `veil login` saves the endpoint it\n"
+      "used there.\n"
+      "Exit codes: 0 ok, 1 failed, 2 usage (unknown command, bad option or argument), 3 not\n"
+      "logged in or credentials refused, 4 permission denied, 5 not found; `veil kms` adds 6-8\n"
+      "and `veil image` has its own table (see their --help).");
+  // Before any subcommand is added: they inherit it, and --help-all then shows every level.
+  app.formatter(std::make_shared<veil::cli::FullTreeFormatter>());
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the command
-  app.set_help_all_flag("--help-all", "Show help for every command");
+  app.set_help_all_flag("--help-all", "Show help for every command, at every level");
+  app.set_version_flag("--version", "veil " + std::string(veil::kVersion),
+                       "Print the version of this client and exit");
   GlobalOptions g;
   app.add_option("--endpoint", g.endpoint,
-                 "Base URL of veild (default: $VEIL_ENDPOINT, then 'endpoint' in ~/.veil/config, "
-                 "then http://127.0.0.1:8440)");
+                 "Base URL of veild (default: $VEIL_ENDPOINT, then 'endpoint' in the profile's "
+                 "config, $VEIL_HOME/config else ~/.veil/config, which `veil login` saves; then "
+                 "http://127.0.0.1:8440)");
   for (const veil::ServiceInfo& s : veil::kServices) {
     app.add_option("--" + std::string(s.name) + "-endpoint",
                    g.service_endpoints[std::string(s.name)],
@@ -133,8 +157,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help exits 0; every usage error exits 2 (docs/image-tool.md).
-    return app.exit(e) == 0 ? 0 : 2;
+    // A word that names no command: say which, and the nearest command.
+    if (auto message = veil::cli::UnknownCommandMessage(app, e, "veil")) {
+      std::cerr << "veil: " << *message << "\n";
+      return veil::cli::ExitCode(veil::cli::ApiExit::kUsage);
+    }
+    // --help and --version exit 0; every usage error exits 2 (docs/image-tool.md).
+    return app.exit(e) == 0 ? 0 : veil::cli::ExitCode(veil::cli::ApiExit::kUsage);
   }
   return rc;
 }

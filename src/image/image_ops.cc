@@ -838,7 +838,15 @@ class HeaderMaker {
  public:
   HeaderMaker(const CreateOptions& create, bool calibrate, const SecretBytes& key,
               std::span<const uint8_t> passphrase, bool background) {
-    auto make = [create, calibrate, &key, passphrase]() -> Result<HeaderBlob> {
+    auto make = [this, create, calibrate, &key, passphrase]() -> Result<HeaderBlob> {
+      const auto start = std::chrono::steady_clock::now();
+      struct Timed {  // however make() returns: its wall time, read after Join()
+        std::chrono::steady_clock::time_point start;
+        double& seconds;
+        ~Timed() {
+          seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        }
+      } timed{start, seconds_};
       CreateOptions options = create;
       if (calibrate) {
         auto iterations =
@@ -889,6 +897,9 @@ class HeaderMaker {
     return std::move(*result_);
   }
 
+  // The wall time of making the header (the key derivation, mostly), once Get() returned.
+  double seconds() const { return seconds_; }
+
  private:
   // Back to the normal policy if still running under SCHED_IDLE (the copy is over: nothing left to
   // give way to), then waits.
@@ -909,6 +920,7 @@ class HeaderMaker {
   std::mutex mu_;
   pid_t tid_ = 0;         // the thread, while it runs under SCHED_IDLE
   bool joining_ = false;  // Join() has begun
+  double seconds_ = 0;    // written by make() as it returns; read after Join()
   std::optional<Result<HeaderBlob>> result_;
   std::thread thread_;
 };
@@ -1298,13 +1310,20 @@ Result<EncryptResult> EncryptImage(const EncryptOptions& o) {
                       std::to_string(*src.size) + " bytes");
   }
   if (!src.size && job.total() == 0) return InvalidArgument("the input stream was empty");
-  if (overlap)
+  // The wait for a header still being made is the key derivation's time, not the copy's.
+  double header_wait_seconds = 0;
+  if (overlap) {
+    const auto wait_start = std::chrono::steady_clock::now();
     result.layout = VEIL_TRY_VALUE(WriteHeaderMadeMeanwhile(header, layout, *output.file()));
+    header_wait_seconds = SecondsSince(wait_start);
+  }
   key->Clear();
+  result.kdf_seconds = header.seconds();
+  result.kdf_during_copy = overlap;
 
   // 3. Make it durable, then give it its name.
   const Finished finished = VEIL_TRY_VALUE(FinishOutput(output, temp, o.copy, copy_start));
-  result.copy_seconds = finished.copy_seconds;
+  result.copy_seconds = std::max(0.0, finished.copy_seconds - header_wait_seconds);
   result.output_bytes =
       temp ? finished.output_bytes : header_bytes + RoundUp(job.total(), o.sector_size);
   result.seconds = SecondsSince(start);
@@ -1323,7 +1342,9 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   std::optional<TempPath> temp;
   if (o.destination != kStdio)
     temp.emplace(VEIL_TRY_VALUE(TempPath::Reserve(o.destination, random)));
+  const auto unlock_start = std::chrono::steady_clock::now();
   OpenedVolume opened = VEIL_TRY_VALUE(Unlock(src, o.passphrase.Reveal(), o.limits));
+  const double kdf_seconds = SecondsSince(unlock_start);
   VEIL_TRY(CheckCancel(o.copy));
   // The metadata (up to 136 MiB for a hostile LUKS2 header) is not needed for the copy.
   std::vector<uint8_t>().swap(src.header_bytes);
@@ -1332,6 +1353,7 @@ Result<DecryptResult> DecryptImage(const DecryptOptions& o) {
   result.source_format = src.format_name;
   result.layout = opened.layout;
   result.keyslot = opened.keyslot;
+  result.kdf_seconds = kdf_seconds;
   const size_t threads = ThreadCount(o.copy.threads);
   result.threads = threads;
   std::vector<SectorCipher> ciphers =

@@ -144,9 +144,15 @@ struct EncryptResult {
   size_t threads = 0;
   // What ran the cipher: "vaes-avx512" or "openssl" (SectorCipher::engine_name).
   std::string engine;
-  // Wall time of the whole call, and of the copy alone (without the PBKDF and opening).
+  // Wall time of the whole call; of the copy alone (reading, encrypting, writing and syncing the
+  // payload, without the key derivation, even where that ran alongside the copy and the copy
+  // waited for it at its end); and of the key derivation (the PBKDF2 calibration and the
+  // keyslot's PBKDF).
   double seconds = 0;
   double copy_seconds = 0;
+  double kdf_seconds = 0;
+  // The key derivation ran on its own thread during the copy (a raw LUKS file), not before it.
+  bool kdf_during_copy = false;
 };
 
 // Encrypts options.source into a new LUKS container at options.destination. See the top of this
@@ -176,6 +182,8 @@ struct DecryptResult {
   std::string engine;  // as in EncryptResult
   double seconds = 0;
   double copy_seconds = 0;
+  // Wall time of opening the keyslot: the PBKDF of each keyslot tried, before the copy.
+  double kdf_seconds = 0;
 };
 
 [[nodiscard]] Result<DecryptResult> DecryptImage(const DecryptOptions& options);

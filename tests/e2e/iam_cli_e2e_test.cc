@@ -181,7 +181,7 @@ TEST_F(IamCliTest, ServiceIdsAreCreatedListedAndDeleted) {
   auto list = VeilJson("admin", {"iam", "service-id", "list"});
   EXPECT_TRUE(list.at("serviceids").as_array().empty()) << list;
   ProcessResult again = Veil("admin", {"iam", "service-id", "delete", id});
-  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_EQ(again.exit_code, 5) << again.output;  // not found: 5, as for every command
   EXPECT_TRUE(Contains(again.output, "not found (HTTP 404")) << again.output;
 }
 
@@ -322,7 +322,7 @@ TEST_F(IamCliTest, ApiKeyValueAppearsOnlyAtCreation) {
   Veil("admin", {"--output", "json", "iam", "api-key", "list"});
   Veil("leaky", {"resource", "instance", "create", "x", "--service", "kms"});  // 403
   Veil("leaky", {"logout"});
-  ASSERT_EQ(Veil("admin", {"iam", "api-key", "lock", "no-such-key"}).exit_code, 1);
+  ASSERT_EQ(Veil("admin", {"iam", "api-key", "lock", "no-such-key"}).exit_code, 5);  // 404
   std::ofstream(dir_ + "/wrong.apikey") << value.substr(0, 60) << "AAAAAA\n";
   Veil("leaky", {"login", "--apikey-file", dir_ + "/wrong.apikey"});
   daemon_->Stop(SIGTERM);
@@ -378,9 +378,44 @@ TEST_F(IamCliTest, ApiKeyOutputFileIsNeverOverwritten) {
   const std::string file = dir_ + "/exists.apikey";
   std::ofstream(file) << "keep me\n";
   ProcessResult r = Veil("admin", {"iam", "api-key", "create", "k", "--output-file", file});
-  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(Contains(r.output, "not overwritten")) << r.output;
   EXPECT_EQ(ReadFile(file), "keep me\n");
+}
+
+TEST_F(IamCliTest, AnOutputFileThatCannotBeWrittenLeavesNoCredentialBehind) {
+  Start();
+  LoginAdmin();
+  auto Count = [this](const std::vector<std::string>& list, const std::string& member) {
+    return VeilJson("admin", list).at(member).as_array().size();
+  };
+  const std::vector<std::string> list_keys = {"iam", "api-key", "list"};
+  const std::vector<std::string> list_accounts = {"iam", "account", "list"};
+  const size_t keys = Count(list_keys, "apikeys");
+  const size_t accounts = Count(list_accounts, "resources");
+  const std::string exists = dir_ + "/exists.apikey";
+  std::ofstream(exists) << "keep me\n";
+  const std::string no_dir = dir_ + "/no-such-dir/k.apikey";
+  for (const std::string& file : {exists, no_dir}) {
+    ProcessResult key = Veil("admin", {"iam", "api-key", "create", "k", "--output-file", file});
+    EXPECT_EQ(key.exit_code, 2) << key.output;
+    EXPECT_TRUE(Contains(key.output, "--output-file: ")) << key.output;
+    EXPECT_TRUE(Contains(key.output, "(no API key was created)")) << key.output;
+    ProcessResult account =
+        Veil("admin", {"iam", "account", "create", "tenant", "--output-file", file});
+    EXPECT_EQ(account.exit_code, 2) << account.output;
+    EXPECT_TRUE(Contains(account.output, "(no account was created)")) << account.output;
+  }
+  EXPECT_EQ(Count(list_keys, "apikeys"), keys);
+  EXPECT_EQ(Count(list_accounts, "resources"), accounts);
+  EXPECT_EQ(ReadFile(exists), "keep me\n");
+
+  // A file that can be written: the key is created and lands there.
+  ProcessResult ok =
+      Veil("admin", {"iam", "api-key", "create", "k", "--output-file", dir_ + "/k.apikey"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(Count(list_keys, "apikeys"), keys + 1);
+  EXPECT_EQ(Mode(dir_ + "/k.apikey"), 0600u);
 }
 
 TEST_F(IamCliTest, EveryCommandHasHelpWithAnExample) {

@@ -228,6 +228,10 @@ TEST_F(ImageCli, EncryptInspectVerifyDecrypt) {
   ASSERT_EQ(verify.exit_code, 0) << verify.output;
   EXPECT_NE(verify.output.find("Partition table: MBR"), std::string::npos) << verify.output;
   EXPECT_NE(verify.output.find("looks like a disk"), std::string::npos) << verify.output;
+  // An MBR entry has a type byte and no name: no empty name columns, the type with its name.
+  EXPECT_NE(verify.output.find("  #  START    SIZE     TYPE        BOOT\n"), std::string::npos)
+      << verify.output;
+  EXPECT_NE(verify.output.find("0x83 Linux  yes"), std::string::npos) << verify.output;
 
   auto d = Veil(
       {"image", "decrypt", Path("disk.luks"), Path("back.raw"), "--key-file", Path("secret.dek")});
@@ -298,6 +302,57 @@ TEST_F(ImageCli, EveryExitCode) {
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
     EXPECT_EQ(entry.path().filename().string().find("veil-tmp"), std::string::npos);
   }
+}
+
+TEST_F(ImageCli, AKeyFileEndingInANewlineGetsAHintWhenItDoesNotOpen) {
+  ASSERT_EQ(Encrypt(Path("disk.raw"), Path("disk.luks")).exit_code, 0);
+  // What `echo "$PASSPHRASE" > file` writes: the passphrase and a newline.
+  WriteBytes(Path("echoed.dek"), ReadFile(Path("secret.dek")) + "\n");
+  for (const std::string command : {"verify", "decrypt"}) {
+    std::vector<std::string> args = {"image", command, Path("disk.luks")};
+    if (command == "decrypt") args.push_back(Path("out.raw"));
+    args.insert(args.end(), {"--key-file", Path("echoed.dek")});
+    auto r = Veil(args);
+    EXPECT_EQ(r.exit_code, 3) << r.output;
+    EXPECT_NE(r.output.find("the key file ends in a newline, which is part of the passphrase"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("printf"), std::string::npos) << r.output;
+  }
+  // A wrong passphrase without a newline: no such hint.
+  WriteBytes(Path("wrong.dek"), "not the passphrase");
+  auto wrong = Veil({"image", "verify", Path("disk.luks"), "--key-file", Path("wrong.dek")});
+  EXPECT_EQ(wrong.exit_code, 3) << wrong.output;
+  EXPECT_EQ(wrong.output.find("newline"), std::string::npos) << wrong.output;
+}
+
+TEST_F(ImageCli, TheSummaryReportsTheCopyAndTheKeyDerivationApart) {
+  auto e = Encrypt(Path("disk.raw"), Path("disk.luks"));
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NE(e.output.find("  Copy: 8.0 MiB in "), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("MB/s, "), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("  Key derivation: "), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find(" s (alongside the copy); "), std::string::npos) << e.output;
+  auto q = Encrypt(Path("disk.raw"), Path("disk.qcow2"), {"--format", "qcow2"});
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  EXPECT_NE(q.output.find(" s (before the copy); "), std::string::npos) << q.output;
+
+  auto json = Encrypt(Path("disk.raw"), Path("disk2.luks"), {"--output", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  const auto v = boost::json::parse(json.output);
+  for (const char* member : {"seconds", "copy_seconds", "kdf_seconds"}) {
+    EXPECT_TRUE(v.at(member).is_number()) << member;
+    EXPECT_GE(v.at(member).to_number<double>(), 0.0) << member;
+  }
+  EXPECT_TRUE(v.at("kdf_during_copy").as_bool());
+  // Plain JSON numbers ("0.042"), not Boost's exponent form ("4.2E-2").
+  EXPECT_EQ(json.output.find("E-"), std::string::npos) << json.output;
+  EXPECT_EQ(json.output.find("E0"), std::string::npos) << json.output;
+
+  auto d = Veil({"image", "decrypt", Path("disk.luks"), Path("back.raw"), "--key-file",
+                 Path("secret.dek"), "--output", "json"});
+  ASSERT_EQ(d.exit_code, 0) << d.output;
+  EXPECT_TRUE(boost::json::parse(d.output).at("kdf_seconds").is_number()) << d.output;
 }
 
 TEST_F(ImageCli, PipeInStdoutOutAndKeyOnStdin) {
@@ -393,6 +448,11 @@ TEST_F(ImageCli, SfdiskGptDiskVerifiesAndCryptsetupAcceptsLuks2) {
   EXPECT_EQ(v.at("partition_table").at("kind").as_string(), "gpt");
   EXPECT_EQ(v.at("partition_table").at("partitions").as_array().size(), 2u);
   EXPECT_EQ(v.at("partition_table").at("partitions").at(0).at("name").as_string(), "root");
+  auto table = Veil({"image", "verify", Path("gpt.luks2"), "--key-file", Path("secret.dek")});
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("TYPE NAME         NAME  BOOT"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("Linux filesystem  root  -"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("Linux swap        -     -"), std::string::npos) << table.output;
   auto open = Sh("cryptsetup open --test-passphrase --key-file " + Path("secret.dek") + " " +
                  Path("gpt.luks2"));
   EXPECT_EQ(open.exit_code, 0) << open.output;
@@ -506,7 +566,8 @@ TEST_F(ImageCli, ProgressBarOnATerminalOnly) {
     EXPECT_EQ(quiet.output.find('['), std::string::npos) << quiet.output;
     EXPECT_EQ(quiet.output.rfind(command == encrypt ? "Encrypted " : "Decrypted ", 0), 0u)
         << quiet.output;
-    EXPECT_EQ(std::count(quiet.output.begin(), quiet.output.end(), '\n'), 2) << quiet.output;
+    // What was made, the copy, the key derivation.
+    EXPECT_EQ(std::count(quiet.output.begin(), quiet.output.end(), '\n'), 3) << quiet.output;
   }
 }
 

@@ -89,6 +89,21 @@ class KmsCliTest : public VeildTest {
     return r;
   }
 
+  // As Veil(), with standard output alone in `output` and standard error in `*err`.
+  ProcessResult VeilStdout(std::vector<std::string> args, const std::string& who,
+                           std::string* err) {
+    const std::string err_file = dir_ + "/stderr-" + who;
+    std::vector<std::string> argv = {"/bin/sh", "-c",           "exec \"$@\" 2>\"$ERR_FILE\"",
+                                     "sh",      kBin + "/veil", "--endpoint",
+                                     endpoint()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessResult r = RunProcess(argv, std::chrono::seconds(60),
+                                 {"VEIL_HOME=" + dir_ + "/home-" + who, "ERR_FILE=" + err_file});
+    *err = ReadFile(err_file);
+    outputs_.push_back(r.output + *err);
+    return r;
+  }
+
   json::value VeilJson(std::vector<std::string> args) {
     args.insert(args.begin(), {"--output", "json"});
     ProcessResult r = Veil(args);
@@ -374,6 +389,28 @@ TEST_F(KmsCliTest, DeletedKeysLeaveTheDefaultListAndRefuseEveryAction) {
       << missing.output;
 }
 
+TEST_F(KmsCliTest, AKeyNameIsNotLookedUpAndTheMessageSaysHowToFindTheId) {
+  const std::string id = CreateRootKey("image-crk");  // a name, no alias
+  ProcessResult by_name = Veil({"kms", "key", "show", "image-crk"});
+  EXPECT_EQ(by_name.exit_code, 5) << by_name.output;
+  EXPECT_TRUE(Contains(by_name.output, "KEY_NOT_FOUND_ERR")) << by_name.output;
+  EXPECT_TRUE(Contains(by_name.output,
+                       "'image-crk' is not a key ID, and no key has it as an "
+                       "alias: keys are found by ID or alias, not by name"))
+      << by_name.output;
+  EXPECT_TRUE(Contains(by_name.output, "`veil kms key list`")) << by_name.output;
+  // Every command that takes KEY says the same.
+  ProcessResult wrap = Veil({"kms", "wrap", "image-crk"});
+  EXPECT_EQ(wrap.exit_code, 5) << wrap.output;
+  EXPECT_TRUE(Contains(wrap.output, "not by name")) << wrap.output;
+  // An ID that names no key: only the KMS's answer (there is no name to explain).
+  ProcessResult no_id = Veil({"kms", "key", "show", "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"});
+  EXPECT_EQ(no_id.exit_code, 5) << no_id.output;
+  EXPECT_FALSE(Contains(no_id.output, "not by name")) << no_id.output;
+  // By ID the key is there.
+  EXPECT_EQ(Veil({"kms", "key", "show", id}).exit_code, 0);
+}
+
 TEST_F(KmsCliTest, PoliciesAreShownAndSet) {
   const std::string id = CreateRootKey("policed");
   ProcessResult shown = Veil({"kms", "key", "policy", id});
@@ -451,6 +488,17 @@ TEST_F(KmsCliTest, TheInstanceComesFromTheFlagOrTheProfile) {
   ProcessResult none = Veil({"kms", "key", "list"}, "fresh");
   EXPECT_EQ(none.exit_code, 2) << none.output;
   EXPECT_TRUE(Contains(none.output, "veil kms instance use")) << none.output;
+  // `INSTANCE=$(veil kms instance show)` gets nothing, and the script sees the failure: not
+  // found (5), the reason on standard error.
+  for (const char* output : {"table", "json"}) {
+    std::string err;
+    ProcessResult shown =
+        VeilStdout({"--output", output, "kms", "instance", "show"}, "fresh", &err);
+    EXPECT_EQ(shown.exit_code, 5) << output << ": " << shown.output << err;
+    EXPECT_EQ(shown.output, "") << output;
+    EXPECT_TRUE(Contains(err, "no default KMS instance")) << err;
+    EXPECT_TRUE(Contains(err, "veil kms instance use GUID")) << err;
+  }
   ProcessResult not_logged_in = Veil({"kms", "key", "list", "--instance", instance_}, "nobody");
   EXPECT_EQ(not_logged_in.exit_code, 3) << not_logged_in.output;
 }
