@@ -676,21 +676,17 @@ TEST_F(IamApiTest, AServiceActingForACustomerWithoutItsAuthorizationIsRefused) {
   };
   EXPECT_FALSE(ask("server-protect"));
   // The customer authorizes block storage to read its keys (a step of the image flow).
-  Reply auth = Call("POST", "/v1/policies", admin_token_,
-                    R"({"type":"authorization","subjects":[{"attributes":[
-                        {"name":"serviceName","value":"server-protect"}]}],
-                        "roles":[{"role_id":"crn:v1:bluemix:public:iam::::serviceRole:Reader"}],
-                        "resources":[{"attributes":[{"name":"accountId","value":")" +
-                        f_.account_id + R"("},{"name":"serviceName","value":"kms"}]}]})");
+  const std::string authorization =
+      R"({"type":"authorization","subjects":[{"attributes":[
+          {"name":"serviceName","value":"server-protect"}]}],
+          "roles":[{"role_id":"crn:v1:bluemix:public:iam::::serviceRole:Reader"}],
+          "resources":[{"attributes":[{"name":"accountId","value":")" +
+      f_.account_id + R"("},{"name":"serviceName","value":"kms"}]}]})";
+  Reply auth = Call("POST", "/v1/policies", admin_token_, authorization);
   ASSERT_EQ(auth.status, 201) << auth.body;
   EXPECT_EQ(auth.json.at("type").as_string(), "authorization");
   // The same authorization again (docs/iam.md: a duplicate is refused): 409 naming the first.
-  Reply again = Call("POST", "/v1/policies", admin_token_,
-                     R"({"type":"authorization","subjects":[{"attributes":[
-                         {"name":"serviceName","value":"server-protect"}]}],
-                         "roles":[{"role_id":"crn:v1:bluemix:public:iam::::serviceRole:Reader"}],
-                         "resources":[{"attributes":[{"name":"accountId","value":")" +
-                         f_.account_id + R"("},{"name":"serviceName","value":"kms"}]}]})");
+  Reply again = Call("POST", "/v1/policies", admin_token_, authorization);
   EXPECT_EQ(again.status, 409) << again.body;
   EXPECT_EQ(again.json.at("errorCode").as_string(), "BXNIM0409E") << again.body;
   EXPECT_NE(again.body.find(std::string(auth.json.at("id").as_string())), std::string::npos)
