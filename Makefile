@@ -22,7 +22,8 @@ DEPS_BUILD := build-essential cmake ninja-build pkg-config git \
   zlib1g-dev ccache \
   libgtest-dev googletest clang-format-14
 DEPS_RUN := softhsm2 sqlite3 openssl curl wrk cryptsetup-bin qemu-utils python3-cryptography \
-  python3-jwt procps fdisk bsdutils time jq nodejs npm
+  python3-jwt procps fdisk bsdutils time jq nodejs npm \
+  awscli python3-boto3 s3cmd rclone
 # Fuzz: clang 14, libFuzzer's runtime (libclang-rt-14-dev) and llvm-symbolizer (llvm-14).
 DEPS_FUZZ := clang-14 libclang-rt-14-dev llvm-14
 # `make deps` (run by build, test, demo) installs what building and testing need; the fuzzing
@@ -32,7 +33,7 @@ ASAN_LABELS ?= unit|integration|e2e
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fuzz partition_table_fuzz \
-  http_request_fuzz iam_request_fuzz jwt_fuzz kms_request_fuzz
+  http_request_fuzz iam_request_fuzz jwt_fuzz kms_request_fuzz cos_sigv4_fuzz
 
 .PHONY: all deps deps-fuzz build test demo bench format format-check asan fuzz clean configure
 

@@ -5,6 +5,7 @@
   fuzz/corpus/iam/   iam_request_fuzz    token forms, page queries, IAM JSON bodies
   fuzz/corpus/jwt/   jwt_fuzz            tokens, claims payloads, headers
   fuzz/corpus/kms/   kms_request_fuzz    Key Protect bodies, queries, WDEKs, CIDR blocks, times
+  fuzz/corpus/cos/   cos_sigv4_fuzz      SigV4 Authorization headers, presigned queries, targets, dates
 
 Each seed is one selector byte (which parser, as the target's LLVMFuzzerTestOneInput reads it)
 followed by that parser's input. Valid requests come from the API's documented shapes; hostile
@@ -204,7 +205,35 @@ def kms_cases():
     return cases
 
 
+def cos_cases():
+    sig = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+    headers = [
+        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
+        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=" + sig,
+        "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=%s, Credential=K/20130524/r/s3/aws4_request" % sig,
+        "AWS4-HMAC-SHA256 Credential=K/20130524/r/s3/aws4_request,SignedHeaders=host;host,Signature=" + sig,
+        "AWS4-HMAC-SHA256 Credential=K//r/s3/aws4_request,SignedHeaders=,Signature=",
+        "AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA256", "Bearer x",
+    ]
+    queries = [
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1"
+        "%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+        "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+        "X-Amz-Expires=604801&X-Amz-Expires=1", "X-Amz-Date=20130230T000000Z", "%", "&&&=&=",
+    ]
+    targets = ["/test.txt", "/my-bucket/dir/a%20b%2Bc~x.txt?list-type=2&prefix=a%2Fb&delimiter=%2F",
+               "/a%2fb%7E?prefix=a/b&x", "/%zz", "/%00?x=%00", "?uploads", "/b/k?partNumber=1&uploadId=u%2B"]
+    dates = ["20130524T000000Z", "19700101T000000Z", "99991231T235959Z", "00000101T000000Z",
+             "20130230T000000Z", "20130524T240000Z", "2013-05-24T00:00:00Z"]
+    cases = []
+    for selector, name, items in [(0, "header", headers), (1, "presigned", queries),
+                                  (2, "target", targets), (3, "date", dates)]:
+        cases += [(f"{name}-{i}", selector, t) for i, t in enumerate(items)]
+    return cases
+
+
 write("http", http_cases())
 write("iam", iam_cases())
 write("jwt", jwt_cases())
 write("kms", kms_cases())
+write("cos", cos_cases())

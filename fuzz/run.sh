@@ -19,7 +19,7 @@ build=${1:?usage: fuzz/run.sh BUILD_DIR}
 build=$(cd "$build" && pwd)
 seconds=${FUZZ_SECONDS:-60}
 work=${FUZZ_WORK:-$build/fuzz-work}
-targets=${FUZZ_TARGETS:-luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fuzz partition_table_fuzz http_request_fuzz iam_request_fuzz jwt_fuzz kms_request_fuzz}
+targets=${FUZZ_TARGETS:-luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fuzz partition_table_fuzz http_request_fuzz iam_request_fuzz jwt_fuzz kms_request_fuzz cos_sigv4_fuzz}
 
 # target -> committed corpus, -max_len, dictionary.
 #   luks: a LUKS2 header pair with its JSON areas is 2 x hdr_size; 64 KiB holds two 32 KiB copies
@@ -33,9 +33,11 @@ targets=${FUZZ_TARGETS:-luks_header_fuzz luks_cryptsetup_diff_fuzz disk_image_fu
 #     than the token body limit (4 KiB), short of the JSON body limit (64 KiB), where only
 #     repetition would grow.
 #   jwt: a selector byte and a token: kMaxTokenSize (8192) and one byte over.
-corpus_of() { case $1 in luks_header_fuzz) echo luks ;; luks_cryptsetup_diff_fuzz) echo luks-diff ;; disk_image_fuzz) echo disk ;; http_request_fuzz) echo http ;; iam_request_fuzz) echo iam ;; jwt_fuzz) echo jwt ;; kms_request_fuzz) echo kms ;; *) echo partition ;; esac; }
-max_len_of() { case $1 in luks_header_fuzz) echo 65536 ;; luks_cryptsetup_diff_fuzz|disk_image_fuzz) echo 131072 ;; http_request_fuzz|iam_request_fuzz|kms_request_fuzz) echo 16384 ;; jwt_fuzz) echo 8194 ;; *) echo 65544 ;; esac; }
-dict_of() { case $1 in luks_header_fuzz|luks_cryptsetup_diff_fuzz) echo luks_header ;; disk_image_fuzz) echo disk_image ;; http_request_fuzz) echo http_request ;; iam_request_fuzz) echo iam_request ;; jwt_fuzz) echo jwt ;; kms_request_fuzz) echo kms_request ;; *) echo partition_table ;; esac; }
+#   cos: a selector byte and a header value, query, target or date: 4 KiB is past the longest
+#     presigned query and Authorization header a client sends (about 1 KiB).
+corpus_of() { case $1 in luks_header_fuzz) echo luks ;; luks_cryptsetup_diff_fuzz) echo luks-diff ;; disk_image_fuzz) echo disk ;; http_request_fuzz) echo http ;; iam_request_fuzz) echo iam ;; jwt_fuzz) echo jwt ;; kms_request_fuzz) echo kms ;; cos_sigv4_fuzz) echo cos ;; *) echo partition ;; esac; }
+max_len_of() { case $1 in luks_header_fuzz) echo 65536 ;; luks_cryptsetup_diff_fuzz|disk_image_fuzz) echo 131072 ;; http_request_fuzz|iam_request_fuzz|kms_request_fuzz) echo 16384 ;; jwt_fuzz) echo 8194 ;; cos_sigv4_fuzz) echo 4096 ;; *) echo 65544 ;; esac; }
+dict_of() { case $1 in luks_header_fuzz|luks_cryptsetup_diff_fuzz) echo luks_header ;; disk_image_fuzz) echo disk_image ;; http_request_fuzz) echo http_request ;; iam_request_fuzz) echo iam_request ;; jwt_fuzz) echo jwt ;; kms_request_fuzz) echo kms_request ;; cos_sigv4_fuzz) echo cos_sigv4 ;; *) echo partition_table ;; esac; }
 
 symbolizer=$(command -v llvm-symbolizer-14 || command -v llvm-symbolizer || true)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0${symbolizer:+:external_symbolizer_path=$symbolizer}}

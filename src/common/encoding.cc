@@ -208,6 +208,31 @@ Result<std::vector<uint8_t>> Base64Decode(std::string_view text) {
 Result<std::vector<uint8_t>> Base64UrlDecode(std::string_view text) {
   return DecodeBase64As<std::vector<uint8_t>>(text, /*url=*/true);
 }
+Result<std::string> PercentDecode(std::string_view text) {
+  auto hex_value = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) return InvalidArgument("truncated percent-encoding");
+      const int hi = hex_value(text[i + 1]);
+      const int lo = hex_value(text[i + 2]);
+      if (hi < 0 || lo < 0) return InvalidArgument("malformed percent-encoding");
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+    if (c == '\0') return InvalidArgument("NUL in request target");
+    out.push_back(c);
+  }
+  return out;
+}
+
 Result<std::vector<uint8_t>> HexDecode(std::string_view text) {
   return DecodeHexAs<std::vector<uint8_t>>(text);
 }

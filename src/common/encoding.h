@@ -42,6 +42,11 @@ void HexEncodeInto(std::span<const uint8_t> data, std::span<uint8_t> out);
 [[nodiscard]] Result<std::vector<uint8_t>> Base64UrlDecode(std::string_view text);
 [[nodiscard]] Result<std::vector<uint8_t>> HexDecode(std::string_view text);
 
+// Percent-decodes a URL path segment or query component: %XX (either case) becomes its byte,
+// everything else is kept ('+' too). kInvalidArgument on a malformed or truncated escape, or on
+// a NUL byte (encoded or not), which no name or value of Veil's may hold.
+[[nodiscard]] Result<std::string> PercentDecode(std::string_view text);
+
 [[nodiscard]] Result<SecretBytes> DecodeBase64Secret(std::string_view text);
 [[nodiscard]] Result<SecretBytes> DecodeBase64UrlSecret(std::string_view text);
 [[nodiscard]] Result<SecretBytes> DecodeHexSecret(std::string_view text);

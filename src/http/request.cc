@@ -3,6 +3,8 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "common/encoding.h"
+
 namespace veil::http {
 
 BodyReader& Request::body() {
@@ -21,36 +23,6 @@ std::optional<std::string_view> Request::PathParam(std::string_view name) const 
   auto it = path_params.find(std::string(name));
   if (it == path_params.end()) return std::nullopt;
   return std::string_view(it->second);
-}
-
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
-Result<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size()) {
-        return InvalidArgument("truncated percent-encoding");
-      }
-      int hi = HexValue(text[i + 1]);
-      int lo = HexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) return InvalidArgument("malformed percent-encoding");
-      c = static_cast<char>(hi * 16 + lo);
-      i += 2;
-    }
-    if (c == '\0') return InvalidArgument("NUL in request target");
-    out.push_back(c);
-  }
-  return out;
 }
 
 Result<ParsedTarget> ParseTarget(std::string_view target) {

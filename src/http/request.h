@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/encoding.h"
 #include "common/result.h"
 #include "http/body.h"
 #include "http/headers.h"
@@ -62,7 +63,7 @@ struct ParsedTarget {
 // percent-encoding and for an encoded NUL anywhere.
 [[nodiscard]] Result<ParsedTarget> ParseTarget(std::string_view target);
 
-// Percent-decodes one path segment or component. kInvalidArgument on a malformed escape or NUL.
-[[nodiscard]] Result<std::string> PercentDecode(std::string_view text);
+// Percent-decodes one path segment or component (common/encoding.h).
+using veil::PercentDecode;
 
 }  // namespace veil::http

@@ -1,0 +1,127 @@
+// Fuzz target for the S3 request signature parsers object storage runs on every request before it
+// looks up a credential (src/cos/sigv4.h): ParseAuthorizationHeader, ParsePresignedQuery,
+// CanonicalRequest (path and query canonicalization) and ParseAmzDate.
+//
+// Input: byte 0 selects the mode (fuzz/request_fuzz_support.h), the rest is
+//   0: an Authorization header value;
+//   1: a presigned URL's raw query string;
+//   2: a raw request target "path?query", canonicalized with host signed;
+//   3: an X-Amz-Date value.
+// Properties: no exception escapes; an accepted header has a 64-hex signature and sorted, unique,
+// lower-case signed headers, and written back from its parts parses to the same parts; an accepted
+// presigned query's expiry is within S3's 7 days and its date parses; a canonical URI holds only
+// unreserved bytes, '/' and %XX, and canonicalizing it again changes nothing; an accepted date is
+// within years 0-9999.
+//
+// Two builds from this one file, as the other request fuzzers: a libFuzzer binary (`make fuzz`)
+// and a plain program replaying fuzz/corpus/cos/ (ctest cos.sigv4_fuzz_corpus, label unit).
+// fuzz/api_corpus_gen.py writes the corpus.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cos/sigv4.h"
+#include "request_fuzz_support.h"
+
+namespace {
+
+using veil::fuzz::Check;
+namespace cos = veil::cos;
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ";") + n;
+  return out;
+}
+
+void Header(std::string_view value) {
+  auto auth = cos::ParseAuthorizationHeader(value);
+  if (!auth) return;
+  Check(auth->signature.size() == 64, "a signature is 64 hex digits");
+  Check(std::is_sorted(auth->signed_headers.begin(), auth->signed_headers.end()) &&
+            std::adjacent_find(auth->signed_headers.begin(), auth->signed_headers.end()) ==
+                auth->signed_headers.end(),
+        "signed headers are sorted and unique");
+  const std::string again = std::string(cos::kSigV4Algorithm) + " Credential=" +
+                            auth->access_key_id + "/" + auth->scope.ToString() +
+                            ", SignedHeaders=" + Join(auth->signed_headers) +
+                            ", Signature=" + auth->signature;
+  auto reparsed = cos::ParseAuthorizationHeader(again);
+  Check(reparsed.has_value(), "a header written back from its parts parses");
+  Check(reparsed->access_key_id == auth->access_key_id &&
+            reparsed->scope.ToString() == auth->scope.ToString() &&
+            reparsed->signed_headers == auth->signed_headers &&
+            reparsed->signature == auth->signature,
+        "a header written back parses to the same parts");
+}
+
+void Presigned(std::string_view query) {
+  auto auth = cos::ParsePresignedQuery(query);
+  if (!auth) return;
+  Check(auth->presigned, "a presigned query is marked presigned");
+  Check(auth->expires_seconds >= 1 && auth->expires_seconds <= cos::kMaxPresignedExpiresSeconds,
+        "a presigned expiry is within 7 days");
+  Check(cos::ParseAmzDate(auth->amz_date).has_value(), "a presigned date parses");
+}
+
+void Target(std::string_view target) {
+  const size_t q = target.find('?');
+  cos::SigV4Request request{"GET", std::string(target.substr(0, q)),
+                            q == std::string_view::npos ? "" : std::string(target.substr(q + 1)),
+                            {{"host", "127.0.0.1"}}};
+  cos::SigV4Auth auth;
+  auth.scope = {"20130524", "us-east-1", "s3"};
+  auth.signed_headers = {"host"};
+  auto canonical = cos::CanonicalRequest(request, auth, cos::kUnsignedPayload);
+  if (!canonical) return;
+  const size_t start = canonical->find('\n') + 1;
+  const std::string uri = canonical->substr(start, canonical->find('\n', start) - start);
+  for (size_t i = 0; i < uri.size(); ++i) {
+    const char c = uri[i];
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
+                       c == '/';
+    Check(plain || (c == '%' && i + 2 < uri.size()), "a canonical URI is unreserved bytes and %XX");
+  }
+  request.raw_path = uri;
+  auto again = cos::CanonicalRequest(request, auth, cos::kUnsignedPayload);
+  Check(again.has_value() && *again == *canonical, "canonicalizing a canonical URI changes nothing");
+}
+
+void Date(std::string_view text) {
+  auto seconds = cos::ParseAmzDate(text);
+  if (!seconds) return;
+  Check(*seconds >= -62167219200 && *seconds <= 253402300799, "a date lies in years 0-9999");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  veil::fuzz::Selected in;
+  if (!veil::fuzz::Select(data, size, 4, &in)) return 0;
+  switch (in.parser) {
+    case 0:
+      Header(in.rest);
+      break;
+    case 1:
+      Presigned(in.rest);
+      break;
+    case 2:
+      Target(in.rest);
+      break;
+    default:
+      Date(in.rest);
+      break;
+  }
+  return 0;
+}
+
+#ifndef VEIL_LIBFUZZER
+#include "replay_main.h"
+
+int main(int argc, char** argv) {
+  return veil::fuzz::ReplayRequestCorpus(argc, argv, "cos_sigv4_fuzz");
+}
+#endif
