@@ -5,7 +5,7 @@
   fuzz/corpus/iam/   iam_request_fuzz    token forms, page queries, IAM JSON bodies
   fuzz/corpus/jwt/   jwt_fuzz            tokens, claims payloads, headers
   fuzz/corpus/kms/   kms_request_fuzz    Key Protect bodies, queries, WDEKs, CIDR blocks, times
-  fuzz/corpus/cos/   cos_sigv4_fuzz      SigV4 Authorization headers, presigned queries, targets, dates
+  fuzz/corpus/cos/   cos_sigv4_fuzz      SigV4 headers, presigned queries, targets, dates, aws-chunked bodies
 
 Each seed is one selector byte (which parser, as the target's LLVMFuzzerTestOneInput reads it)
 followed by that parser's input. Valid requests come from the API's documented shapes; hostile
@@ -225,9 +225,15 @@ def cos_cases():
                "/a%2fb%7E?prefix=a/b&x", "/%zz", "/%00?x=%00", "?uploads", "/b/k?partNumber=1&uploadId=u%2B"]
     dates = ["20130524T000000Z", "19700101T000000Z", "99991231T235959Z", "00000101T000000Z",
              "20130230T000000Z", "20130524T240000Z", "2013-05-24T00:00:00Z"]
+    unsigned = ["\x07" + "5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n",
+                "\x00" + "0\r\n\r\n", "\x01" + "10\r\n" + "a" * 16 + "\r\n0\r\n\r\n",
+                "\x02" + "5;chunk-signature=x\r\nhello\r\n", "\x03" + "fffffffffffffffff\r\n"]
+    signed = ["5;chunk-signature=" + "b" * 64 + "\r\nhello\r\n0;chunk-signature=" + "c" * 64 + "\r\n\r\n",
+              "0;chunk-signature=" + "d" * 64 + "\r\n\r\n"]
     cases = []
     for selector, name, items in [(0, "header", headers), (1, "presigned", queries),
-                                  (2, "target", targets), (3, "date", dates)]:
+                                  (2, "target", targets), (3, "date", dates),
+                                  (4, "chunked-unsigned", unsigned), (5, "chunked-signed", signed)]:
         cases += [(f"{name}-{i}", selector, t) for i, t in enumerate(items)]
     return cases
 

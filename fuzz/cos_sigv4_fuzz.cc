@@ -6,12 +6,15 @@
 //   0: an Authorization header value;
 //   1: a presigned URL's raw query string;
 //   2: a raw request target "path?query", canonicalized with host signed;
-//   3: an X-Amz-Date value.
+//   3: an X-Amz-Date value;
+//   4: an unsigned aws-chunked body with trailers, fed in pieces of 1 to 64 bytes;
+//   5: a signed aws-chunked body (a fixed key and seed), fed whole.
 // Properties: no exception escapes; an accepted header has a 64-hex signature and sorted, unique,
 // lower-case signed headers, and written back from its parts parses to the same parts; an accepted
 // presigned query's expiry is within S3's 7 days and its date parses; a canonical URI holds only
 // unreserved bytes, '/' and %XX, and canonicalizing it again changes nothing; an accepted date is
-// within years 0-9999.
+// within years 0-9999; a decoder hands out exactly decoded_bytes(), and an unsigned body it
+// accepts, framed again as one chunk with the same trailers, decodes to the same bytes.
 //
 // Two builds from this one file, as the other request fuzzers: a libFuzzer binary (`make fuzz`)
 // and a plain program replaying fuzz/corpus/cos/ (ctest cos.sigv4_fuzz_corpus, label unit).
@@ -19,9 +22,15 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/bytes.h"
+#include "cos/aws_chunked.h"
 #include "cos/sigv4.h"
 #include "request_fuzz_support.h"
 
@@ -44,8 +53,8 @@ void Header(std::string_view value) {
             std::adjacent_find(auth->signed_headers.begin(), auth->signed_headers.end()) ==
                 auth->signed_headers.end(),
         "signed headers are sorted and unique");
-  const std::string again = std::string(cos::kSigV4Algorithm) + " Credential=" +
-                            auth->access_key_id + "/" + auth->scope.ToString() +
+  const std::string again = std::string(cos::kSigV4Algorithm) +
+                            " Credential=" + auth->access_key_id + "/" + auth->scope.ToString() +
                             ", SignedHeaders=" + Join(auth->signed_headers) +
                             ", Signature=" + auth->signature;
   auto reparsed = cos::ParseAuthorizationHeader(again);
@@ -68,7 +77,8 @@ void Presigned(std::string_view query) {
 
 void Target(std::string_view target) {
   const size_t q = target.find('?');
-  cos::SigV4Request request{"GET", std::string(target.substr(0, q)),
+  cos::SigV4Request request{"GET",
+                            std::string(target.substr(0, q)),
                             q == std::string_view::npos ? "" : std::string(target.substr(q + 1)),
                             {{"host", "127.0.0.1"}}};
   cos::SigV4Auth auth;
@@ -80,14 +90,14 @@ void Target(std::string_view target) {
   const std::string uri = canonical->substr(start, canonical->find('\n', start) - start);
   for (size_t i = 0; i < uri.size(); ++i) {
     const char c = uri[i];
-    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
-                       c == '/';
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
     Check(plain || (c == '%' && i + 2 < uri.size()), "a canonical URI is unreserved bytes and %XX");
   }
   request.raw_path = uri;
   auto again = cos::CanonicalRequest(request, auth, cos::kUnsignedPayload);
-  Check(again.has_value() && *again == *canonical, "canonicalizing a canonical URI changes nothing");
+  Check(again.has_value() && *again == *canonical,
+        "canonicalizing a canonical URI changes nothing");
 }
 
 void Date(std::string_view text) {
@@ -96,11 +106,59 @@ void Date(std::string_view text) {
   Check(*seconds >= -62167219200 && *seconds <= 253402300799, "a date lies in years 0-9999");
 }
 
+// Feeds `body` in pieces of `step` bytes; the payload when the decoder accepts it whole.
+std::optional<std::string> Decode(std::string_view body, cos::AwsChunkedOptions options,
+                                  size_t step, cos::AwsChunkedDecoder** keep = nullptr) {
+  static thread_local std::unique_ptr<cos::AwsChunkedDecoder> holder;
+  holder = std::make_unique<cos::AwsChunkedDecoder>(std::move(options));
+  if (keep != nullptr) *keep = holder.get();
+  std::vector<uint8_t> out;
+  for (size_t at = 0; at < body.size(); at += step) {
+    if (!holder->Feed(veil::AsBytes(body.substr(at, step)), out)) return std::nullopt;
+    Check(holder->decoded_bytes() == out.size(), "the decoder hands out decoded_bytes()");
+  }
+  if (!holder->Finish()) return std::nullopt;
+  return std::string(out.begin(), out.end());
+}
+
+void UnsignedChunked(std::string_view body) {
+  if (body.empty()) return;
+  const size_t step = 1 + static_cast<uint8_t>(body[0]) % 64;
+  cos::AwsChunkedOptions options;
+  options.trailers_allowed = true;
+  options.max_chunk_bytes = 1 << 16;
+  cos::AwsChunkedDecoder* decoder = nullptr;
+  auto payload = Decode(body.substr(1), options, step, &decoder);
+  if (!payload) return;
+  std::string again;
+  if (!payload->empty()) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", payload->size());
+    again = size + *payload + "\r\n";
+  }
+  again += "0\r\n";
+  for (const auto& [name, value] : decoder->trailers()) again += name + ":" + value + "\r\n";
+  again += "\r\n";
+  const auto trailers = decoder->trailers();
+  auto reread = Decode(again, options, 4096, &decoder);
+  Check(reread.has_value() && *reread == *payload, "a body framed again decodes the same");
+  Check(decoder->trailers() == trailers, "a body framed again has the same trailers");
+}
+
+void SignedChunked(std::string_view body) {
+  cos::AwsChunkedOptions options;
+  const cos::SigV4Scope scope{"20130524", "us-east-1", "s3"};
+  options.signing = cos::ChunkSigning{cos::SigningKey(veil::AsBytes("secret"), scope),
+                                      "20130524T000000Z", scope, std::string(64, 'a')};
+  options.max_chunk_bytes = 1 << 16;
+  Decode(body, options, body.size() + 1);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   veil::fuzz::Selected in;
-  if (!veil::fuzz::Select(data, size, 4, &in)) return 0;
+  if (!veil::fuzz::Select(data, size, 6, &in)) return 0;
   switch (in.parser) {
     case 0:
       Header(in.rest);
@@ -111,8 +169,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2:
       Target(in.rest);
       break;
-    default:
+    case 3:
       Date(in.rest);
+      break;
+    case 4:
+      UnsignedChunked(in.rest);
+      break;
+    default:
+      SignedChunked(in.rest);
       break;
   }
   return 0;

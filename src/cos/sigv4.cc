@@ -174,7 +174,8 @@ Result<SigV4Auth> ParseAuthorizationHeader(std::string_view value) {
     *target = item.substr(eq + 1);
   }
   if (!credential || !signed_headers || !signature) {
-    return InvalidArgument("the Authorization header needs Credential, SignedHeaders and Signature");
+    return InvalidArgument(
+        "the Authorization header needs Credential, SignedHeaders and Signature");
   }
   SigV4Auth auth;
   auto [key, scope] = VEIL_TRY_VALUE(ParseCredential(*credential));
@@ -216,7 +217,8 @@ Result<SigV4Auth> ParsePresignedQuery(std::string_view raw_query) {
     return InvalidArgument("X-Amz-Expires must be 1 to 604800 seconds");
   }
   auth.expires_seconds = seconds;
-  auth.signed_headers = VEIL_TRY_VALUE(ParseSignedHeaders(VEIL_TRY_VALUE(find("X-Amz-SignedHeaders"))));
+  auth.signed_headers =
+      VEIL_TRY_VALUE(ParseSignedHeaders(VEIL_TRY_VALUE(find("X-Amz-SignedHeaders"))));
   auth.signature = VEIL_TRY_VALUE(find("X-Amz-Signature"));
   VEIL_TRY(CheckSignature(auth.signature));
   return auth;
@@ -306,8 +308,7 @@ std::string SignatureHex(const crypto::Sha256Digest& signing_key, std::string_vi
 }
 
 std::string ChunkStringToSign(std::string_view amz_date, const SigV4Scope& scope,
-                              std::string_view previous_signature,
-                              std::span<const uint8_t> chunk) {
+                              std::string_view previous_signature, std::span<const uint8_t> chunk) {
   return "AWS4-HMAC-SHA256-PAYLOAD\n" + std::string(amz_date) + "\n" + scope.ToString() + "\n" +
          std::string(previous_signature) + "\n" + Sha256Hex("") + "\n" +
          HexOf(crypto::Sha256(chunk));

@@ -106,8 +106,7 @@ std::string SignatureHex(const crypto::Sha256Digest& signing_key, std::string_vi
 // The string to sign of one chunk of an aws-chunked body (STREAMING-AWS4-HMAC-SHA256-PAYLOAD):
 // the previous signature is the seed (the request's) for the first chunk.
 std::string ChunkStringToSign(std::string_view amz_date, const SigV4Scope& scope,
-                              std::string_view previous_signature,
-                              std::span<const uint8_t> chunk);
+                              std::string_view previous_signature, std::span<const uint8_t> chunk);
 
 // Constant-time comparison of two hex signatures (case-sensitive: both lower case).
 bool SignaturesEqual(std::string_view a, std::string_view b);

@@ -131,7 +131,8 @@ TEST(SigV4, ChunkSignaturesMatchAwsStreamingExample) {
 TEST(SigV4, MalformedAuthorizationIsRefusedWithoutEchoingTheSignature) {
   const std::string sig = "Signature=" + std::string(64, 'a');
   for (const std::string& bad : std::vector<std::string>{
-           std::string("AWS4-HMAC-SHA1 Credential=A/20130524/r/s3/aws4_request,SignedHeaders=host,") +
+           std::string(
+               "AWS4-HMAC-SHA1 Credential=A/20130524/r/s3/aws4_request,SignedHeaders=host,") +
                sig,
            "AWS4-HMAC-SHA256 Credential=A/20130524/r/s3/aws4_request,SignedHeaders=host",
            "AWS4-HMAC-SHA256 Credential=A/2013052/r/s3/aws4_request,SignedHeaders=host," + sig,

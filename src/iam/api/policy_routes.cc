@@ -59,7 +59,8 @@ Result<Policy> AuthorizedPolicy(const IamApiDeps& deps, http::RequestContext& ct
   if (!p && p.error().code != ErrorCode::kNotFound) return tl::unexpected(p.error());
   std::optional<NamedObject> object;
   if (p) {
-    object = NamedObject{p->account_id, VEIL_TRY_VALUE(may(*p))};
+    auto allowed = VEIL_TRY_VALUE(may(*p));  // not inside the braces (kms/api/parse.cc)
+    object = NamedObject{p->account_id, std::move(allowed)};
     if (p->account_id == caller.account_id) {
       SetTarget(ctx, PolicyCrn(p->account_id, p->id), p->id, std::string(kPolicyType));
     }

@@ -92,7 +92,10 @@ Result<InstancePolicyUpdate> ParseInstancePolicy(const boost::json::value& item,
   }
   const auto* data = p.if_contains("policy_data");
   if (data == nullptr) return KmsFail(KmsReason::kBadBody, "policy_data must be an object");
-  return InstancePolicyUpdate{*type, VEIL_TRY_VALUE(ParseInstancePolicyData(*type, *data))};
+  // Not inside the braces: a VEIL_TRY_VALUE that returns from a half-built aggregate leaks the
+  // members already built (GCC 12's statement expressions; found by LeakSanitizer).
+  InstancePolicyData parsed = VEIL_TRY_VALUE(ParseInstancePolicyData(*type, *data));
+  return InstancePolicyUpdate{*type, std::move(parsed)};
 }
 
 }  // namespace
