@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Runs every shell block of the README and docs/*.md exactly as written (ctest: docs.shell_blocks).
+"""Runs every shell block of the README and docs/*.md exactly as written (ctest:
+docs.shell_blocks_run_as_written).
 
 A block is a fenced code block whose info string is `sh`. The blocks of one file run in order, in
 one bash (`set -euo pipefail`), in a fresh temporary directory that stands for the repository root
@@ -32,7 +33,7 @@ import time
 import urllib.request
 
 FENCE = re.compile(r"^( *)(`{3,})(.*)$")
-NOT_RUN = re.compile(r"^<!--\s*not run:\s*(\S.*?)\s*-->\s*$")
+NOT_RUN = re.compile(r"^\s*<!--\s*not run:\s*(\S.*?)\s*-->\s*$")
 NEEDS_VEILD = "<!-- docs-test: veild -->"
 BLOCK_TIMEOUT_S = 300
 
@@ -146,6 +147,8 @@ def run_file(repo, build, rel):
             deadline = time.time() + 60
             while not healthy(base):
                 if daemon.poll() is not None or time.time() > deadline:
+                    kill_group(daemon)
+                    log.close()
                     print(f"{rel}: the docs test's veild did not start:\n"
                           + open(os.path.join(work, "veild.log")).read())
                     return False
@@ -174,6 +177,7 @@ def run_file(repo, build, rel):
             kill_group(proc)
             if daemon is not None:
                 kill_group(daemon)
+                log.close()
         output = open(output_path, errors="replace").read()
         if timed_out:
             print(f"{rel}: timed out\n{output}")
@@ -196,10 +200,10 @@ def self_test(build):
         "skips": ("<!-- not run: shows a shape -->\n```sh\nfalse\n```\n", True),
         "shares": ("```sh\nX=1\n```\n- item\n\n  ```sh\n  test \"$X\" = 1\n  ```\n", True),
         "unset": ("```sh\necho $NOT_SET\n```\n", False),
-        "background": ("```sh\nsleep 1000 &\necho $! > /tmp/veil-docs-self-test.pid\n```\n",
-                          True),
     }
     with tempfile.TemporaryDirectory(prefix="veil-docs-self-") as repo:
+        pid_file = os.path.join(repo, "background.pid")
+        cases["background"] = (f"```sh\nsleep 1000 &\necho $! > {pid_file}\n```\n", True)
         ok = True
         for case, (text, want) in cases.items():
             name = case + os.extsep + "md"
@@ -209,8 +213,7 @@ def self_test(build):
             if got != want:
                 print(f"self-test: {name} gave {got}, expected {want}")
                 ok = False
-        pid = int(open("/tmp/veil-docs-self-test.pid").read())
-        os.unlink("/tmp/veil-docs-self-test.pid")
+        pid = int(open(pid_file).read())
         def alive():
             try:  # a zombie (dead, not yet reaped by its new parent) counts as gone
                 with open(f"/proc/{pid}/stat") as f:

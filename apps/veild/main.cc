@@ -293,8 +293,11 @@ int main(int argc, char** argv) {
   }
   if (auto st = veil::veild::RunDaemon(*options_or); !st) {
     veil::log::Error("veild", st.error().message);
-    // The log line went to stderr already unless the log goes to a file.
-    if (log_to_file) std::cerr << "veild: " << st.error().message << "\n";
+    // The log line went to stderr already, unless the log goes to a file or errors are not
+    // logged (log.level off).
+    if (log_to_file || level > veil::log::Level::kError) {
+      std::cerr << "veild: " << st.error().message << "\n";
+    }
     return 1;
   }
   return 0;

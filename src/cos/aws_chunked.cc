@@ -22,7 +22,11 @@ int HexDigit(char c) {
 }  // namespace
 
 AwsChunkedDecoder::AwsChunkedDecoder(AwsChunkedOptions options) : options_(std::move(options)) {
-  if (options_.signing) previous_signature_ = options_.signing->seed_signature;
+  if (options_.signing) {
+    previous_signature_ = options_.signing->seed_signature;
+    // Trailers of a signed body would need their own signature, which is not checked here.
+    options_.trailers_allowed = false;
+  }
 }
 
 Status AwsChunkedDecoder::Fail(Status s) {
@@ -90,6 +94,7 @@ Status AwsChunkedDecoder::OnTrailerLine(std::string_view line) {
 }
 
 Status AwsChunkedDecoder::Feed(std::span<const uint8_t> in, std::vector<uint8_t>& out) {
+  if (state_ == State::kFailed) return InvalidArgument("aws-chunked: the body already failed");
   size_t at = 0;
   while (at < in.size()) {
     switch (state_) {

@@ -40,7 +40,8 @@ struct AwsChunkedOptions {
   // Set for STREAMING-AWS4-HMAC-SHA256-PAYLOAD: every chunk line must carry a chunk-signature,
   // checked; unset for the unsigned form, whose chunk lines carry none.
   std::optional<ChunkSigning> signing;
-  // Trailers are allowed only in the unsigned form (STREAMING-UNSIGNED-PAYLOAD-TRAILER).
+  // Trailers are allowed only in the unsigned form (STREAMING-UNSIGNED-PAYLOAD-TRAILER): ignored
+  // when `signing` is set.
   bool trailers_allowed = false;
   uint64_t max_chunk_bytes = 64ull << 20;  // S3 clients send 8 KiB to 16 MiB
   size_t max_trailer_bytes = 4096;

@@ -68,8 +68,8 @@ TEST(AwsChunked, ATamperedChunkOrSwappedSignaturesAreRefused) {
   // The chunks' signatures in another order: each is signed over the previous one.
   std::string swapped = "400;chunk-signature=" + std::string(kSig2) + "\r\n" +
                         std::string(1024, 'a') + "\r\n10000;chunk-signature=" + std::string(kSig1) +
-                        "\r\n" + std::string(65536, 'a') + "\r\n0;chunk-signature=" +
-                        std::string(kSig3) + "\r\n\r\n";
+                        "\r\n" + std::string(65536, 'a') +
+                        "\r\n0;chunk-signature=" + std::string(kSig3) + "\r\n\r\n";
   EXPECT_FALSE(Decode(swapped, Signed(), 4096));
   // Truncated: the last chunk never came.
   const std::string body = AwsExampleBody();
@@ -91,25 +91,27 @@ TEST(AwsChunked, UnsignedBodyWithChecksumTrailers) {
   ASSERT_TRUE(d.Finish());
   EXPECT_EQ(std::string(out.begin(), out.end()), "hello world");
   ASSERT_EQ(d.trailers().size(), 2u);
-  EXPECT_EQ(d.trailers()[0], (std::pair<std::string, std::string>{"x-amz-checksum-crc32",
-                                                                   "DUoRhQ=="}));
+  EXPECT_EQ(d.trailers()[0],
+            (std::pair<std::string, std::string>{"x-amz-checksum-crc32", "DUoRhQ=="}));
   EXPECT_EQ(d.trailers()[1].first, "x-other");
 }
 
 TEST(AwsChunked, MalformedFramingIsRefused) {
   AwsChunkedOptions unsigned_form;
   for (std::string bad : {
-           std::string("g\r\n"),                        // not hex
+           std::string("g\r\n"),                                       // not hex
            std::string("5;chunk-signature=ab\r\nhello\r\n0\r\n\r\n"),  // extension when unsigned
-           std::string("5\r\nhelloX\r\n"),              // data overruns its size
-           std::string("12345678901234567\r\n"),        // 17 hex digits
-           std::string("0\r\nx-amz-checksum-crc32:AA==\r\n\r\n"),  // trailers not allowed
-           std::string(200, '1'),                       // an endless size line
+           std::string("5\r\nhelloX\r\n"),                             // data overruns its size
+           std::string("12345678901234567\r\n"),                       // 17 hex digits
+           std::string("0\r\nx-amz-checksum-crc32:AA==\r\n\r\n"),      // trailers not allowed
+           std::string(200, '1'),                                      // an endless size line
        }) {
     AwsChunkedDecoder d(unsigned_form);
     std::vector<uint8_t> out;
-    Status s = d.Feed(AsBytes(bad), out);
-    EXPECT_TRUE(!s || !d.Finish()) << bad;
+    Status s = d.Feed(AsBytes(bad), out);  // refused as the bytes arrive, not only at the end
+    ASSERT_FALSE(s) << bad;
+    EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument) << bad;
+    EXPECT_FALSE(d.Feed({}, out)) << bad;  // and it stays failed
   }
   // A chunk over the limit is refused from its size line, before any byte of it is read.
   AwsChunkedOptions small;

@@ -209,6 +209,7 @@ Result<SigV4Auth> ParsePresignedQuery(std::string_view raw_query) {
   auth.scope = std::move(scope);
   auth.amz_date = VEIL_TRY_VALUE(find("X-Amz-Date"));
   VEIL_TRY(ParseAmzDate(auth.amz_date));
+  VEIL_TRY(CheckScopeDate(auth, auth.amz_date));
   const std::string expires = VEIL_TRY_VALUE(find("X-Amz-Expires"));
   int64_t seconds = 0;
   auto [end, ec] = std::from_chars(expires.data(), expires.data() + expires.size(), seconds);
@@ -222,6 +223,13 @@ Result<SigV4Auth> ParsePresignedQuery(std::string_view raw_query) {
   auth.signature = VEIL_TRY_VALUE(find("X-Amz-Signature"));
   VEIL_TRY(CheckSignature(auth.signature));
   return auth;
+}
+
+Status CheckScopeDate(const SigV4Auth& auth, std::string_view amz_date) {
+  if (amz_date.substr(0, 8) != auth.scope.date) {
+    return InvalidArgument("the credential's date is not the request's date");
+  }
+  return OkStatus();
 }
 
 Result<int64_t> ParseAmzDate(std::string_view text) {

@@ -69,6 +69,10 @@ struct SigV4Auth {
 // X-Amz-Expires must be 1 to kMaxPresignedExpiresSeconds.
 [[nodiscard]] Result<SigV4Auth> ParsePresignedQuery(std::string_view raw_query);
 
+// The credential scope's date must be the request's own (AWS requires it: a signing key is good
+// for one day). kInvalidArgument when `amz_date` does not start with `auth.scope.date`.
+[[nodiscard]] Status CheckScopeDate(const SigV4Auth& auth, std::string_view amz_date);
+
 // Whether `text` is an AMZ date, "YYYYMMDDTHHMMSSZ", with a valid calendar day and time; its
 // seconds since the Unix epoch.
 [[nodiscard]] Result<int64_t> ParseAmzDate(std::string_view text);

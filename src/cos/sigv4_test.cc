@@ -167,6 +167,16 @@ TEST(SigV4, PresignedQueryBoundsAndDuplicates) {
   }
   EXPECT_FALSE(ParsePresignedQuery(base + "&X-Amz-Expires=60&X-Amz-Expires=60"));
   EXPECT_FALSE(ParsePresignedQuery(base));  // no X-Amz-Expires
+  // The credential's day must be the request's: a signing key is good for one day.
+  std::string other_day = base + "&X-Amz-Expires=60";
+  other_day.replace(other_day.find("X-Amz-Date=20130524"), 19, "X-Amz-Date=20130525");
+  EXPECT_FALSE(ParsePresignedQuery(other_day));
+  auto header = ParseAuthorizationHeader(
+      "AWS4-HMAC-SHA256 Credential=A/20130524/r/s3/aws4_request,SignedHeaders=host,Signature=" +
+      std::string(64, 'c'));
+  ASSERT_TRUE(header);
+  EXPECT_TRUE(CheckScopeDate(*header, "20130524T235959Z"));
+  EXPECT_FALSE(CheckScopeDate(*header, "20130525T000000Z"));
 }
 
 TEST(SigV4, AmzDatesAreCalendarChecked) {

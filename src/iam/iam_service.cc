@@ -175,8 +175,9 @@ Result<IamService::CreatedAccount> IamService::InsertAccountWithAdmin(store::Tx&
   policy.id = NewUuidV4String(random_);
   policy.account_id = account.id;
   policy.subject = {{"iam_id", admin.iam_id}};
-  policy.roles = {VEIL_TRY_VALUE(Role::FromName("Administrator", "")),
-                  VEIL_TRY_VALUE(Role::FromName("Manager", ""))};
+  Role administrator = VEIL_TRY_VALUE(Role::FromName("Administrator", ""));
+  Role manager = VEIL_TRY_VALUE(Role::FromName("Manager", ""));
+  policy.roles = {std::move(administrator), std::move(manager)};
   policy.resource = {{"accountId", account.id}};
   policy.description = "the account's first administrator: every resource of the account";
   policy.created_at = policy.modified_at = now;
@@ -515,8 +516,10 @@ Result<Policy> IamService::ReplacePolicy(std::string_view id, std::string_view i
     Policy out = VEIL_TRY_VALUE(store_.GetPolicy(tx, id));
     VEIL_TRY(CheckEntityTag(if_match, out.version));
     if (spec.type != out.type) return InvalidArgument("a policy's type cannot change");
+    // A duplicate made before duplicates were refused can still be edited if it keeps its grant.
+    const bool same_grant_as_before = SameGrant(out, spec);
     static_cast<PolicySpec&>(out) = spec;
-    VEIL_TRY(CheckNoSameGrant(tx, out));
+    if (!same_grant_as_before) VEIL_TRY(CheckNoSameGrant(tx, out));
     ++out.version;
     out.modified_at = clock_.Now();
     out.modified_by = std::string(modified_by);

@@ -170,8 +170,9 @@ TEST(IamServiceTest, DuplicateAuthorizationIsRefusedWithTheExistingPolicysId) {
   writer.roles = {*Role::FromName("Writer", "")};
   auto second = f.service->CreatePolicy(f.account_id, writer, "t");
   ASSERT_TRUE(second);
-  EXPECT_EQ(f.service->ReplacePolicy(second->id, "", s2s, "t").error().code,
-            ErrorCode::kAlreadyExists);
+  auto replaced = f.service->ReplacePolicy(second->id, "", s2s, "t");
+  ASSERT_FALSE(replaced);
+  EXPECT_EQ(replaced.error().code, ErrorCode::kAlreadyExists);
   EXPECT_TRUE(f.service->ReplacePolicy(second->id, "", writer, "t"));  // itself: fine
 }
 

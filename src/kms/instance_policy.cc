@@ -137,6 +137,22 @@ Result<InstancePolicyData> ParseInstancePolicyData(std::string_view type,
   return ParseInstancePolicyData(type, v);
 }
 
+Result<InstancePolicyData> ReadStoredInstancePolicyData(std::string_view type,
+                                                        std::string_view json_text) {
+  auto strict = ParseInstancePolicyData(type, json_text);
+  if (strict) return strict;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(json_text, ec);
+  const boost::json::value* enabled =
+      !ec && v.is_object() ? v.get_object().if_contains("enabled") : nullptr;
+  if (enabled == nullptr || !enabled->is_bool()) return strict;
+  const bool enforced = type != "allowedNetwork" && type != "metrics";
+  if (enabled->get_bool() && enforced) return strict;
+  InstancePolicyData data;
+  data.enabled = enabled->get_bool();
+  return data;
+}
+
 boost::json::object InstancePolicyDataJson(const InstancePolicyData& data) {
   boost::json::object attributes;
   if (data.interval_month) attributes["interval_month"] = *data.interval_month;

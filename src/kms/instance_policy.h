@@ -34,6 +34,13 @@ bool IsInstancePolicyType(std::string_view type);
 [[nodiscard]] Result<InstancePolicyData> ParseInstancePolicyData(std::string_view type,
                                                                  std::string_view json_text);
 
+// A stored row's data (kms_store.cc): as ParseInstancePolicyData, except that a row a former
+// version stored with looser checks still reads: the attributes of a disabled policy, and of
+// the types Veil does not enforce (allowedNetwork, metrics), are dropped when they do not parse.
+// An enabled policy that Veil enforces must parse (it fails closed).
+[[nodiscard]] Result<InstancePolicyData> ReadStoredInstancePolicyData(std::string_view type,
+                                                                      std::string_view json_text);
+
 // policy_data as JSON: "enabled", and "attributes" when one is set. ParseInstancePolicyData
 // reads it back to an equal value.
 boost::json::object InstancePolicyDataJson(const InstancePolicyData& data);

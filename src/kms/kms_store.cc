@@ -506,7 +506,7 @@ Result<std::vector<InstancePolicy>> KmsStore::GetInstancePolicies(store::Executo
     p.type = VEIL_TRY_VALUE(row.GetText("policy_type"));
     // Fails closed: a row that does not read back fails the request rather than read as no
     // policy (an allowedIP list among them).
-    auto data = ParseInstancePolicyData(p.type, VEIL_TRY_VALUE(row.GetText("data")));
+    auto data = ReadStoredInstancePolicyData(p.type, VEIL_TRY_VALUE(row.GetText("data")));
     if (!data) {
       return Internal("stored " + p.type + " policy of instance " + std::string(instance_id) +
                       " does not read back: " + data.error().message);

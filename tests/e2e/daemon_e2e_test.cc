@@ -88,6 +88,11 @@ TEST_F(DaemonTest, SecondVeildOnTheSameDataDirectoryIsRefusedWithTheHoldersPid) 
                                  std::to_string(daemon_->pid()) + ",";
     EXPECT_EQ(Count(second.output, expected), 1u) << second.output;
   }
+  // With the log off, the reason still reaches stderr, once.
+  auto quiet = RunProcess({kBin + "/veild", "--data-dir", data(), "--port-base",
+                           std::to_string(other_base), "--log-level", "off"});
+  EXPECT_EQ(quiet.exit_code, 1);
+  EXPECT_EQ(Count(quiet.output, "is in use by another veild"), 1u) << quiet.output;
   EXPECT_EQ(Curl({"http://127.0.0.1:" + std::to_string(other_base + 1) + "/healthz"}).first, -1);
   // Nothing was published by the refused starts: the same signing keys as before.
   EXPECT_EQ(Curl({url(1, "/identity/keys")}).second, keys_before);
