@@ -68,10 +68,9 @@ Status AwsChunkedDecoder::OnSizeLine(std::string_view line) {
 Status AwsChunkedDecoder::CheckChunkSignature() {
   if (!options_.signing) return OkStatus();
   const ChunkSigning& s = *options_.signing;
-  const std::string to_sign = "AWS4-HMAC-SHA256-PAYLOAD\n" + s.amz_date + "\n" +
-                              s.scope.ToString() + "\n" + previous_signature_ + "\n" +
-                              HexEncode(crypto::Sha256({})) + "\n" + HexEncode(hasher_.Finish());
-  const std::string expected = SignatureHex(s.signing_key, to_sign);
+  const std::string expected = SignatureHex(
+      s.signing_key,
+      ChunkStringToSignOfDigest(s.amz_date, s.scope, previous_signature_, hasher_.Finish()));
   if (!SignaturesEqual(expected, chunk_signature_)) {
     return PermissionDenied("aws-chunked: a chunk signature does not match");
   }

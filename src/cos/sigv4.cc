@@ -317,9 +317,14 @@ std::string SignatureHex(const crypto::Sha256Digest& signing_key, std::string_vi
 
 std::string ChunkStringToSign(std::string_view amz_date, const SigV4Scope& scope,
                               std::string_view previous_signature, std::span<const uint8_t> chunk) {
+  return ChunkStringToSignOfDigest(amz_date, scope, previous_signature, crypto::Sha256(chunk));
+}
+
+std::string ChunkStringToSignOfDigest(std::string_view amz_date, const SigV4Scope& scope,
+                                      std::string_view previous_signature,
+                                      const crypto::Sha256Digest& chunk_sha256) {
   return "AWS4-HMAC-SHA256-PAYLOAD\n" + std::string(amz_date) + "\n" + scope.ToString() + "\n" +
-         std::string(previous_signature) + "\n" + Sha256Hex("") + "\n" +
-         HexOf(crypto::Sha256(chunk));
+         std::string(previous_signature) + "\n" + Sha256Hex("") + "\n" + HexOf(chunk_sha256);
 }
 
 bool SignaturesEqual(std::string_view a, std::string_view b) {

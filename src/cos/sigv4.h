@@ -111,6 +111,10 @@ std::string SignatureHex(const crypto::Sha256Digest& signing_key, std::string_vi
 // the previous signature is the seed (the request's) for the first chunk.
 std::string ChunkStringToSign(std::string_view amz_date, const SigV4Scope& scope,
                               std::string_view previous_signature, std::span<const uint8_t> chunk);
+// The same for a chunk whose SHA-256 was computed as it streamed by (aws_chunked.h).
+std::string ChunkStringToSignOfDigest(std::string_view amz_date, const SigV4Scope& scope,
+                                      std::string_view previous_signature,
+                                      const crypto::Sha256Digest& chunk_sha256);
 
 // Constant-time comparison of two hex signatures (case-sensitive: both lower case).
 bool SignaturesEqual(std::string_view a, std::string_view b);
