@@ -39,4 +39,26 @@ std::string_view TrimAsciiSpace(std::string_view s) { return TrimOf(s, " \t\n\v\
 
 std::string_view TrimAsciiBlank(std::string_view s) { return TrimOf(s, " \t"); }
 
+std::vector<std::string_view> SplitOn(std::string_view s, char separator) {
+  std::vector<std::string_view> pieces;
+  for (;;) {
+    size_t at = s.find(separator);
+    pieces.push_back(s.substr(0, at));
+    if (at == std::string_view::npos) return pieces;
+    s.remove_prefix(at + 1);
+  }
+}
+
+std::optional<uint64_t> ParseUint64(std::string_view digits) {
+  if (digits.empty()) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const uint64_t d = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - d) / 10) return std::nullopt;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
 }  // namespace veil

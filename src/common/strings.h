@@ -9,8 +9,11 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace veil {
 
@@ -34,5 +37,12 @@ bool EndsWithIgnoreCase(std::string_view s, std::string_view suffix);
 std::string_view TrimAsciiSpace(std::string_view s);
 // `s` without leading and trailing blanks (space and \t only; a \r stays).
 std::string_view TrimAsciiBlank(std::string_view s);
+
+// The pieces of `s` between occurrences of `separator` (empty pieces kept; "" gives one).
+std::vector<std::string_view> SplitOn(std::string_view s, char separator);
+
+// The value of a non-empty run of ASCII decimal digits (no sign, no space) that fits in 64 bits;
+// nullopt otherwise. Leading zeros are allowed.
+std::optional<uint64_t> ParseUint64(std::string_view digits);
 
 }  // namespace veil

@@ -59,4 +59,23 @@ TEST(StringsTest, TrimAsciiBlankKeepsLineEnds) {
 }
 
 }  // namespace
+TEST(StringsTest, SplitOnKeepsEmptyPieces) {
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(SplitOn("a,b", ','), (V{"a", "b"}));
+  EXPECT_EQ(SplitOn("", ','), (V{""}));
+  EXPECT_EQ(SplitOn(",a,", ','), (V{"", "a", ""}));
+}
+
+TEST(StringsTest, ParseUint64TakesDigitsOnlyAndRefusesOverflow) {
+  EXPECT_EQ(ParseUint64("0"), 0u);
+  EXPECT_EQ(ParseUint64("007"), 7u);
+  EXPECT_EQ(ParseUint64("18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(ParseUint64("18446744073709551616"), std::nullopt);
+  EXPECT_EQ(ParseUint64(""), std::nullopt);
+  EXPECT_EQ(ParseUint64("-1"), std::nullopt);
+  EXPECT_EQ(ParseUint64("+1"), std::nullopt);
+  EXPECT_EQ(ParseUint64(" 1"), std::nullopt);
+  EXPECT_EQ(ParseUint64("1x"), std::nullopt);
+}
+
 }  // namespace veil

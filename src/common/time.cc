@@ -1,6 +1,8 @@
 #include "common/time.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 namespace veil {
 namespace {
@@ -207,6 +209,37 @@ std::string FormatHttpDate(TimePoint t) {
   std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[weekday % 7], c.day,
                 kMonths[(c.month - 1) % 12], c.year, c.hour, c.minute, c.second);
   return buf;
+}
+
+Result<TimePoint> ParseHttpDate(std::string_view text) {
+  static constexpr std::string_view kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  constexpr std::string_view kWhat = "HTTP date";
+  // "Sun, 06 Nov 1994 08:49:37 GMT": 29 characters at fixed places.
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text[7] != ' ' || text[11] != ' ' ||
+      text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT" ||
+      std::find(std::begin(kDays), std::end(kDays), text.substr(0, 3)) == std::end(kDays)) {
+    return InvalidArgument("HTTP date: expected the form Sun, 06 Nov 1994 08:49:37 GMT");
+  }
+  auto month = std::find(std::begin(kMonths), std::end(kMonths), text.substr(8, 3));
+  if (month == std::end(kMonths)) return InvalidArgument("HTTP date: invalid month");
+  auto number = [&](size_t at, size_t n, int* out) {
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      v = v * 10 + (text[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  Civil c{};
+  c.month = static_cast<int>(month - std::begin(kMonths)) + 1;
+  if (!number(5, 2, &c.day) || !number(12, 4, &c.year) || !number(17, 2, &c.hour) ||
+      !number(20, 2, &c.minute) || !number(23, 2, &c.second)) {
+    return InvalidArgument("HTTP date: expected digits");
+  }
+  return FromCivil(c, 0, kWhat);
 }
 
 std::string CurrentHttpDate() {

@@ -44,6 +44,9 @@ std::string FormatAuditTime(TimePoint t);
 
 // Precondition: `t` lies in years 0000-9999.
 std::string FormatHttpDate(TimePoint t);
+// The inverse of FormatHttpDate (IMF-fixdate only: "Sun, 06 Nov 1994 08:49:37 GMT"; the obsolete
+// RFC 850 and asctime forms are refused, kInvalidArgument).
+[[nodiscard]] Result<TimePoint> ParseHttpDate(std::string_view text);
 // FormatHttpDate of the system clock's now, formatted once per second per thread (every HTTP
 // response carries it).
 std::string CurrentHttpDate();

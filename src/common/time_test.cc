@@ -128,5 +128,17 @@ TEST(TimeTest, CurrentHttpDateIsNow) {
   EXPECT_EQ(CurrentHttpDate().size(), 29u);
 }
 
+TEST(TimeTest, ParseHttpDateInvertsFormatAndRefusesOtherForms) {
+  EXPECT_EQ(ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT").value(), At(784111777));
+  EXPECT_EQ(ParseHttpDate(FormatHttpDate(At(kEpochSeconds))).value(), At(kEpochSeconds));
+  EXPECT_FALSE(ParseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"));  // RFC 850
+  EXPECT_FALSE(ParseHttpDate("Sun Nov  6 08:49:37 1994"));        // asctime
+  EXPECT_FALSE(ParseHttpDate("Sun, 06 Nov 1994 08:49:37 UTC"));
+  EXPECT_FALSE(ParseHttpDate("Sun, 31 Feb 1994 08:49:37 GMT"));
+  EXPECT_FALSE(ParseHttpDate("Sun, 06 Foo 1994 08:49:37 GMT"));
+  EXPECT_FALSE(ParseHttpDate("Sun, 06 Nov 1994 25:49:37 GMT"));
+  EXPECT_FALSE(ParseHttpDate("Xyz, 06 Nov 1994 08:49:37 GMT"));
+}
+
 }  // namespace
 }  // namespace veil

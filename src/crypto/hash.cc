@@ -123,6 +123,40 @@ Sha256Digest Sha256Hasher::Finish() {
   return out;
 }
 
+struct Md5Hasher::State {
+  internal::MdCtx ctx{EVP_MD_CTX_new()};
+};
+
+Md5Hasher::Md5Hasher() : state_(std::make_unique<State>()) {
+  VEIL_CHECK(state_->ctx != nullptr);
+  VEIL_CHECK(EVP_DigestInit_ex2(state_->ctx.get(), EVP_md5(), nullptr) == 1);
+}
+
+Md5Hasher::~Md5Hasher() = default;
+Md5Hasher::Md5Hasher(Md5Hasher&&) noexcept = default;
+Md5Hasher& Md5Hasher::operator=(Md5Hasher&&) noexcept = default;
+
+void Md5Hasher::Update(std::span<const uint8_t> data) {
+  VEIL_CHECK_MSG(state_ != nullptr, "Md5Hasher used after move");
+  if (data.empty()) return;
+  VEIL_CHECK(EVP_DigestUpdate(state_->ctx.get(), data.data(), data.size()) == 1);
+}
+
+Md5Digest Md5Hasher::Finish() {
+  VEIL_CHECK_MSG(state_ != nullptr, "Md5Hasher used after move");
+  Md5Digest out;
+  unsigned int len = 0;
+  VEIL_CHECK(EVP_DigestFinal_ex(state_->ctx.get(), out.data(), &len) == 1);
+  VEIL_CHECK(EVP_DigestInit_ex2(state_->ctx.get(), nullptr, nullptr) == 1);
+  return out;
+}
+
+Md5Digest Md5(std::span<const uint8_t> data) {
+  Md5Hasher hasher;
+  hasher.Update(data);
+  return hasher.Finish();
+}
+
 Result<SecretBytes> HkdfSha256(std::span<const uint8_t> ikm, std::span<const uint8_t> salt,
                                std::span<const uint8_t> info, size_t length) {
   if (length == 0 || length > 255 * kSha256Size) {

@@ -1,5 +1,6 @@
 // Hashes, HMAC and key derivation (OpenSSL 3 EVP).
 //
+//   MD5 (S3 ETags and Content-MD5 only);
 //   SHA-1 (only for formats that require it: LUKS1 key slots, RSA-OAEP labels), SHA-256, SHA-512;
 //   HMAC-SHA256 (SigV4, token MACs) and HMAC with any of those hashes;
 //   HKDF-SHA256 (RFC 5869) for deriving subkeys;
@@ -8,7 +9,8 @@
 // Hash and HMAC functions cannot fail on valid input; if OpenSSL itself fails (out of memory) the
 // process aborts. The KDFs validate their parameters and return kInvalidArgument.
 //
-// Thread-safety: free functions are thread-safe; a Sha256Hasher is used by one thread at a time.
+// Thread-safety: free functions are thread-safe; a Sha256Hasher or Md5Hasher is used by one thread at a
+// time.
 #pragma once
 
 #include <array>
@@ -57,6 +59,29 @@ class Sha256Hasher {
   // Returns the digest of everything passed to Update since construction or the last Finish,
   // and starts over.
   Sha256Digest Finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// MD5, only because S3 defines ETags and Content-MD5 with it (integrity against accidents, not
+// against an attacker: object storage authenticates its data with AES-GCM).
+inline constexpr size_t kMd5Size = 16;
+using Md5Digest = std::array<uint8_t, kMd5Size>;
+Md5Digest Md5(std::span<const uint8_t> data);
+
+class Md5Hasher {
+ public:
+  Md5Hasher();
+  ~Md5Hasher();
+  Md5Hasher(Md5Hasher&&) noexcept;
+  Md5Hasher& operator=(Md5Hasher&&) noexcept;
+
+  void Update(std::span<const uint8_t> data);
+  // The digest of everything passed to Update since construction or the last Finish; starts
+  // over.
+  Md5Digest Finish();
 
  private:
   struct State;

@@ -48,6 +48,20 @@ TEST(HashTest, IncrementalSha256MatchesOneShotAndResets) {
   EXPECT_EQ(moved.Finish(), Sha256(AsBytes("")));
 }
 
+// RFC 1321's test suite, whole and in pieces.
+TEST(HashTest, Md5Rfc1321) {
+  EXPECT_EQ(HexOf(Md5(AsBytes(""))), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(HexOf(Md5(AsBytes("abc"))), "900150983cd24fb0d6963f7d28e17f72");
+  const std::string digits =
+      "12345678901234567890123456789012345678901234567890123456789012345678901234567890";
+  Md5Hasher hasher;
+  for (size_t i = 0; i < digits.size(); i += 9) {
+    hasher.Update(AsBytes(std::string_view(digits).substr(i, 9)));
+  }
+  EXPECT_EQ(HexOf(hasher.Finish()), "57edf4a22be3c955ac49da2e2107b67a");
+  EXPECT_EQ(hasher.Finish(), Md5(AsBytes("")));
+}
+
 // RFC 4231 test cases 1, 2 and 6 (key longer than the block size).
 TEST(HashTest, HmacSha256Rfc4231) {
   EXPECT_EQ(HexOf(HmacSha256(std::vector<uint8_t>(20, 0x0b), AsBytes("Hi There"))),
