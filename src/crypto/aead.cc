@@ -111,20 +111,30 @@ Result<std::vector<uint8_t>> AesGcm::Seal(std::span<const uint8_t> iv, std::span
 
 Status AesGcm::OpenInto(std::span<const uint8_t> iv, std::span<const uint8_t> aad,
                         std::span<const uint8_t> sealed, std::span<uint8_t> out) {
-  VEIL_CHECK_MSG(state_ != nullptr, "AesGcm used after move");
-  if (iv.size() != kAesGcmIvSize) return InvalidArgument("AES-GCM: IV must be 12 bytes");
   if (sealed.size() < kAesGcmTagSize) return InvalidArgument("AES-GCM: input shorter than the tag");
   const size_t n = sealed.size() - kAesGcmTagSize;
   if (out.size() != n) return InvalidArgument("AES-GCM: output must be input size - 16 bytes");
-  // Copy the tag first: with in-place decryption the plaintext overwrites the ciphertext.
-  std::array<uint8_t, kAesGcmTagSize> tag;
-  std::copy(sealed.begin() + static_cast<ptrdiff_t>(n), sealed.end(), tag.begin());
+  return OpenDetachedInto(iv, aad, sealed.first(n), sealed.subspan(n), out);
+}
 
+Status AesGcm::OpenDetachedInto(std::span<const uint8_t> iv, std::span<const uint8_t> aad,
+                                std::span<const uint8_t> ciphertext, std::span<const uint8_t> tag,
+                                std::span<uint8_t> out) {
+  VEIL_CHECK_MSG(state_ != nullptr, "AesGcm used after move");
+  if (iv.size() != kAesGcmIvSize) return InvalidArgument("AES-GCM: IV must be 12 bytes");
+  if (tag.size() != kAesGcmTagSize) return InvalidArgument("AES-GCM: tag must be 16 bytes");
+  if (out.size() != ciphertext.size()) {
+    return InvalidArgument("AES-GCM: output must be the ciphertext's size");
+  }
+  // Copy the tag first: it may lie where in-place decryption writes (OpenInto's `sealed` tail),
+  // and OpenSSL takes it through a non-const pointer.
+  std::array<uint8_t, kAesGcmTagSize> expected;
+  std::copy(tag.begin(), tag.end(), expected.begin());
   EVP_CIPHER_CTX* ctx = state_->dec.get();
   if (EVP_DecryptInit_ex2(ctx, nullptr, nullptr, iv.data(), nullptr) != 1 || !UpdateAad(ctx, aad) ||
-      !UpdateData(ctx, sealed.first(n), out.data()) ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag.size()), tag.data()) !=
-          1) {
+      !UpdateData(ctx, ciphertext, out.data()) ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(expected.size()),
+                          expected.data()) != 1) {
     if (!out.empty()) OPENSSL_cleanse(out.data(), out.size());
     return OpenSslFailure(ErrorCode::kInternal, "AES-GCM: decrypt");
   }

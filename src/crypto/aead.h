@@ -10,7 +10,8 @@
 // the tag does not verify (wrong key, IV, AAD, or tampered ciphertext); on that error no
 // plaintext is returned and any output buffer is wiped.
 //
-// AesGcm keeps the AES key schedule for repeated use (many records under one key).
+// AesGcm keeps the AES key schedule for repeated use (many records under one key); its *Into
+// forms allocate nothing, for bulk data (object chunks) sealed and opened in the caller's buffers.
 // Thread-safety: an AesGcm is used by one thread at a time; the free functions are thread-safe.
 #pragma once
 
@@ -61,6 +62,12 @@ class AesGcm {
   // As Open, into `out` of exactly sealed.size() - 16 bytes (in place allowed, as for SealInto).
   [[nodiscard]] Status OpenInto(std::span<const uint8_t> iv, std::span<const uint8_t> aad,
                                 std::span<const uint8_t> sealed, std::span<uint8_t> out);
+  // As OpenInto, with the 16-byte tag held apart from the ciphertext, for readers that scatter a
+  // record's ciphertext straight into its final place (preadv) and its tag elsewhere. `out` has
+  // exactly ciphertext.size() bytes and may be ciphertext.data() (in place). Allocates nothing.
+  [[nodiscard]] Status OpenDetachedInto(std::span<const uint8_t> iv, std::span<const uint8_t> aad,
+                                        std::span<const uint8_t> ciphertext,
+                                        std::span<const uint8_t> tag, std::span<uint8_t> out);
 
  private:
   struct State;

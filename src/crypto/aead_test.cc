@@ -118,6 +118,32 @@ TEST(AeadTest, InPlaceAndSecretVariants) {
                   .Equals(AsBytes(dek)));
 }
 
+TEST(AeadTest, DetachedTagOpensInPlaceAndRejectsTampering) {
+  OsRandom random;
+  auto gcm = AesGcm::Create(random.Secret(kAesGcmKeySize).Reveal()).value();
+  const std::vector<uint8_t> iv = random.Bytes(kAesGcmIvSize);
+  const std::vector<uint8_t> plain = random.Bytes(1000);
+  const std::vector<uint8_t> sealed = gcm.Seal(iv, AsBytes("aad"), plain).value();
+  const std::span<const uint8_t> tag = std::span(sealed).last(kAesGcmTagSize);
+  std::vector<uint8_t> buffer(sealed.begin(), sealed.end() - kAesGcmTagSize);
+  ASSERT_TRUE(gcm.OpenDetachedInto(iv, AsBytes("aad"), buffer, tag, buffer));
+  EXPECT_EQ(buffer, plain);
+
+  std::vector<uint8_t> bad_tag(tag.begin(), tag.end());
+  bad_tag[3] ^= 0x10;
+  std::vector<uint8_t> out(plain.size(), 0xcc);
+  const std::span<const uint8_t> ciphertext = std::span(sealed).first(plain.size());
+  EXPECT_EQ(gcm.OpenDetachedInto(iv, AsBytes("aad"), ciphertext, bad_tag, out).error().code,
+            ErrorCode::kDataLoss);
+  for (uint8_t b : out) ASSERT_EQ(b, 0);
+  EXPECT_EQ(gcm.OpenDetachedInto(iv, AsBytes("aad"), ciphertext, tag.first(15), out).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(gcm.OpenDetachedInto(iv, AsBytes("aad"), ciphertext, tag, std::span(out).first(9))
+                .error()
+                .code,
+            ErrorCode::kInvalidArgument);
+}
+
 TEST(AeadTest, RejectsBadSizes) {
   EXPECT_EQ(AesGcm::Create(std::vector<uint8_t>(16)).error().code, ErrorCode::kInvalidArgument);
   auto gcm = AesGcm::Create(std::vector<uint8_t>(32, 1)).value();
