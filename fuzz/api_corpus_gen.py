@@ -5,7 +5,7 @@
   fuzz/corpus/iam/   iam_request_fuzz    token forms, page queries, IAM JSON bodies
   fuzz/corpus/jwt/   jwt_fuzz            tokens, claims payloads, headers
   fuzz/corpus/kms/   kms_request_fuzz    Key Protect bodies, queries, WDEKs, CIDR blocks, times
-  fuzz/corpus/cos/   cos_sigv4_fuzz      SigV4 headers, presigned queries, targets, dates, aws-chunked bodies
+  fuzz/corpus/cos/   cos_sigv4_fuzz      SigV4 headers, presigned queries, targets, dates, aws-chunked bodies, XML bodies
 
 Each seed is one selector byte (which parser, as the target's LLVMFuzzerTestOneInput reads it)
 followed by that parser's input. Valid requests come from the API's documented shapes; hostile
@@ -230,10 +230,19 @@ def cos_cases():
                 "\x02" + "5;chunk-signature=x\r\nhello\r\n", "\x03" + "fffffffffffffffff\r\n"]
     signed = ["5;chunk-signature=" + "b" * 64 + "\r\nhello\r\n0;chunk-signature=" + "c" * 64 + "\r\n\r\n",
               "0;chunk-signature=" + "d" * 64 + "\r\n\r\n"]
+    xml = ['<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+           "<Quiet>true</Quiet><Object><Key>a &amp; b</Key></Object></Delete>",
+           "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&quot;x&quot;</ETag>"
+           "</Part></CompleteMultipartUpload>",
+           "<CreateBucketConfiguration><LocationConstraint>local-standard</LocationConstraint>"
+           "</CreateBucketConfiguration>",
+           '<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', "<a><![CDATA[<b>]]>&#x41;</a>",
+           "<a>" * 20 + "</a>" * 20, "<a></b>"]
     cases = []
     for selector, name, items in [(0, "header", headers), (1, "presigned", queries),
                                   (2, "target", targets), (3, "date", dates),
-                                  (4, "chunked-unsigned", unsigned), (5, "chunked-signed", signed)]:
+                                  (4, "chunked-unsigned", unsigned), (5, "chunked-signed", signed),
+                                  (6, "xml", xml)]:
         cases += [(f"{name}-{i}", selector, t) for i, t in enumerate(items)]
     return cases
 

@@ -8,13 +8,16 @@
 //   2: a raw request target "path?query", canonicalized with host signed;
 //   3: an X-Amz-Date value;
 //   4: an unsigned aws-chunked body with trailers, fed in pieces of 1 to 64 bytes;
-//   5: a signed aws-chunked body (a fixed key and seed), fed whole.
+//   5: a signed aws-chunked body (a fixed key and seed), fed whole;
+//   6: an XML request body (src/cos/xml.h: Delete, CompleteMultipartUpload, ...).
 // Properties: no exception escapes; an accepted header has a 64-hex signature and sorted, unique,
 // lower-case signed headers, and written back from its parts parses to the same parts; an accepted
 // presigned query's expiry is within S3's 7 days and its date parses; a canonical URI holds only
 // unreserved bytes, '/' and %XX, and canonicalizing it again changes nothing; an accepted date is
 // within years 0-9999; a decoder hands out exactly decoded_bytes(), and an unsigned body it
-// accepts, framed again as one chunk with the same trailers, decodes to the same bytes.
+// accepts, framed again as one chunk with the same trailers, decodes to the same bytes; an
+// accepted XML document nests at most kMaxXmlDepth deep, and each element's text, escaped and
+// parsed again, comes back the same.
 //
 // Two builds from this one file, as the other request fuzzers: a libFuzzer binary (`make fuzz`)
 // and a plain program replaying fuzz/corpus/cos/ (ctest cos.sigv4_fuzz_corpus, label unit).
@@ -31,6 +34,7 @@
 #include "common/bytes.h"
 #include "cos/aws_chunked.h"
 #include "cos/sigv4.h"
+#include "cos/xml.h"
 #include "request_fuzz_support.h"
 
 namespace {
@@ -154,11 +158,26 @@ void SignedChunked(std::string_view body) {
   Decode(body, options, body.size() + 1);
 }
 
+size_t CheckElement(const cos::XmlElement& e, size_t depth) {
+  Check(depth <= cos::kMaxXmlDepth, "an accepted document nests at most kMaxXmlDepth deep");
+  auto again = cos::ParseXml("<r>" + cos::XmlEscape(e.text) + "</r>");
+  Check(again.has_value() && again->text == e.text, "escaped text parses back to itself");
+  size_t count = 1;
+  for (const cos::XmlElement& child : e.children) count += CheckElement(child, depth + 1);
+  return count;
+}
+
+void Xml(std::string_view body) {
+  auto doc = cos::ParseXml(body);
+  if (!doc) return;
+  Check(CheckElement(*doc, 1) <= cos::kMaxXmlElements, "at most kMaxXmlElements elements");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   veil::fuzz::Selected in;
-  if (!veil::fuzz::Select(data, size, 6, &in)) return 0;
+  if (!veil::fuzz::Select(data, size, 7, &in)) return 0;
   switch (in.parser) {
     case 0:
       Header(in.rest);
@@ -175,8 +194,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4:
       UnsignedChunked(in.rest);
       break;
-    default:
+    case 5:
       SignedChunked(in.rest);
+      break;
+    default:
+      Xml(in.rest);
       break;
   }
   return 0;
