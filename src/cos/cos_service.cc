@@ -29,15 +29,9 @@ constexpr std::string_view kLog = "cos";
 constexpr size_t kDekSize = 32;
 constexpr size_t kDekIvSize = 12;
 constexpr std::string_view kDekAadPrefix = "veil-cos-dek-v1:";
-constexpr size_t kMaxKeyBytes = 1024;
 
 std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-int64_t NowMs(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch())
-      .count();
 }
 
 // A KMS refusal as the S3 error a client of object storage understands.
@@ -76,7 +70,8 @@ Error KmsToS3(const Error& e, std::string_view root_key_crn) {
   }
 }
 
-// The canonical form of a root key CRN ("" stays "").
+}  // namespace
+
 Result<std::string> CanonicalRootKey(std::string_view crn) {
   if (crn.empty()) return std::string();
   auto parsed = Crn::Parse(crn);
@@ -87,6 +82,8 @@ Result<std::string> CanonicalRootKey(std::string_view crn) {
   }
   return parsed->ToString();
 }
+
+namespace {
 
 std::string KeyIdOfCrn(std::string_view crn) {
   auto parsed = Crn::Parse(crn);
@@ -140,6 +137,11 @@ CosService::CosService(store::Database& db, kms::Client& kms, hsm::KeyStore& hsm
       options_(std::move(options)) {}
 
 CosService::~CosService() = default;
+
+int64_t CosService::NowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+      .count();
+}
 
 Result<std::unique_ptr<CosService>> CosService::Create(store::Database& db, kms::Client& kms,
                                                        hsm::KeyStore& hsm, const Clock& clock,
@@ -268,6 +270,18 @@ Result<std::string> CosService::SealDek(const SecretBytes& bucket_key, std::stri
   return Base64Encode(iv);
 }
 
+Result<std::pair<std::string, SecretBytes>> CosService::NewDek(const Bucket& bucket,
+                                                               const std::string& root,
+                                                               std::string_view object_id,
+                                                               std::string* bucket_key_id) {
+  BucketKey bucket_key = VEIL_TRY_VALUE(EnsureBucketKey(bucket, root));
+  SecretBytes key_plain = VEIL_TRY_VALUE(UnwrapBucketKey(bucket, bucket_key));
+  SecretBytes dek = random_.Secret(kDekSize);
+  std::string sealed = VEIL_TRY_VALUE(SealDek(key_plain, object_id, dek));
+  *bucket_key_id = bucket_key.id;
+  return std::make_pair(std::move(sealed), std::move(dek));
+}
+
 Result<SecretBytes> CosService::DekOf(const Bucket& bucket, std::string_view bucket_key_id,
                                       std::string_view object_id, std::string_view sealed_dek) {
   BucketKey key = VEIL_TRY_VALUE(store_.GetBucketKey(store_.db(), bucket_key_id));
@@ -334,7 +348,7 @@ Result<Bucket> CosService::CreateBucket(const CreateBucketSpec& spec) {
                       "-cold, -smart) on this region");
   }
   bucket.sse_kp_root_key_crn = VEIL_TRY_VALUE(CanonicalRootKey(spec.sse_kp_root_key_crn));
-  bucket.created_ms = NowMs(clock_);
+  bucket.created_ms = NowMs();
   bucket.crn = BucketCrn(spec);
   if (auto existing = store_.GetBucket(store_.db(), spec.name)) {
     if (existing->account_id == spec.account_id) {
@@ -452,17 +466,14 @@ Result<Object> CosService::PutObject(const Bucket& bucket, const PutObjectSpec& 
   }
   std::string root = VEIL_TRY_VALUE(CanonicalRootKey(spec.root_key_crn));
   if (root.empty()) root = bucket.DefaultRootKey();
-  BucketKey bucket_key = VEIL_TRY_VALUE(EnsureBucketKey(bucket, root));
-  SecretBytes key_plain = VEIL_TRY_VALUE(UnwrapBucketKey(bucket, bucket_key));
   Object object;
   object.bucket_id = bucket.id;
   object.key = spec.key;
   object.id = NewUuidV4String(random_);
-  object.bucket_key_id = bucket_key.id;
   object.root_key_crn = root;
   object.headers = spec.headers;
-  SecretBytes dek = random_.Secret(kDekSize);
-  object.sealed_dek = VEIL_TRY_VALUE(SealDek(key_plain, object.id, dek));
+  auto [sealed, dek] = VEIL_TRY_VALUE(NewDek(bucket, root, object.id, &object.bucket_key_id));
+  object.sealed_dek = std::move(sealed);
   std::array<uint8_t, 16> md5{};
   DataFile file = VEIL_TRY_VALUE(WriteDataFile(dek, object.id, 0, body, md5));
   if (spec.content_md5 && *spec.content_md5 != md5) {
@@ -472,7 +483,7 @@ Result<Object> CosService::PutObject(const Bucket& bucket, const PutObjectSpec& 
   }
   object.size = file.size;
   object.etag = "\"" + HexEncode(md5) + "\"";
-  object.modified_ms = NowMs(clock_);
+  object.modified_ms = NowMs();
   object.files = {file};
   auto old = store_.db().WithTransaction([&](store::Tx& tx) -> Result<std::optional<Object>> {
     if (spec.if_none_match_any && store_.GetObject(tx, bucket.id, spec.key)) {
@@ -584,6 +595,35 @@ Result<size_t> CosService::Recover() {
   }
   if (ec) return Internal("cannot scan the object directory: " + ec.message());
   return removed;
+}
+
+namespace {
+
+class RangeBody final : public UploadBody {
+ public:
+  RangeBody(std::shared_ptr<ObjectReader> reader, uint64_t start, uint64_t length)
+      : reader_(std::move(reader)), pos_(start), end_(start + length) {}
+  Result<size_t> Read(std::span<uint8_t> out) override {
+    if (pos_ >= end_) return size_t{0};
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), end_ - pos_));
+    const size_t got = VEIL_TRY_VALUE(reader_->ReadAt(pos_, out.first(want)));
+    if (got == 0) return DataLoss("the source object ended early");
+    pos_ += got;
+    return got;
+  }
+  Status Verify() override { return OkStatus(); }
+
+ private:
+  std::shared_ptr<ObjectReader> reader_;
+  uint64_t pos_;
+  uint64_t end_;
+};
+
+}  // namespace
+
+std::unique_ptr<UploadBody> ObjectRangeBody(std::shared_ptr<ObjectReader> reader, uint64_t start,
+                                            uint64_t length) {
+  return std::make_unique<RangeBody>(std::move(reader), start, length);
 }
 
 Result<std::unique_ptr<ObjectReader>> OpenObjectUrl(CosService& cos, std::string_view url,

@@ -51,7 +51,16 @@ struct CosOptions {
   std::chrono::seconds bucket_key_ttl{300};
   size_t bucket_key_cache_size = 4096;
   size_t io_buffer_size = 1 << 20;
+  // The smallest part but the last of a multipart upload (S3: 5 MiB).
+  uint64_t min_part_size = 5 << 20;
 };
+
+inline constexpr uint32_t kMaxParts = 10000;
+inline constexpr size_t kMaxKeyBytes = 1024;  // an object key's longest UTF-8 form (S3)
+
+// The canonical form of a root key CRN as a request names it ("" stays ""); KMS.NotFoundException
+// for text that is not the CRN of a KMS key.
+[[nodiscard]] Result<std::string> CanonicalRootKey(std::string_view crn);
 
 // The plaintext of an upload as the API layer decodes it (aws-chunked, signatures).
 class UploadBody {
@@ -78,6 +87,18 @@ struct PutObjectSpec {
   std::map<std::string, std::string> headers;          // stored and returned as they are
   std::optional<std::array<uint8_t, 16>> content_md5;  // BadDigest when the body differs
   bool if_none_match_any = false;                      // If-None-Match: *
+};
+
+struct CreateUploadSpec {
+  std::string key;
+  std::string root_key_crn;  // as PutObjectSpec
+  std::map<std::string, std::string> headers;
+  std::string owner;  // the initiator's IAM id
+};
+
+struct CompletePart {
+  uint32_t part_number = 0;
+  std::string etag;  // as the client sent it, quoted or not
 };
 
 struct ListResult {
@@ -142,6 +163,30 @@ class CosService : public kms::KeyEventListener {
   [[nodiscard]] Result<bool> DeleteObject(const Bucket& bucket, std::string_view key);
   [[nodiscard]] Result<ListResult> ListObjects(const Bucket& bucket, const ListSpec& spec);
 
+  // --- Multipart uploads
+  [[nodiscard]] Result<Upload> CreateUpload(const Bucket& bucket, const CreateUploadSpec& spec);
+  // NoSuchUpload unless the upload exists for this bucket and key.
+  [[nodiscard]] Result<Upload> GetUpload(const Bucket& bucket, std::string_view key,
+                                         std::string_view upload_id);
+  // Stores part `part_number` (1..10000, InvalidArgument otherwise), replacing an earlier one.
+  [[nodiscard]] Result<Part> UploadPart(const Bucket& bucket, const Upload& upload,
+                                        uint32_t part_number,
+                                        const std::optional<std::array<uint8_t, 16>>& content_md5,
+                                        UploadBody& body);
+  // Stitches the parts named (ascending, InvalidPartOrder; each uploaded with that ETag,
+  // InvalidPart; all but the last at least min_part_size, EntityTooSmall) into the object;
+  // parts not named are dropped. The object's ETag is S3's: MD5 of the parts' MD5s, "-N".
+  [[nodiscard]] Result<Object> CompleteUpload(const Bucket& bucket, const Upload& upload,
+                                              const std::vector<CompletePart>& parts);
+  [[nodiscard]] Status AbortUpload(const Bucket& bucket, const Upload& upload);
+  [[nodiscard]] Result<std::vector<Part>> ListParts(const Upload& upload, uint32_t after,
+                                                    size_t limit);
+  [[nodiscard]] Result<std::vector<Upload>> ListUploads(const Bucket& bucket,
+                                                        std::string_view prefix,
+                                                        std::string_view key_marker,
+                                                        std::string_view upload_id_marker,
+                                                        size_t limit);
+
   // Removes temporary files and data files no metadata row names (after a crash). Returns how
   // many files it removed.
   [[nodiscard]] Result<size_t> Recover();
@@ -162,6 +207,7 @@ class CosService : public kms::KeyEventListener {
     std::chrono::steady_clock::time_point expires;
   };
   kms::ActingFor ActingFor(const Bucket& bucket) const;
+  int64_t NowMs() const;
   [[nodiscard]] Result<BucketKey> MakeBucketKey(const Bucket& bucket,
                                                 const std::string& root_key_crn);
   [[nodiscard]] Result<BucketKey> EnsureBucketKey(const Bucket& bucket,
@@ -171,6 +217,10 @@ class CosService : public kms::KeyEventListener {
                                           std::string_view object_id, std::string_view sealed_dek);
   [[nodiscard]] Result<std::string> SealDek(const SecretBytes& bucket_key,
                                             std::string_view object_id, const SecretBytes& dek);
+  [[nodiscard]] Result<std::pair<std::string, SecretBytes>> NewDek(const Bucket& bucket,
+                                                                   const std::string& root,
+                                                                   std::string_view object_id,
+                                                                   std::string* bucket_key_id);
   [[nodiscard]] Result<DataFile> WriteDataFile(const SecretBytes& dek, std::string_view object_id,
                                                uint32_t part_number, UploadBody& body,
                                                std::array<uint8_t, 16>& md5);
@@ -187,6 +237,10 @@ class CosService : public kms::KeyEventListener {
   mutable std::mutex cache_mu_;
   std::map<std::string, CachedKey> cache_;  // bucket key id -> key; cache_mu_
 };
+
+// An upload body that reads [start, start + length) of `reader` (CopyObject, UploadPartCopy).
+std::unique_ptr<UploadBody> ObjectRangeBody(std::shared_ptr<ObjectReader> reader, uint64_t start,
+                                            uint64_t length);
 
 // "cos://<region>/<bucket>/<object>" -> the object's plaintext, for the image service: the
 // bucket must belong to `account_id` (kPermissionDenied otherwise, never another account's).

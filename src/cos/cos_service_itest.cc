@@ -310,5 +310,85 @@ TEST(CosServiceTest, ObjectUrlsResolveForTheBucketsAccountOnly) {
             S3Reason::kNoSuchKey);
 }
 
+std::string Md5Hex(const std::string& data) {
+  return HexEncode(
+      crypto::Md5(std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size())));
+}
+
+TEST(CosServiceTest, MultipartStitchesPartsWithoutRewritingThem) {
+  CosFixture f;
+  Bucket b = f.MakeBucket("multipart");
+  Upload u =
+      f.service->CreateUpload(b, {"big/object", "", {{"content-type", "x/y"}}, "me"}).value();
+  const std::string p1 = PatternBytes(5 << 20, 11), p2 = PatternBytes(123457, 12);
+  StringUpload wrong(PatternBytes(5 << 20, 99), 1 << 20);
+  ASSERT_TRUE(f.service->UploadPart(b, u, 1, std::nullopt, wrong));
+  StringUpload one(p1, 1 << 20), two(p2);
+  Part part1 = f.service->UploadPart(b, u, 1, std::nullopt, one).value();  // replaces
+  Part part2 = f.service->UploadPart(b, u, 2, std::nullopt, two).value();
+  EXPECT_EQ(f.service->ListParts(u, 0, 100).value().size(), 2u);
+  const size_t files_before = DataFiles(f).size();
+  Object o = f.service->CompleteUpload(b, u, {{1, part1.etag}, {2, part2.etag}}).value();
+  EXPECT_EQ(DataFiles(f).size(), files_before);  // stitched, not rewritten
+  std::vector<uint8_t> both = HexDecode(Md5Hex(p1) + Md5Hex(p2)).value();
+  EXPECT_EQ(o.etag, "\"" + HexEncode(crypto::Md5(both)) + "-2\"");
+  EXPECT_EQ(o.size, p1.size() + p2.size());
+  EXPECT_EQ(f.Read(b, "big/object").value(), p1 + p2);
+  EXPECT_EQ(f.service->HeadObject(b, "big/object").value().headers.at("content-type"), "x/y");
+  EXPECT_S3(f.service->GetUpload(b, "big/object", u.id), S3Reason::kNoSuchUpload);
+  // A range across the boundary of the two parts.
+  auto reader = f.service->OpenObject(b, o).value();
+  std::string out(10, '\0');
+  ASSERT_EQ(
+      reader->ReadAt(p1.size() - 5, std::span(reinterpret_cast<uint8_t*>(out.data()), 10)).value(),
+      10u);
+  EXPECT_EQ(out, (p1 + p2).substr(p1.size() - 5, 10));
+}
+
+TEST(CosServiceTest, CompleteRefusesBadPartListsAndAbortRemovesParts) {
+  CosFixture f;
+  Bucket b = f.MakeBucket("multipart-rules");
+  Upload u = f.service->CreateUpload(b, {"k", "", {}, "me"}).value();
+  StringUpload small1("first part, too small"), small2("second");
+  Part a = f.service->UploadPart(b, u, 1, std::nullopt, small1).value();
+  Part c = f.service->UploadPart(b, u, 3, std::nullopt, small2).value();
+  StringUpload zero("x");
+  EXPECT_S3(f.service->UploadPart(b, u, 0, std::nullopt, zero), S3Reason::kInvalidArgument);
+  EXPECT_S3(f.service->UploadPart(b, u, 10001, std::nullopt, zero), S3Reason::kInvalidArgument);
+  EXPECT_S3(f.service->CompleteUpload(b, u, {{3, c.etag}, {1, a.etag}}),
+            S3Reason::kInvalidPartOrder);
+  EXPECT_S3(f.service->CompleteUpload(b, u, {{1, "\"0000\""}}), S3Reason::kInvalidPart);
+  EXPECT_S3(f.service->CompleteUpload(b, u, {{1, a.etag}, {2, c.etag}}), S3Reason::kInvalidPart);
+  EXPECT_S3(f.service->CompleteUpload(b, u, {{1, a.etag}, {3, c.etag}}), S3Reason::kEntityTooSmall);
+  EXPECT_S3(f.service->DeleteBucket(b), S3Reason::kBucketNotEmpty);  // an upload is in progress
+  const size_t files = DataFiles(f).size();
+  ASSERT_TRUE(f.service->AbortUpload(b, u));
+  EXPECT_EQ(DataFiles(f).size(), files - 2);
+  EXPECT_S3(f.service->GetUpload(b, "k", u.id), S3Reason::kNoSuchUpload);
+  StringUpload late("late");
+  EXPECT_S3(f.service->UploadPart(b, u, 2, std::nullopt, late), S3Reason::kNoSuchUpload);
+  EXPECT_EQ(DataFiles(f).size(), files - 2);  // the late part's file is gone too
+  EXPECT_TRUE(f.service->DeleteBucket(b));
+}
+
+TEST(CosServiceTest, CopyReencryptsUnderTheDestinationsKey) {
+  CosFixture f;
+  f.Authorize();
+  kms::Key key = f.kms.CreateRoot();
+  Bucket plain = f.MakeBucket("copy-from");
+  Bucket sse = f.MakeBucket("copy-to", key.crn("local"));
+  const std::string data = PatternBytes(150000, 5);
+  Object src = f.Put(plain, "src", data).value();
+  auto reader = f.service->OpenObject(plain, src).value();
+  PutObjectSpec spec;
+  spec.key = "dst";
+  auto body = ObjectRangeBody(std::move(reader), 0, src.size);
+  Object dst = f.service->PutObject(sse, spec, *body).value();
+  EXPECT_EQ(dst.etag, src.etag);
+  EXPECT_EQ(dst.root_key_crn, key.crn("local"));
+  EXPECT_NE(dst.bucket_key_id, src.bucket_key_id);
+  EXPECT_EQ(f.Read(sse, "dst").value(), data);
+}
+
 }  // namespace
 }  // namespace veil::cos

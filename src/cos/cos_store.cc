@@ -313,6 +313,109 @@ Result<bool> CosStore::BucketHasObjects(store::Executor& ex, std::string_view bu
   return !rows.empty();
 }
 
+namespace {
+
+constexpr std::string_view kUploadColumns =
+    "id, bucket_id, key, object_id, initiated_ms, bucket_key_id, sealed_dek, root_key_crn, "
+    "headers, owner";
+
+Result<Upload> UploadFromRow(const store::Row& row) {
+  Upload u;
+  u.id = VEIL_TRY_VALUE(row.GetText("id"));
+  u.bucket_id = VEIL_TRY_VALUE(row.GetText("bucket_id"));
+  u.key = VEIL_TRY_VALUE(row.GetText("key"));
+  u.object_id = VEIL_TRY_VALUE(row.GetText("object_id"));
+  u.initiated_ms = VEIL_TRY_VALUE(row.GetInt64("initiated_ms"));
+  u.bucket_key_id = VEIL_TRY_VALUE(row.GetText("bucket_key_id"));
+  u.sealed_dek = VEIL_TRY_VALUE(row.GetText("sealed_dek"));
+  u.root_key_crn = VEIL_TRY_VALUE(row.GetText("root_key_crn"));
+  u.headers = VEIL_TRY_VALUE(HeadersFromJson(VEIL_TRY_VALUE(row.GetText("headers"))));
+  u.owner = VEIL_TRY_VALUE(row.GetText("owner"));
+  return u;
+}
+
+Result<Part> PartFromRow(const store::Row& row) {
+  Part p;
+  p.part_number = static_cast<uint32_t>(VEIL_TRY_VALUE(row.GetInt64("part_number")));
+  p.file_id = VEIL_TRY_VALUE(row.GetText("file_id"));
+  p.size = static_cast<uint64_t>(VEIL_TRY_VALUE(row.GetInt64("size")));
+  p.etag = VEIL_TRY_VALUE(row.GetText("etag"));
+  p.modified_ms = VEIL_TRY_VALUE(row.GetInt64("modified_ms"));
+  return p;
+}
+
+}  // namespace
+
+Status CosStore::InsertUpload(store::Executor& ex, const Upload& u) {
+  VEIL_TRY(ex.Exec(
+      "INSERT INTO cos_uploads (" + std::string(kUploadColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?)",
+      {u.id, u.bucket_id, u.key, u.object_id, u.initiated_ms, u.bucket_key_id, u.sealed_dek,
+       u.root_key_crn, HeadersJson(u.headers), u.owner}));
+  return OkStatus();
+}
+
+Result<Upload> CosStore::GetUpload(store::Executor& ex, std::string_view id) {
+  auto row = VEIL_TRY_VALUE(
+      ex.QueryRow("SELECT " + std::string(kUploadColumns) + " FROM cos_uploads WHERE id = ?",
+                  {std::string(id)}));
+  return UploadFromRow(row);
+}
+
+Result<std::vector<Upload>> CosStore::ListUploads(store::Executor& ex, std::string_view bucket_id,
+                                                  std::string_view prefix,
+                                                  std::string_view key_marker,
+                                                  std::string_view upload_id_marker, size_t limit) {
+  std::string sql = "SELECT " + std::string(kUploadColumns) +
+                    " FROM cos_uploads WHERE bucket_id = ? AND (key > ? OR (key = ? AND id > ?))";
+  store::Params params{std::string(bucket_id), std::string(key_marker), std::string(key_marker),
+                       std::string(upload_id_marker)};
+  if (!prefix.empty()) {
+    sql += " AND key >= ? AND key < ?";
+    params.emplace_back(std::string(prefix));
+    params.emplace_back(std::string(prefix) + "\xFF");
+  }
+  sql += " ORDER BY key, id LIMIT ?";
+  params.emplace_back(static_cast<int64_t>(limit));
+  auto rows = VEIL_TRY_VALUE(ex.Query(sql, params));
+  return Map<Upload>(rows, UploadFromRow);
+}
+
+Result<std::vector<Part>> CosStore::DeleteUpload(store::Executor& ex, std::string_view id) {
+  auto parts = VEIL_TRY_VALUE(ListParts(ex, id, 0, 10001));
+  VEIL_TRY(ex.Exec("DELETE FROM cos_parts WHERE upload_id = ?", {std::string(id)}));
+  VEIL_TRY(ex.Exec("DELETE FROM cos_uploads WHERE id = ?", {std::string(id)}));
+  return parts;
+}
+
+Result<std::optional<Part>> CosStore::PutPart(store::Executor& ex, std::string_view upload_id,
+                                              const Part& p) {
+  auto rows =
+      VEIL_TRY_VALUE(ex.Query("SELECT part_number, file_id, size, etag, modified_ms FROM cos_parts"
+                              " WHERE upload_id = ? AND part_number = ?",
+                              {std::string(upload_id), static_cast<int64_t>(p.part_number)}));
+  std::optional<Part> old;
+  if (!rows.empty()) {
+    old = VEIL_TRY_VALUE(PartFromRow(rows.front()));
+    VEIL_TRY(ex.Exec("DELETE FROM cos_parts WHERE upload_id = ? AND part_number = ?",
+                     {std::string(upload_id), static_cast<int64_t>(p.part_number)}));
+  }
+  VEIL_TRY(
+      ex.Exec("INSERT INTO cos_parts (upload_id, part_number, file_id, size, etag, modified_ms)"
+              " VALUES (?,?,?,?,?,?)",
+              {std::string(upload_id), static_cast<int64_t>(p.part_number), p.file_id,
+               static_cast<int64_t>(p.size), p.etag, p.modified_ms}));
+  return old;
+}
+
+Result<std::vector<Part>> CosStore::ListParts(store::Executor& ex, std::string_view upload_id,
+                                              uint32_t after, size_t limit) {
+  auto rows = VEIL_TRY_VALUE(
+      ex.Query("SELECT part_number, file_id, size, etag, modified_ms FROM cos_parts"
+               " WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+               {std::string(upload_id), static_cast<int64_t>(after), static_cast<int64_t>(limit)}));
+  return Map<Part>(rows, PartFromRow);
+}
+
 Result<std::set<std::string>> CosStore::ReferencedFiles(store::Executor& ex) {
   std::set<std::string> files;
   auto rows = VEIL_TRY_VALUE(ex.Query("SELECT files FROM cos_objects"));

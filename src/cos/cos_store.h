@@ -79,6 +79,23 @@ class CosStore {
                                                         const ListQuery& query);
   [[nodiscard]] Result<bool> BucketHasObjects(store::Executor& ex, std::string_view bucket_id);
 
+  // --- Multipart uploads
+  [[nodiscard]] Status InsertUpload(store::Executor& ex, const Upload& upload);
+  // kNotFound when none.
+  [[nodiscard]] Result<Upload> GetUpload(store::Executor& ex, std::string_view id);
+  // Uploads of the bucket ordered by key then initiation, after (key_marker, upload_id_marker).
+  [[nodiscard]] Result<std::vector<Upload>> ListUploads(
+      store::Executor& ex, std::string_view bucket_id, std::string_view prefix,
+      std::string_view key_marker, std::string_view upload_id_marker, size_t limit);
+  // Deletes the upload and its parts' rows; returns the parts.
+  [[nodiscard]] Result<std::vector<Part>> DeleteUpload(store::Executor& ex, std::string_view id);
+  // Inserts or replaces a part; returns the replaced one.
+  [[nodiscard]] Result<std::optional<Part>> PutPart(store::Executor& ex, std::string_view upload_id,
+                                                    const Part& part);
+  // Parts in order, after `after` (a part number), at most `limit`.
+  [[nodiscard]] Result<std::vector<Part>> ListParts(store::Executor& ex, std::string_view upload_id,
+                                                    uint32_t after, size_t limit);
+
   // Every data file id a row names (objects and multipart parts), for start-up recovery.
   [[nodiscard]] Result<std::set<std::string>> ReferencedFiles(store::Executor& ex);
 

@@ -70,4 +70,28 @@ struct Object {
   std::vector<DataFile> files;
 };
 
+// A multipart upload in progress: its object's identity and key are fixed at creation, each
+// part is a data file of its own (re-uploading a part replaces it), Complete stitches the parts
+// into an Object without rewriting them.
+struct Upload {
+  std::string id;  // the UploadId
+  std::string bucket_id;
+  std::string key;
+  std::string object_id;
+  int64_t initiated_ms = 0;
+  std::string bucket_key_id;
+  std::string sealed_dek;
+  std::string root_key_crn;
+  std::map<std::string, std::string> headers;
+  std::string owner;  // the initiator's IAM id
+};
+
+struct Part {
+  uint32_t part_number = 0;
+  std::string file_id;
+  uint64_t size = 0;
+  std::string etag;  // quoted MD5 of the part
+  int64_t modified_ms = 0;
+};
+
 }  // namespace veil::cos

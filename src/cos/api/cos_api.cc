@@ -25,9 +25,6 @@ Status CheckSupported(const http::Request& r) {
                     "the ?" + std::string(name) + " subresource is not implemented");
     }
   }
-  if (Has(r, "uploads") || Has(r, "uploadId")) {
-    return S3Fail(S3Reason::kNotImplemented, "multipart uploads are not implemented yet");
-  }
   return OkStatus();
 }
 
@@ -35,6 +32,7 @@ Result<Op> BucketOp(const http::Request& r) {
   const std::string& m = r.method;
   if (m == "GET") {
     if (Has(r, "location")) return &GetBucketLocation;
+    if (Has(r, "uploads")) return &ListMultipartUploads;
     if (Has(r, "encryption")) return &GetBucketEncryption;
     VEIL_TRY(CheckSupported(r));
     return &ListObjects;
@@ -58,9 +56,19 @@ Result<Op> BucketOp(const http::Request& r) {
 Result<Op> ObjectOp(const http::Request& r) {
   VEIL_TRY(CheckSupported(r));
   const std::string& m = r.method;
-  if (m == "PUT") return &PutObject;
+  const bool upload = Has(r, "uploadId");
+  if (m == "PUT") {
+    if (upload || Has(r, "partNumber")) return &UploadPart;
+    if (r.headers.Has("x-amz-copy-source")) return &CopyObject;
+    return &PutObject;
+  }
+  if (m == "POST") {
+    if (Has(r, "uploads")) return &CreateMultipartUpload;
+    if (upload) return &CompleteMultipartUpload;
+  }
+  if (m == "GET" && upload) return &ListParts;
   if (m == "GET" || m == "HEAD") return &GetObject;
-  if (m == "DELETE") return &DeleteObject;
+  if (m == "DELETE") return upload ? &AbortMultipartUpload : &DeleteObject;
   return S3Fail(S3Reason::kMethodNotAllowed, "the method is not allowed on an object");
 }
 

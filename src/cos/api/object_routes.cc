@@ -18,6 +18,8 @@ constexpr std::array<std::string_view, 6> kKeptHeaders = {"content-type",     "c
                                                           "expires",          "content-language"};
 constexpr size_t kMaxUserMetadata = 2048;  // S3: 2 KB of x-amz-meta-* names and values
 
+}  // namespace
+
 Result<std::map<std::string, std::string>> StoredHeaders(const http::Request& r) {
   std::map<std::string, std::string> kept;
   size_t metadata = 0;
@@ -88,15 +90,26 @@ Result<std::string> RequestRootKey(const http::Request& r) {
   return std::string(*key);
 }
 
-void SetEncryptionHeaders(http::Response& response, const Object& object) {
-  if (object.root_key_crn.empty()) {
+void SetEncryptionHeaders(http::Response& response, const std::string& root_key_crn) {
+  if (root_key_crn.empty()) {
     response.headers.Set("x-amz-server-side-encryption", "AES256");
   } else {
     response.headers.Set("x-amz-server-side-encryption", "aws:kms");
-    response.headers.Set("x-amz-server-side-encryption-aws-kms-key-id", object.root_key_crn);
+    response.headers.Set("x-amz-server-side-encryption-aws-kms-key-id", root_key_crn);
     response.headers.Set("x-amz-server-side-encryption-bucket-key-enabled", "true");
   }
 }
+
+void AuditObject(http::RequestContext& ctx, const Bucket& bucket, std::string_view key,
+                 std::string_view verb) {
+  ctx.event().target.id = bucket.crn + "/" + std::string(key);
+  ctx.event().target.type_uri = "cloud-object-storage/object";
+  ctx.event().target.name = bucket.name + "/" + std::string(key);
+  ctx.event().message =
+      "Cloud Object Storage: " + std::string(verb) + " " + bucket.name + "/" + std::string(key);
+}
+
+namespace {
 
 void SetObjectHeaders(http::Response& response, const Object& object) {
   response.headers.Set("ETag", object.etag);
@@ -107,7 +120,7 @@ void SetObjectHeaders(http::Response& response, const Object& object) {
     response.headers.Set("Content-Type", "binary/octet-stream");
   }
   for (const auto& [name, value] : object.headers) response.headers.Set(name, value);
-  SetEncryptionHeaders(response, object);
+  SetEncryptionHeaders(response, object.root_key_crn);
 }
 
 // RFC 9110's entity tags: "*", or a list of quoted (optionally weak) tags.
@@ -128,42 +141,35 @@ std::optional<int64_t> HttpDateSeconds(std::optional<std::string_view> header) {
   return std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
 }
 
-// RFC 9110 §13.2.2's order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
-// Returns 304 for "not modified", an error for a failed precondition, 0 to go on.
-Result<int> CheckConditions(const http::Request& r, const Object& object) {
+}  // namespace
+
+Result<int> CheckConditions(const http::Headers& headers, std::string_view prefix,
+                            const Object& object) {
+  const std::string p(prefix);
   const int64_t modified = object.modified_ms / 1000;
-  if (auto match = r.headers.Get("if-match")) {
+  if (auto match = headers.Get(p + "if-match")) {
     if (!EtagMatches(*match, object.etag)) {
       return S3Fail(S3Reason::kPreconditionFailed,
                     "At least one of the pre-conditions you "
                     "specified did not hold (If-Match)");
     }
-  } else if (auto since = HttpDateSeconds(r.headers.Get("if-unmodified-since"))) {
+  } else if (auto since = HttpDateSeconds(headers.Get(p + "if-unmodified-since"))) {
     if (modified > *since) {
       return S3Fail(S3Reason::kPreconditionFailed,
                     "At least one of the pre-conditions you specified did not hold "
                     "(If-Unmodified-Since)");
     }
   }
-  if (auto none = r.headers.Get("if-none-match")) {
+  if (auto none = headers.Get(p + "if-none-match")) {
     if (EtagMatches(*none, object.etag)) return 304;
-  } else if (auto since = HttpDateSeconds(r.headers.Get("if-modified-since"))) {
+  } else if (auto since = HttpDateSeconds(headers.Get(p + "if-modified-since"))) {
     if (modified <= *since) return 304;
   }
   return 0;
 }
 
-struct ByteRange {
-  uint64_t start = 0;
-  uint64_t length = 0;
-  bool partial = false;
-};
-
-// "bytes=a-b", "bytes=a-", "bytes=-n" (one range; anything else is ignored, as RFC 9110
-// allows). InvalidRange when the range starts past the end.
-Result<ByteRange> RangeOf(const http::Request& r, uint64_t size) {
+Result<ByteRange> RangeOf(std::optional<std::string_view> header, uint64_t size) {
   ByteRange whole{0, size, false};
-  auto header = r.headers.Get("range");
   if (!header || !header->starts_with("bytes=")) return whole;
   std::string_view spec = header->substr(6);
   if (spec.find(',') != std::string_view::npos) return whole;
@@ -188,6 +194,8 @@ Result<ByteRange> RangeOf(const http::Request& r, uint64_t size) {
   return ByteRange{*first, end - *first + 1, true};
 }
 
+namespace {
+
 void ApplyOverrides(const http::Request& r, http::Response& response) {
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kOverrides = {{
       {"response-content-type", "Content-Type"},
@@ -200,15 +208,6 @@ void ApplyOverrides(const http::Request& r, http::Response& response) {
   for (const auto& [param, header] : kOverrides) {
     if (auto value = r.Query(param)) response.headers.Set(header, *value);
   }
-}
-
-void AuditObject(http::RequestContext& ctx, const Bucket& bucket, std::string_view key,
-                 std::string_view verb) {
-  ctx.event().target.id = bucket.crn + "/" + std::string(key);
-  ctx.event().target.type_uri = "cloud-object-storage/object";
-  ctx.event().target.name = bucket.name + "/" + std::string(key);
-  ctx.event().message =
-      "Cloud Object Storage: " + std::string(verb) + " " + bucket.name + "/" + std::string(key);
 }
 
 // The bytes [start, start + length) of the object, pulled as the socket drains.
@@ -233,9 +232,6 @@ Result<http::Response> PutObject(const CosApiDeps& deps, http::RequestContext& c
   Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectWrite));
   AuditObject(ctx, bucket, target.key, "write");
   const http::Request& r = ctx.request();
-  if (r.headers.Has("x-amz-copy-source")) {
-    return S3Fail(S3Reason::kNotImplemented, "CopyObject is not implemented yet");
-  }
   PutObjectSpec spec;
   spec.key = target.key;
   spec.root_key_crn = VEIL_TRY_VALUE(RequestRootKey(r));
@@ -252,7 +248,7 @@ Result<http::Response> PutObject(const CosApiDeps& deps, http::RequestContext& c
   ctx.event().response_data["size"] = object.size;
   http::Response response = WithRequestId(http::Response::Empty(200), ctx);
   response.headers.Set("ETag", object.etag);
-  SetEncryptionHeaders(response, object);
+  SetEncryptionHeaders(response, object.root_key_crn);
   return response;
 }
 
@@ -263,7 +259,7 @@ Result<http::Response> GetObject(const CosApiDeps& deps, http::RequestContext& c
       AuthorizedBucket(deps, ctx, target, head ? action::kObjectHead : action::kObjectRead));
   AuditObject(ctx, bucket, target.key, head ? "head" : "read");
   Object object = VEIL_TRY_VALUE(deps.service->HeadObject(bucket, target.key));
-  const int condition = VEIL_TRY_VALUE(CheckConditions(ctx.request(), object));
+  const int condition = VEIL_TRY_VALUE(CheckConditions(ctx.request().headers, "", object));
   if (condition == 304) {
     http::Response response = WithRequestId(http::Response::Empty(304), ctx);
     response.headers.Set("ETag", object.etag);
@@ -271,7 +267,7 @@ Result<http::Response> GetObject(const CosApiDeps& deps, http::RequestContext& c
                          FormatHttpDate(TimePoint(std::chrono::milliseconds(object.modified_ms))));
     return response;
   }
-  ByteRange range = VEIL_TRY_VALUE(RangeOf(ctx.request(), object.size));
+  ByteRange range = VEIL_TRY_VALUE(RangeOf(ctx.request().headers.Get("range"), object.size));
   // The keys are unwrapped for HEAD too: a disabled or deleted root key shows at once.
   std::shared_ptr<ObjectReader> reader = VEIL_TRY_VALUE(deps.service->OpenObject(bucket, object));
   const int status = range.partial ? 206 : 200;
