@@ -53,18 +53,18 @@ void AppendOwner(XmlWriter& xml, const std::string& account) {
 }  // namespace
 
 Result<Bucket> AuthorizedBucket(const CosApiDeps& deps, http::RequestContext& ctx,
-                                const Target& target, std::string_view action) {
-  ctx.event().action = std::string(action);
+                                const Target& target, OpAction op) {
+  ctx.event().action = std::string(op.audit);
   Bucket bucket = VEIL_TRY_VALUE(deps.service->GetBucket(target.bucket));
-  VEIL_TRY(AuthorizeBucket(deps, ctx, action, bucket));
+  VEIL_TRY(AuthorizeBucket(deps, ctx, op, bucket));
   return bucket;
 }
 
 Result<http::Response> ListBuckets(const CosApiDeps& deps, http::RequestContext& ctx,
                                    const Target&) {
-  ctx.event().action = std::string(action::kBucketList);
+  ctx.event().action = std::string(op::kListBuckets.audit);
   CosInstance instance = VEIL_TRY_VALUE(CallerInstance(deps, ctx));
-  VEIL_TRY(Authorize(deps, ctx, action::kBucketList, instance.account_id, instance.guid, ""));
+  VEIL_TRY(Authorize(deps, ctx, op::kListBuckets, instance.account_id, instance.guid, ""));
   auto buckets = VEIL_TRY_VALUE(deps.service->ListBuckets(instance.guid));
   XmlWriter xml;
   xml.Open("ListAllMyBucketsResult", kS3Xmlns);
@@ -81,10 +81,10 @@ Result<http::Response> ListBuckets(const CosApiDeps& deps, http::RequestContext&
 
 Result<http::Response> CreateBucket(const CosApiDeps& deps, http::RequestContext& ctx,
                                     const Target& target) {
-  ctx.event().action = std::string(action::kBucketCreate);
+  ctx.event().action = std::string(op::kCreateBucket.audit);
   CosInstance instance = VEIL_TRY_VALUE(CallerInstance(deps, ctx));
-  VEIL_TRY(Authorize(deps, ctx, action::kBucketCreate, instance.account_id, instance.guid,
-                     target.bucket));
+  VEIL_TRY(
+      Authorize(deps, ctx, op::kCreateBucket, instance.account_id, instance.guid, target.bucket));
   CreateBucketSpec spec;
   spec.name = target.bucket;
   spec.account_id = instance.account_id;
@@ -123,7 +123,7 @@ Result<http::Response> CreateBucket(const CosApiDeps& deps, http::RequestContext
 
 Result<http::Response> HeadBucket(const CosApiDeps& deps, http::RequestContext& ctx,
                                   const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketRead));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kHeadBucket));
   http::Response response = Empty(200, ctx);
   response.headers.Set("x-amz-bucket-region", deps.service->options().region);
   response.headers.Set("ibm-sse-kp-enabled", bucket.sse_kp_root_key_crn.empty() ? "False" : "True");
@@ -136,7 +136,7 @@ Result<http::Response> HeadBucket(const CosApiDeps& deps, http::RequestContext& 
 
 Result<http::Response> DeleteBucket(const CosApiDeps& deps, http::RequestContext& ctx,
                                     const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketDelete));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kDeleteBucket));
   VEIL_TRY(deps.service->DeleteBucket(bucket));
   ctx.event().message = "Cloud Object Storage: delete bucket " + bucket.name;
   return Empty(204, ctx);
@@ -144,7 +144,7 @@ Result<http::Response> DeleteBucket(const CosApiDeps& deps, http::RequestContext
 
 Result<http::Response> GetBucketLocation(const CosApiDeps& deps, http::RequestContext& ctx,
                                          const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketRead));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kGetLocation));
   XmlWriter xml;
   xml.Element("LocationConstraint", bucket.location);
   std::string body = xml.Finish();
@@ -157,7 +157,7 @@ Result<http::Response> GetBucketLocation(const CosApiDeps& deps, http::RequestCo
 
 Result<http::Response> GetBucketEncryption(const CosApiDeps& deps, http::RequestContext& ctx,
                                            const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketRead));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kGetEncryption));
   const std::string& root = bucket.DefaultRootKey();
   XmlWriter xml;
   xml.Open("ServerSideEncryptionConfiguration", kS3Xmlns).Open("Rule");
@@ -171,7 +171,7 @@ Result<http::Response> GetBucketEncryption(const CosApiDeps& deps, http::Request
 
 Result<http::Response> PutBucketEncryption(const CosApiDeps& deps, http::RequestContext& ctx,
                                            const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketPutEncryption));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kPutEncryption));
   const std::string body = VEIL_TRY_VALUE(SmallBody(ctx, kConfigBodyLimit));
   VEIL_TRY(CheckContentMd5(ctx, body));
   XmlElement config = VEIL_TRY_VALUE(ParseBody(body, "ServerSideEncryptionConfiguration"));
@@ -204,7 +204,7 @@ Result<http::Response> PutBucketEncryption(const CosApiDeps& deps, http::Request
 
 Result<http::Response> DeleteBucketEncryption(const CosApiDeps& deps, http::RequestContext& ctx,
                                               const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketPutEncryption));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kDeleteEncryption));
   VEIL_TRY(deps.service->SetBucketEncryption(bucket, ""));
   ctx.event().message = "Cloud Object Storage: delete encryption of bucket " + bucket.name;
   return Empty(204, ctx);
@@ -274,7 +274,7 @@ void AppendListing(XmlWriter& xml, const ListParams& p, const ListResult& result
 
 Result<http::Response> ListObjects(const CosApiDeps& deps, http::RequestContext& ctx,
                                    const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketListObjects));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kListObjects));
   ListParams p = VEIL_TRY_VALUE(ListParamsOf(ctx.request()));
   ListResult result = VEIL_TRY_VALUE(deps.service->ListObjects(bucket, p.spec));
   XmlWriter xml;
@@ -308,7 +308,7 @@ Result<http::Response> ListObjects(const CosApiDeps& deps, http::RequestContext&
 
 Result<http::Response> DeleteObjects(const CosApiDeps& deps, http::RequestContext& ctx,
                                      const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectDelete));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kDeleteObjects));
   const std::string body = VEIL_TRY_VALUE(SmallBody(ctx, kDeleteBodyLimit));
   VEIL_TRY(CheckContentMd5(ctx, body));
   XmlElement request = VEIL_TRY_VALUE(ParseBody(body, "Delete"));

@@ -107,7 +107,7 @@ Status AddCosRoutes(http::Router& router, const CosApiDeps& deps) {
   }
   http::Handler handler = [deps](http::RequestContext& ctx) { return Dispatch(deps, ctx); };
   http::RouteOptions small;
-  small.action = std::string(action::kRequest);
+  small.action = std::string(op::kRequest);
   http::RouteOptions large = small;
   // Virtual-hosted-style object uploads arrive on /{bucket}, so every PUT and POST route takes
   // an object's body; handlers that want a small body read it with their own limit.

@@ -58,28 +58,28 @@ Result<CosInstance> CallerInstance(const CosApiDeps& deps, const http::RequestCo
   return *instance;
 }
 
-Status Authorize(const CosApiDeps& deps, http::RequestContext& ctx, std::string_view action,
+Status Authorize(const CosApiDeps& deps, http::RequestContext& ctx, OpAction op,
                  const std::string& account_id, const std::string& instance_guid,
                  const std::string& bucket_name) {
-  ctx.event().action = std::string(action);
+  ctx.event().action = std::string(op.audit);
   iam::Subject subject = VEIL_TRY_VALUE(iam::api::SubjectOf(*ctx.principal));
   iam::ResourceAttributes resource{account_id, "cloud-object-storage", instance_guid,
                                    bucket_name.empty() ? "" : "bucket", bucket_name};
-  auto decision = deps.authorizer->Authorize(subject, action, resource);
+  auto decision = deps.authorizer->Authorize(subject, op.iam, resource);
   if (!decision) return tl::unexpected(decision.error());
   if (!decision->permitted) {
     return S3Fail(S3Reason::kAccessDenied,
-                  "Access Denied: " + std::string(action) + " is not allowed to this credential");
+                  "Access Denied: " + std::string(op.iam) + " is not allowed to this credential");
   }
   return OkStatus();
 }
 
-Status AuthorizeBucket(const CosApiDeps& deps, http::RequestContext& ctx, std::string_view action,
+Status AuthorizeBucket(const CosApiDeps& deps, http::RequestContext& ctx, OpAction op,
                        const Bucket& bucket) {
   ctx.event().target.id = bucket.crn;
   ctx.event().target.name = bucket.name;
   ctx.event().target.type_uri = "cloud-object-storage/bucket";
-  return Authorize(deps, ctx, action, bucket.account_id, bucket.instance_guid, bucket.name);
+  return Authorize(deps, ctx, op, bucket.account_id, bucket.instance_guid, bucket.name);
 }
 
 std::string IsoTime(int64_t ms) {

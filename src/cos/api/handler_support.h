@@ -18,21 +18,46 @@ namespace veil::cos::api {
 
 inline constexpr std::string_view kS3Xmlns = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-// Audit and IAM action names (docs/cos.md "Roles and actions").
-namespace action {
-inline constexpr std::string_view kBucketList = "cloud-object-storage.bucket.list";
-inline constexpr std::string_view kBucketCreate = "cloud-object-storage.bucket.create";
-inline constexpr std::string_view kBucketRead = "cloud-object-storage.bucket.read";
-inline constexpr std::string_view kBucketDelete = "cloud-object-storage.bucket.delete";
-inline constexpr std::string_view kBucketListObjects = "cloud-object-storage.bucket.list_objects";
-inline constexpr std::string_view kBucketPutEncryption =
-    "cloud-object-storage.bucket.put_encryption";
-inline constexpr std::string_view kObjectRead = "cloud-object-storage.object.read";
-inline constexpr std::string_view kObjectHead = "cloud-object-storage.object.head";
-inline constexpr std::string_view kObjectWrite = "cloud-object-storage.object.write";
-inline constexpr std::string_view kObjectDelete = "cloud-object-storage.object.delete";
-inline constexpr std::string_view kRequest = "cloud-object-storage.request";
-}  // namespace action
+// What an S3 operation is to IAM (the action a role must allow: IBM's object storage IAM
+// actions, iam/action_table.h) and to the audit trail (IBM's Activity Tracker event names).
+// docs/cos.md "Roles and actions" has the table.
+struct OpAction {
+  std::string_view iam;
+  std::string_view audit;
+};
+namespace op {
+#define VEIL_COS_OP(name, iam_action, audit_action)                          \
+  inline constexpr OpAction name {                                           \
+    "cloud-object-storage." iam_action, "cloud-object-storage." audit_action \
+  }
+VEIL_COS_OP(kListBuckets, "account.get_account_buckets", "bucket.list");
+VEIL_COS_OP(kCreateBucket, "bucket.put_bucket", "bucket.create");
+VEIL_COS_OP(kHeadBucket, "bucket.head", "bucket-metadata.read");
+VEIL_COS_OP(kDeleteBucket, "bucket.delete_bucket", "bucket.delete");
+VEIL_COS_OP(kGetLocation, "bucket.get_location", "bucket-location.read");
+VEIL_COS_OP(kGetEncryption, "bucket.list_crk_id", "bucket-encryption.read");
+VEIL_COS_OP(kPutEncryption, "bucket.put_encryption", "bucket-encryption.update");
+VEIL_COS_OP(kDeleteEncryption, "bucket.delete_encryption", "bucket-encryption.delete");
+VEIL_COS_OP(kListObjects, "bucket.get", "object.list");
+VEIL_COS_OP(kListUploads, "bucket.get_uploads", "bucket-multipart.list");
+VEIL_COS_OP(kPutObject, "object.put", "object.create");
+VEIL_COS_OP(kGetObject, "object.get", "object.read");
+VEIL_COS_OP(kHeadObject, "object.head", "object-metadata.read");
+VEIL_COS_OP(kDeleteObject, "object.delete", "object.delete");
+VEIL_COS_OP(kDeleteObjects, "object.post_multi_delete", "object-batch.delete");
+VEIL_COS_OP(kCopyObject, "object.copy", "object.copy");
+VEIL_COS_OP(kCopySource, "object.copy_get", "object.copy");
+VEIL_COS_OP(kPartCopySource, "object.copy_part_get", "object-multipart.copy");
+VEIL_COS_OP(kStartUpload, "object.post_initiate_upload", "object-multipart.start");
+VEIL_COS_OP(kUploadPart, "object.put_part", "object-multipart.upload");
+VEIL_COS_OP(kCopyPart, "object.copy_part", "object-multipart.copy");
+VEIL_COS_OP(kCompleteUpload, "object.post_complete_upload", "object-multipart.complete");
+VEIL_COS_OP(kAbortUpload, "object.delete_upload", "object-multipart.cancel");
+VEIL_COS_OP(kListParts, "object.get_uploads", "object-multipart.list");
+#undef VEIL_COS_OP
+// The route's action until the handler knows the operation (a request refused before it).
+inline constexpr std::string_view kRequest = "cloud-object-storage.request.receive";
+}  // namespace op
 
 // The bucket and key a request names: Host "<bucket>.<suffix>" (virtual-hosted style) or the
 // first path segment (path style). Both empty for "/" (ListBuckets).
@@ -47,13 +72,14 @@ Target TargetOf(const CosApiDeps& deps, const http::Request& request);
 [[nodiscard]] Result<CosInstance> CallerInstance(const CosApiDeps& deps,
                                                  const http::RequestContext& ctx);
 
-// AccessDenied unless IAM allows the caller `action` on the bucket (or, with an empty bucket
-// name, on the instance). Fills the audit event's action and target.
-[[nodiscard]] Status Authorize(const CosApiDeps& deps, http::RequestContext& ctx,
-                               std::string_view action, const std::string& account_id,
-                               const std::string& instance_guid, const std::string& bucket_name);
-[[nodiscard]] Status AuthorizeBucket(const CosApiDeps& deps, http::RequestContext& ctx,
-                                     std::string_view action, const Bucket& bucket);
+// AccessDenied unless IAM allows the caller `op`'s IAM action on the bucket (or, with an empty
+// bucket name, on the instance). Sets the audit event's action to `op`'s.
+[[nodiscard]] Status Authorize(const CosApiDeps& deps, http::RequestContext& ctx, OpAction op,
+                               const std::string& account_id, const std::string& instance_guid,
+                               const std::string& bucket_name);
+// Authorize on `bucket`, and the event's target is the bucket.
+[[nodiscard]] Status AuthorizeBucket(const CosApiDeps& deps, http::RequestContext& ctx, OpAction op,
+                                     const Bucket& bucket);
 
 // "2009-10-12T17:50:30.000Z" (S3's XML dates).
 std::string IsoTime(int64_t ms);

@@ -62,8 +62,10 @@ struct OpenedSource {
   std::shared_ptr<ObjectReader> reader;
 };
 
-// The copy source, authorized for reading, its x-amz-copy-source-if-* conditions held, opened.
-Result<OpenedSource> OpenCopySource(const CosApiDeps& deps, http::RequestContext& ctx) {
+// The copy source, authorized for reading (`op`), its x-amz-copy-source-if-* conditions held,
+// opened.
+Result<OpenedSource> OpenCopySource(const CosApiDeps& deps, http::RequestContext& ctx,
+                                    OpAction op) {
   const http::Request& r = ctx.request();
   CopySource source =
       VEIL_TRY_VALUE(ParseCopySource(r.headers.Get("x-amz-copy-source").value_or("")));
@@ -71,7 +73,7 @@ Result<OpenedSource> OpenCopySource(const CosApiDeps& deps, http::RequestContext
   // Authorized as a read of the source, then the event goes back to the destination's action.
   const std::string action = ctx.event().action;
   const audit::Target target = ctx.event().target;
-  VEIL_TRY(AuthorizeBucket(deps, ctx, action::kObjectRead, bucket));
+  VEIL_TRY(AuthorizeBucket(deps, ctx, op, bucket));
   ctx.event().action = action;
   ctx.event().target = target;
   ctx.event().request_data["copy_source"] = source.bucket + "/" + source.key;
@@ -108,7 +110,7 @@ Result<std::vector<CompletePart>> ParseComplete(std::string_view body) {
 
 Result<http::Response> CreateMultipartUpload(const CosApiDeps& deps, http::RequestContext& ctx,
                                              const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectWrite));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kStartUpload));
   AuditObject(ctx, bucket, target.key, "begin a multipart upload of");
   CreateUploadSpec spec;
   spec.key = target.key;
@@ -130,7 +132,9 @@ Result<http::Response> CreateMultipartUpload(const CosApiDeps& deps, http::Reque
 
 Result<http::Response> UploadPart(const CosApiDeps& deps, http::RequestContext& ctx,
                                   const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectWrite));
+  const bool copy = ctx.request().headers.Has("x-amz-copy-source");
+  Bucket bucket =
+      VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, copy ? op::kCopyPart : op::kUploadPart));
   AuditObject(ctx, bucket, target.key, "upload a part of");
   Upload upload = VEIL_TRY_VALUE(UploadOf(deps, ctx, bucket, target));
   auto number = ParseUint64(ctx.request().Query("partNumber").value_or(""));
@@ -138,11 +142,10 @@ Result<http::Response> UploadPart(const CosApiDeps& deps, http::RequestContext& 
     return S3Fail(S3Reason::kInvalidArgument, "Part number must be an integer between 1 and 10000");
   }
   ctx.event().request_data["part_number"] = *number;
-  const bool copy = ctx.request().headers.Has("x-amz-copy-source");
   std::unique_ptr<UploadBody> body;
   std::optional<std::array<uint8_t, 16>> md5;
   if (copy) {
-    OpenedSource source = VEIL_TRY_VALUE(OpenCopySource(deps, ctx));
+    OpenedSource source = VEIL_TRY_VALUE(OpenCopySource(deps, ctx, op::kPartCopySource));
     ByteRange range{0, source.object.size, false};
     if (auto header = ctx.request().headers.Get("x-amz-copy-source-range")) {
       range = VEIL_TRY_VALUE(RangeOf(*header, source.object.size));
@@ -174,7 +177,7 @@ Result<http::Response> UploadPart(const CosApiDeps& deps, http::RequestContext& 
 
 Result<http::Response> CompleteMultipartUpload(const CosApiDeps& deps, http::RequestContext& ctx,
                                                const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectWrite));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kCompleteUpload));
   AuditObject(ctx, bucket, target.key, "complete a multipart upload of");
   Upload upload = VEIL_TRY_VALUE(UploadOf(deps, ctx, bucket, target));
   const std::string body = VEIL_TRY_VALUE(SmallBody(ctx, kCompleteBodyLimit));
@@ -196,7 +199,7 @@ Result<http::Response> CompleteMultipartUpload(const CosApiDeps& deps, http::Req
 
 Result<http::Response> AbortMultipartUpload(const CosApiDeps& deps, http::RequestContext& ctx,
                                             const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectWrite));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kAbortUpload));
   AuditObject(ctx, bucket, target.key, "abort a multipart upload of");
   Upload upload = VEIL_TRY_VALUE(UploadOf(deps, ctx, bucket, target));
   VEIL_TRY(deps.service->AbortUpload(bucket, upload));
@@ -205,7 +208,7 @@ Result<http::Response> AbortMultipartUpload(const CosApiDeps& deps, http::Reques
 
 Result<http::Response> ListParts(const CosApiDeps& deps, http::RequestContext& ctx,
                                  const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketListObjects));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kListParts));
   AuditObject(ctx, bucket, target.key, "list the parts of");
   Upload upload = VEIL_TRY_VALUE(UploadOf(deps, ctx, bucket, target));
   const http::Request& r = ctx.request();
@@ -243,7 +246,7 @@ Result<http::Response> ListParts(const CosApiDeps& deps, http::RequestContext& c
 
 Result<http::Response> ListMultipartUploads(const CosApiDeps& deps, http::RequestContext& ctx,
                                             const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kBucketListObjects));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kListUploads));
   ctx.event().message = "Cloud Object Storage: list multipart uploads of bucket " + bucket.name;
   const http::Request& r = ctx.request();
   const std::string prefix(r.Query("prefix").value_or(""));
@@ -277,10 +280,10 @@ Result<http::Response> ListMultipartUploads(const CosApiDeps& deps, http::Reques
 
 Result<http::Response> CopyObject(const CosApiDeps& deps, http::RequestContext& ctx,
                                   const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectWrite));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kCopyObject));
   AuditObject(ctx, bucket, target.key, "copy into");
   const http::Request& r = ctx.request();
-  OpenedSource source = VEIL_TRY_VALUE(OpenCopySource(deps, ctx));
+  OpenedSource source = VEIL_TRY_VALUE(OpenCopySource(deps, ctx, op::kCopySource));
   PutObjectSpec spec;
   spec.key = target.key;
   spec.root_key_crn = VEIL_TRY_VALUE(RequestRootKey(r));

@@ -229,7 +229,7 @@ http::BodySource RangeSource(std::shared_ptr<ObjectReader> reader, uint64_t star
 
 Result<http::Response> PutObject(const CosApiDeps& deps, http::RequestContext& ctx,
                                  const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectWrite));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kPutObject));
   AuditObject(ctx, bucket, target.key, "write");
   const http::Request& r = ctx.request();
   PutObjectSpec spec;
@@ -255,8 +255,8 @@ Result<http::Response> PutObject(const CosApiDeps& deps, http::RequestContext& c
 Result<http::Response> GetObject(const CosApiDeps& deps, http::RequestContext& ctx,
                                  const Target& target) {
   const bool head = ctx.request().method == "HEAD";
-  Bucket bucket = VEIL_TRY_VALUE(
-      AuthorizedBucket(deps, ctx, target, head ? action::kObjectHead : action::kObjectRead));
+  Bucket bucket =
+      VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, head ? op::kHeadObject : op::kGetObject));
   AuditObject(ctx, bucket, target.key, head ? "head" : "read");
   Object object = VEIL_TRY_VALUE(deps.service->HeadObject(bucket, target.key));
   const int condition = VEIL_TRY_VALUE(CheckConditions(ctx.request().headers, "", object));
@@ -287,7 +287,7 @@ Result<http::Response> GetObject(const CosApiDeps& deps, http::RequestContext& c
 
 Result<http::Response> DeleteObject(const CosApiDeps& deps, http::RequestContext& ctx,
                                     const Target& target) {
-  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, action::kObjectDelete));
+  Bucket bucket = VEIL_TRY_VALUE(AuthorizedBucket(deps, ctx, target, op::kDeleteObject));
   AuditObject(ctx, bucket, target.key, "delete");
   VEIL_TRY(deps.service->DeleteObject(bucket, target.key));
   return WithRequestId(http::Response::Empty(204), ctx);

@@ -74,6 +74,6 @@ void AuditObject(http::RequestContext& ctx, const Bucket& bucket, std::string_vi
 
 // The bucket the target names, authorized for `action` (NoSuchBucket, AccessDenied).
 [[nodiscard]] Result<Bucket> AuthorizedBucket(const CosApiDeps& deps, http::RequestContext& ctx,
-                                              const Target& target, std::string_view action);
+                                              const Target& target, OpAction op);
 
 }  // namespace veil::cos::api
