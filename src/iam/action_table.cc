@@ -106,11 +106,17 @@ ActionTable AccessManagementTable() {
 
 // Service instances: creating and deleting one needs Editor (IBM: creating or deleting an
 // instance needs Editor or Administrator); seeing them Viewer.
+// Resource keys (service credentials) likewise, IBM's platform roles for credentials: reading
+// them Viewer, creating and deleting Editor. Creating one also needs the key's own role on the
+// instance (ObjectStorageActionOfRole): the handler asks it.
 ActionTable ResourceControllerTable() {
   return ActionTable("resource-controller", {
                                                 {"resource-controller.instance.read", {"Viewer"}},
                                                 {"resource-controller.instance.create", {"Editor"}},
                                                 {"resource-controller.instance.delete", {"Editor"}},
+                                                {"resource-controller.key.read", {"Viewer"}},
+                                                {"resource-controller.key.create", {"Editor"}},
+                                                {"resource-controller.key.delete", {"Editor"}},
                                             });
 }
 
