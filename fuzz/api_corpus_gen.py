@@ -94,13 +94,23 @@ def iam_cases():
                             "resources": [{"attributes": [{"name": "accountId", "value": "a1"},
                                                           {"name": "serviceName", "value": "kms"}]}]}),
                 '{"type":"access","subjects":[],"roles":[],"resources":[]}']
+    resource_keys = ['{"name":"creds","source":"8d7c6b5a-0000-4000-8000-000000000000",'
+                     '"role":"crn:v1:bluemix:public:iam::::serviceRole:Writer",'
+                     '"parameters":{"HMAC":true}}',
+                     '{"name":"k","source":"crn:v1:veil:private:cloud-object-storage:local:a/a1:g::",'
+                     '"role":"Reader","parameters":null}',
+                     '{"name":"k","source":"s","role":"Viewer"}',
+                     '{"name":"k","source":"s","role":"crn:v1:bluemix:public:iam::::role:Manager",'
+                     '"parameters":{"HMAC":"true"}}',
+                     '{"name":"k","source":"s","role":"Writer","parameters":{"serviceid_crn":"x"}}',
+                     '{"name":"k","source":"s","role":"Writer","parameters":[]}']
     cases = [(f"form-{i}", 0, t) for i, t in enumerate(forms)]
     cases += [(f"page-{i}", 1, t) for i, t in enumerate(pages)]
     cases += [(f"access-token-body-{i}", 2, t) for i, t in enumerate(token_bodies)]
     for selector, name, bodies in [(3, "service-id", service_ids), (4, "update", updates),
                                    (5, "api-key", api_keys), (6, "instance", instances),
                                    (7, "account", accounts), (8, "authz", authz),
-                                   (9, "policy", policies)]:
+                                   (9, "policy", policies), (10, "resource-key", resource_keys)]:
         cases += [(f"{name}-{i}", selector, t) for i, t in enumerate(bodies)]
     return cases
 

@@ -1,14 +1,14 @@
 // Fuzz target for every parser of IAM request bytes (src/iam/api/parse.h, src/iam/policy.h), the
 // same functions the handlers call: the token request's form body (POST /identity/token), page
-// queries, the JSON bodies of service IDs, API keys, updates, resource instances, accounts,
-// policies and /v2/authz batches, and an authz item's accessTokenBody. JSON goes through
+// queries, the JSON bodies of service IDs, API keys, updates, resource instances, resource keys,
+// accounts, policies and /v2/authz batches, and an authz item's accessTokenBody. JSON goes through
 // http::ParseJson, as ParseJsonBody reads it.
 //
 // Input: byte 0 selects the parser (fuzz/request_fuzz_support.h), the rest is its text.
 // Properties: no exception escapes; a form has at most 32 fields, none with a NUL, and re-encoded
 // reads the same; a page size is 1 to 100; required fields are not empty; store_value is never
-// accepted true; an authz batch has 1 to 100 items; a policy, rendered with PolicySpecToJson,
-// parses to the same rendering.
+// accepted true; a resource key's role is Reader, Writer or Manager; an authz batch has 1 to 100
+// items; a policy, rendered with PolicySpecToJson, parses to the same rendering.
 //
 // Two builds from this one file, as luks_header_fuzz.cc: a libFuzzer binary (`make fuzz`,
 // docs/fuzzing.md) and, by default, a plain program replaying fuzz/corpus/iam/ (ctest
@@ -111,7 +111,14 @@ void Body(uint8_t which, std::string_view text) {
         }
       }
       break;
-    default:
+    case 7:
+      if (auto k = api::ParseResourceKeyCreate(v, "a/caller")) {
+        Check(!k->name.empty() && !k->source.empty(), "a resource key has a name and a source");
+        Check(k->role == "Reader" || k->role == "Writer" || k->role == "Manager",
+              "a resource key's role is Reader, Writer or Manager");
+      }
+      break;
+    default:  // 6
       if (auto p = veil::iam::ParsePolicySpec(v)) {
         const std::string rendered = boost::json::serialize(veil::iam::PolicySpecToJson(*p));
         auto again = veil::iam::ParsePolicySpec(veil::iam::PolicySpecToJson(*p));
@@ -127,7 +134,7 @@ void Body(uint8_t which, std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   veil::fuzz::Selected in;
-  if (!veil::fuzz::Select(data, size, 10, &in)) return 0;
+  if (!veil::fuzz::Select(data, size, 11, &in)) return 0;
   switch (in.parser) {
     case 0:
       Form(in.rest);

@@ -25,6 +25,7 @@
 #include "common/services.h"
 #include "hsm/pkcs11_key_store.h"
 #include "hsm/softhsm_token.h"
+#include "hsm_secret_sealer.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "iam/action_table.h"
@@ -278,9 +279,10 @@ Status StartIam(const DaemonOptions& options, store::Database& db, Clock& clock,
   return OkStatus();
 }
 
-// KMS: root keys behind the HSM's master key.
+// KMS: root keys behind the HSM's master key. The same HSM seals IAM's HMAC secrets (sealer).
 struct KmsParts {
   std::unique_ptr<hsm::Pkcs11KeyStore> key_store;
+  std::unique_ptr<HsmSecretSealer> sealer;
   std::unique_ptr<kms::KmsService> service;
   std::unique_ptr<kms::KmsInstanceGuard> guard;
   kms::api::KmsApiDeps deps;
@@ -292,6 +294,9 @@ Status StartKms(const DaemonOptions& options, const hsm::Pkcs11Options& hsm_opti
   if (!key_store) return tl::unexpected(key_store.error().Wrap("hsm"));
   kms.key_store = std::move(*key_store);
   iam::IamService* iam_raw = iam.service.get();
+  // The secret access keys of resource keys are stored sealed by the HSM (iam/secret_sealer.h).
+  kms.sealer = std::make_unique<HsmSecretSealer>(*kms.key_store);
+  iam_raw->SetSecretSealer(kms.sealer.get());
   kms::KmsOptions kms_options;
   kms_options.region = options.region;
   // Keys, key rings, policies and import tokens land only in instances that still exist; the

@@ -134,6 +134,20 @@ std::vector<ExpectedRoute> IamRoutes() {
        "resource-controller.instance.read", "{account, service, instance}", json},
       {"DELETE", "/v2/resource_instances/{id}", true, "resource-controller.instance.delete",
        "resource-controller.instance.delete", "{account, service, instance}", json},
+      {"POST", "/v2/resource_keys", true, "resource-controller.key.create",
+       "resource-controller.key.create|cloud-object-storage.bucket.head|"
+       "cloud-object-storage.object.put|cloud-object-storage.bucket.put_bucket",
+       "{account, cloud-object-storage, instance}: key.create, then the probe of the key's role "
+       "(Reader, Writer, Manager) on the same instance",
+       json},
+      {"GET", "/v2/resource_keys", true, "resource-controller.key.list",
+       "resource-controller.key.read",
+       "{account, cloud-object-storage, instance} per item, caller's account only", json, list},
+      {"GET", "/v2/resource_keys/{id}", true, "resource-controller.key.read",
+       "resource-controller.key.read", "{account, cloud-object-storage, the key's instance}", json},
+      {"DELETE", "/v2/resource_keys/{id}", true, "resource-controller.key.delete",
+       "resource-controller.key.delete", "{account, cloud-object-storage, the key's instance}",
+       json},
       {"POST", "/v1/accounts", true, "enterprise.account.create", "enterprise.account.create",
        "{operator's account, enterprise, account}", json},
       {"GET", "/v1/accounts", true, "enterprise.account.list", "enterprise.account.read",
@@ -282,7 +296,7 @@ TEST_F(RouteTableTest, EveryRouteOfEveryListenerIsInTheTableAndNoOther) {
       EXPECT_TRUE(served.contains(name)) << name << " is in the table but not served";
     }
   }
-  EXPECT_EQ(routes, 30u + 30u + 5u);
+  EXPECT_EQ(routes, 34u + 30u + 5u);
 }
 
 // Every action a handler authorizes is one the action table knows (an unknown action is denied

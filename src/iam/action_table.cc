@@ -106,11 +106,17 @@ ActionTable AccessManagementTable() {
 
 // Service instances: creating and deleting one needs Editor (IBM: creating or deleting an
 // instance needs Editor or Administrator); seeing them Viewer.
+// Resource keys (service credentials) likewise, IBM's platform roles for credentials: reading
+// them Viewer, creating and deleting Editor. Creating one also needs the key's own role on the
+// instance (ObjectStorageActionOfRole): the handler asks it.
 ActionTable ResourceControllerTable() {
   return ActionTable("resource-controller", {
                                                 {"resource-controller.instance.read", {"Viewer"}},
                                                 {"resource-controller.instance.create", {"Editor"}},
                                                 {"resource-controller.instance.delete", {"Editor"}},
+                                                {"resource-controller.key.read", {"Viewer"}},
+                                                {"resource-controller.key.create", {"Editor"}},
+                                                {"resource-controller.key.delete", {"Editor"}},
                                             });
 }
 
@@ -180,6 +186,51 @@ ActionTable KmsTable() {
              });
 }
 
+// IBM Cloud Object Storage's IAM action names (its "Identity and Access Management actions"
+// table) for what Veil's object storage serves, with the least service role of each. Reader:
+// list buckets and objects, read bucket metadata and objects; Writer: Reader plus write and
+// delete objects and multipart uploads; Manager: Writer plus create and delete buckets and change
+// their encryption. IBM lets a Writer create and delete buckets; Veil keeps that for Manager, so
+// that an HMAC key made to upload cannot drop a bucket (docs/iam.md). put_encryption and
+// delete_encryption are Veil's names (S3's PutBucketEncryption and DeleteBucketEncryption; IBM
+// sets a bucket's root key only when it is created).
+ActionTable CloudObjectStorageTable() {
+  const std::string p = "cloud-object-storage.";
+  return ActionTable("cloud-object-storage", {
+                                                 {p + "account.get_account_buckets", {"Reader"}},
+                                                 {p + "bucket.head", {"Reader"}},
+                                                 {p + "bucket.get", {"Reader"}},
+                                                 {p + "bucket.get_location", {"Reader"}},
+                                                 {p + "bucket.list_crk_id", {"Reader"}},
+                                                 {p + "bucket.get_uploads", {"Reader"}},
+                                                 {p + "object.get", {"Reader"}},
+                                                 {p + "object.head", {"Reader"}},
+                                                 {p + "object.get_uploads", {"Reader"}},
+                                                 {p + "object.copy_get", {"Reader"}},
+                                                 {p + "object.copy_part_get", {"Reader"}},
+                                                 {p + "object.put", {"Writer"}},
+                                                 {p + "object.copy", {"Writer"}},
+                                                 {p + "object.copy_part", {"Writer"}},
+                                                 {p + "object.delete", {"Writer"}},
+                                                 {p + "object.post_multi_delete", {"Writer"}},
+                                                 {p + "object.post_initiate_upload", {"Writer"}},
+                                                 {p + "object.put_part", {"Writer"}},
+                                                 {p + "object.post_complete_upload", {"Writer"}},
+                                                 {p + "object.delete_upload", {"Writer"}},
+                                                 {p + "bucket.put_bucket", {"Manager"}},
+                                                 {p + "bucket.delete_bucket", {"Manager"}},
+                                                 {p + "bucket.put_encryption", {"Manager"}},
+                                                 {p + "bucket.delete_encryption", {"Manager"}},
+                                             });
+}
+
+std::string_view ObjectStorageActionOfRole(std::string_view role) {
+  if (role == "Reader") return "cloud-object-storage.bucket.head";
+  if (role == "Writer") return "cloud-object-storage.object.put";
+  if (role == "Manager") return "cloud-object-storage.bucket.put_bucket";
+  return "";
+}
+
 ActionRegistry IamActionRegistry() {
   ActionRegistry registry;
   registry.Add(IamIdentityTable());
@@ -193,6 +244,7 @@ const ActionRegistry& DefaultActionRegistry() {
   static const ActionRegistry* registry = [] {
     auto* r = new ActionRegistry(IamActionRegistry());
     r->Add(KmsTable());
+    r->Add(CloudObjectStorageTable());
     return r;
   }();
   return *registry;

@@ -8,10 +8,13 @@
 // Tables in this file (docs/iam.md "Authorization" has them as tables):
 //   IamIdentityTable()        iam-identity.*       service IDs and API keys
 //   AccessManagementTable()   iam-am.*             policies
-//   ResourceControllerTable() resource-controller.*  service instances
+//   ResourceControllerTable() resource-controller.*  service instances and resource keys
 //   EnterpriseTable()         enterprise.*         accounts (the operator's API)
 //   KmsTable()                kms.*                Key Protect's roles, for the KMS
 //                                                  (docs/api-compatibility.md, "Roles")
+//   CloudObjectStorageTable() cloud-object-storage.*  IBM COS's action names, for the object
+//                                                  storage (docs/iam.md "The object storage
+//                                                  table")
 // DefaultActionRegistry() holds all of them.
 //
 // Thread-safety: immutable after construction; const methods are safe from any thread.
@@ -69,10 +72,17 @@ ActionTable AccessManagementTable();
 ActionTable ResourceControllerTable();
 ActionTable EnterpriseTable();
 ActionTable KmsTable();
+ActionTable CloudObjectStorageTable();
+
+// The cloud-object-storage action whose least role is exactly `role` ("Reader", "Writer",
+// "Manager"; "" for any other): a caller is allowed it exactly when it holds a role that implies
+// `role`. The resource controller asks it before handing out a resource key with `role`, so that
+// nobody mints a credential with more than it holds itself.
+std::string_view ObjectStorageActionOfRole(std::string_view role);
 
 // The actions of the IAM service itself: the four tables above the KMS's.
 ActionRegistry IamActionRegistry();
-// Every table Veil knows (IAM's and the KMS's).
+// Every table Veil knows (IAM's, the KMS's and the object storage's).
 const ActionRegistry& DefaultActionRegistry();
 
 }  // namespace veil::iam

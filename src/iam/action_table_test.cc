@@ -145,6 +145,79 @@ TEST(ActionTableTest, AServiceSpecificRoleCountsOnlyInItsOwnService) {
   EXPECT_FALSE(cos.Allows(R("ReaderPlus", "kms"), "cloud-object-storage.object.read"));
 }
 
+// The object storage's table, written out here by hand: IBM COS's action names with the least
+// service role of each, and no action the table does not list. Reader reads, Writer writes
+// objects, Manager makes and drops buckets and changes their encryption.
+TEST(ActionTableTest, ObjectStorageTableListsIbmsActionsWithTheirLeastRoles) {
+  const std::string p = "cloud-object-storage.";
+  const std::map<std::string, std::string> expected = {
+      {p + "account.get_account_buckets", "Reader"},
+      {p + "bucket.head", "Reader"},
+      {p + "bucket.get", "Reader"},
+      {p + "bucket.get_location", "Reader"},
+      {p + "bucket.list_crk_id", "Reader"},
+      {p + "bucket.get_uploads", "Reader"},
+      {p + "object.get", "Reader"},
+      {p + "object.head", "Reader"},
+      {p + "object.get_uploads", "Reader"},
+      {p + "object.copy_get", "Reader"},
+      {p + "object.copy_part_get", "Reader"},
+      {p + "object.put", "Writer"},
+      {p + "object.copy", "Writer"},
+      {p + "object.copy_part", "Writer"},
+      {p + "object.delete", "Writer"},
+      {p + "object.post_multi_delete", "Writer"},
+      {p + "object.post_initiate_upload", "Writer"},
+      {p + "object.put_part", "Writer"},
+      {p + "object.post_complete_upload", "Writer"},
+      {p + "object.delete_upload", "Writer"},
+      {p + "bucket.put_bucket", "Manager"},
+      {p + "bucket.delete_bucket", "Manager"},
+      {p + "bucket.put_encryption", "Manager"},
+      {p + "bucket.delete_encryption", "Manager"},
+  };
+  const ActionRegistry& reg = DefaultActionRegistry();
+  std::vector<std::string> listed;
+  for (const auto& [action, role] : expected) listed.push_back(action);
+  std::vector<std::string> known = reg.TableFor(p + "x")->Actions();
+  std::sort(known.begin(), known.end());
+  EXPECT_EQ(known, listed);
+  const std::map<std::string, std::set<std::string>> holders = {
+      {"Reader", {"Reader", "Writer", "Manager"}},
+      {"Writer", {"Writer", "Manager"}},
+      {"Manager", {"Manager"}},
+  };
+  for (const auto& [action, least] : expected) {
+    for (const char* role : {"Reader", "Writer", "Manager"}) {
+      EXPECT_EQ(reg.Allows(R(role, "cloud-object-storage"), action),
+                holders.at(least).contains(role))
+          << role << " " << action;
+    }
+    for (const char* role : {"Viewer", "Operator", "Editor", "Administrator"}) {
+      EXPECT_FALSE(reg.Allows(R(role, ""), action)) << role << " " << action;
+    }
+    // The KMS's own roles mean nothing here.
+    for (const char* role : {"ReaderPlus", "KeyPurge"}) {
+      EXPECT_FALSE(reg.Allows(R(role, "kms"), action)) << role << " " << action;
+    }
+  }
+}
+
+// The action the resource controller asks to make sure a key's creator holds the key's role:
+// its least role is exactly that role, so holding any role that implies it allows it.
+TEST(ActionTableTest, TheRoleProbeOfEachKeyRoleNeedsExactlyThatRole) {
+  const ActionRegistry& reg = DefaultActionRegistry();
+  for (const char* role : {"Reader", "Writer", "Manager"}) {
+    const std::string action(ObjectStorageActionOfRole(role));
+    ASSERT_FALSE(action.empty()) << role;
+    const std::vector<Role> least = reg.TableFor(action)->LeastRoles(action);
+    ASSERT_EQ(least.size(), 1u) << action;
+    EXPECT_EQ(least[0], R(role, "cloud-object-storage")) << action;
+  }
+  EXPECT_TRUE(ObjectStorageActionOfRole("Viewer").empty());
+  EXPECT_TRUE(ObjectStorageActionOfRole("").empty());
+}
+
 TEST(ActionTableTest, EveryIamActionNeedsAPlatformRole) {
   ActionRegistry reg = IamActionRegistry();
   for (const ActionTable* table : reg.tables()) {

@@ -28,15 +28,6 @@ bool HasControl(std::string_view s) {
   return false;
 }
 
-Status ValidateName(std::string_view field, std::string_view name) {
-  if (name.empty() || name.size() > kMaxName || HasControl(name)) {
-    return InvalidArgument(std::string(field) +
-                           " must be 1-100 characters without control "
-                           "characters");
-  }
-  return OkStatus();
-}
-
 Status ValidateDescription(std::string_view description) {
   if (description.size() > kMaxDescription || HasControl(description)) {
     return InvalidArgument(
@@ -59,6 +50,15 @@ std::string Payload(std::string_view kind, std::string_view id) {
 }
 
 }  // namespace
+
+Status ValidateName(std::string_view field, std::string_view name) {
+  if (name.empty() || name.size() > kMaxName || HasControl(name)) {
+    return InvalidArgument(std::string(field) +
+                           " must be 1-100 characters without control "
+                           "characters");
+  }
+  return OkStatus();
+}
 
 bool IsKnownServiceName(std::string_view name) {
   for (std::string_view s : kKnownServices) {
@@ -83,12 +83,22 @@ Result<std::pair<int64_t, int64_t>> ResolvePage(const PageRequest& page) {
 
 IamService::IamService(store::Database& db, const Clock& clock, Random& random,
                        IamServiceOptions options)
-    : db_(db), store_(db), clock_(clock), random_(random), options_(std::move(options)) {}
+    : db_(db),
+      store_(db),
+      clock_(clock),
+      random_(random),
+      options_(std::move(options)),
+      keys_(db),
+      hmac_cache_(options_.hmac_cache) {}
 
 Result<std::unique_ptr<IamService>> IamService::Create(store::Database& db, const Clock& clock,
                                                        Random& random, IamServiceOptions options) {
   VEIL_TRY(db.Migrate("iam", IamMigrations()));
-  return std::unique_ptr<IamService>(new IamService(db, clock, random, std::move(options)));
+  std::unique_ptr<IamService> s(new IamService(db, clock, random, std::move(options)));
+  HmacCredentialCache* cache = &s->hmac_cache_;
+  s->revocations_ = VEIL_TRY_VALUE(db.Subscribe(
+      kRevocationChannel, [cache](std::string_view payload) { cache->Revoke(payload); }));
+  return s;
 }
 
 Result<Account> IamService::CreateAccount(std::string_view name) {
@@ -326,6 +336,10 @@ Status IamService::DeleteServiceId(std::string_view id) {
   return db_.WithTransaction([&](store::Tx& tx) -> Status {
     Identity s = VEIL_TRY_VALUE(ServiceIdOf(tx, id));
     if (s.locked) return FailedPrecondition("the service ID is locked: unlock it first");
+    if (auto key = VEIL_TRY_VALUE(keys_.KeyOfIdentity(tx, s.iam_id))) {
+      return FailedPrecondition("the service ID is the identity of resource key " + *key +
+                                ": delete the resource key instead");
+    }
     VEIL_TRY(store_.DeleteIdentity(tx, s.iam_id));
     VEIL_TRY(tx.Notify(kRevocationChannel, Payload("identity", s.iam_id)));
     VEIL_TRY(tx.Notify(kPolicyChannel, s.account_id));
@@ -593,6 +607,13 @@ Status IamService::DeleteInstance(std::string_view guid) {
     if (it != guards_.end()) guard = it->second;
   }
   return db_.WithTransaction([&](store::Tx& tx) -> Status {
+    // Resource keys are IAM's own: counted under the instance's row lock (taken as a key's
+    // creation takes it), before the row goes (their rows refer to it).
+    VEIL_TRY(store_.HoldInstance(tx, guid));
+    if (const int64_t keys = VEIL_TRY_VALUE(keys_.CountOfInstance(tx, guid)); keys > 0) {
+      return FailedPrecondition("the instance cannot be deleted: it has " + std::to_string(keys) +
+                                " resource key(s); delete them first");
+    }
     VEIL_TRY(store_.DeleteInstance(tx, guid));
     return guard != nullptr ? guard->BeforeDelete(tx, instance) : OkStatus();
   });

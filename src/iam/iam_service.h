@@ -1,6 +1,7 @@
-// IamService: IAM's operations on accounts, users, service IDs, API keys, policies and resource
-// instances — the rules, ids and timestamps — over IamStore. It knows nothing of HTTP and does
-// not authorize: the API layer authorizes (Authorizer) before it calls in.
+// IamService: IAM's operations on accounts, users, service IDs, API keys, policies, resource
+// instances and resource keys — the rules, ids and timestamps — over IamStore and
+// ResourceKeyStore (the resource-key operations are in resource_keys.cc). It knows nothing of HTTP
+// and does not authorize: the API layer authorizes (Authorizer) before it calls in.
 //
 // Rules kept here:
 //   - names are 1-100 characters without control characters; descriptions at most 1000;
@@ -12,7 +13,10 @@
 //     own account; an authorization policy's source accountId defaults to the policy's account;
 //   - every change that affects cached decisions or tokens is announced after its commit:
 //     policies on kPolicyChannel (authorizer.h), deletions and locks on kRevocationChannel
-//     (token_verifier.h).
+//     (token_verifier.h), which also empties the HMAC credential cache of what it names;
+//   - a resource key is a service ID of its own with a policy and an API key, made and deleted
+//     with it in one transaction; that service ID cannot be deleted by itself (409), and an
+//     instance that has resource keys cannot be deleted (409).
 //
 // Errors: kInvalidArgument for bad input (naming the field), kNotFound, kFailedPrecondition
 // (locked, entity tag mismatch), kAlreadyExists, and the store's errors.
@@ -20,6 +24,7 @@
 // Thread-safety: every function may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -36,21 +41,38 @@
 #include "common/result.h"
 #include "common/secret_bytes.h"
 #include "iam/authorizer.h"
+#include "iam/hmac_credentials.h"
 #include "iam/iam_store.h"
 #include "iam/instance_guard.h"
 #include "iam/model.h"
 #include "iam/policy.h"
+#include "iam/resource_key_store.h"
+#include "iam/secret_sealer.h"
 #include "store/database.h"
 
 namespace veil::iam {
 
 struct IamServiceOptions {
   std::string region = "local";  // the only accepted resource instance "target"
+  HmacCacheOptions hmac_cache;   // LookupHmacCredential's cache
 };
 
 // Service names policies may name: IAM's own parts, Veil's services and the source services of
 // service-to-service authorizations.
 bool IsKnownServiceName(std::string_view name);
+
+// kInvalidArgument naming `field` unless `name` is 1-100 characters without control characters.
+[[nodiscard]] Status ValidateName(std::string_view field, std::string_view name);
+
+// The role of a resource key: "Reader", "Writer" or "Manager", given as that name or as a role_id
+// of it (crn:v1:veil|bluemix:public:iam::::serviceRole:<Name>; "role:<Name>" is accepted too, as
+// IBM's console writes it). kInvalidArgument for anything else.
+[[nodiscard]] Result<std::string> ParseResourceKeyRole(std::string_view text);
+
+// The GUID a resource key's `source` names: the text itself, or the service_instance of an
+// instance CRN (crn:v1:...:<service>:<region>:a/<acct>:<guid>::). Anything else comes back as it
+// is (and then names no instance).
+std::string InstanceGuidOf(std::string_view source);
 
 class IamService {
  public:
@@ -193,12 +215,57 @@ class IamService {
                                                              const InstanceFilter& filter,
                                                              const PageRequest& page);
   // Deletes the instance, in one transaction with its service's InstanceGuard (when one is set):
-  // kFailedPrecondition (409) when the guard refuses because the instance still holds resources.
+  // kFailedPrecondition (409) when the instance has resource keys, or when the guard refuses
+  // because the instance still holds resources.
   [[nodiscard]] Status DeleteInstance(std::string_view guid);
 
   // The guard of the instances of `resource_id` ("kms"), asked before each deletion
   // (instance_guard.h). Not owned; it must outlive the service. Set while wiring, before serving.
   void SetInstanceGuard(std::string resource_id, InstanceGuard* guard);
+  struct ResourceKeySpec {
+    std::string account_id;  // the caller's: the source must be an instance of this account
+    std::string name;
+    std::string source;  // the instance's GUID or CRN (InstanceGuidOf)
+    std::string role;    // as ParseResourceKeyRole reads it
+    bool hmac = false;   // also an S3 access key pair
+  };
+  struct CreatedResourceKey {
+    ResourceKey key;
+    SecretBytes apikey;             // the service ID's API key: shown once, stored hashed
+    SecretBytes secret_access_key;  // 48 hex characters, shown once, stored sealed; empty
+                                    // without HMAC
+  };
+  // Creates, in one transaction, a resource key of the cloud-object-storage instance `source`:
+  // a new service ID named after the key, an access policy granting it `role` on the instance
+  // (serviceName cloud-object-storage, serviceInstance the GUID), an API key of that service ID,
+  // and with `hmac` an access key pair whose secret is sealed by the SecretSealer first.
+  // kInvalidArgument for a bad name or role, or a source that is no cloud-object-storage
+  // instance; kNotFound when the source names no instance of spec.account_id (another account's
+  // is not found either); kFailedPrecondition when the instance is not active, or for HMAC
+  // without a sealer; the sealer's and the store's errors.
+  [[nodiscard]] Result<CreatedResourceKey> CreateResourceKey(const ResourceKeySpec& spec,
+                                                             std::string_view created_by);
+  // By GUID or CRN. kNotFound otherwise.
+  [[nodiscard]] Result<ResourceKey> GetResourceKey(std::string_view id);
+  [[nodiscard]] Result<Page<ResourceKey>> ListResourceKeys(std::string_view account_id,
+                                                           const ResourceKeyFilter& filter,
+                                                           const PageRequest& page);
+  // Deletes, in one transaction, the key, its service ID, the service ID's policies and API keys
+  // (and so the HMAC credential): its tokens and its access key are refused from the commit on.
+  [[nodiscard]] Status DeleteResourceKey(std::string_view id);
+
+  // The HMAC credential of `access_key_id`, its secret unsealed, for the object storage service
+  // to check a SigV4 signature and authorize the request as `iam_id`. kNotFound when no active
+  // resource key has that access key id, or its service ID is locked or its account disabled;
+  // kFailedPrecondition without a sealer; kDataLoss when the sealed secret does not unseal or is
+  // another key's. Cached (HmacCredentialCache: 1024 entries, 60 s by default); a deletion, a
+  // lock of the service ID or a disabled account empties the entries it names at once.
+  [[nodiscard]] Result<HmacCredential> LookupHmacCredential(std::string_view access_key_id);
+
+  // The sealer of HMAC secrets. Not owned; it must outlive the service. Set while wiring, before
+  // serving (may be set later: creating an HMAC key fails until it is).
+  void SetSecretSealer(SecretSealer* sealer);
+
   // Inside a service's transaction `tx`, before it inserts anything that belongs to the instance
   // `guid`: holds the instance until `tx` ends, so that a deletion either waits for `tx` and then
   // sees the insert, or went first and makes this fail (instance_guard.h). kNotFound when no
@@ -207,6 +274,7 @@ class IamService {
 
  private:
   IamService(store::Database& db, const Clock& clock, Random& random, IamServiceOptions options);
+  [[nodiscard]] Result<ResourceInstance> KeySource(const ResourceKeySpec& spec);
   [[nodiscard]] Result<Identity> ServiceIdOf(store::Executor& ex, std::string_view id);
   [[nodiscard]] Status ValidatePolicy(std::string_view account_id, PolicySpec& spec);
   // kAlreadyExists naming the policy of the account (other than `p` itself) that grants what `p`
@@ -224,6 +292,10 @@ class IamService {
   const IamServiceOptions options_;
   std::mutex guards_mu_;
   std::map<std::string, InstanceGuard*, std::less<>> guards_;  // guards_mu_
+  ResourceKeyStore keys_;
+  std::atomic<SecretSealer*> sealer_{nullptr};
+  HmacCredentialCache hmac_cache_;
+  store::Subscription revocations_;  // last: unsubscribed before the cache goes
 };
 
 // Paging parameters: kInvalidArgument for a size outside 1..100 or a token that is not one this

@@ -4,21 +4,19 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "iam/store_rows.h"
+
 namespace veil::iam {
 namespace {
 
+using internal::ExpectOneRow;
+using internal::PageOf;
+using internal::Sql;
+using internal::Time;
+using internal::TimeColumn;
 using store::Executor;
 using store::Params;
 using store::Row;
-
-std::string Time(TimePoint t) { return FormatRfc3339(t, TimePrecision::kMillis); }
-
-Result<TimePoint> TimeColumn(const Row& row, std::string_view name) {
-  std::string text = VEIL_TRY_VALUE(row.GetText(name));
-  auto t = ParseRfc3339(text);
-  if (!t) return DataLoss("iam: stored time in " + std::string(name) + " does not parse");
-  return *t;
-}
 
 constexpr std::string_view kIdentityColumns =
     "iam_id, id, kind, account_id, name, description, email, locked, version, created_at, "
@@ -138,40 +136,6 @@ Result<ResourceInstance> InstanceFromRow(const Row& row) {
   return r;
 }
 
-std::string Sql(std::string_view a, std::string_view b = {}, std::string_view c = {}) {
-  std::string s(a);
-  s.append(b);
-  s.append(c);
-  return s;
-}
-
-// Runs a page query: `sql` ends with "LIMIT ? OFFSET ?"; one row more than `limit` is asked so
-// that the page knows whether another follows.
-template <typename T, typename F>
-Result<Page<T>> PageOf(store::Database& db, const std::string& sql, Params params, int64_t offset,
-                       int64_t limit, F from_row) {
-  params.emplace_back(limit + 1);
-  params.emplace_back(offset);
-  auto rows = VEIL_TRY_VALUE(db.Query(sql, params));
-  Page<T> page;
-  page.offset = offset;
-  page.limit = limit;
-  for (const Row& row : rows) {
-    if (static_cast<int64_t>(page.items.size()) == limit) {
-      page.next = std::to_string(offset + limit);
-      break;
-    }
-    page.items.push_back(VEIL_TRY_VALUE(from_row(row)));
-  }
-  return page;
-}
-
-Status ExpectOneRow(Result<int64_t> changed, std::string_view what) {
-  if (!changed) return tl::unexpected(changed.error());
-  if (*changed == 0) return NotFound(std::string(what) + " not found");
-  return OkStatus();
-}
-
 }  // namespace
 
 std::vector<store::Migration> IamMigrations() {
@@ -265,6 +229,31 @@ UPDATE iam_accounts SET created_by = 'system',
                            ORDER BY i.created_at, i.iam_id LIMIT 1), '')
   WHERE id IN (SELECT value FROM iam_meta WHERE name = 'first_account');
 CREATE INDEX iam_accounts_by_created ON iam_accounts (created_at, id);
+)sql"},
+          // Resource keys of cloud-object-storage instances (ResourceKeyStore): each names its
+          // own service ID; the HMAC secret is kept only sealed (SecretSealer).
+          {3, R"sql(
+CREATE TABLE iam_resource_keys (
+  guid TEXT PRIMARY KEY,
+  crn TEXT NOT NULL UNIQUE,
+  account_id TEXT NOT NULL REFERENCES iam_accounts (id),
+  name TEXT NOT NULL,
+  instance_guid TEXT NOT NULL REFERENCES iam_resource_instances (guid),
+  source_crn TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('Reader', 'Writer', 'Manager')),
+  iam_id TEXT NOT NULL UNIQUE REFERENCES iam_identities (iam_id),
+  apikey_id TEXT NOT NULL,
+  policy_id TEXT NOT NULL,
+  access_key_id TEXT UNIQUE,
+  sealed_secret BLOB,
+  state TEXT NOT NULL CHECK (state IN ('active')),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  CHECK ((access_key_id IS NULL) = (sealed_secret IS NULL))
+);
+CREATE INDEX iam_resource_keys_by_account ON iam_resource_keys (account_id, created_at);
+CREATE INDEX iam_resource_keys_by_instance ON iam_resource_keys (instance_guid);
 )sql"}};
 }
 

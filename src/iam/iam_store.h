@@ -1,9 +1,11 @@
-// IamStore: IAM's tables and every SQL statement IAM runs (portable SQL, docs/storage.md).
+// IamStore: IAM's tables and the SQL IAM runs on them (portable SQL, docs/storage.md); the
+// statements on iam_resource_keys are ResourceKeyStore's (resource_key_store.h).
 //
 // Schema (component "iam", IamMigrations(); docs/formats/iam.md is the byte-exact description):
 //   iam_accounts, iam_identities (users and service IDs), iam_apikeys (salt and hash only),
 //   iam_policies (the policy as JSON), iam_resource_instances, iam_signing_keys (public keys
-//   only), iam_meta (first-start marker).
+//   only), iam_meta (first-start marker), iam_resource_keys (migration 3: sealed HMAC secrets
+//   only).
 // Functions taking a store::Executor& run on a Database or inside a transaction (Tx).
 //
 // Errors: those of the Database (kNotFound when a row is missing, kAlreadyExists on a duplicate

@@ -25,6 +25,19 @@ std::string InstanceCrn(std::string_view service, std::string_view region,
   return crn.ToString();
 }
 
+std::string ResourceKeyCrn(std::string_view service, std::string_view region,
+                           std::string_view account_id, std::string_view instance_guid,
+                           std::string_view key_guid) {
+  Crn crn;
+  crn.service = std::string(service);
+  crn.region = std::string(region);
+  crn.account = std::string(account_id);
+  crn.service_instance = std::string(instance_guid);
+  crn.resource_type = "resource-key";
+  crn.resource = std::string(key_guid);
+  return crn.ToString();
+}
+
 std::string Identity::crn() const {
   return IdentityCrn(account_id, kind == IdentityKind::kUser ? "user" : "serviceid", id);
 }

@@ -9,6 +9,8 @@
 //   policy             <uuid>
 //   resource instance  guid = <uuid>, crn =
 //   crn:v1:veil:private:<service>:<region>:a/<acct>:<guid>::
+//   resource key       guid = <uuid>, crn =
+//   crn:v1:veil:private:<service>:<region>:a/<acct>:<instance guid>:resource-key:<guid>
 //
 // Thread-safety: value types.
 #pragma once
@@ -32,6 +34,8 @@ inline constexpr std::string_view kApiKeyPrefix = "ApiKey-";
 inline constexpr std::string_view kIdentityService = "iam-identity";
 inline constexpr std::string_view kAccessService = "iam-am";
 inline constexpr std::string_view kResourceController = "resource-controller";
+// The object storage service: its instances are the only ones with resource keys.
+inline constexpr std::string_view kObjectStorageService = "cloud-object-storage";
 
 struct Account {
   std::string id;
@@ -91,6 +95,27 @@ struct ResourceInstance {
   std::string created_by;
 };
 
+// A resource key (IBM's "service credential") of a cloud-object-storage instance: a service ID of
+// its own, named after the key, with an access policy granting `role` on the instance and an API
+// key; with HMAC, also an S3 access key id whose secret is stored only sealed (SecretSealer).
+struct ResourceKey {
+  std::string guid;
+  std::string crn;
+  std::string account_id;
+  std::string name;
+  std::string instance_guid;  // the source: a cloud-object-storage instance of the account
+  std::string source_crn;     // that instance's CRN
+  std::string role;           // "Reader" | "Writer" | "Manager" (a generic service role)
+  std::string iam_id;         // the key's service ID ("iam-ServiceId-<uuid>")
+  std::string apikey_id;      // the service ID's API key ("ApiKey-<uuid>")
+  std::string policy_id;      // the access policy granting `role` on the instance
+  std::string access_key_id;  // 32 lower-case hex characters; empty without HMAC
+  std::string state = "active";
+  TimePoint created_at;
+  TimePoint updated_at;
+  std::string created_by;
+};
+
 // A page of a listing. `next` is the opaque token of the next page, empty on the last one.
 template <typename T>
 struct Page {
@@ -111,6 +136,11 @@ std::string IdentityCrn(std::string_view account_id, std::string_view type, std:
 // crn:v1:veil:private:<service>:<region>:a/<acct>:<guid>::
 std::string InstanceCrn(std::string_view service, std::string_view region,
                         std::string_view account_id, std::string_view guid);
+
+// crn:v1:veil:private:<service>:<region>:a/<acct>:<instance guid>:resource-key:<key guid>
+std::string ResourceKeyCrn(std::string_view service, std::string_view region,
+                           std::string_view account_id, std::string_view instance_guid,
+                           std::string_view key_guid);
 
 // True for a 32-character lower-case hex account id.
 bool IsAccountId(std::string_view text);

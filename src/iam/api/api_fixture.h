@@ -177,6 +177,15 @@ class IamApiFixture : public ::testing::Test {
            std::to_string(body.size()) + "\r\n\r\n" + body;
   }
 
+  // `r` is an IAM error body with `status` and `code`.
+  void ExpectIamError(const Reply& r, int status, std::string_view code) {
+    EXPECT_EQ(r.status, status) << r.body;
+    ASSERT_TRUE(r.json.is_object()) << r.body;
+    EXPECT_EQ(r.json.at("errorCode").as_string(), code) << r.body;
+    EXPECT_TRUE(r.json.at("errorMessage").is_string());
+    EXPECT_TRUE(r.json.at("context").at("requestId").is_string());
+  }
+
   // Events whose correlation id is `id`.
   std::vector<audit::Event> EventsOf(const std::string& correlation_id) {
     std::vector<audit::Event> out;

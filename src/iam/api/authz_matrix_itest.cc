@@ -46,6 +46,9 @@ const std::map<std::string, std::string>& ExpectedTable() {
       {"resource-controller.instance.read", "Viewer"},
       {"resource-controller.instance.create", "Editor"},
       {"resource-controller.instance.delete", "Editor"},
+      {"resource-controller.key.read", "Viewer"},
+      {"resource-controller.key.create", "Editor"},
+      {"resource-controller.key.delete", "Editor"},
       // The operator's accounts API: these service IDs hold their role on the whole operator
       // account (the fixture's first account), so they are its operators to that degree.
       {"enterprise.account.read", "Viewer"},
@@ -86,12 +89,31 @@ class AuthzMatrixTest : public testing::IamApiFixture {
     EXPECT_EQ(r.status, 201) << r.body;
     return std::string(r.json.at("id").as_string());
   }
-  std::string NewInstance() {
+  std::string NewInstance(const std::string& service = "kms") {
     Reply r = Call("POST", "/v2/resource_instances", admin_token_,
-                   R"({"name":"target","resource_id":"kms"})");
+                   R"({"name":"target","resource_id":")" + service + R"("})");
     EXPECT_EQ(r.status, 201) << r.body;
     return std::string(r.json.at("guid").as_string());
   }
+  std::string NewResourceKey() {
+    Reply r = Call("POST", "/v2/resource_keys", admin_token_,
+                   R"({"name":"target","role":"Reader","source":")" +
+                       NewInstance("cloud-object-storage") + R"("})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(r.json.at("guid").as_string());
+  }
+  // A new object storage instance on which the current actor holds Reader: creating a key needs
+  // the key's role besides the platform role the matrix is about.
+  std::string NewInstanceTheActorReads() {
+    const std::string guid = NewInstance("cloud-object-storage");
+    f_.Grant(actor_iam_id_, {"Reader"}, f_.account_id,
+             {{"accountId", f_.account_id},
+              {"serviceName", "cloud-object-storage"},
+              {"serviceInstance", guid}});
+    return guid;
+  }
+
+  std::string actor_iam_id_;  // the service ID whose token the matrix is trying
 
   // One request that needs `action`: the route it goes to and how to make it.
   struct Case {
@@ -161,6 +183,9 @@ class AuthzMatrixTest : public testing::IamApiFixture {
         {"resource-controller.instance.read", "GET /v2/resource_instances/{id}"},
         {"resource-controller.instance.create", "POST /v2/resource_instances"},
         {"resource-controller.instance.delete", "DELETE /v2/resource_instances/{id}"},
+        {"resource-controller.key.read", "GET /v2/resource_keys/{id}"},
+        {"resource-controller.key.create", "POST /v2/resource_keys"},
+        {"resource-controller.key.delete", "DELETE /v2/resource_keys/{id}"},
         {"enterprise.account.read", "GET /v1/accounts/{id}"},
         {"enterprise.account.create", "POST /v1/accounts"},
     };
@@ -292,6 +317,21 @@ class AuthzMatrixTest : public testing::IamApiFixture {
          [=, this](const std::string& token) {
            return Call("DELETE", "/v2/resource_instances/" + NewInstance(), token).status;
          }},
+        {"resource-controller.key.read",
+         [=, this](const std::string& token) {
+           return Call("GET", "/v2/resource_keys/" + NewResourceKey(), token).status;
+         }},
+        {"resource-controller.key.create",
+         [=, this](const std::string& token) {
+           return Call("POST", "/v2/resource_keys", token,
+                       R"({"name":"m","role":"Reader","source":")" + NewInstanceTheActorReads() +
+                           R"("})")
+               .status;
+         }},
+        {"resource-controller.key.delete",
+         [=, this](const std::string& token) {
+           return Call("DELETE", "/v2/resource_keys/" + NewResourceKey(), token).status;
+         }},
         {"enterprise.account.read",
          [=, this](const std::string& token) {
            return Call("GET", "/v1/accounts/" + f_.account_id, token).status;
@@ -334,6 +374,7 @@ TEST_F(AuthzMatrixTest, EveryRoleAgainstEveryActionOfTheIamService) {
   for (const std::string& role : roles) {
     auto actor = f_.ServiceIdWith(role == "none" ? std::vector<std::string>{}
                                                  : std::vector<std::string>{role});
+    actor_iam_id_ = actor.identity.iam_id;
     const std::string token = Login(actor.apikey);
     ASSERT_FALSE(token.empty());
     for (const Case& c : cases) {
@@ -349,7 +390,7 @@ TEST_F(AuthzMatrixTest, EveryRoleAgainstEveryActionOfTheIamService) {
       ++cells;
     }
   }
-  EXPECT_EQ(cells, 8 * (27 + 4));
+  EXPECT_EQ(cells, 8 * (30 + 4));
 }
 
 // Every route of the IAM service is in the matrix above, or (routes that need no role: the
@@ -364,6 +405,7 @@ TEST_F(AuthzMatrixTest, TheMatrixCoversEveryRouteOfTheIamService) {
       {"GET /v1/serviceids", "AuthzMatrixTest.ListingsShowOnlyWhatTheRoleMayRead"},
       {"GET /v1/policies", "AuthzMatrixTest.ListingsShowOnlyWhatTheRoleMayRead"},
       {"GET /v2/resource_instances", "AuthzMatrixTest.ListingsShowOnlyWhatTheRoleMayRead"},
+      {"GET /v2/resource_keys", "AuthzMatrixTest.ListingsShowOnlyWhatTheRoleMayRead"},
   };
   http::Router router;
   ASSERT_TRUE(AddIamRoutes(router, deps_));
@@ -386,6 +428,7 @@ TEST_F(AuthzMatrixTest, ListingsShowOnlyWhatTheRoleMayRead) {
   NewServiceId();
   NewInstance();
   NewPolicy();
+  NewResourceKey();
   for (const std::string role : {"Viewer", "Manager", "none"}) {
     auto actor = f_.ServiceIdWith(role == "none" ? std::vector<std::string>{}
                                                  : std::vector<std::string>{role});
@@ -397,6 +440,9 @@ TEST_F(AuthzMatrixTest, ListingsShowOnlyWhatTheRoleMayRead) {
     const auto instances = Call("GET", "/v2/resource_instances", token);
     ASSERT_EQ(instances.status, 200);
     EXPECT_EQ(!instances.json.at("resources").as_array().empty(), viewer) << role;
+    const auto keys = Call("GET", "/v2/resource_keys", token);
+    ASSERT_EQ(keys.status, 200);
+    EXPECT_EQ(!keys.json.at("resources").as_array().empty(), viewer) << role;
     // Policies: everyone sees their own; a Viewer sees all of the account's.
     const auto policies = Call("GET", "/v1/policies", token);
     ASSERT_EQ(policies.status, 200);

@@ -63,6 +63,7 @@ Status AddTokenRoutes(http::Router& router, const IamApiDeps& deps);
 Status AddIdentityRoutes(http::Router& router, const IamApiDeps& deps);
 Status AddPolicyRoutes(http::Router& router, const IamApiDeps& deps);
 Status AddInstanceRoutes(http::Router& router, const IamApiDeps& deps);
+Status AddResourceKeyRoutes(http::Router& router, const IamApiDeps& deps);
 Status AddAccountRoutes(http::Router& router, const IamApiDeps& deps);
 
 }  // namespace veil::iam::api::internal

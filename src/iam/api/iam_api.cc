@@ -78,6 +78,7 @@ Status AddIamRoutes(http::Router& router, const IamApiDeps& deps) {
   VEIL_TRY(internal::AddIdentityRoutes(router, deps));
   VEIL_TRY(internal::AddPolicyRoutes(router, deps));
   VEIL_TRY(internal::AddInstanceRoutes(router, deps));
+  VEIL_TRY(internal::AddResourceKeyRoutes(router, deps));
   VEIL_TRY(internal::AddAccountRoutes(router, deps));
   return OkStatus();
 }

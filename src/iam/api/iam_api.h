@@ -8,6 +8,7 @@
 //   POST|GET /v1/policies,   GET|PUT|DELETE /v1/policies/{id}
 //   POST   /v2/authz                           batched policy decisions
 //   POST|GET /v2/resource_instances, GET|DELETE /v2/resource_instances/{id}
+//   POST|GET /v2/resource_keys,      GET|DELETE /v2/resource_keys/{id}   (cloud-object-storage)
 //   POST|GET /v1/accounts, GET /v1/accounts/{id}   the operator's (judged in the operator's
 //   account)
 //

@@ -48,14 +48,6 @@ class IamApiTest : public testing::IamApiFixture {
            R"("}],"resources":[{"attributes":[{"name":"accountId","value":")" + account + "\"}" +
            extra + "]}]}";
   }
-
-  void ExpectIamError(const Reply& r, int status, std::string_view code) {
-    EXPECT_EQ(r.status, status) << r.body;
-    ASSERT_TRUE(r.json.is_object()) << r.body;
-    EXPECT_EQ(r.json.at("errorCode").as_string(), code) << r.body;
-    EXPECT_TRUE(r.json.at("errorMessage").is_string());
-    EXPECT_TRUE(r.json.at("context").at("requestId").is_string());
-  }
 };
 
 TEST_F(IamApiTest, TokenEndpointAnswersInIbmShape) {

@@ -173,6 +173,29 @@ Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& b
   return spec;
 }
 
+Result<IamService::ResourceKeySpec> ParseResourceKeyCreate(const boost::json::value& body,
+                                                           std::string_view caller_account) {
+  const boost::json::object& o = *VEIL_TRY_VALUE(Object(body));
+  IamService::ResourceKeySpec spec;
+  spec.account_id = std::string(caller_account);
+  spec.name = VEIL_TRY_VALUE(json::RequiredString(o, "name"));
+  spec.source = VEIL_TRY_VALUE(json::RequiredString(o, "source"));
+  const std::string role = VEIL_TRY_VALUE(json::RequiredString(o, "role"));
+  spec.role = VEIL_TRY_VALUE(ParseResourceKeyRole(role));
+  if (const boost::json::value* params = o.if_contains("parameters");
+      params != nullptr && !params->is_null()) {
+    if (!params->is_object()) return InvalidArgument("parameters must be an object");
+    const boost::json::object& p = params->as_object();
+    spec.hmac = VEIL_TRY_VALUE(json::OptionalBool(p, "HMAC")).value_or(false);
+    if (p.contains("serviceid_crn")) {
+      return InvalidArgument(
+          "parameters.serviceid_crn is not supported: a resource key gets a service ID of its "
+          "own");
+    }
+  }
+  return spec;
+}
+
 Result<IamService::AccountSpec> ParseAccountCreate(const boost::json::value& body) {
   const boost::json::object& o = *VEIL_TRY_VALUE(Object(body));
   IamService::AccountSpec spec;

@@ -55,6 +55,14 @@ struct ApiKeyCreate {
 [[nodiscard]] Result<IamService::InstanceSpec> ParseInstanceCreate(const boost::json::value& body,
                                                                    std::string_view caller_account);
 
+// {"name", "source", "role", "parameters"?: {"HMAC"?: bool}} for POST /v2/resource_keys: source
+// is the instance's GUID or CRN; role is read by ParseResourceKeyRole (iam_service.h) and given
+// back as its name; account_id is the caller's. IBM's "resource_group_id" is ignored;
+// parameters.serviceid_crn (IBM: use an existing service ID) is refused: a key always gets its
+// own. Other parameters are ignored.
+[[nodiscard]] Result<IamService::ResourceKeySpec> ParseResourceKeyCreate(
+    const boost::json::value& body, std::string_view caller_account);
+
 // {"name", "owner_name"? (default "admin"), "owner_email"?} for POST /v1/accounts; IBM's
 // "parent" is ignored, "owner_iam_id" refused (the first administrator is made with the account).
 [[nodiscard]] Result<IamService::AccountSpec> ParseAccountCreate(const boost::json::value& body);

@@ -1,5 +1,6 @@
 #include "iam/api/render.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/string.hpp>
 
@@ -88,6 +89,56 @@ boost::json::object InstanceJson(const ResourceInstance& r) {
   o["created_at"] = Time(r.created_at);
   o["updated_at"] = Time(r.updated_at);
   o["created_by"] = r.created_by;
+  return o;
+}
+
+namespace {
+
+boost::json::object KeyCredentialsJson(const ResourceKey& k, const std::string& role_id,
+                                       const IamService::CreatedResourceKey* created) {
+  boost::json::object c;
+  if (created != nullptr) c["apikey"] = boost::json::string(AsStringView(created->apikey.Reveal()));
+  c["iam_apikey_id"] = k.apikey_id;
+  c["iam_apikey_name"] = "auto-generated-apikey-" + k.guid;
+  c["iam_apikey_description"] = "Auto-generated for resource key " + k.guid;
+  c["iam_role_crn"] = role_id;
+  const std::string service_id = k.iam_id.substr(std::min(k.iam_id.size(), size_t{4}));
+  c["iam_serviceid_crn"] = IdentityCrn(k.account_id, "serviceid", service_id);
+  c["resource_instance_id"] = k.source_crn;
+  if (!k.access_key_id.empty()) {
+    boost::json::object hmac;
+    hmac["access_key_id"] = k.access_key_id;
+    if (created != nullptr) {
+      hmac["secret_access_key"] =
+          boost::json::string(AsStringView(created->secret_access_key.Reveal()));
+    }
+    c["cos_hmac_keys"] = std::move(hmac);
+  }
+  return c;
+}
+
+}  // namespace
+
+boost::json::object ResourceKeyJson(const ResourceKey& k,
+                                    const IamService::CreatedResourceKey* created) {
+  const std::string role_id =
+      Role{RoleKind::kService, k.role, ""}.role_id();  // a generic service role
+  boost::json::object o;
+  o["id"] = k.crn;
+  o["guid"] = k.guid;
+  o["crn"] = k.crn;
+  o["url"] = "/v2/resource_keys/" + k.guid;
+  o["name"] = k.name;
+  o["account_id"] = k.account_id;
+  o["source_crn"] = k.source_crn;
+  o["resource_instance_url"] = "/v2/resource_instances/" + k.instance_guid;
+  o["role"] = role_id;
+  o["state"] = k.state;
+  o["iam_compatible"] = true;
+  o["created_at"] = Time(k.created_at);
+  o["updated_at"] = Time(k.updated_at);
+  o["created_by"] = k.created_by;
+  o["credentials"] = KeyCredentialsJson(k, role_id, created);
   return o;
 }
 

@@ -29,6 +29,14 @@ boost::json::object PolicyJson(const Policy& policy);
 // {"id" (the CRN),"guid","crn","url","name","region_id","account_id","resource_id","state",
 //  "type":"service_instance","created_at","updated_at","created_by"}.
 boost::json::object InstanceJson(const ResourceInstance& instance);
+// IBM's resource key: {"id" (the CRN),"guid","crn","url","name","account_id","source_crn",
+//  "resource_instance_url","role" (the role_id),"state","iam_compatible":true,"created_at",
+//  "updated_at","created_by","credentials":{"iam_apikey_id","iam_apikey_name",
+//  "iam_apikey_description","iam_role_crn","iam_serviceid_crn","resource_instance_id",
+//  "cos_hmac_keys"?:{"access_key_id"}}}. With `created` (the creation's answer only), the
+//  credentials also hold "apikey" and cos_hmac_keys.secret_access_key: shown this once.
+boost::json::object ResourceKeyJson(const ResourceKey& key,
+                                    const IamService::CreatedResourceKey* created = nullptr);
 // IBM's Enterprise account: {"url","id","crn","name","state":"ACTIVE"|"SUSPENDED",
 //  "owner_iam_id","is_enterprise_account" (true for the operator's account),"created_at",
 //  "created_by"}. `operator_account` is the operator's account id.
