@@ -23,6 +23,9 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "common/services.h"
+#include "cos/api/cos_api.h"
+#include "cos/cos_service.h"
+#include "cos/instance_guard.h"
 #include "hsm/pkcs11_key_store.h"
 #include "hsm/softhsm_token.h"
 #include "hsm_secret_sealer.h"
@@ -41,6 +44,7 @@
 #include "iam/token_verifier.h"
 #include "kms/api/instance_cache.h"
 #include "kms/api/kms_api.h"
+#include "kms/client.h"
 #include "kms/instance_guard.h"
 #include "kms/kms_service.h"
 #include "service_routes.h"
@@ -324,6 +328,60 @@ Status StartKms(const DaemonOptions& options, const hsm::Pkcs11Options& hsm_opti
   return OkStatus();
 }
 
+// Object storage: buckets and objects under keys wrapped by the KMS (as cloud-object-storage)
+// or sealed by the HSM.
+struct CosParts {
+  std::unique_ptr<kms::LocalClient> kms_client;
+  std::unique_ptr<cos::CosService> service;
+  std::unique_ptr<cos::CosInstanceGuard> guard;
+  cos::api::CosApiDeps deps;
+};
+
+Status StartCos(const DaemonOptions& options, store::Database& db, Clock& clock, Random& random,
+                IamParts& iam, KmsParts& kms, CosParts& cos) {
+  cos.kms_client =
+      std::make_unique<kms::LocalClient>(*kms.service, *iam.authorizer, "cloud-object-storage");
+  cos::CosOptions cos_options;
+  cos_options.region = options.region;
+  cos_options.data_dir = (fs::path(options.data_dir) / "cos").string();
+  iam::IamService* resource_controller = iam.service.get();
+  // Buckets land only in instances that still exist; an instance with buckets is not deleted.
+  cos_options.hold_instance = [resource_controller](store::Tx& tx, std::string_view guid) {
+    return resource_controller->HoldInstance(tx, guid);
+  };
+  auto service = cos::CosService::Create(db, *cos.kms_client, *kms.key_store, clock, random,
+                                         std::move(cos_options));
+  if (!service) return tl::unexpected(service.error().Wrap("cos"));
+  cos.service = std::move(*service);
+  kms.service->AddListener(iam::ServiceIamId("cloud-object-storage"), cos.service.get());
+  cos.guard = std::make_unique<cos::CosInstanceGuard>(cos.service->store());
+  resource_controller->SetInstanceGuard("cloud-object-storage", cos.guard.get());
+  iam::IamService* iam_raw = iam.service.get();
+  cos.deps.service = cos.service.get();
+  cos.deps.authorizer = iam.authorizer.get();
+  cos.deps.clock = &clock;
+  cos.deps.resolve_instance = [iam_raw](std::string_view guid) -> Result<cos::api::CosInstance> {
+    auto instance = iam_raw->GetInstance(guid);
+    if (!instance) return tl::unexpected(instance.error());
+    if (instance->resource_id != "cloud-object-storage" || instance->state != "active") {
+      return NotFound("no active object storage instance " + std::string(guid));
+    }
+    return cos::api::CosInstance{instance->guid, instance->account_id};
+  };
+  cos.deps.lookup_hmac = [iam_raw](std::string_view id) -> Result<cos::api::HmacIdentity> {
+    iam::HmacCredential credential = VEIL_TRY_VALUE(iam_raw->LookupHmacCredential(id));
+    cos::api::HmacIdentity identity;
+    identity.secret_access_key = std::move(credential.secret_access_key);
+    identity.access_key_id = std::move(credential.access_key_id);
+    identity.iam_id = std::move(credential.iam_id);
+    identity.account_id = std::move(credential.account_id);
+    identity.instance_guid = std::move(credential.instance_guid);
+    identity.name = std::move(credential.name);
+    return identity;
+  };
+  return OkStatus();
+}
+
 http::RuntimeOptions RuntimeOptionsFor(const DaemonOptions& options) {
   http::RuntimeOptions runtime_options;
   runtime_options.io_threads = options.io_threads;
@@ -354,7 +412,7 @@ http::ServerOptions ServerOptionsFor(const DaemonOptions& options, const Service
 // The hooks of `service`: the audit sink, bearer-token authentication (/healthz stays
 // anonymous) and the service's error dialect.
 http::ServerHooks HooksFor(const ServiceInfo& service, audit::AuditSink* sink,
-                           iam::TokenVerifier& verifier) {
+                           iam::TokenVerifier& verifier, const cos::api::CosApiDeps& cos) {
   http::ServerHooks hooks;
   hooks.audit = sink;
   hooks.authenticator = iam::api::MakeIamAuthenticator(verifier);
@@ -365,6 +423,12 @@ http::ServerHooks HooksFor(const ServiceInfo& service, audit::AuditSink* sink,
   if (service.name == "kms") {
     hooks.error_renderer = kms::api::KmsErrorRenderer();
     hooks.error_status = kms::api::KmsErrorStatus();
+  }
+  if (service.name == "cos") {
+    hooks.authenticator =
+        cos::api::MakeCosAuthenticator(cos, iam::api::MakeIamAuthenticator(verifier));
+    hooks.error_renderer = cos::api::CosErrorRenderer();
+    hooks.error_status = cos::api::CosErrorStatus();
   }
   return hooks;
 }
@@ -396,16 +460,18 @@ Status RunDaemon(const DaemonOptions& options) {
   VEIL_TRY(StartIam(options, **db, clock, random, iam));
   KmsParts kms;
   VEIL_TRY(StartKms(options, *hsm_options, **db, clock, random, iam, kms));
+  CosParts cos;
+  VEIL_TRY(StartCos(options, **db, clock, random, iam, kms, cos));
   MaintenanceLoop maintenance(*kms.service, **db,
                               std::chrono::milliseconds(options.kms.maintenance_interval_ms),
                               "veild-" + std::to_string(::getpid()));
 
   http::Runtime runtime(RuntimeOptionsFor(options));
   for (const ServiceInfo& service : kServices) {
-    auto router = ServiceRouter(service, {&iam.deps, &kms.deps});
+    auto router = ServiceRouter(service, {&iam.deps, &kms.deps, &cos.deps});
     if (!router) return tl::unexpected(router.error());
     auto port = runtime.AddServer(ServerOptionsFor(options, service, tls), std::move(*router),
-                                  HooksFor(service, sink->get(), *iam.verifier));
+                                  HooksFor(service, sink->get(), *iam.verifier, cos.deps));
     if (!port) return tl::unexpected(port.error().Wrap("start " + std::string(service.name)));
   }
   log::Info("veild", "ready (version " + std::string(kVersion) + ", data directory " +

@@ -37,6 +37,10 @@ Result<http::Router> ServiceRouter(const ServiceInfo& service, const ServiceApis
     if (apis.kms == nullptr) return InvalidArgument("the kms listener needs the KMS's API");
     VEIL_TRY(kms::api::AddKmsRoutes(router, *apis.kms));
   }
+  if (service.name == "cos") {
+    if (apis.cos == nullptr) return InvalidArgument("the cos listener needs object storage's API");
+    VEIL_TRY(cos::api::AddCosRoutes(router, *apis.cos));
+  }
   return router;
 }
 

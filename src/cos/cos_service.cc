@@ -363,6 +363,13 @@ Result<Bucket> CosService::CreateBucket(const CreateBucketSpec& spec) {
     key = VEIL_TRY_VALUE(MakeBucketKey(bucket, bucket.sse_kp_root_key_crn));
   }
   auto stored = store_.db().WithTransaction([&](store::Tx& tx) -> Status {
+    if (options_.hold_instance) {
+      auto held = options_.hold_instance(tx, bucket.instance_guid);
+      if (!held && held.error().code == ErrorCode::kNotFound) {
+        return S3Fail(S3Reason::kAccessDenied, "the object storage instance no longer exists");
+      }
+      VEIL_TRY(held);
+    }
     VEIL_TRY(store_.InsertBucket(tx, bucket));
     if (key) VEIL_TRY(store_.InsertBucketKey(tx, *key));
     return OkStatus();

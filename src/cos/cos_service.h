@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,9 @@ namespace veil::cos {
 
 struct CosOptions {
   std::string region = "local";
+  // Holds the bucket's instance in the transaction that creates the bucket (the resource
+  // controller's HoldInstance: kNotFound once the instance is gone). Unset: no hold (tests).
+  std::function<Status(store::Tx&, std::string_view instance_guid)> hold_instance;
   std::string data_dir;  // the service's directory (veild: DATA/cos); created when missing
   std::chrono::seconds bucket_key_ttl{300};
   size_t bucket_key_cache_size = 4096;

@@ -294,6 +294,21 @@ TEST(CosServiceTest, NoPlaintextAnywhereInTheDataDirectory) {
   EXPECT_GT(scanned, 3u);
 }
 
+// The resource controller does not delete an instance that holds buckets, and a bucket is not
+// created in an instance that is gone.
+TEST(CosServiceTest, AnInstanceWithBucketsIsNotDeleted) {
+  CosFixture f;
+  Bucket b = f.MakeBucket("held");
+  auto refused = f.kms.iam.service->DeleteInstance(f.instance_guid);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(refused.error().message.find("1 bucket"), std::string::npos);
+  ASSERT_TRUE(f.service->DeleteBucket(b));
+  ASSERT_TRUE(f.kms.iam.service->DeleteInstance(f.instance_guid));
+  EXPECT_S3(f.service->CreateBucket({"late", f.kms.iam.account_id, f.instance_guid, "", ""}),
+            S3Reason::kAccessDenied);
+}
+
 TEST(CosServiceTest, ObjectUrlsResolveForTheBucketsAccountOnly) {
   CosFixture f;
   Bucket b = f.MakeBucket("images");

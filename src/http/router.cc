@@ -10,7 +10,8 @@ namespace veil::http {
 struct Router::Node {
   std::map<std::string, std::unique_ptr<Node>, std::less<>> literals;
   std::unique_ptr<Node> param;
-  std::unique_ptr<Node> greedy;
+  std::unique_ptr<Node> greedy;        // {name+}: one character or more
+  std::unique_ptr<Node> greedy_empty;  // {name*}: possibly empty ("/bucket/" in S3)
   // By method. unique_ptr keeps Route addresses stable for RouteMatch::route.
   std::map<std::string, std::unique_ptr<Route>, std::less<>> routes;
 };
@@ -104,14 +105,13 @@ bool Visit(const NodeT& node, const std::vector<std::string_view>& segs, size_t 
     if (Visit(*node.param, segs, i + 1, s)) return true;
     s.values.pop_back();
   }
-  if (node.greedy) {
-    std::string_view tail(seg.data(),
-                          static_cast<size_t>(s.raw_path.data() + s.raw_path.size() - seg.data()));
-    if (!tail.empty()) {
-      s.values.push_back(tail);
-      if (AtTerminal(*node.greedy, s)) return true;
-      s.values.pop_back();
-    }
+  std::string_view tail(seg.data(),
+                        static_cast<size_t>(s.raw_path.data() + s.raw_path.size() - seg.data()));
+  for (const auto* greedy : {node.greedy.get(), node.greedy_empty.get()}) {
+    if (greedy == nullptr || (tail.empty() && greedy == node.greedy.get())) continue;
+    s.values.push_back(tail);
+    if (AtTerminal(*greedy, s)) return true;
+    s.values.pop_back();
   }
   return false;
 }
@@ -152,7 +152,8 @@ Status Router::Add(std::string method, std::string_view path_template, Handler h
       continue;
     }
     std::string_view name = seg.substr(1, seg.size() - 2);
-    bool greedy = !name.empty() && name.back() == '+';
+    const bool may_be_empty = !name.empty() && name.back() == '*';
+    const bool greedy = may_be_empty || (!name.empty() && name.back() == '+');
     if (greedy) name.remove_suffix(1);
     if (!ValidParamName(name)) {
       return InvalidArgument("invalid parameter name in segment " + std::string(seg));
@@ -161,7 +162,8 @@ Status Router::Add(std::string method, std::string_view path_template, Handler h
       if (existing == name) return InvalidArgument("repeated parameter " + std::string(name));
     }
     route->param_names.emplace_back(name);
-    std::unique_ptr<Node>& child = greedy ? node->greedy : node->param;
+    std::unique_ptr<Node>& child =
+        may_be_empty ? node->greedy_empty : (greedy ? node->greedy : node->param);
     if (greedy && i + 1 != segs.size()) {
       return InvalidArgument("a greedy parameter must be the last segment");
     }
@@ -209,6 +211,7 @@ void Collect(const NodeT& node, std::vector<const Route*>& out) {
   for (const auto& [segment, child] : node.literals) Collect(*child, out);
   if (node.param) Collect(*node.param, out);
   if (node.greedy) Collect(*node.greedy, out);
+  if (node.greedy_empty) Collect(*node.greedy_empty, out);
 }
 
 }  // namespace

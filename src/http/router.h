@@ -2,7 +2,8 @@
 //
 // Path templates are '/'-separated segments, each a literal ("keys"), a parameter ("{id}",
 // matching one non-empty segment) or, as the last segment only, a greedy tail ("{key+}",
-// matching the rest of the path, slashes included, at least one character):
+// matching the rest of the path, slashes included, at least one character; "{key*}", the same
+// or nothing, so that "/bucket/" matches "/{bucket}/{key*}"):
 //   /api/v2/keys/{id}/actions/{action}      /{bucket}/{key+}      /healthz
 // Matching walks a segment trie built by Add(): no regex, no allocation beyond the parameter
 // values. A literal segment beats a parameter, which beats a greedy tail; on a dead end the

@@ -53,6 +53,23 @@ TEST(RouterTest, GreedyTailTakesTheRestOfThePath) {
   EXPECT_EQ(r.Match("GET", "/b1/").kind, RouteMatch::Kind::kNotFound);
 }
 
+// S3 clients send bucket requests as "/bucket/" too (s3cmd): "{key*}" takes an empty tail.
+TEST(RouterTest, PossiblyEmptyGreedyTailMatchesATrailingSlash) {
+  Router r;
+  ASSERT_TRUE(r.Add("PUT", "/{bucket}", Named("bucket")));
+  ASSERT_TRUE(r.Add("PUT", "/{bucket}/{key*}", Named("object")));
+  auto m = r.Match("PUT", "/b1/");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(Invoke(m), "object");
+  EXPECT_EQ(m.params.at("key"), "");
+  m = r.Match("PUT", "/b1/a/b");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(m.params.at("key"), "a/b");
+  EXPECT_EQ(Invoke(r.Match("PUT", "/b1")), "bucket");
+  EXPECT_FALSE(r.Add("PUT", "/{a*}/x", Named("x")));  // still the last segment only
+  EXPECT_EQ(r.Routes().size(), 2u);
+}
+
 TEST(RouterTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   Router r;
   ASSERT_TRUE(r.Add("GET", "/v1/images/{id}", Named("get")));

@@ -173,14 +173,21 @@ TEST_F(DaemonTest, RefusesABadPortBase) {
 
 TEST_F(DaemonTest, UnknownRouteAndWrongMethodGetJsonErrors) {
   Start();
-  // cos (port +3) has no dialect of its own yet: IBM's platform JSON.
-  auto [status, body] = Curl({url(3, "/no/such/route")});
+  // The image service (port +4) has no dialect of its own yet: IBM's platform JSON.
+  auto [status, body] = Curl({url(4, "/no/such/route")});
   EXPECT_EQ(status, 404);
   auto json = boost::json::parse(body);
   EXPECT_TRUE(json.as_object().contains("errors")) << body;
-  auto [status2, body2] = Curl({"-X", "DELETE", url(3, "/healthz")});
+  auto [status2, body2] = Curl({"-X", "DELETE", url(4, "/healthz")});
   EXPECT_EQ(status2, 405);
   EXPECT_TRUE(boost::json::parse(body2).as_object().contains("errors")) << body2;
+  // Object storage (port +3) answers in S3's XML, with x-amz-request-id, even before a login.
+  auto [status4, body4] = Curl({"-X", "DELETE", url(3, "/healthz")});
+  EXPECT_EQ(status4, 405);
+  EXPECT_NE(body4.find("<Code>MethodNotAllowed</Code>"), std::string::npos) << body4;
+  auto [status5, body5] = Curl({url(3, "/some-bucket/key")});
+  EXPECT_EQ(status5, 401);
+  EXPECT_NE(body5.find("<Code>AccessDenied</Code>"), std::string::npos) << body5;
   // The kms (port +2) answers even transport errors in Key Protect's body.
   auto [status3, body3] = Curl({"-X", "DELETE", url(2, "/healthz")});
   EXPECT_EQ(status3, 405);

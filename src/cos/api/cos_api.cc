@@ -108,12 +108,13 @@ Status AddCosRoutes(http::Router& router, const CosApiDeps& deps) {
   http::Handler handler = [deps](http::RequestContext& ctx) { return Dispatch(deps, ctx); };
   http::RouteOptions small;
   small.action = std::string(op::kRequest);
+  small.body_limit = 64 * 1024;  // read whole before a worker is taken
   http::RouteOptions large = small;
   // Virtual-hosted-style object uploads arrive on /{bucket}, so every PUT and POST route takes
   // an object's body; handlers that want a small body read it with their own limit.
   large.body_limit = deps.max_put_bytes;
   VEIL_TRY(router.Add("GET", "/", handler, small));
-  for (std::string_view path : {"/{bucket}", "/{bucket}/{key+}"}) {
+  for (std::string_view path : {"/{bucket}", "/{bucket}/{key*}"}) {
     for (std::string_view method : {"GET", "HEAD", "DELETE"}) {
       VEIL_TRY(router.Add(std::string(method), path, handler, small));
     }

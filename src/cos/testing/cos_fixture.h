@@ -12,6 +12,7 @@
 
 #include "cos/cos_service.h"
 #include "cos/errors.h"
+#include "cos/instance_guard.h"
 #include "kms/client.h"
 #include "kms/testing/kms_fixture.h"
 
@@ -67,11 +68,17 @@ class CosFixture {
     service.reset();
     CosOptions options;
     options.data_dir = kms.iam.dir / "cos";
+    iam::IamService* resource_controller = kms.iam.service.get();
+    options.hold_instance = [resource_controller](store::Tx& tx, std::string_view guid) {
+      return resource_controller->HoldInstance(tx, guid);
+    };
     auto s = CosService::Create(*kms.iam.db, *client, *kms.key_store, kms.iam.clock, kms.iam.random,
                                 options);
     VEIL_CHECK_MSG(s.has_value(), "CosService::Create failed");
     service = std::move(*s);
     kms.service->AddListener(iam::ServiceIamId("cloud-object-storage"), service.get());
+    guard = std::make_unique<CosInstanceGuard>(service->store());
+    kms.iam.service->SetInstanceGuard("cloud-object-storage", guard.get());
   }
 
   // cloud-object-storage -> kms Reader in the fixture's account.
@@ -113,6 +120,7 @@ class CosFixture {
   kms::testing::KmsFixture kms;
   std::unique_ptr<kms::LocalClient> client;
   std::unique_ptr<CosService> service;
+  std::unique_ptr<CosInstanceGuard> guard;
   std::string instance_guid;
 };
 
