@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "command.h"
 #include "common/services.h"
+#include "cos_cmd.h"
 #include "http/client.h"
 #include "iam_cmd.h"
 #include "image_cmd.h"
@@ -154,6 +155,7 @@ int main(int argc, char** argv) {
   veil::cli::RegisterImageCommands(app, g.output, rc);
   veil::cli::RegisterIamCommands(app, g, rc);
   veil::cli::RegisterKmsCommands(app, g, rc);
+  veil::cli::RegisterCosCommands(app, g, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -65,8 +65,8 @@ bool IsKnownServiceName(std::string_view name);
 [[nodiscard]] Status ValidateName(std::string_view field, std::string_view name);
 
 // The role of a resource key: "Reader", "Writer" or "Manager", given as that name or as a role_id
-// of it (crn:v1:veil|bluemix:public:iam::::serviceRole:<Name>; "role:<Name>" is accepted too, as
-// IBM's console writes it). kInvalidArgument for anything else.
+// of it (crn:v1:veil|bluemix:public:iam::::serviceRole:<Name>; "role:<Name>" is taken as the
+// same role). kInvalidArgument for anything else.
 [[nodiscard]] Result<std::string> ParseResourceKeyRole(std::string_view text);
 
 // The GUID a resource key's `source` names: the text itself, or the service_instance of an

@@ -136,6 +136,32 @@ Result<ResourceInstance> InstanceFromRow(const Row& row) {
   return r;
 }
 
+// Migration 3: resource keys of cloud-object-storage instances (ResourceKeyStore). Each names its
+// own service ID; the HMAC secret is kept only sealed (SecretSealer).
+constexpr std::string_view kResourceKeysMigration = R"sql(
+CREATE TABLE iam_resource_keys (
+  guid TEXT PRIMARY KEY,
+  crn TEXT NOT NULL UNIQUE,
+  account_id TEXT NOT NULL REFERENCES iam_accounts (id),
+  name TEXT NOT NULL,
+  instance_guid TEXT NOT NULL REFERENCES iam_resource_instances (guid),
+  source_crn TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('Reader', 'Writer', 'Manager')),
+  iam_id TEXT NOT NULL UNIQUE REFERENCES iam_identities (iam_id),
+  apikey_id TEXT NOT NULL,
+  policy_id TEXT NOT NULL,
+  access_key_id TEXT UNIQUE,
+  sealed_secret BLOB,
+  state TEXT NOT NULL CHECK (state IN ('active')),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  CHECK ((access_key_id IS NULL) = (sealed_secret IS NULL))
+);
+CREATE INDEX iam_resource_keys_by_account ON iam_resource_keys (account_id, created_at);
+CREATE INDEX iam_resource_keys_by_instance ON iam_resource_keys (instance_guid);
+)sql";
+
 }  // namespace
 
 std::vector<store::Migration> IamMigrations() {
@@ -230,31 +256,8 @@ UPDATE iam_accounts SET created_by = 'system',
   WHERE id IN (SELECT value FROM iam_meta WHERE name = 'first_account');
 CREATE INDEX iam_accounts_by_created ON iam_accounts (created_at, id);
 )sql"},
-          // Resource keys of cloud-object-storage instances (ResourceKeyStore): each names its
-          // own service ID; the HMAC secret is kept only sealed (SecretSealer).
-          {3, R"sql(
-CREATE TABLE iam_resource_keys (
-  guid TEXT PRIMARY KEY,
-  crn TEXT NOT NULL UNIQUE,
-  account_id TEXT NOT NULL REFERENCES iam_accounts (id),
-  name TEXT NOT NULL,
-  instance_guid TEXT NOT NULL REFERENCES iam_resource_instances (guid),
-  source_crn TEXT NOT NULL,
-  role TEXT NOT NULL CHECK (role IN ('Reader', 'Writer', 'Manager')),
-  iam_id TEXT NOT NULL UNIQUE REFERENCES iam_identities (iam_id),
-  apikey_id TEXT NOT NULL,
-  policy_id TEXT NOT NULL,
-  access_key_id TEXT UNIQUE,
-  sealed_secret BLOB,
-  state TEXT NOT NULL CHECK (state IN ('active')),
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  created_by TEXT NOT NULL,
-  CHECK ((access_key_id IS NULL) = (sealed_secret IS NULL))
-);
-CREATE INDEX iam_resource_keys_by_account ON iam_resource_keys (account_id, created_at);
-CREATE INDEX iam_resource_keys_by_instance ON iam_resource_keys (instance_guid);
-)sql"}};
+          // Resource keys of cloud-object-storage instances (ResourceKeyStore).
+          {3, std::string(kResourceKeysMigration)}};
 }
 
 Status IamStore::InsertAccount(Executor& ex, const Account& a) {

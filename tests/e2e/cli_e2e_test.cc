@@ -174,7 +174,10 @@ TEST_F(NewcomerCliOfflineTest, UnknownCommandsAreNamedWithTheNearestOne) {
     std::string message;
   };
   for (const Case& c : {
-           Case{{"foo"}, "veil: unknown command 'foo' for 'veil'; its commands: "},
+           // Far from every command ("foo" is two edits from "cos").
+           Case{{"frobnicate"}, "veil: unknown command 'frobnicate' for 'veil'; its commands: "},
+           Case{{"cos", "credentails"},
+                "veil: unknown command 'credentails' for 'veil cos'; did you mean 'credentials'?"},
            Case{{"kms", "foo"}, "veil: unknown command 'foo' for 'veil kms'; its commands: key,"},
            Case{{"kms", "key", "lst"},
                 "veil: unknown command 'lst' for 'veil kms key'; did you mean 'list'?"},

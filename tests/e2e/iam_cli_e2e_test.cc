@@ -27,39 +27,9 @@ unsigned Mode(const std::string& path) {
   return st.st_mode & 0777;
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s;
-}
-
-class IamCliTest : public VeildTest {
+class IamCliTest : public VeilCliTest {
  protected:
-  std::string home(const std::string& who) const { return dir_ + "/home-" + who; }
   std::string iam_url(const std::string& path) const { return url(1, path); }
-
-  // Runs veil as `who` (its own VEIL_HOME); every output is kept for the leak check.
-  ProcessResult Veil(const std::string& who, std::vector<std::string> args) {
-    std::vector<std::string> argv = {kBin + "/veil", "--endpoint", endpoint()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessResult r = RunProcess(argv, std::chrono::seconds(30), {"VEIL_HOME=" + home(who)});
-    outputs_.push_back(r.output);
-    return r;
-  }
-
-  boost::json::value VeilJson(const std::string& who, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--output", "json"});
-    ProcessResult r = Veil(who, args);
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(r.output, ec);
-    EXPECT_FALSE(ec) << r.output;
-    return v;
-  }
-
-  void LoginAdmin() {
-    ProcessResult r = Veil("admin", {"login", "--apikey-file", admin_key_file()});
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
 
   // Creates a service ID and an API key for it in `key_file`; returns the service ID's iam_id.
   std::string ServiceIdWithKey(const std::string& name, const std::string& key_file) {
@@ -70,8 +40,6 @@ class IamCliTest : public VeildTest {
     EXPECT_EQ(key.exit_code, 0) << key.output;
     return iam_id;
   }
-
-  std::vector<std::string> outputs_;
 };
 
 TEST_F(IamCliTest, AdminLogsInWithTheFirstStartKeyAndSeesWhoItIs) {

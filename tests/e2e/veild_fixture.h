@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -16,6 +17,12 @@
 #include "e2e/process.h"
 
 namespace veil::testing {
+
+// `s` without trailing white space (a command's output line).
+inline std::string Trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
 
 class VeildTest : public ::testing::Test {
  protected:
@@ -109,6 +116,39 @@ class VeildTest : public ::testing::Test {
     }
     return true;
   }
+};
+
+// The built `veil` against the fixture's veild, each CLI user with its own VEIL_HOME (so logins
+// do not mix); every output is kept for the suites that check no secret leaked into one.
+class VeilCliTest : public VeildTest {
+ protected:
+  std::string home(const std::string& who) const { return dir_ + "/home-" + who; }
+
+  ProcessResult Veil(const std::string& who, std::vector<std::string> args) {
+    std::vector<std::string> argv = {kBin + "/veil", "--endpoint", endpoint()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessResult r = RunProcess(argv, std::chrono::seconds(30), {"VEIL_HOME=" + home(who)});
+    outputs_.push_back(r.output);
+    return r;
+  }
+
+  // `veil --output json args...` as `who`: its output parsed (a failure fails the test).
+  boost::json::value VeilJson(const std::string& who, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--output", "json"});
+    ProcessResult r = Veil(who, args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(r.output, ec);
+    EXPECT_FALSE(ec) << r.output;
+    return v;
+  }
+
+  void LoginAdmin() {
+    ProcessResult r = Veil("admin", {"login", "--apikey-file", admin_key_file()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  std::vector<std::string> outputs_;
 };
 
 }  // namespace veil::testing

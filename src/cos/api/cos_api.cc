@@ -91,7 +91,12 @@ Result<http::Response> Dispatch(const CosApiDeps& deps, http::RequestContext& ct
 http::Response RenderCosError(const Error& error, int status, const http::RequestContext& ctx) {
   Error shown = error;
   if (!error.ReasonAs<S3Reason>()) {
-    shown = Error(S3ReasonOf(error), error.message);
+    // A transport rejection's status says more than its code (405 is kInvalidArgument).
+    S3Reason reason = S3ReasonOf(error);
+    if (status == 405) reason = S3Reason::kMethodNotAllowed;
+    if (status == 408) reason = S3Reason::kRequestTimeout;
+    if (status == 413) reason = S3Reason::kEntityTooLarge;
+    shown = Error(reason, error.message);
   }
   http::Response response = http::RenderXmlError(shown, status, ctx);
   response.headers.Set("x-amz-request-id", ctx.request_id());
