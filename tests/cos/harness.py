@@ -61,6 +61,7 @@ class Veild:
         self.data = os.path.join(self.dir, "data")
         self.base = free_port_base()
         self.proc = None
+        self.extra = []  # more veild arguments
 
     def url(self, offset, path=""):
         return f"http://127.0.0.1:{self.base + offset}{path}"
@@ -73,7 +74,7 @@ class Veild:
         log = open(os.path.join(self.dir, "veild.log"), "a")
         self.proc = subprocess.Popen(
             [os.path.join(self.build, "bin", "veild"), "--data-dir", self.data, "--port-base",
-             str(self.base)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+             str(self.base), *self.extra], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -61,7 +61,7 @@ inline constexpr std::string_view kRetryAfterSeconds = "1";
 // Runs `fn` on the pool and resumes the awaiting coroutine on its own executor afterwards; the
 // result is false when the pool is stopped (fn did not run).
 template <typename Token>
-auto AsyncOnPool(WorkerPool& pool, std::function<void()> fn, Token&& token) {
+auto AsyncOnPool(WorkerPool& pool, const std::function<void()>& fn, Token&& token) {
   return asio::async_initiate<Token, void(bool)>(
       [&pool](auto handler, std::function<void()> f) {
         using Handler = decltype(handler);
@@ -73,7 +73,7 @@ auto AsyncOnPool(WorkerPool& pool, std::function<void()> fn, Token&& token) {
         });
         if (!queued) asio::post(ex, [h]() { std::move (*h)(false); });
       },
-      token, std::move(fn));
+      token, fn);
 }
 
 // "Something changed" from worker threads to the one coroutine that waits. A Notify() with no

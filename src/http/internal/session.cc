@@ -149,15 +149,18 @@ asio::awaitable<WriteResult> WriteStreamedBody(Conn& c, AnyStream& stream, Strea
   };
   std::vector<char> buf(kResponseChunk);
   uint64_t sent = 0;
+  Result<size_t> got = size_t{0};
+  // A named std::function, made once: GCC 12 may destroy a temporary made inside a co_await
+  // expression twice, and a lambda converted to std::function there would be one.
+  const std::function<void()> pull = [&] {
+    try {
+      got = resp.source(std::span<char>(buf.data(), buf.size()));
+    } catch (...) {
+      got = Internal("response body source threw");
+    }
+  };
   for (;;) {
-    Result<size_t> got = size_t{0};
-    auto pull = [&] {
-      try {
-        got = resp.source(std::span<char>(buf.data(), buf.size()));
-      } catch (...) {
-        got = Internal("response body source threw");
-      }
-    };
+    got = size_t{0};
     if (body.pull_inline) {
       pull();
     } else if (!co_await AsyncOnPool(s.engine.pool, pull, asio::use_awaitable)) {
@@ -329,8 +332,8 @@ asio::awaitable<bool> SendReply(RequestIo& io, const RequestContext& ctx, Reply&
 asio::awaitable<void> EmitOnAuditLane(Server& s, const RequestContext& ctx, const Route* route) {
   if (!s.phases.AuditWanted(route)) co_return;
   const RequestPhases& phases = s.phases;
-  co_await AsyncOnPool(
-      s.engine.audit_lane, [&] { phases.EmitAudit(ctx, route); }, asio::use_awaitable);
+  const std::function<void()> emit = [&] { phases.EmitAudit(ctx, route); };  // named: see above
+  co_await AsyncOnPool(s.engine.audit_lane, emit, asio::use_awaitable);
 }
 
 // Answers a request the I/O side refuses (bad header, body over its limit or too slow, load
