@@ -121,6 +121,53 @@ TEST(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_TRUE(old.WaitClosed(2s));
 }
 
+// Responses larger than a socket's send buffer, to clients that read late, on many connections at
+// once: the write that resumes when a socket drains must send its own response's bytes. (The
+// stream layer once handed Asio a span of a stack array that was gone by then: another
+// connection's bytes, or EFAULT, went out.)
+TEST(ServerTest, LargeResponsesToSlowReadersKeepTheirOwnBytes) {
+  constexpr size_t kSize = 6 << 20;
+  auto body_of = [](int n) {
+    std::string b(kSize, '\0');
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>((i * 31 + n * 7) % 251);
+    return b;
+  };
+  Router router;
+  RouteOptions anonymous;
+  anonymous.authenticated = false;
+  ASSERT_TRUE(router.Add(
+      "GET", "/stream/{n}",
+      [&](RequestContext& ctx) -> Result<Response> {
+        const int n = std::stoi(std::string(*ctx.request().PathParam("n")));
+        return Response::Stream(200, StringSource(body_of(n)), kSize);
+      },
+      anonymous));
+  ASSERT_TRUE(router.Add(
+      "GET", "/string/{n}",
+      [&](RequestContext& ctx) -> Result<Response> {
+        return Response::Text(200, body_of(std::stoi(std::string(*ctx.request().PathParam("n")))));
+      },
+      anonymous));
+  TestServer server(std::move(router));
+  std::vector<std::thread> clients;
+  std::atomic<int> bad{0};
+  for (int n = 0; n < 8; ++n) {
+    clients.emplace_back([&, n] {
+      RawConn c(server.port());
+      const std::string kind = n % 2 == 0 ? "stream" : "string";
+      if (!c.Send("GET /" + kind + "/" + std::to_string(n) + " HTTP/1.1\r\nHost: x\r\n\r\n")) {
+        ++bad;
+        return;
+      }
+      std::this_thread::sleep_for(300ms);  // every server write now waits for the socket
+      auto r = c.ReadResponse(10s);
+      if (!r || r->status != 200 || r->body != body_of(n)) ++bad;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
 TEST(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   TestServer server(BasicRouter());
   RawConn c(server.port());

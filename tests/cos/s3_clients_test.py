@@ -71,10 +71,7 @@ def aws_env(creds=None):
     home = os.path.join(CTX["work"], "aws-home")
     os.makedirs(os.path.join(home, ".aws"), exist_ok=True)
     with open(os.path.join(home, ".aws", "config"), "w") as f:
-        # One request at a time: concurrent large GETs hit an open defect
-        # (tests/cos/concurrent_get_repro.py).
-        f.write("[default]\nregion = us-east-1\ns3 =\n  multipart_threshold = 64MB\n"
-                "  max_concurrent_requests = 1\n")
+        f.write("[default]\nregion = us-east-1\ns3 =\n  multipart_threshold = 64MB\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "AWS_ACCESS_KEY_ID": ak,
            "AWS_SECRET_ACCESS_KEY": sk, "AWS_EC2_METADATA_DISABLED": "true"}
     return env
@@ -220,9 +217,8 @@ class MultipartTest(unittest.TestCase):
         s3 = client()
         s3.create_bucket(Bucket="boto-multipart")
         src = write("boto-12m", pattern(12 << 20, "boto-mp"))
-        # One thread: concurrent large GETs hit an open defect (concurrent_get_repro.py).
         config = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20,
-                                max_concurrency=1)
+                                max_concurrency=4)
         s3.upload_file(src, "boto-multipart", "big", Config=config,
                        ExtraArgs={"ServerSideEncryption": "aws:kms",
                                   "SSEKMSKeyId": CTX["key_crn"]})
@@ -485,9 +481,9 @@ class OtherClientsTest(unittest.TestCase):
                 f.write(pattern(size, name))
         rclone("mkdir", "veil:rclone-bucket")
         # Files over 5 MiB go in multipart uploads of 5 MiB parts.
-        rclone("copy", "--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M", "--transfers", "1",
-               tree, "veil:rclone-bucket/t")
-        rclone("check", "--checkers", "1", "--transfers", "1", tree, "veil:rclone-bucket/t")
+        rclone("copy", "--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M", tree,
+               "veil:rclone-bucket/t")
+        rclone("check", tree, "veil:rclone-bucket/t")
         cat = subprocess.run(["/usr/bin/rclone", "cat", "veil:rclone-bucket/t/sub/two"],
                              capture_output=True, timeout=120, env=env)
         self.assertEqual(cat.stdout, read(os.path.join(tree, "sub/two")))

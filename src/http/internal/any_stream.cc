@@ -36,7 +36,11 @@ class PlainImpl final : public AnyStream::Impl {
   }
   void WriteSome(const AnyStream::WriteBuffers& buffers, std::size_t count,
                  AnyStream::Handler handler) override {
-    tcp_.async_write_some(std::span(buffers.data(), count), OnStream(tcp_, std::move(handler)));
+    // The sequence by value (entries past `count` are empty): the operation outlives this call
+    // whenever the socket is not writable at once, and a span would point at the caller's
+    // array, gone by then (another connection's bytes, or EFAULT, went out instead).
+    (void)count;
+    tcp_.async_write_some(buffers, OnStream(tcp_, std::move(handler)));
   }
   void Handshake(bool, AnyStream::Done done) override {
     asio::post(tcp_.get_executor(),
@@ -63,7 +67,8 @@ class TlsImpl final : public AnyStream::Impl {
   }
   void WriteSome(const AnyStream::WriteBuffers& buffers, std::size_t count,
                  AnyStream::Handler handler) override {
-    tls_.async_write_some(std::span(buffers.data(), count), OnStream(lowest(), std::move(handler)));
+    (void)count;  // by value, as PlainImpl::WriteSome
+    tls_.async_write_some(buffers, OnStream(lowest(), std::move(handler)));
   }
   void Handshake(bool server, AnyStream::Done done) override {
     tls_.async_handshake(server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,

@@ -46,6 +46,8 @@ class AnyStream {
     virtual ~Impl() = default;
     virtual boost::beast::tcp_stream& lowest() = 0;
     virtual void ReadSome(boost::asio::mutable_buffer buffer, Handler handler) = 0;
+    // `buffers` holds `count` buffers then empty ones; implementations pass the array by value
+    // to the operation, which may outlive the call.
     virtual void WriteSome(const WriteBuffers& buffers, std::size_t count, Handler handler) = 0;
     // TLS: the server or client handshake and the close_notify; plain TCP: nothing (at once).
     virtual void Handshake(bool server, Done done) = 0;
