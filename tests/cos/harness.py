@@ -71,10 +71,11 @@ class Veild:
         return self.url(3)
 
     def start(self):
-        log = open(os.path.join(self.dir, "veild.log"), "a")
-        self.proc = subprocess.Popen(
-            [os.path.join(self.build, "bin", "veild"), "--data-dir", self.data, "--port-base",
-             str(self.base), *self.extra], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(os.path.join(self.dir, "veild.log"), "a") as log:  # veild keeps its own copy
+            self.proc = subprocess.Popen(
+                [os.path.join(self.build, "bin", "veild"), "--data-dir", self.data,
+                 "--port-base", str(self.base), *self.extra],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
