@@ -246,4 +246,29 @@ Result<SecretBytes> DecodeHexSecret(std::string_view text) {
   return DecodeHexAs<SecretBytes>(text);
 }
 
+void AppendXmlEscaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        // XML 1.0 has no spelling for most control characters: a space stands in.
+        out += (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') ? ' ' : c;
+    }
+  }
+}
+
 }  // namespace veil

@@ -47,6 +47,10 @@ void HexEncodeInto(std::span<const uint8_t> data, std::span<uint8_t> out);
 // a NUL byte (encoded or not), which no name or value of Veil's may hold.
 [[nodiscard]] Result<std::string> PercentDecode(std::string_view text);
 
+// `text` as XML character data or attribute value: & < > " ' as entities; the control
+// characters XML 1.0 cannot spell (all below 0x20 but tab and newline) as a space.
+void AppendXmlEscaped(std::string& out, std::string_view text);
+
 [[nodiscard]] Result<SecretBytes> DecodeBase64Secret(std::string_view text);
 [[nodiscard]] Result<SecretBytes> DecodeBase64UrlSecret(std::string_view text);
 [[nodiscard]] Result<SecretBytes> DecodeHexSecret(std::string_view text);

@@ -120,5 +120,13 @@ TEST(EncodingTest, SecretDecodersDecodeIntoSecretBytes) {
   EXPECT_FALSE(DecodeHexSecret("7365637").has_value());
 }
 
+TEST(EncodingTest, XmlEscapingSpellsTheFiveEntitiesAndBlanksUnspellableControls) {
+  std::string out;
+  AppendXmlEscaped(out,
+                   "a<b>&\"c'\td\ne\x01"
+                   "f\rg");
+  EXPECT_EQ(out, "a&lt;b&gt;&amp;&quot;c&apos;\td\ne f g");
+}
+
 }  // namespace
 }  // namespace veil

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "common/encoding.h"
 #include "common/result.h"
 
 namespace veil::cos {
@@ -227,27 +228,7 @@ Result<XmlElement> ParseXml(std::string_view document) { return Parser(document)
 std::string XmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
+  AppendXmlEscaped(out, text);
   return out;
 }
 

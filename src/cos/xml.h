@@ -40,7 +40,8 @@ struct XmlElement {
 
 [[nodiscard]] Result<XmlElement> ParseXml(std::string_view document);
 
-// `text` with & < > " ' escaped, for element content and attribute values.
+// `text` with & < > " ' escaped (common/encoding.h AppendXmlEscaped), for element content and
+// attribute values.
 std::string XmlEscape(std::string_view text);
 
 // Builds a document: Open("ListBucketResult", "http://s3.amazonaws.com/doc/2006-03-01/"),

@@ -5,6 +5,8 @@
 #include <boost/json/value.hpp>
 #include <string>
 
+#include "common/encoding.h"
+
 namespace veil::http {
 
 int HttpStatusFor(ErrorCode code) {
@@ -246,31 +248,6 @@ std::string_view S3ErrorCode(int status) {
 }
 
 namespace {
-
-void AppendXmlEscaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 has no spelling for most control characters: a space stands in.
-        out += (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') ? ' ' : c;
-    }
-  }
-}
 
 void AppendElement(std::string& out, std::string_view name, std::string_view text) {
   out += '<';
