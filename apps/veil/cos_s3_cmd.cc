@@ -1,13 +1,19 @@
 #include "cos_s3_cmd.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <boost/json.hpp>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "command.h"
@@ -121,16 +127,15 @@ std::string Unquote(std::string_view etag) {
 Result<std::string> InstanceOrDefault(const GlobalOptions& g, const std::string& given) {
   ApiClient api(g);
   if (!given.empty()) return ResolveCosInstance(api, given);
-  json::value body = VEIL_TRY_VALUE(api.Call(
-      {"iam", "GET", "/v2/resource_instances?pagesize=2&resource_id=cloud-object-storage",
-       std::nullopt}));
+  json::value body = VEIL_TRY_VALUE(
+      api.Call({"iam", "GET", "/v2/resource_instances?pagesize=2&resource_id=cloud-object-storage",
+                std::nullopt}));
   const json::value* items = body.is_object() ? body.as_object().if_contains("resources") : nullptr;
   if (items == nullptr || !items->is_array()) return DataLoss("the response has no resources list");
   if (items->as_array().size() != 1) {
-    return InvalidArgument(
-        "--instance is needed: the account has " +
-        std::string(items->as_array().empty() ? "no" : "several") +
-        " cloud-object-storage instances");
+    return InvalidArgument("--instance is needed: the account has " +
+                           std::string(items->as_array().empty() ? "no" : "several") +
+                           " cloud-object-storage instances");
   }
   return Str(items->as_array().front(), "guid");
 }
@@ -190,8 +195,8 @@ Status ListBuckets(const GlobalOptions& g, const std::string& instance) {
   std::vector<std::vector<std::string>> rows;
   if (const cos::XmlElement* buckets = doc.Child("Buckets")) {
     for (const cos::XmlElement* b : buckets->Children("Bucket")) {
-      all.push_back(json::object{{"name", TextOf(*b, "Name")},
-                                 {"created", TextOf(*b, "CreationDate")}});
+      all.push_back(
+          json::object{{"name", TextOf(*b, "Name")}, {"created", TextOf(*b, "CreationDate")}});
       rows.push_back({TextOf(*b, "Name"), TextOf(*b, "CreationDate")});
     }
   }
@@ -254,35 +259,180 @@ void RegisterBuckets(CLI::App& cos, const GlobalOptions& g, int& rc) {
   c->callback(run([&g, a] { return DeleteBucket(g, a->name); }));
 }
 
+// ---- multipart ----
+
+struct UploadOptions {
+  std::string threshold = "64MiB";
+  std::string part_size = "16MiB";
+  int parallel = 4;
+};
+
+// "6MiB", "512KiB", "1GiB", "1048576": a byte count.
+Result<uint64_t> ParseSize(const std::string& text) {
+  size_t used = 0;
+  uint64_t n = 0;
+  try {
+    n = std::stoull(text, &used);
+  } catch (...) {
+    return InvalidArgument("'" + text + "' is not a size (e.g. 16MiB)");
+  }
+  const std::string unit = text.substr(used);
+  if (unit.empty() || unit == "B") return n;
+  if (unit == "KiB") return n << 10;
+  if (unit == "MiB") return n << 20;
+  if (unit == "GiB") return n << 30;
+  return InvalidArgument("'" + text + "' is not a size (units B, KiB, MiB, GiB)");
+}
+
+// Bytes, percent and MB/s on stderr, only when stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(uint64_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+  void Add(uint64_t n) {
+    const uint64_t done = done_ += n;
+    if (!tty_) return;
+    std::lock_guard lock(mu_);
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    std::fprintf(stderr, "\r%llu/%llu bytes %3d%% %.1f MB/s", static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total_),
+                 total_ == 0 ? 100 : static_cast<int>(done * 100 / total_),
+                 s > 0 ? static_cast<double>(done) / 1e6 / s : 0.0);
+  }
+  ~Progress() {
+    if (tty_) std::fputs("\n", stderr);
+  }
+
+ private:
+  uint64_t total_;
+  bool tty_;
+  std::atomic<uint64_t> done_{0};
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+struct Multipart {
+  std::string path;
+  S3Url to;
+  std::string upload_id;
+  uint64_t size = 0;
+  uint64_t part_size = 0;
+  size_t parts = 0;
+  std::vector<std::string> etags;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  std::optional<Error> error;
+};
+
+// One thread's share: takes the next part number, reads that part and uploads it.
+void UploadParts(Multipart& m, S3Client& s3, Progress& progress) {
+  std::ifstream in(m.path, std::ios::binary);
+  std::string buffer;
+  for (size_t i = m.next++; i < m.parts && !m.failed; i = m.next++) {
+    const uint64_t offset = i * m.part_size;
+    buffer.resize(std::min<uint64_t>(m.part_size, m.size - offset));
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    Result<http::ClientResponse> response = DataLoss("reading " + m.path + " failed");
+    if (in) {
+      S3Request r{"PUT", m.to.bucket, m.to.key,
+                  "partNumber=" + std::to_string(i + 1) + "&uploadId=" + FormEncode(m.upload_id)};
+      r.body = std::move(buffer);
+      response = s3.Send(r);
+      buffer = std::move(r.body);
+    }
+    if (!response) {
+      std::lock_guard lock(m.mu);
+      if (!m.error) m.error = response.error();
+      m.failed = true;
+      return;
+    }
+    m.etags[i] = std::string(response->headers.Get("ETag").value_or(""));
+    progress.Add(buffer.size());
+  }
+}
+
+std::string CompleteXml(const Multipart& m) {
+  cos::XmlWriter xml;
+  xml.Open("CompleteMultipartUpload", "http://s3.amazonaws.com/doc/2006-03-01/");
+  for (size_t i = 0; i < m.parts; ++i) {
+    xml.Open("Part").Element("PartNumber", std::to_string(i + 1)).Element("ETag", m.etags[i]);
+    xml.Close();
+  }
+  return xml.Close().Finish();
+}
+
+// Uploads in parts by `parallel` threads, each with its own connection; aborts on failure.
+Result<std::string> PutMultipart(const GlobalOptions& g, Multipart& m, const std::string& kms_key,
+                                 int parallel) {
+  auto s3 = VEIL_TRY_VALUE(S3Client::Open(g));
+  S3Request init{"POST", m.to.bucket, m.to.key, "uploads="};
+  if (!kms_key.empty()) {
+    init.headers.emplace_back("x-amz-server-side-encryption", "aws:kms");
+    init.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", kms_key);
+  }
+  http::ClientResponse started = VEIL_TRY_VALUE(s3->Send(init));
+  m.upload_id = TextOf(VEIL_TRY_VALUE(cos::ParseXml(started.body)), "UploadId");
+  if (m.upload_id.empty()) return DataLoss("the service gave no UploadId");
+  m.parts = static_cast<size_t>((m.size + m.part_size - 1) / m.part_size);
+  m.etags.resize(m.parts);
+  std::vector<std::unique_ptr<S3Client>> clients;
+  for (int t = 0; t < parallel; ++t) clients.push_back(VEIL_TRY_VALUE(S3Client::Open(g)));
+  {
+    Progress progress(m.size);
+    std::vector<std::thread> threads;
+    for (auto& c : clients) {
+      threads.emplace_back([&m, &c, &progress] { UploadParts(m, *c, progress); });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  const std::string query = "uploadId=" + FormEncode(m.upload_id);
+  Result<http::ClientResponse> done = http::ClientResponse{};
+  if (m.error) {
+    done = tl::unexpected(*m.error);
+  } else {
+    S3Request complete{"POST", m.to.bucket, m.to.key, query};
+    complete.body = CompleteXml(m);
+    done = s3->Send(complete);
+  }
+  if (!done) {
+    S3Request abort{"DELETE", m.to.bucket, m.to.key, query};
+    (void)s3->Send(abort);
+    return tl::unexpected(done.error());
+  }
+  return Unquote(TextOf(VEIL_TRY_VALUE(cos::ParseXml(done->body)), "ETag"));
+}
+
 // ---- objects ----
 
 struct ObjectArgs {
   std::string src;
   std::string dst;
   std::string kms_key;
+  UploadOptions upload;
 };
 
 // Uploads `path` as one PUT, streamed, checking the ETag against the file's MD5.
-Status PutFile(const GlobalOptions& g, const std::string& path, const S3Url& to,
-               const std::string& kms_key) {
-  std::error_code ec;
-  const uint64_t size = std::filesystem::file_size(path, ec);
-  if (ec) return InvalidArgument("cannot read " + path + ": " + ec.message());
+Result<std::string> PutSingle(const GlobalOptions& g, const std::string& path, uint64_t size,
+                              const S3Url& to, const std::string& kms_key) {
   auto in = std::make_shared<std::ifstream>(path, std::ios::binary);
   if (!*in) return InvalidArgument("cannot open " + path);
   auto s3 = VEIL_TRY_VALUE(S3Client::Open(g));
   auto md5 = std::make_shared<crypto::Md5Hasher>();
+  auto progress = std::make_shared<Progress>(size);
   S3Request r{"PUT", to.bucket, to.key};
   if (!kms_key.empty()) {
     r.headers.emplace_back("x-amz-server-side-encryption", "aws:kms");
     r.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", kms_key);
   }
   r.length = size;
-  r.source = [in, md5](std::span<char> out) -> Result<size_t> {
+  r.source = [in, md5, progress](std::span<char> out) -> Result<size_t> {
     in->read(out.data(), static_cast<std::streamsize>(out.size()));
     const auto n = static_cast<size_t>(in->gcount());
     if (n == 0 && in->bad()) return DataLoss("reading the file failed");
     md5->Update({reinterpret_cast<const uint8_t*>(out.data()), n});
+    progress->Add(n);
     return n;
   };
   http::ClientResponse response = VEIL_TRY_VALUE(s3->Send(r));
@@ -290,6 +440,30 @@ Status PutFile(const GlobalOptions& g, const std::string& path, const S3Url& to,
   const std::string local = HexEncode(md5->Finish());
   if (etag.find('-') == std::string::npos && etag != local) {
     return DataLoss("the stored object's ETag " + etag + " is not the file's MD5 " + local);
+  }
+  return etag;
+}
+
+// Uploads `path`: one PUT up to the threshold, a parallel multipart upload above it.
+Status PutFile(const GlobalOptions& g, const std::string& path, const S3Url& to,
+               const std::string& kms_key, const UploadOptions& u) {
+  const uint64_t threshold = VEIL_TRY_VALUE(ParseSize(u.threshold));
+  const uint64_t part_size = VEIL_TRY_VALUE(ParseSize(u.part_size));
+  if (part_size < (5u << 20)) return InvalidArgument("--part-size must be at least 5MiB");
+  if (u.parallel < 1 || u.parallel > 64) return InvalidArgument("--parallel must be 1 to 64");
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) return InvalidArgument("cannot read " + path + ": " + ec.message());
+  std::string etag;
+  if (size > threshold) {
+    Multipart m;
+    m.path = path;
+    m.to = to;
+    m.size = size;
+    m.part_size = part_size;
+    etag = VEIL_TRY_VALUE(PutMultipart(g, m, kms_key, u.parallel));
+  } else {
+    etag = VEIL_TRY_VALUE(PutSingle(g, path, size, to, kms_key));
   }
   json::object out{{"bucket", to.bucket}, {"key", to.key}, {"size", size}, {"etag", etag}};
   if (!kms_key.empty()) out["kms_key"] = kms_key;
@@ -356,7 +530,7 @@ Status Copy(const GlobalOptions& g, const ObjectArgs& a) {
     }
   }
   if (src && dst) return CopyObject(g, *src, *dst);
-  if (dst) return PutFile(g, a.src, *dst, a.kms_key);
+  if (dst) return PutFile(g, a.src, *dst, a.kms_key, a.upload);
   return GetFile(g, *src, a.dst);
 }
 
@@ -401,6 +575,13 @@ Status RemoveObject(const GlobalOptions& g, const std::string& url) {
   return OkStatus();
 }
 
+void AddUploadOptions(CLI::App& c, UploadOptions& u) {
+  c.add_option("--multipart-threshold", u.threshold,
+               "Files above this size are uploaded in parts (default 64MiB)");
+  c.add_option("--part-size", u.part_size, "The size of a part (default 16MiB, at least 5MiB)");
+  c.add_option("--parallel", u.parallel, "Parts uploaded at once, each on its connection (4)");
+}
+
 void RegisterObjects(CLI::App& cos, const GlobalOptions& g, int& rc) {
   auto a = std::make_shared<ObjectArgs>();
   auto run = [&rc](std::function<Status()> f) { return S3Runner(rc, std::move(f)); };
@@ -409,9 +590,10 @@ void RegisterObjects(CLI::App& cos, const GlobalOptions& g, int& rc) {
   c->add_option("FILE", a->src, "The local file")->required();
   c->add_option("URL", a->dst, "s3://BUCKET/KEY")->required();
   c->add_option("--kms-key", a->kms_key, "Encrypt the object under this root key (aws:kms)");
+  AddUploadOptions(*c, a->upload);
   c->callback(run([&g, a]() -> Status {
     const S3Url to = VEIL_TRY_VALUE(NeedS3Url(a->dst, true));
-    return PutFile(g, a->src, to, a->kms_key);
+    return PutFile(g, a->src, to, a->kms_key, a->upload);
   }));
   c = Command(cos, "get", "Download an object into a file, or to standard output with '-'",
               "veil cos get s3://my-bucket/images/disk.img disk.img");
@@ -433,6 +615,7 @@ void RegisterObjects(CLI::App& cos, const GlobalOptions& g, int& rc) {
   c->add_option("SRC", a->src, "A local file or s3://BUCKET/KEY")->required();
   c->add_option("DST", a->dst, "A local file or s3://BUCKET[/KEY]")->required();
   c->add_option("--kms-key", a->kms_key, "For an upload: encrypt under this root key (aws:kms)");
+  AddUploadOptions(*c, a->upload);
   c->callback(run([&g, a] { return Copy(g, *a); }));
 }
 

@@ -229,9 +229,10 @@ TEST_F(CosCliTest, BucketsAndObjectsUnderARootKey) {
   std::ofstream(big, std::ios::binary) << CosPattern(12u << 20);
   auto put = VeilJson("admin", {"cos", "put", small, "s3://images/docs/small.txt"});
   EXPECT_EQ(put.at("size").as_int64(), 12) << put;
-  ProcessResult put_big =
-      Veil("admin", {"cos", "put", big, "s3://images/big.bin", "--kms-key", crn});
+  ProcessResult put_big = Veil("admin", {"cos", "put", big, "s3://images/big.bin", "--kms-key", crn,
+                                         "--multipart-threshold", "6MiB", "--part-size", "5MiB"});
   ASSERT_EQ(put_big.exit_code, 0) << put_big.output;
+  EXPECT_TRUE(Contains(put_big.output, "-3)")) << put_big.output;  // a 3-part ETag
   ASSERT_EQ(
       Veil("admin", {"cos", "get", "s3://images/docs/small.txt", dir_ + "/small.out"}).exit_code,
       0);
