@@ -218,6 +218,21 @@ step "cryptsetup accepts it: luksDump, and the passphrase opens a keyslot"
 "$CRYPTSETUP" open --disable-locks --test-passphrase --key-file "$IMG/secret.dek" \
   "$IMG/disk.luks" && echo "cryptsetup open --test-passphrase: OK"
 
+# Uploading the encrypted image: an SSE-KP bucket under the root key (the object storage reads
+# the key once it is authorized), the image and its WDEK put with veil cos.
+step "veil resource instance create demo-cos --service cloud-object-storage"
+"$BIN/veil" resource instance create demo-cos --service cloud-object-storage
+step "veil iam authorization create --source cloud-object-storage --target kms --role Reader"
+"$BIN/veil" iam authorization create --source cloud-object-storage --target kms --role Reader
+CRK_CRN=$("$BIN/veil" --output json kms key show images | json_field '["crn"]')
+step "veil cos bucket create demo-images --kms-key $CRK_CRN"
+"$BIN/veil" cos bucket create demo-images --instance demo-cos --kms-key "$CRK_CRN"
+"$BIN/veil" cos bucket head demo-images
+step "veil cos put disk.luks s3://demo-images/disk.luks (and the WDEK beside it)"
+"$BIN/veil" cos put "$IMG/disk.luks" s3://demo-images/disk.luks
+"$BIN/veil" cos put "$DATA/image.wdek" s3://demo-images/disk.wdek
+"$BIN/veil" cos ls s3://demo-images
+
 step "Stopping veild (SIGTERM, graceful)"
 kill -TERM "$VEILD_PID"
 wait "$VEILD_PID"

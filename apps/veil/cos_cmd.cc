@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "common/uuid.h"
+#include "cos_s3_cmd.h"
 
 namespace veil::cli {
 namespace {
@@ -281,9 +282,12 @@ std::string InstanceOfKey(const json::value& key) {
 
 void RegisterCosCommands(CLI::App& app, const GlobalOptions& g, int& rc) {
   CLI::App* cos =
-      Group(app, "cos", "Object storage (S3 API with SSE-KP): HMAC credentials for S3 clients",
-            "veil cos credentials create --instance my-cos --role Writer");
+      Group(app, "cos",
+            "Object storage (S3 API with SSE-KP): buckets, objects, HMAC credentials for S3 "
+            "clients",
+            "veil cos put disk.img s3://my-bucket/disk.img");
   RegisterCosCredentials(*cos, g, rc);
+  RegisterCosS3Commands(*cos, g, rc);
 }
 
 }  // namespace veil::cli

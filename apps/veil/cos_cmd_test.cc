@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 
+#include "cos_s3_cmd.h"
+
 namespace veil::cli {
 namespace {
 
@@ -49,6 +51,36 @@ TEST(InstanceOfKey, ReadsTheInstanceFromItsUrl) {
   EXPECT_EQ(InstanceOfKey(boost::json::parse(R"({"resource_instance_url":"/elsewhere/x"})")), "");
   EXPECT_EQ(InstanceOfKey(boost::json::parse("{}")), "");
   EXPECT_EQ(InstanceOfKey(boost::json::parse("[]")), "");
+}
+
+TEST(CosS3, S3UrlsAreSplitAndLocalPathsAreNot) {
+  auto url = ParseS3Url("s3://bucket/dir/key.img");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->bucket, "bucket");
+  EXPECT_EQ(url->key, "dir/key.img");
+  url = ParseS3Url("s3://bucket");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->bucket, "bucket");
+  EXPECT_EQ(url->key, "");
+  EXPECT_FALSE(ParseS3Url("disk.img"));
+  EXPECT_FALSE(ParseS3Url("/tmp/s3://x"));
+}
+
+TEST(CosS3, KeysAreEncodedKeepingTheirSlashes) {
+  EXPECT_EQ(S3PathEncode("dir/a b+c.img"), "dir/a%20b%2Bc.img");
+  EXPECT_EQ(S3PathEncode("/x//y/"), "/x//y/");
+  EXPECT_EQ(S3PathEncode("caf\xc3\xa9"), "caf%C3%A9");
+}
+
+TEST(CosS3, S3ErrorsShowTheirCodeAndMessage) {
+  Error e = S3ErrorOf(404,
+                      "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified "
+                      "key does not exist.</Message></Error>");
+  EXPECT_EQ(e.message, "error: NoSuchKey: The specified key does not exist.");
+  EXPECT_EQ(ApiExitCode(e), ApiExit::kNotFound);
+  EXPECT_EQ(ApiExitCode(S3ErrorOf(403, "")), ApiExit::kPermissionDenied);
+  EXPECT_EQ(S3ErrorOf(404, "").message, "error: NotFound: not found");  // HEAD has no body
+  EXPECT_EQ(S3ErrorOf(500, "not xml").message, "error: HTTP 500");
 }
 
 }  // namespace

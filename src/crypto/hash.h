@@ -9,8 +9,8 @@
 // Hash and HMAC functions cannot fail on valid input; if OpenSSL itself fails (out of memory) the
 // process aborts. The KDFs validate their parameters and return kInvalidArgument.
 //
-// Thread-safety: free functions are thread-safe; a Sha256Hasher or Md5Hasher is used by one thread at a
-// time.
+// Thread-safety: free functions are thread-safe; a Sha256Hasher or Md5Hasher is used by one thread
+// at a time.
 #pragma once
 
 #include <array>

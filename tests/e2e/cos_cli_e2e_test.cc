@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -185,6 +186,112 @@ TEST_F(CosCliTest, TheSecretsAreInNoFileOfTheDataDirectoryNorTheLog) {
   EXPECT_GE(files, 3u);
   const std::string log_text = ReadFile(log());
   for (const std::string& s : secrets) EXPECT_FALSE(Contains(log_text, s));
+}
+
+// A file of `size` bytes of a repeating, position-dependent pattern.
+std::string CosPattern(size_t size) {
+  std::string data(size, '\0');
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>((i * 131 + i / 4096) & 0xff);
+  return data;
+}
+
+std::string CosSlurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(CosCliTest, BucketsAndObjectsUnderARootKey) {
+  Start();
+  LoginAdmin();
+  const std::string guid = Instance("my-cos");
+  ASSERT_EQ(Veil("admin", {"resource", "instance", "create", "my-kms", "--service", "kms", "--use"})
+                .exit_code,
+            0);
+  const std::string crn = Json(VeilJson("admin", {"kms", "key", "create", "cos-crk"}), {"crn"});
+  ASSERT_FALSE(crn.empty());
+  ASSERT_EQ(Veil("admin", {"iam", "authorization", "create", "--source", "cloud-object-storage",
+                           "--target", "kms", "--role", "Reader"})
+                .exit_code,
+            0);
+
+  // An SSE-KP bucket, the instance by default (the account's only one).
+  ProcessResult created = Veil("admin", {"cos", "bucket", "create", "images", "--kms-key", crn});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  auto head = VeilJson("admin", {"cos", "bucket", "head", "images"});
+  EXPECT_TRUE(head.at("sse_kp_enabled").as_bool()) << head;
+  auto buckets = VeilJson("admin", {"cos", "bucket", "list", "--instance", guid});
+  ASSERT_EQ(buckets.at("buckets").as_array().size(), 1u) << buckets;
+
+  // A small object and one above the threshold, back identical.
+  const std::string small = dir_ + "/small.txt";
+  std::ofstream(small, std::ios::binary) << "hello, veil\n";
+  const std::string big = dir_ + "/big.bin";
+  std::ofstream(big, std::ios::binary) << CosPattern(12u << 20);
+  auto put = VeilJson("admin", {"cos", "put", small, "s3://images/docs/small.txt"});
+  EXPECT_EQ(put.at("size").as_int64(), 12) << put;
+  ProcessResult put_big = Veil("admin", {"cos", "put", big, "s3://images/big.bin", "--kms-key", crn,
+                                         "--multipart-threshold", "6MiB", "--part-size", "5MiB"});
+  ASSERT_EQ(put_big.exit_code, 0) << put_big.output;
+  EXPECT_TRUE(Contains(put_big.output, "-3)")) << put_big.output;  // a 3-part ETag
+  ASSERT_EQ(
+      Veil("admin", {"cos", "get", "s3://images/docs/small.txt", dir_ + "/small.out"}).exit_code,
+      0);
+  EXPECT_EQ(CosSlurp(dir_ + "/small.out"), CosSlurp(small));
+  ASSERT_EQ(Veil("admin", {"cos", "get", "s3://images/big.bin", dir_ + "/big.out"}).exit_code, 0);
+  EXPECT_TRUE(CosSlurp(dir_ + "/big.out") == CosSlurp(big));
+
+  // ls with the delimiter, cp s3 -> s3, rm.
+  auto ls = VeilJson("admin", {"cos", "ls", "s3://images"});
+  EXPECT_EQ(ls.at("prefixes").as_array().size(), 1u) << ls;
+  EXPECT_EQ(ls.at("objects").as_array().size(), 1u) << ls;
+  ASSERT_EQ(
+      Veil("admin", {"cos", "cp", "s3://images/docs/small.txt", "s3://images/copy.txt"}).exit_code,
+      0);
+  ASSERT_EQ(Veil("admin", {"cos", "get", "s3://images/copy.txt", dir_ + "/copy.out"}).exit_code, 0);
+  EXPECT_EQ(CosSlurp(dir_ + "/copy.out"), CosSlurp(small));
+  for (const char* key : {"docs/small.txt", "big.bin", "copy.txt"}) {
+    EXPECT_EQ(Veil("admin", {"cos", "rm", std::string("s3://images/") + key}).exit_code, 0);
+  }
+  EXPECT_TRUE(VeilJson("admin", {"cos", "ls", "s3://images"}).at("objects").as_array().empty());
+
+  // A missing key: S3's error code and message, exit 5; no file left behind.
+  ProcessResult missing = Veil("admin", {"cos", "get", "s3://images/nope", dir_ + "/nope.out"});
+  EXPECT_EQ(missing.exit_code, 5) << missing.output;
+  EXPECT_TRUE(Contains(missing.output, "error: NoSuchKey: ")) << missing.output;
+  EXPECT_FALSE(fs::exists(dir_ + "/nope.out"));
+  EXPECT_FALSE(fs::exists(dir_ + "/nope.out.veil-part"));
+  EXPECT_EQ(Veil("admin", {"cos", "bucket", "head", "nope-bucket"}).exit_code, 5);
+
+  ASSERT_EQ(Veil("admin", {"cos", "bucket", "delete", "images"}).exit_code, 0);
+  EXPECT_TRUE(VeilJson("admin", {"cos", "bucket", "list"}).at("buckets").as_array().empty());
+}
+
+TEST_F(CosCliTest, EveryCommandHasHelpWithAnExample) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"cos"},
+      {"cos", "credentials"},
+      {"cos", "credentials", "create"},
+      {"cos", "credentials", "list"},
+      {"cos", "credentials", "delete"},
+      {"cos", "bucket"},
+      {"cos", "bucket", "create"},
+      {"cos", "bucket", "list"},
+      {"cos", "bucket", "head"},
+      {"cos", "bucket", "delete"},
+      {"cos", "put"},
+      {"cos", "get"},
+      {"cos", "ls"},
+      {"cos", "rm"},
+      {"cos", "cp"},
+  };
+  for (std::vector<std::string> c : commands) {
+    c.push_back("--help");
+    std::vector<std::string> argv = {kBin + "/veil"};
+    argv.insert(argv.end(), c.begin(), c.end());
+    ProcessResult r = RunProcess(argv, std::chrono::seconds(10), {"VEIL_HOME=" + dir_ + "/help"});
+    EXPECT_EQ(r.exit_code, 0) << c.back() << " " << r.output;
+    EXPECT_TRUE(Contains(r.output, "Example:\n  veil ")) << r.output;
+  }
 }
 
 }  // namespace

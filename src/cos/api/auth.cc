@@ -69,8 +69,8 @@ Result<Claimed> ClaimOf(const http::Request& r, bool presigned, int64_t now) {
   }
   // S3 requires the header; a request without a body (curl --aws-sigv4's GET) signed the hash of
   // the empty payload, which is known without reading anything.
-  const bool no_body = (!r.content_length || *r.content_length == 0) &&
-                       !r.headers.Has("transfer-encoding");
+  const bool no_body =
+      (!r.content_length || *r.content_length == 0) && !r.headers.Has("transfer-encoding");
   if (!no_body) {
     return S3Fail(S3Reason::kInvalidRequest,
                   "Missing required header for this request: x-amz-content-sha256 (a request "
