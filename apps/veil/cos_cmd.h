@@ -12,7 +12,7 @@
 // ~/.aws/credentials profile with --aws-profile), and its JSON copy is wiped after printing.
 //
 // The `cos` group is built by RegisterCosCommands from one Register* function per subgroup;
-// bucket and object commands go beside RegisterCosCredentials.
+// bucket and object commands are in cos_s3_cmd.h, registered from RegisterCosCommands.
 //
 // Exit codes: those of ApiExit (0 ok, 1 failed, 2 bad arguments or HTTP 400, 3 not logged in or
 // refused credentials, 4 permission denied, 5 not found).
