@@ -152,6 +152,18 @@ Result<Session> SessionFromJson(const boost::json::value& v) {
 
 }  // namespace
 
+std::function<void()> CommandRunner(int& exit_code, std::function<Status()> command) {
+  return [&exit_code, command = std::move(command)] {
+    Status status = command();
+    if (!status) {
+      std::cerr << "veil: " << status.error().message << "\n";
+      exit_code = ExitCode(ApiExitCode(status.error()));
+    } else {
+      exit_code = ExitCode(ApiExit::kOk);
+    }
+  };
+}
+
 ApiExit ApiExitCode(const Error& error) {
   switch (error.code) {
     case ErrorCode::kUnauthenticated:

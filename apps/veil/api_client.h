@@ -20,6 +20,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,6 +63,10 @@ enum class ApiExit : int {
 };
 constexpr int ExitCode(ApiExit e) { return static_cast<int>(e); }
 ApiExit ApiExitCode(const Error& error);
+
+// The action of a CLI command: runs `command`, prints its error as "veil: <message>" on stderr
+// and sets `exit_code` (ApiExitCode of the error, or kOk). `exit_code` must outlive the action.
+std::function<void()> CommandRunner(int& exit_code, std::function<Status()> command);
 
 // The base URL: --endpoint, else $VEIL_ENDPOINT, else "endpoint" in the profile's config (which
 // `veil login` writes), else http://127.0.0.1:8440.

@@ -19,19 +19,6 @@ namespace json = boost::json;
 constexpr int kMaxPages = 1000;
 constexpr std::string_view kCos = "cloud-object-storage";
 
-// Runs one command and turns its error into a message and an exit code.
-std::function<void()> Runner(int& exit_code, std::function<Status()> command) {
-  return [&exit_code, command = std::move(command)] {
-    Status status = command();
-    if (!status) {
-      std::cerr << "veil: " << status.error().message << "\n";
-      exit_code = ExitCode(ApiExitCode(status.error()));
-    } else {
-      exit_code = ExitCode(ApiExit::kOk);
-    }
-  };
-}
-
 json::value* MemberOf(json::value& v, std::string_view name) {
   return v.is_object() ? v.as_object().if_contains(name) : nullptr;
 }
@@ -192,7 +179,7 @@ Status DeleteCredentials(const GlobalOptions& g, const std::string& id) {
 
 void RegisterCosCredentials(CLI::App& cos, const GlobalOptions& g, int& rc) {
   auto a = std::make_shared<CredentialsArgs>();
-  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
   CLI::App* creds = Group(cos, "credentials",
                           "HMAC credentials (an S3 access key id and secret access key) of an "
                           "object storage instance: IAM resource keys, each with its own service "

@@ -31,18 +31,6 @@ namespace json = boost::json;
 constexpr int kMaxPages = 100000;
 constexpr size_t kHeldBytes = 64 << 10;
 
-std::function<void()> S3Runner(int& exit_code, std::function<Status()> command) {
-  return [&exit_code, command = std::move(command)] {
-    Status status = command();
-    if (!status) {
-      std::cerr << "veil: " << status.error().message << "\n";
-      exit_code = ExitCode(ApiExitCode(status.error()));
-    } else {
-      exit_code = ExitCode(ApiExit::kOk);
-    }
-  };
-}
-
 struct S3Request {
   std::string method = "GET";
   std::string bucket = {};
@@ -232,7 +220,7 @@ Status DeleteBucket(const GlobalOptions& g, const std::string& name) {
 
 void RegisterBuckets(CLI::App& cos, const GlobalOptions& g, int& rc) {
   auto a = std::make_shared<BucketArgs>();
-  auto run = [&rc](std::function<Status()> f) { return S3Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
   CLI::App* bucket = Group(cos, "bucket", "Buckets of an object storage instance",
                            "veil cos bucket create my-bucket --instance my-cos");
   CLI::App* c = Command(*bucket, "create",
@@ -584,7 +572,7 @@ void AddUploadOptions(CLI::App& c, UploadOptions& u) {
 
 void RegisterObjects(CLI::App& cos, const GlobalOptions& g, int& rc) {
   auto a = std::make_shared<ObjectArgs>();
-  auto run = [&rc](std::function<Status()> f) { return S3Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
   CLI::App* c = Command(cos, "put", "Upload a file as an object",
                         "veil cos put disk.img s3://my-bucket/images/disk.img");
   c->add_option("FILE", a->src, "The local file")->required();

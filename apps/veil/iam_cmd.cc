@@ -25,18 +25,6 @@ namespace json = boost::json;
 constexpr int kMaxPages = 1000;
 
 // Runs one command and turns its error into a message and an exit code.
-std::function<void()> Runner(int& exit_code, std::function<Status()> command) {
-  return [&exit_code, command = std::move(command)] {
-    Status status = command();
-    if (!status) {
-      std::cerr << "veil: " << status.error().message << "\n";
-      exit_code = ExitCode(ApiExitCode(status.error()));
-    } else {
-      exit_code = ExitCode(ApiExit::kOk);
-    }
-  };
-}
-
 std::string TimeText(int64_t unix_seconds) {
   return FormatRfc3339Seconds(TimePoint(std::chrono::seconds(unix_seconds)));
 }
@@ -567,7 +555,7 @@ Status ListAccounts(const GlobalOptions& g) {
 
 void RegisterAccounts(CLI::App& iam, const GlobalOptions& g, int& rc,
                       const std::shared_ptr<AccountCreateArgs>& a) {
-  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
   CLI::App* acct = Group(iam, "account",
                          "Accounts (tenants): the operator's. Each comes with its first "
                          "administrator, whose API key is shown once",
@@ -607,7 +595,7 @@ struct Args {
 
 void RegisterServiceIds(CLI::App& iam, const GlobalOptions& g, int& rc,
                         const std::shared_ptr<Args>& a) {
-  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
   CLI::App* sid = Group(iam, "service-id", "Service IDs: identities for programs and services",
                         "veil iam service-id list");
   CLI::App* c = Command(*sid, "create", "Create a service ID in your account",
@@ -626,7 +614,7 @@ void RegisterServiceIds(CLI::App& iam, const GlobalOptions& g, int& rc,
 
 void RegisterApiKeys(CLI::App& iam, const GlobalOptions& g, int& rc,
                      const std::shared_ptr<Args>& a) {
-  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
   CLI::App* key = Group(iam, "api-key", "API keys: the credentials `veil login` exchanges",
                         "veil iam api-key list --service-id ServiceId-0f1e2d3c-...");
   CLI::App* c =
@@ -661,7 +649,7 @@ void RegisterApiKeys(CLI::App& iam, const GlobalOptions& g, int& rc,
 
 void RegisterPolicies(CLI::App& iam, const GlobalOptions& g, int& rc,
                       const std::shared_ptr<Args>& a) {
-  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
   CLI::App* pol = Group(iam, "policy", "Access policies: give an identity roles on a service",
                         "veil iam policy list");
   CLI::App* c =
@@ -695,7 +683,7 @@ void RegisterPolicies(CLI::App& iam, const GlobalOptions& g, int& rc,
 
 void RegisterAuthorizations(CLI::App& iam, const GlobalOptions& g, int& rc,
                             const std::shared_ptr<Args>& a) {
-  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
   CLI::App* auth = Group(iam, "authorization",
                          "Service-to-service authorizations: let a Veil service act on another "
                          "service's resources of your account",
@@ -730,7 +718,7 @@ void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shar
                         "Identity and access: who you are, service IDs, API keys, "
                         "policies and service-to-service authorizations",
                         "veil iam whoami");
-  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
 
   Command(*iam, "whoami", "Show who the stored token belongs to and when it expires",
           "veil iam whoami --output json")
@@ -750,7 +738,7 @@ void RegisterIam(CLI::App& app, const GlobalOptions& g, int& rc, const std::shar
 
 void RegisterIamCommands(CLI::App& app, const GlobalOptions& g, int& rc) {
   auto a = std::make_shared<Args>();
-  auto run = [&rc](std::function<Status()> f) { return Runner(rc, std::move(f)); };
+  auto run = [&rc](std::function<Status()> f) { return CommandRunner(rc, std::move(f)); };
 
   CLI::App* login =
       Command(app, "login",
