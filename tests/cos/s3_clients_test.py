@@ -412,6 +412,47 @@ class Boto3Test(unittest.TestCase):
         self.s3.delete_bucket(Bucket="boto-roles")
 
 
+class TwoAccountsTest(unittest.TestCase):
+    """Tenant B's credentials against tenant A's buckets, objects and root key."""
+
+    def test_another_accounts_key_gets_nothing(self):
+        a = client()
+        a.create_bucket(Bucket="tenant-a-bucket")
+        a.put_object(Bucket="tenant-a-bucket", Key="secret", Body=b"tenant A's bytes")
+        tenant = harness.call_json("POST", V.url(1, "/v1/accounts"),
+                                   json.dumps({"name": "tenant-b"}), CTX["token"])
+        token_b = V.token(tenant["iam_apikey"])
+        cos_b = V.instance(token_b, "cloud-object-storage", "objects-b")
+        b = client(V.hmac(token_b, cos_b["guid"], "Manager"))
+        self.assertEqual(code_of(lambda: b.get_object(Bucket="tenant-a-bucket", Key="secret")),
+                         ("AccessDenied", 403))
+        self.assertEqual(code_of(lambda: b.put_object(Bucket="tenant-a-bucket", Key="x",
+                                                      Body=b"x")), ("AccessDenied", 403))
+        self.assertEqual(code_of(lambda: b.delete_object(Bucket="tenant-a-bucket", Key="secret")),
+                         ("AccessDenied", 403))
+        self.assertEqual(code_of(lambda: b.list_objects_v2(Bucket="tenant-a-bucket")),
+                         ("AccessDenied", 403))
+        self.assertEqual(code_of(lambda: b.create_bucket(Bucket="tenant-a-bucket")),
+                         ("BucketAlreadyExists", 409))
+        self.assertNotIn("tenant-a-bucket",
+                         [x["Name"] for x in b.list_buckets().get("Buckets", [])])
+        # Nor can B protect its own bucket with A's root key, whatever A authorized.
+        def add_sse_kp(request, **_):
+            request.headers["ibm-sse-kp-encryption-algorithm"] = "AES256"
+            request.headers["ibm-sse-kp-customer-root-key-crn"] = CTX["key_crn"]
+        b.meta.events.register("before-sign.s3.CreateBucket", add_sse_kp)
+        self.assertEqual(code_of(lambda: b.create_bucket(Bucket="tenant-b-bucket")),
+                         ("KMS.AccessDeniedException", 403))
+        # And B's bearer token with A's instance id lists nothing of A's.
+        status, _, _ = harness.call("GET", V.s3 + "/", headers={
+            "ibm-service-instance-id": CTX["cos"]}, token=token_b)
+        self.assertEqual(status, 403)
+        self.assertEqual(a.get_object(Bucket="tenant-a-bucket", Key="secret")["Body"].read(),
+                         b"tenant A's bytes")
+        a.delete_object(Bucket="tenant-a-bucket", Key="secret")
+        a.delete_bucket(Bucket="tenant-a-bucket")
+
+
 class OtherClientsTest(unittest.TestCase):
     def test_curl_aws_sigv4(self):
         ak, sk = CTX["manager"]
